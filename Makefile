@@ -1,0 +1,34 @@
+# osnap: the two commands of the quick start are `make run` and `make test`.
+# Builds go to build/ (gcc), build-asan/ (gcc, ASan+UBSan) and build-fuzz/
+# (clang, libFuzzer targets).
+
+SOCK ?= /var/tmp/osnap.sock
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build asan fuzz test run clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@[ -f build/build.ninja ] || meson setup build >/dev/null
+	@ninja -C build
+
+asan: deps
+	@[ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	@ninja -C build-asan
+
+fuzz: deps
+	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
+	@ninja -C build-fuzz
+
+test: build asan fuzz
+	@python3 tests/run_tests.py --fuzz-seconds $(FUZZ_SECONDS)
+
+run: build
+	@scripts/run.sh $(SOCK)
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,275 @@
+/* osnapd: the osnap storage-emulation service. */
+#include "bdev/bdev.h"
+#include "core/cpumask.h"
+#include "core/event_loop.h"
+#include "core/log.h"
+#include "core/params.h"
+#include "core/thread.h"
+#include "rpc/rpc.h"
+#include "rpc/rpc_internal.h"
+#include "rpc/rpc_server.h"
+#include "service/service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_RPC_SOCKET "/var/tmp/osnap.sock"
+#define DEFAULT_RPC_LOG "/var/log/snap-log/rpc-log"
+#define MAX_INIT_FILES 16
+#define SHUTDOWN_DRAIN_MS 30000
+
+static struct {
+	uint64_t cpumask;
+	const char *rpc_socket;
+	const char *init_files[MAX_INIT_FILES];
+	int ninit;
+	const char *json_file;
+	bool wait_for_rpc;
+	const char *rpc_log;
+} g_opts = { .cpumask = 0x1, .rpc_socket = DEFAULT_RPC_SOCKET, .rpc_log = DEFAULT_RPC_LOG };
+
+static int g_exit_code;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: osnapd [options]\n"
+		"osnap storage-device emulation service (NVMe and virtio-blk functions).\n\n"
+		"  -m, --cpumask MASK      reactor cores, hex mask or list (default 0x1)\n"
+		"  -r, --rpc-socket PATH   JSON-RPC Unix socket (default " DEFAULT_RPC_SOCKET ")\n"
+		"      --init-rpc FILE     replay a file of osnap-rpc command lines at start\n"
+		"                          (repeatable; as SNAP's snap_rpc_init.conf)\n"
+		"      --json FILE         load a configuration written by save_config\n"
+		"      --wait-for-rpc      serve only RPCs until framework_start_init\n"
+		"      --log-level LEVEL   0 critical, 1 error, 2 warning, 3 info (default),\n"
+		"                          4 debug, 5 trace\n"
+		"      --rpc-log FILE      RPC history when SNAP_RPC_LOG_ENABLE=1\n"
+		"                          (default " DEFAULT_RPC_LOG ")\n"
+		"  -V, --version           print the version\n"
+		"  -h, --help              this text\n");
+}
+
+static int parse_args(int argc, char **argv)
+{
+	enum { O_INIT = 256, O_JSON, O_WAIT, O_LOG, O_RPCLOG };
+	static const struct option longopts[] = {
+		{ "cpumask", required_argument, NULL, 'm' },
+		{ "rpc-socket", required_argument, NULL, 'r' },
+		{ "init-rpc", required_argument, NULL, O_INIT },
+		{ "json", required_argument, NULL, O_JSON },
+		{ "wait-for-rpc", no_argument, NULL, O_WAIT },
+		{ "log-level", required_argument, NULL, O_LOG },
+		{ "rpc-log", required_argument, NULL, O_RPCLOG },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c, lvl;
+
+	while ((c = getopt_long(argc, argv, "m:r:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (cpumask_parse(optarg, &g_opts.cpumask)) {
+				fprintf(stderr, "osnapd: invalid core mask '%s' (e.g. 0x3 or [0,1])\n", optarg);
+				return -1;
+			}
+			break;
+		case 'r':
+			g_opts.rpc_socket = optarg;
+			break;
+		case O_INIT:
+			if (g_opts.ninit == MAX_INIT_FILES) {
+				fprintf(stderr, "osnapd: at most %d --init-rpc files\n", MAX_INIT_FILES);
+				return -1;
+			}
+			g_opts.init_files[g_opts.ninit++] = optarg;
+			break;
+		case O_JSON:
+			g_opts.json_file = optarg;
+			break;
+		case O_WAIT:
+			g_opts.wait_for_rpc = true;
+			break;
+		case O_LOG:
+			lvl = log_parse_level(optarg);
+			if (lvl < 0) {
+				fprintf(stderr, "osnapd: invalid log level '%s' (0..5)\n", optarg);
+				return -1;
+			}
+			log_set_level(lvl);
+			break;
+		case O_RPCLOG:
+			g_opts.rpc_log = optarg;
+			break;
+		case 'V':
+			printf("osnapd " OSNAP_VERSION "\n");
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "osnapd: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* framework_start_init: reactors, then the configuration files. */
+static int app_init(char *err, size_t errlen)
+{
+	int rc = reactors_start(g_opts.cpumask);
+	if (rc) {
+		snprintf(err, errlen, "cannot start reactors on core mask 0x%llx: %s",
+			 (unsigned long long)g_opts.cpumask, strerror(-rc));
+		return rc;
+	}
+	if (g_opts.json_file) {
+		rc = config_load_json_file(g_opts.json_file, err, errlen);
+		if (rc)
+			return rc;
+	}
+	for (int i = 0; i < g_opts.ninit; i++) {
+		rc = config_replay_init_file(g_opts.init_files[i], err, errlen);
+		if (rc)
+			return rc;
+	}
+	log_info("osnapd initialized");
+	return 0;
+}
+
+static void on_signal(void *arg, uint32_t events)
+{
+	int fd = *(int *)arg;
+	struct signalfd_siginfo si;
+	(void)events;
+	if (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		log_info("signal %d received: shutting down", (int)si.ssi_signo);
+		loop_stop();
+	}
+}
+
+static bool any_bdev_open(void)
+{
+	for (struct bdev *b = bdev_first(); b; b = bdev_next(b))
+		if (b->open_count)
+			return true;
+	return false;
+}
+
+/* Stop accepting RPCs, let I/O already started finish, stop the reactors. */
+static void app_shutdown(void)
+{
+	rpc_server_stop();
+	uint64_t deadline = now_ns() + (uint64_t)SHUTDOWN_DRAIN_MS * 1000000u;
+	while (any_bdev_open() && now_ns() < deadline)
+		loop_run_once(10);
+	if (any_bdev_open())
+		log_warn("I/O still in flight after %d ms; stopping anyway", SHUTDOWN_DRAIN_MS);
+	reactors_stop();
+	bdev_unregister_all();
+	rpc_log_close();
+}
+
+static void open_log_file(void)
+{
+	const char *path = param_str(P_SNAP_LOG_FILE);
+	if (!*path)
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0)
+		log_warn("cannot open SNAP_LOG_FILE %s: %s", path, strerror(errno));
+	else
+		log_set_fd(fd);
+}
+
+static void open_rpc_log(void)
+{
+	if (!param_int(P_SNAP_RPC_LOG_ENABLE))
+		return;
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s", g_opts.rpc_log);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755);	/* one level, as /var/log/snap-log */
+	}
+	rpc_log_open(g_opts.rpc_log);
+}
+
+int main(int argc, char **argv)
+{
+	char err[1024];
+	int sfd;
+	sigset_t set;
+
+	if (parse_args(argc, argv))
+		return 2;
+	if (params_load(NULL, err, sizeof(err))) {
+		fprintf(stderr, "osnapd: %s\n", err);
+		return 1;
+	}
+	open_log_file();
+	signal(SIGPIPE, SIG_IGN);
+	/* Block the stop signals before any thread starts, so they all inherit
+	 * the mask and the signals reach only the main loop's signalfd. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+
+	if (thread_lib_init() || loop_init() || sfd < 0) {
+		fprintf(stderr, "osnapd: cannot initialise: %s\n", strerror(errno));
+		return 1;
+	}
+	loop_add_fd(sfd, EPOLLIN, on_signal, &sfd);
+	rpc_tables_register();
+	framework_set_init(app_init);
+	open_rpc_log();
+	log_info("osnapd " OSNAP_VERSION " starting (core mask 0x%llx)",
+		 (unsigned long long)g_opts.cpumask);
+
+	if (g_opts.wait_for_rpc) {
+		rpc_set_state(RPC_STARTUP);
+		if (rpc_server_start(g_opts.rpc_socket)) {
+			g_exit_code = 1;
+			goto out;
+		}
+		log_info("waiting for framework_start_init");
+	} else {
+		if (framework_init(err, sizeof(err))) {
+			log_err("start-up failed: %s", err);
+			fprintf(stderr, "osnapd: %s\n", err);
+			g_exit_code = 1;
+			goto out;
+		}
+		if (rpc_server_start(g_opts.rpc_socket)) {
+			g_exit_code = 1;
+			goto out;
+		}
+	}
+	if (!loop_stopping())
+		loop_run();
+out:
+	app_shutdown();
+	loop_fini();
+	thread_lib_fini();
+	close(sfd);
+	log_info("osnapd stopped");
+	return g_exit_code;
+}

@@ -1,0 +1,416 @@
+/* The generic block-device layer. See bdev.h. */
+#include "bdev.h"
+#include "core/log.h"
+#include "core/thread.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(((struct bdev *)0)->channels) / sizeof(void *) == OSNAP_MAX_REACTORS,
+	       "one channel slot per reactor");
+
+struct bdev_channel {
+	struct bdev *bdev;
+	void *modctx;
+	int refs;
+	struct poller *poller;
+	struct bdev_io *def_head, *def_tail;	/* deferred completions */
+	/* Written by the owning reactor only, read by the main thread with
+	 * relaxed atomic loads. */
+	struct bdev_io_stat stat;
+};
+
+static struct bdev *g_bdevs;
+static uint64_t g_seq;
+
+#define STAT_ADD(field, v) __atomic_store_n(&(field), (field) + (v), __ATOMIC_RELAXED)
+#define STAT_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+static const char *const io_names[BDEV_IO_NUM_TYPES] = {
+	"read", "write", "flush", "unmap", "write_zeroes", "compare",
+};
+
+const char *bdev_io_type_name(enum bdev_io_type t)
+{
+	return t < BDEV_IO_NUM_TYPES ? io_names[t] : "?";
+}
+
+size_t iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t n = 0;
+	for (int i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+static bool name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n >= BDEV_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c <= ' ' || c == '"' || c == '\\' || c >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+int bdev_register(struct bdev *bdev)
+{
+	if (!name_valid(bdev->name))
+		return -EINVAL;
+	if (bdev_get_by_name(bdev->name))
+		return -EEXIST;
+	if (!bdev->block_size || !bdev->num_blocks || !bdev->ops)
+		return -EINVAL;
+	static const uint8_t zero[16];
+	if (!memcmp(bdev->uuid, zero, 16))
+		uuid_generate_random16(bdev->uuid);
+	bdev->create_seq = ++g_seq;
+	struct bdev **pp = &g_bdevs;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = bdev;
+	bdev->next = NULL;
+	log_info("bdev %s created (%s, %" PRIu64 " blocks of %u bytes)", bdev->name,
+		 bdev->ops->module_name, bdev->num_blocks, bdev->block_size);
+	return 0;
+}
+
+struct bdev *bdev_get_by_name(const char *name)
+{
+	for (struct bdev *b = g_bdevs; b; b = b->next)
+		if (!strcmp(b->name, name))
+			return b;
+	return NULL;
+}
+
+struct bdev *bdev_first(void)
+{
+	return g_bdevs;
+}
+
+struct bdev *bdev_next(struct bdev *b)
+{
+	return b->next;
+}
+
+int bdev_claim(struct bdev *bdev, const char *by)
+{
+	if (bdev->claimed_by)
+		return -EBUSY;
+	bdev->claimed_by = strdup(by);
+	return bdev->claimed_by ? 0 : -ENOMEM;
+}
+
+void bdev_release(struct bdev *bdev)
+{
+	free(bdev->claimed_by);
+	bdev->claimed_by = NULL;
+}
+
+void bdev_open(struct bdev *bdev)
+{
+	bdev->open_count++;
+}
+
+void bdev_close(struct bdev *bdev)
+{
+	if (bdev->open_count > 0)
+		bdev->open_count--;
+}
+
+static void bdev_free(struct bdev *b)
+{
+	if (b->ops->destruct)
+		b->ops->destruct(b);
+	for (int i = 0; i < OSNAP_MAX_REACTORS; i++)
+		free(b->channels[i]);
+	free(b->claimed_by);
+	free(b);
+}
+
+int bdev_unregister(const char *name, const char *expect_module, char *err, size_t errlen)
+{
+	struct bdev **pp = &g_bdevs, *b;
+	while (*pp && strcmp((*pp)->name, name))
+		pp = &(*pp)->next;
+	b = *pp;
+	if (!b || (expect_module && strcmp(b->ops->module_name, expect_module))) {
+		snprintf(err, errlen, "no %s bdev named %s", expect_module ? expect_module : "", name);
+		return -ENODEV;
+	}
+	if (b->claimed_by) {
+		snprintf(err, errlen, "bdev %s is claimed by %s; remove that first", name, b->claimed_by);
+		return -EBUSY;
+	}
+	if (b->open_count) {
+		snprintf(err, errlen, "bdev %s is open (I/O in progress); try again", name);
+		return -EBUSY;
+	}
+	*pp = b->next;
+	log_info("bdev %s deleted", name);
+	bdev_free(b);
+	return 0;
+}
+
+void bdev_unregister_all(void)
+{
+	while (g_bdevs) {
+		struct bdev *b = g_bdevs;
+		g_bdevs = b->next;
+		bdev_free(b);
+	}
+}
+
+size_t bdev_io_size(const struct bdev *bdev)
+{
+	return (sizeof(struct bdev_io) + bdev->ops->io_ctx_size + 15) & ~(size_t)15;
+}
+
+bool bdev_io_type_supported(struct bdev *bdev, enum bdev_io_type type)
+{
+	if (type >= BDEV_IO_NUM_TYPES)
+		return false;
+	return bdev->ops->io_type_supported ? bdev->ops->io_type_supported(bdev, type)
+					    : (type == BDEV_IO_READ || type == BDEV_IO_WRITE);
+}
+
+/* --- channels --- */
+
+static int channel_poll(void *arg)
+{
+	struct bdev_channel *ch = arg;
+	struct bdev_io *io = ch->def_head;
+	int n = 0;
+
+	if (!io)
+		return 0;
+	/* Detach the list first: callbacks may defer new completions. */
+	ch->def_head = ch->def_tail = NULL;
+	while (io) {
+		struct bdev_io *next = io->next;
+		bdev_io_complete(io, io->status);
+		io = next;
+		n++;
+	}
+	return n;
+}
+
+static bool channel_arm(void *arg)
+{
+	struct bdev_channel *ch = arg;
+	return ch->def_head != NULL;
+}
+
+struct bdev_channel *bdev_channel_get(struct bdev *bdev)
+{
+	int r = reactor_self_index();
+	struct bdev_channel *ch;
+
+	if (r < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ch = __atomic_load_n(&bdev->channels[r], __ATOMIC_ACQUIRE);
+	if (ch && ch->refs) {
+		ch->refs++;
+		return ch;
+	}
+	if (!ch) {
+		ch = calloc(1, sizeof(*ch));
+		if (!ch)
+			return NULL;
+		ch->bdev = bdev;
+	}
+	ch->poller = poller_register(channel_poll, ch, "bdev_channel");
+	if (!ch->poller)
+		goto fail;
+	poller_set_wake_fd(ch->poller, -1, channel_arm);
+	if (bdev->ops->channel_create) {
+		ch->modctx = bdev->ops->channel_create(bdev);
+		if (!ch->modctx) {
+			poller_unregister(ch->poller);
+			ch->poller = NULL;
+			goto fail;
+		}
+	}
+	ch->refs = 1;
+	/* release: the main thread's acquire load then sees an initialised channel */
+	__atomic_store_n(&bdev->channels[r], ch, __ATOMIC_RELEASE);
+	return ch;
+fail:
+	if (!bdev->channels[r])
+		free(ch);
+	return NULL;
+}
+
+void bdev_channel_put(struct bdev_channel *ch)
+{
+	if (!ch || --ch->refs > 0)
+		return;
+	if (ch->bdev->ops->channel_destroy && ch->modctx)
+		ch->bdev->ops->channel_destroy(ch->bdev, ch->modctx);
+	ch->modctx = NULL;
+	poller_unregister(ch->poller);
+	ch->poller = NULL;
+	/* the struct stays (with its stats) until the bdev is deleted */
+}
+
+/* --- I/O --- */
+
+void bdev_io_complete_deferred(struct bdev_io *io, int status)
+{
+	struct bdev_channel *ch = io->ch;
+	io->status = status;
+	io->next = NULL;
+	if (ch->def_tail)
+		ch->def_tail->next = io;
+	else
+		ch->def_head = io;
+	ch->def_tail = io;
+}
+
+void bdev_io_complete(struct bdev_io *io, int status)
+{
+	struct bdev_channel *ch = io->ch;
+	struct bdev_io_stat *s = &ch->stat;
+	uint64_t bytes = io->num_blocks * ch->bdev->block_size;
+	uint64_t lat = now_ns() - io->submit_ns;
+
+	io->status = status;
+	if (status && status != BDEV_IO_MISCOMPARE) {
+		STAT_ADD(s->num_errors, 1);
+	} else {
+		switch (io->type) {
+		case BDEV_IO_READ:
+			STAT_ADD(s->bytes_read, bytes);
+			STAT_ADD(s->num_read_ops, 1);
+			STAT_ADD(s->read_latency_ns, lat);
+			break;
+		case BDEV_IO_WRITE:
+			STAT_ADD(s->bytes_written, bytes);
+			STAT_ADD(s->num_write_ops, 1);
+			STAT_ADD(s->write_latency_ns, lat);
+			break;
+		case BDEV_IO_UNMAP:
+			STAT_ADD(s->bytes_unmapped, bytes);
+			STAT_ADD(s->num_unmap_ops, 1);
+			STAT_ADD(s->unmap_latency_ns, lat);
+			break;
+		case BDEV_IO_FLUSH:
+			STAT_ADD(s->num_flush_ops, 1);
+			break;
+		case BDEV_IO_WRITE_ZEROES:
+			STAT_ADD(s->num_write_zeroes_ops, 1);
+			break;
+		case BDEV_IO_COMPARE:
+			STAT_ADD(s->num_compare_ops, 1);
+			break;
+		}
+	}
+	io->cb(io, io->cb_arg);
+}
+
+static int check_io(struct bdev *b, struct bdev_io *io)
+{
+	if (io->type >= BDEV_IO_NUM_TYPES || !bdev_io_type_supported(b, io->type))
+		return -ENOTSUP;
+	if (io->num_blocks > b->num_blocks || io->offset_blocks > b->num_blocks - io->num_blocks)
+		return -ERANGE;
+	switch (io->type) {
+	case BDEV_IO_READ:
+	case BDEV_IO_WRITE:
+	case BDEV_IO_COMPARE:
+		if (!io->num_blocks || io->iovcnt <= 0 || !io->iov)
+			return -EINVAL;
+		if (iov_total(io->iov, io->iovcnt) != io->num_blocks * b->block_size)
+			return -EINVAL;
+		break;
+	case BDEV_IO_UNMAP:
+	case BDEV_IO_WRITE_ZEROES:
+		if (!io->num_blocks)
+			return -EINVAL;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+void bdev_submit(struct bdev_channel *ch, struct bdev_io *io)
+{
+	struct bdev *b = ch->bdev;
+	io->ch = ch;
+	io->status = 0;
+	io->next = NULL;
+	io->submit_ns = now_ns();
+	int rc = check_io(b, io);
+	if (rc) {
+		bdev_io_complete_deferred(io, rc);
+		return;
+	}
+	b->ops->submit(b, ch->modctx, io);
+}
+
+void bdev_get_stat(struct bdev *bdev, struct bdev_io_stat *out)
+{
+	*out = bdev->retired_stat;
+	for (int i = 0; i < OSNAP_MAX_REACTORS; i++) {
+		/* acquire: pairs with the release that published the channel */
+		struct bdev_channel *ch = __atomic_load_n(&bdev->channels[i], __ATOMIC_ACQUIRE);
+		if (!ch)
+			continue;
+		const uint64_t *src = (const uint64_t *)&ch->stat;
+		uint64_t *dst = (uint64_t *)out;
+		for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
+			dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+	}
+}
+
+/* --- JSON --- */
+
+json_t *bdev_info_json(struct bdev *b)
+{
+	char uuid[37];
+	uuid_format16(b->uuid, uuid);
+	json_t *io = json_object();
+	static const struct { const char *key; int type; } map[] = {
+		{ "read", BDEV_IO_READ }, { "write", BDEV_IO_WRITE }, { "unmap", BDEV_IO_UNMAP },
+		{ "write_zeroes", BDEV_IO_WRITE_ZEROES }, { "flush", BDEV_IO_FLUSH },
+		{ "reset", -1 }, { "compare", BDEV_IO_COMPARE }, { "compare_and_write", -2 },
+		{ "abort", -1 }, { "nvme_admin", -1 }, { "nvme_io", -1 },
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		bool v;
+		if (map[i].type >= 0)
+			v = bdev_io_type_supported(b, (enum bdev_io_type)map[i].type);
+		else if (map[i].type == -2)	/* compare + write, fused by the consumer */
+			v = bdev_io_type_supported(b, BDEV_IO_COMPARE);
+		else
+			v = false;
+		json_object_set_new(io, map[i].key, json_boolean(v));
+	}
+	json_t *o = json_pack("{s:s, s:[], s:s, s:I, s:I, s:s, s:b, s:b, s:o}",
+			      "name", b->name, "aliases", "product_name", b->ops->product_name,
+			      "block_size", (json_int_t)b->block_size,
+			      "num_blocks", (json_int_t)b->num_blocks, "uuid", uuid,
+			      "claimed", b->claimed_by != NULL, "zoned", false,
+			      "supported_io_types", io);
+	if (b->claimed_by)
+		json_object_set_new(o, "claimed_by", json_string(b->claimed_by));
+	json_t *ds = b->ops->driver_specific ? b->ops->driver_specific(b) : NULL;
+	json_object_set_new(o, "driver_specific", ds ? ds : json_object());
+	return o;
+}
+
+void bdev_write_config_all(json_t *config_array)
+{
+	for (struct bdev *b = g_bdevs; b; b = b->next)
+		if (b->ops->write_config)
+			b->ops->write_config(b, config_array);
+}

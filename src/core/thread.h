@@ -1,0 +1,80 @@
+/* osnap threads: the main thread and the reactors, with lock-free message
+ * rings between them, and pollers that run on a reactor.
+ *
+ * Every osnap thread (main or reactor) owns an MPSC message ring and an
+ * eventfd. Any thread may send a message to any osnap thread; the message
+ * function runs on the target thread. A reactor busy-polls its pollers while
+ * there is work and sleeps in epoll_wait() after an idle stretch; it is woken
+ * only by eventfds (its message eventfd, or a poller's wake fd), never by a
+ * timer, so an idle service uses no CPU. */
+#ifndef OSNAP_THREAD_H
+#define OSNAP_THREAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define OSNAP_MAX_REACTORS 64
+
+struct osnap_thread;
+struct poller;
+
+typedef void (*msg_fn)(void *arg);
+
+/* Initialise the library and make the calling thread the main thread.
+ * Returns 0 or a negative errno. */
+int thread_lib_init(void);
+void thread_lib_fini(void);
+
+struct osnap_thread *thread_main(void);
+/* The osnap thread running the caller, or NULL for a foreign thread. */
+struct osnap_thread *thread_self(void);
+bool thread_is_main(void);
+
+/* Queue fn(arg) to run on thread t. Callable from any thread. Never fails:
+ * when the ring is full the caller yields until there is room. */
+void thread_send_msg(struct osnap_thread *t, msg_fn fn, void *arg);
+
+/* Main thread only: eventfd that becomes readable when messages are queued
+ * for the main thread (the main event loop watches it). */
+int thread_main_msg_fd(void);
+/* Run up to max queued messages of the calling thread; returns how many ran. */
+int thread_process_msgs(int max);
+
+/* Start one reactor per set bit of cpumask (bit n = core n), each pinned to
+ * its core (a core that does not exist is an error). Returns 0 or -errno. */
+int reactors_start(uint64_t cpumask);
+/* Ask every reactor to stop after its current iteration and join them. */
+void reactors_stop(void);
+int reactor_count(void);
+/* Reactor by index 0..reactor_count()-1. */
+struct osnap_thread *reactor_get(int idx);
+/* Index of the calling reactor, or -1 when not called on a reactor. */
+int reactor_self_index(void);
+int reactor_core(int idx);
+
+/* Idle stretch before a reactor goes to sleep, in microseconds. */
+void reactors_set_idle_us(uint32_t us);
+
+/* --- pollers: run on the reactor that registered them --- */
+
+/* Returns > 0 when it did work, 0 when idle. */
+typedef int (*poller_fn)(void *arg);
+/* Called just before the reactor sleeps, after it has published that it is
+ * going to sleep. Re-enable notifications here and return true if work
+ * arrived meanwhile (the reactor then keeps polling). */
+typedef bool (*poller_arm_fn)(void *arg);
+
+/* Register a poller on the calling reactor. Returns NULL on ENOMEM or when
+ * not called on a reactor. */
+struct poller *poller_register(poller_fn fn, void *arg, const char *name);
+/* Make the reactor wake when fd becomes readable while it sleeps (edge
+ * triggered: every eventfd write wakes it; the poller need not drain it).
+ * arm may be NULL. Returns 0 or -errno. */
+int poller_set_wake_fd(struct poller *p, int fd, poller_arm_fn arm);
+/* Unregister on the owning reactor (may be called from within the poller). */
+void poller_unregister(struct poller *p);
+
+/* Current time in nanoseconds (CLOCK_MONOTONIC). */
+uint64_t now_ns(void);
+
+#endif

@@ -1,0 +1,128 @@
+/* Framework RPCs: rpc_get_methods, spdk_get_version, osnap_get_version,
+ * framework_start_init, save_config. */
+#include "service.h"
+#include "bdev/bdev.h"
+#include "rpc/rpc.h"
+#include "rpc/rpc_decode.h"
+
+#include <errno.h>
+#include <string.h>
+
+void framework_rpc_register(void);
+
+static framework_init_fn g_init_fn;
+static bool g_initialized;
+
+void framework_set_init(framework_init_fn fn)
+{
+	g_init_fn = fn;
+}
+
+bool framework_initialized(void)
+{
+	return g_initialized;
+}
+
+int framework_init(char *err, size_t errlen)
+{
+	if (g_initialized)
+		return -EALREADY;
+	g_initialized = true;
+	rpc_set_state(RPC_RUNTIME);
+	return g_init_fn ? g_init_fn(err, errlen) : 0;
+}
+
+struct get_methods_params {
+	bool current;
+	bool include_aliases;
+};
+
+static const struct rpc_param get_methods_decoders[] = {
+	RPC_OPT("current", RPC_T_BOOL, struct get_methods_params, current),
+	RPC_OPT("include_aliases", RPC_T_BOOL, struct get_methods_params, include_aliases),
+};
+
+struct collect {
+	json_t *arr;
+	bool current;
+};
+
+static void collect_method(const struct rpc_method *m, void *arg)
+{
+	struct collect *c = arg;
+	if (c->current && !(m->state_mask & rpc_get_state()))
+		return;
+	json_array_append_new(c->arr, json_string(m->name));
+}
+
+static void rpc_rpc_get_methods(struct rpc_request *req, json_t *params)
+{
+	struct get_methods_params p = { 0 };
+	char err[256];
+	if (rpc_decode(params, RPC_PARAMS(get_methods_decoders), &p, err, sizeof(err))) {
+		rpc_send_invalid_params(req, "%s", err);
+		return;
+	}
+	struct collect c = { json_array(), p.current };
+	rpc_foreach_method(collect_method, &c);
+	rpc_send_result(req, c.arr);
+}
+
+static void rpc_version(struct rpc_request *req, json_t *params)
+{
+	char err[256];
+	if (rpc_decode(params, NULL, 0, NULL, err, sizeof(err))) {
+		rpc_send_invalid_params(req, "%s", err);
+		return;
+	}
+	/* SPDK's layout, with osnap's own version in it */
+	rpc_send_result(req, json_pack("{s:s, s:{s:i, s:i, s:i, s:s, s:s}}",
+		"version", "osnap v" OSNAP_VERSION, "fields", "major", 0, "minor", 1, "patch", 0,
+		"suffix", "", "commit", ""));
+}
+
+static void rpc_framework_start_init(struct rpc_request *req, json_t *params)
+{
+	char err[512] = "";
+	if (rpc_decode(params, NULL, 0, NULL, err, sizeof(err))) {
+		rpc_send_invalid_params(req, "%s", err);
+		return;
+	}
+	int rc = framework_init(err, sizeof(err));
+	if (rc == -EALREADY)
+		rpc_send_errno(req, rc, "the framework is already initialized");
+	else if (rc)
+		rpc_send_errno(req, rc < 0 && rc > -4096 ? rc : -EINVAL, "initialization failed: %s", err);
+	else
+		rpc_send_bool(req, true);
+}
+
+static void rpc_save_config(struct rpc_request *req, json_t *params)
+{
+	char err[256];
+	json_t *indent;
+	struct { json_t *indent; } p = { 0 };
+	static const struct rpc_param decoders[] = {
+		{ .name = "indent", .type = RPC_T_JSON, .offset = 0, .has_offset = RPC_NO_HAS },
+	};
+	if (rpc_decode(params, RPC_PARAMS(decoders), &p, err, sizeof(err))) {
+		rpc_send_invalid_params(req, "%s", err);
+		return;
+	}
+	indent = p.indent;
+	(void)indent;	/* formatting is the client's business */
+	rpc_send_result(req, config_save());
+}
+
+static const struct rpc_method framework_methods[] = {
+	{ "rpc_get_methods", rpc_rpc_get_methods, RPC_STARTUP | RPC_RUNTIME },
+	{ "spdk_get_version", rpc_version, RPC_STARTUP | RPC_RUNTIME },
+	{ "osnap_get_version", rpc_version, RPC_STARTUP | RPC_RUNTIME },
+	{ "framework_start_init", rpc_framework_start_init, RPC_STARTUP },
+	{ "save_config", rpc_save_config, RPC_STARTUP | RPC_RUNTIME },
+};
+
+void framework_rpc_register(void)
+{
+	rpc_register_table(RPC_PARAMS(framework_methods));
+}

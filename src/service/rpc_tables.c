@@ -1,0 +1,18 @@
+/* The explicit list of RPC families. */
+#include "service.h"
+#include "bdev/bdev_rpc.h"
+#include "bdev/modules/modules.h"
+
+void framework_rpc_register(void);
+void log_rpc_register(void);
+
+void rpc_tables_register(void)
+{
+	framework_rpc_register();
+	log_rpc_register();
+	bdev_rpc_register();
+	bdev_malloc_rpc_register();
+	bdev_null_rpc_register();
+	bdev_uring_rpc_register();
+	bdev_aio_rpc_register();
+}

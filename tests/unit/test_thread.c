@@ -1,0 +1,158 @@
+/* Reactors, message rings, pollers and the sleep/wake protocol. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/thread.h"
+#include "test_util.h"
+
+static int setup(void **state)
+{
+	(void)state;
+	assert_int_equal(thread_lib_init(), 0);
+	reactors_set_idle_us(200);
+	uint64_t mask = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 0x3 : 0x1;
+	assert_int_equal(reactors_start(mask), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	thread_lib_fini();
+	return 0;
+}
+
+static atomic_int g_where;
+
+static void record_reactor(void *arg)
+{
+	(void)arg;
+	atomic_store(&g_where, reactor_self_index());
+}
+
+static void test_message_runs_on_target(void **state)
+{
+	(void)state;
+	for (int i = 0; i < reactor_count(); i++) {
+		atomic_store(&g_where, -2);
+		run_on_reactor(i, record_reactor, NULL);
+		assert_int_equal(atomic_load(&g_where), i);
+	}
+}
+
+static atomic_long g_count;
+
+static void count_msg(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&g_count, 1);
+}
+
+struct producer {
+	int n;
+	int target;
+};
+
+static void *produce(void *arg)
+{
+	struct producer *p = arg;
+	for (int i = 0; i < p->n; i++)
+		thread_send_msg(reactor_get(p->target), count_msg, NULL);
+	return NULL;
+}
+
+/* Several producers, more messages than the ring holds: none lost. */
+static void test_many_producers(void **state)
+{
+	(void)state;
+	pthread_t t[4];
+	struct producer p = { 20000, reactor_count() - 1 };
+	atomic_store(&g_count, 0);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, produce, &p);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 20000 && atomic_load(&g_count) < 80000; i++)
+		usleep(100);
+	assert_int_equal(atomic_load(&g_count), 80000);
+}
+
+/* A sleeping reactor is woken by a message. */
+static void test_wake_after_sleep(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 50; round++) {
+		usleep(2000);	/* > idle stretch: the reactor sleeps */
+		atomic_store(&g_where, -2);
+		run_on_reactor(0, record_reactor, NULL);
+		assert_int_equal(atomic_load(&g_where), 0);
+	}
+}
+
+struct fdpoll {
+	int efd;
+	struct poller *p;
+	atomic_int seen;
+	atomic_bool registered;
+};
+
+static int fd_poll(void *arg)
+{
+	struct fdpoll *f = arg;
+	uint64_t v;
+	if (read(f->efd, &v, sizeof(v)) == sizeof(v)) {
+		atomic_fetch_add(&f->seen, (int)v);
+		return 1;
+	}
+	return 0;
+}
+
+static void reg_fdpoll(void *arg)
+{
+	struct fdpoll *f = arg;
+	f->p = poller_register(fd_poll, f, "test");
+	assert_non_null(f->p);
+	assert_int_equal(poller_set_wake_fd(f->p, f->efd, NULL), 0);
+}
+
+static void unreg_fdpoll(void *arg)
+{
+	struct fdpoll *f = arg;
+	poller_unregister(f->p);
+}
+
+/* A poller's wake fd wakes a sleeping reactor. */
+static void test_poller_wake_fd(void **state)
+{
+	(void)state;
+	struct fdpoll f = { .efd = eventfd(0, EFD_NONBLOCK) };
+	run_on_reactor(0, reg_fdpoll, &f);
+	for (int i = 1; i <= 20; i++) {
+		usleep(2000);
+		uint64_t one = 1;
+		assert_int_equal(write(f.efd, &one, sizeof(one)), sizeof(one));
+		for (int k = 0; k < 10000 && atomic_load(&f.seen) < i; k++)
+			usleep(100);
+		assert_int_equal(atomic_load(&f.seen), i);
+	}
+	run_on_reactor(0, unreg_fdpoll, &f);
+	close(f.efd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_message_runs_on_target),
+		cmocka_unit_test(test_many_producers),
+		cmocka_unit_test(test_wake_after_sleep),
+		cmocka_unit_test(test_poller_wake_fd),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
