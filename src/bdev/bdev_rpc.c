@@ -246,6 +246,10 @@ static void rpc_bdev_dbg_io(struct rpc_request *req, json_t *params)
 		rpc_send_errno(req, -ENODEV, "bdev %s does not exist", p.name);
 		return;
 	}
+	if (reactor_count() == 0) {
+		rpc_send_errno(req, -EAGAIN, "no reactor is running");
+		return;
+	}
 	if (type == BDEV_IO_FLUSH && !p.has_num_blocks)
 		p.num_blocks = 0;
 	bool data_op = type == BDEV_IO_READ || type == BDEV_IO_WRITE || type == BDEV_IO_COMPARE;
