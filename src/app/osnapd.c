@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/params.h"
 #include "core/thread.h"
+#include "emu/emu.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_internal.h"
 #include "rpc/rpc_server.h"
@@ -36,6 +37,7 @@ static struct {
 	const char *json_file;
 	bool wait_for_rpc;
 	const char *rpc_log;
+	const char *emu_config;
 } g_opts = { .cpumask = 0x1, .rpc_socket = DEFAULT_RPC_SOCKET, .rpc_log = DEFAULT_RPC_LOG };
 
 static int g_exit_code;
@@ -45,6 +47,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: osnapd [options]\n"
 		"osnap storage-device emulation service (NVMe and virtio-blk functions).\n\n"
+		"  -c, --config FILE       emulation config (firmware parameters and EMU_* keys;\n"
+		"                          default: one NVMe PF and one virtio-blk PF)\n"
 		"  -m, --cpumask MASK      reactor cores, hex mask or list (default 0x1)\n"
 		"  -r, --rpc-socket PATH   JSON-RPC Unix socket (default " DEFAULT_RPC_SOCKET ")\n"
 		"      --init-rpc FILE     replay a file of osnap-rpc command lines at start\n"
@@ -63,6 +67,7 @@ static int parse_args(int argc, char **argv)
 {
 	enum { O_INIT = 256, O_JSON, O_WAIT, O_LOG, O_RPCLOG };
 	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "cpumask", required_argument, NULL, 'm' },
 		{ "rpc-socket", required_argument, NULL, 'r' },
 		{ "init-rpc", required_argument, NULL, O_INIT },
@@ -76,13 +81,16 @@ static int parse_args(int argc, char **argv)
 	};
 	int c, lvl;
 
-	while ((c = getopt_long(argc, argv, "m:r:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:m:r:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (cpumask_parse(optarg, &g_opts.cpumask)) {
 				fprintf(stderr, "osnapd: invalid core mask '%s' (e.g. 0x3 or [0,1])\n", optarg);
 				return -1;
 			}
+			break;
+		case 'c':
+			g_opts.emu_config = optarg;
 			break;
 		case 'r':
 			g_opts.rpc_socket = optarg;
@@ -138,6 +146,16 @@ static int app_init(char *err, size_t errlen)
 			 (unsigned long long)g_opts.cpumask, strerror(-rc));
 		return rc;
 	}
+	struct emu_config ecfg;
+	emu_config_defaults(&ecfg);
+	if (g_opts.emu_config) {
+		rc = emu_config_load(&ecfg, g_opts.emu_config, err, errlen);
+		if (rc)
+			return rc;
+	}
+	rc = emu_init(&ecfg, err, errlen);
+	if (rc)
+		return rc;
 	if (g_opts.json_file) {
 		rc = config_load_json_file(g_opts.json_file, err, errlen);
 		if (rc)
@@ -175,12 +193,19 @@ static bool any_bdev_open(void)
 static void app_shutdown(void)
 {
 	rpc_server_stop();
+	emu_stop_clients();
 	uint64_t deadline = now_ns() + (uint64_t)SHUTDOWN_DRAIN_MS * 1000000u;
 	while (any_bdev_open() && now_ns() < deadline)
 		loop_run_once(10);
 	if (any_bdev_open())
 		log_warn("I/O still in flight after %d ms; stopping anyway", SHUTDOWN_DRAIN_MS);
 	reactors_stop();
+	/* what reactors sent back on their way out (grace periods) */
+	while (thread_process_msgs(1024) > 0)
+		;
+	emu_fini();
+	while (thread_process_msgs(1024) > 0)
+		;
 	bdev_unregister_all();
 	rpc_log_close();
 }

@@ -150,23 +150,46 @@ static const struct rpc_param dbg_io_decoders[] = {
 	RPC_OPT("fua", RPC_T_BOOL, struct dbg_io_params, fua),
 };
 
+/* At most this many bdev_dbg_io are handed to the reactor at once; the rest
+ * wait here, in arrival order. Each one in flight takes a slot in the
+ * reactor's message ring (start, then release) and one in the main thread's
+ * (done): unbounded, a client pipelining thousands of requests filled both
+ * rings and the two threads waited for each other forever. */
+#define DBG_IO_MAX_INFLIGHT 256u
+
 struct dbg_io {
 	struct rpc_request *req;
 	struct bdev *bdev;
 	struct bdev_channel *ch;
 	struct osnap_thread *reactor;
-	uint8_t *buf;
+	const char *data;	/* base64 from params (valid until the answer) */
+	uint8_t pattern;
+	uint8_t *buf;		/* allocated at launch */
 	size_t len;
 	struct iovec iov;
 	int status;
 	struct bdev_io *io;
+	struct dbg_io *next;	/* wait queue */
 };
+
+static unsigned g_dbg_inflight;
+static struct dbg_io *g_dbg_wait_head, *g_dbg_wait_tail;
+
+static void dbg_io_free(struct dbg_io *d)
+{
+	free(d->buf);
+	free(d->io);
+	free(d);
+}
+
+static void dbg_io_launch_waiting(void);
 
 static void dbg_io_done_main(void *arg)
 {
 	struct dbg_io *d = arg;
 	struct bdev_io *io = d->io;
 
+	g_dbg_inflight--;
 	bdev_close(d->bdev);
 	if (d->status == BDEV_IO_MISCOMPARE) {
 		rpc_send_result(d->req, json_pack("{s:b}", "miscompare", true));
@@ -188,9 +211,8 @@ static void dbg_io_done_main(void *arg)
 	} else {
 		rpc_send_bool(d->req, true);
 	}
-	free(d->buf);
-	free(d->io);
-	free(d);
+	dbg_io_free(d);
+	dbg_io_launch_waiting();
 }
 
 /* On the reactor, after the completion callback returned (a channel is never
@@ -219,6 +241,56 @@ static void dbg_io_start(void *arg)
 		return;
 	}
 	bdev_submit(d->ch, d->io);
+}
+
+/* Main thread: buffer, data, then off to the reactor. Answers the request
+ * itself (and frees d) when that fails. */
+static void dbg_io_launch(struct dbg_io *d)
+{
+	struct bdev_io *io = d->io;
+
+	if (d->len) {
+		d->buf = aligned_alloc(4096, (d->len + 4095) & ~(size_t)4095);
+		if (!d->buf) {
+			bdev_close(d->bdev);
+			rpc_send_errno(d->req, -ENOMEM, "out of memory");
+			dbg_io_free(d);
+			return;
+		}
+		if (io->type == BDEV_IO_READ) {
+			/* never hand out stale heap contents (null reads leave it) */
+			memset(d->buf, 0, d->len);
+		} else if (d->data) {
+			long n = base64_decode(d->data, d->buf, d->len);
+			if (n != (long)d->len) {
+				bdev_close(d->bdev);
+				rpc_send_invalid_params(d->req, "invalid parameter 'data': must be base64 of exactly %zu bytes (num_blocks x block_size)",
+							d->len);
+				dbg_io_free(d);
+				return;
+			}
+		} else {
+			memset(d->buf, d->pattern, d->len);
+		}
+		d->iov.iov_base = d->buf;
+		d->iov.iov_len = d->len;
+		io->iov = &d->iov;
+		io->iovcnt = 1;
+	}
+	g_dbg_inflight++;
+	thread_send_msg(d->reactor, dbg_io_start, d);
+}
+
+static void dbg_io_launch_waiting(void)
+{
+	while (g_dbg_wait_head && g_dbg_inflight < DBG_IO_MAX_INFLIGHT) {
+		struct dbg_io *d = g_dbg_wait_head;
+		g_dbg_wait_head = d->next;
+		if (!g_dbg_wait_head)
+			g_dbg_wait_tail = NULL;
+		d->next = NULL;
+		dbg_io_launch(d);
+	}
 }
 
 static void rpc_bdev_dbg_io(struct rpc_request *req, json_t *params)
@@ -261,50 +333,45 @@ static void rpc_bdev_dbg_io(struct rpc_request *req, json_t *params)
 			return;
 		}
 		len = p.num_blocks * b->block_size;
+		/* base64 of len bytes is exactly this long (checked in full at launch) */
+		if (p.data && type != BDEV_IO_READ &&
+		    strlen(p.data) + 1 != base64_encoded_size(len)) {
+			rpc_send_invalid_params(req, "invalid parameter 'data': must be base64 of exactly %zu bytes (num_blocks x block_size)",
+						len);
+			return;
+		}
 	}
 	struct dbg_io *d = calloc(1, sizeof(*d));
-	uint8_t *buf = len ? aligned_alloc(4096, (len + 4095) & ~(size_t)4095) : NULL;
 	struct bdev_io *io = calloc(1, bdev_io_size(b));
-	if (!d || !io || (len && !buf)) {
+	if (!d || !io) {
 		free(d);
-		free(buf);
 		free(io);
 		rpc_send_errno(req, -ENOMEM, "out of memory");
 		return;
 	}
-	if (type == BDEV_IO_WRITE || type == BDEV_IO_COMPARE) {
-		if (p.data) {
-			long n = base64_decode(p.data, buf, len);
-			if (n != (long)len) {
-				free(d);
-				free(buf);
-				free(io);
-				rpc_send_invalid_params(req, "invalid parameter 'data': must be base64 of exactly %zu bytes (num_blocks x block_size)",
-							len);
-				return;
-			}
-		} else {
-			memset(buf, p.pattern, len);
-		}
-	}
 	d->req = req;
 	d->bdev = b;
-	d->buf = buf;
 	d->len = len;
 	d->io = io;
-	d->iov.iov_base = buf;
-	d->iov.iov_len = len;
+	d->data = type == BDEV_IO_WRITE || type == BDEV_IO_COMPARE ? p.data : NULL;
+	d->pattern = p.pattern;
 	d->reactor = reactor_get(0);
 	io->type = (uint8_t)type;
 	io->fua = p.fua;
 	io->offset_blocks = p.offset_blocks;
 	io->num_blocks = p.num_blocks;
-	io->iov = len ? &d->iov : NULL;
-	io->iovcnt = len ? 1 : 0;
 	io->cb = dbg_io_cb;
 	io->cb_arg = d;
-	bdev_open(b);
-	thread_send_msg(d->reactor, dbg_io_start, d);
+	bdev_open(b);	/* held while waiting too: the bdev cannot go away */
+	if (g_dbg_inflight < DBG_IO_MAX_INFLIGHT && !g_dbg_wait_head) {
+		dbg_io_launch(d);
+	} else {
+		if (g_dbg_wait_tail)
+			g_dbg_wait_tail->next = d;
+		else
+			g_dbg_wait_head = d;
+		g_dbg_wait_tail = d;
+	}
 }
 
 static const struct rpc_method bdev_methods[] = {

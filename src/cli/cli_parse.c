@@ -312,7 +312,7 @@ static int check_value(struct parse_state *st, const struct cli_opt *o, const ch
 
 /* Handle the option at argv[*i] that matched mt. */
 static int take_option(struct parse_state *st, int argc, char **argv, int *i,
-		       const struct match *mt, const char *tok)
+		       const struct match *mt)
 {
 	const struct cli_opt *o = &st->m->opts[mt->idx];
 	char name[128];
@@ -339,7 +339,7 @@ static int take_option(struct parse_state *st, int argc, char **argv, int *i,
 				return rc;
 			if (mt2.idx < 0 || mt2.idx == mt->idx)
 				return fail(st, "argument %s: ignored explicit argument '%s'", name, v);
-			return take_option(st, argc, argv, i, &mt2, rest);
+			return take_option(st, argc, argv, i, &mt2);
 		}
 		(*i)++;
 		return 0;
@@ -369,7 +369,6 @@ static int take_option(struct parse_state *st, int argc, char **argv, int *i,
 		(*i)++;
 	}
 	(*i)++;
-	(void)tok;
 	rc = check_value(st, o, v);
 	if (rc)
 		return rc;
@@ -433,7 +432,7 @@ static int take_word(struct parse_state *st, int argc, char **argv, int *i, bool
 			return push_word(st, &st->pos, &st->npos, tok);
 		return push_word(st, &st->extra, &st->nextra, tok);
 	}
-	return take_option(st, argc, argv, i, &mt, tok);
+	return take_option(st, argc, argv, i, &mt);
 }
 
 /* Give positional words to the positional arguments, in order. */

@@ -93,6 +93,11 @@ int jsonrpc_framer_feed(struct jsonrpc_framer *f, const char *data, size_t len,
 			} else if (c == '}' || c == ']') {
 				if (--f->depth == 0) {
 					size_t s = f->start;
+					/* up to max + 1 bytes are buffered to see
+					 * the excess: a value closing on byte
+					 * max + 1 is still too large */
+					if (f->scan + 1 - s > f->max)
+						return -E2BIG;
 					f->start = NO_START;
 					cb(arg, f->buf + s, f->scan + 1 - s);
 				}

@@ -5,6 +5,7 @@
 
 void framework_rpc_register(void);
 void log_rpc_register(void);
+void emulation_rpc_register(void);
 
 void rpc_tables_register(void)
 {
@@ -15,4 +16,5 @@ void rpc_tables_register(void)
 	bdev_null_rpc_register();
 	bdev_uring_rpc_register();
 	bdev_aio_rpc_register();
+	emulation_rpc_register();
 }

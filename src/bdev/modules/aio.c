@@ -102,6 +102,7 @@ static const struct bdev_module_ops aio_ops = {
 	.driver_specific = aio_bdev_driver_specific,
 };
 
+/* Create an aio bdev over filename (see modules.h). */
 int bdev_aio_create(const char *name, const char *filename, uint32_t block_size,
 		    bool readonly, bool fallocate, const uint8_t *uuid, char *err, size_t errlen)
 {

@@ -63,6 +63,7 @@ static int uring_probe_real(void)
 
 static int (*g_uring_probe)(void) = uring_probe_real;
 
+/* Replace the io_uring probe (tests). See uring.h. */
 void bdev_uring_set_probe(int (*probe)(void))
 {
 	g_uring_probe = probe ? probe : uring_probe_real;
@@ -321,7 +322,7 @@ static void uring_write_config(struct bdev *bdev, json_t *config_array)
 
 	uuid_format16(bdev->uuid, uuid);
 	json_array_append_new(config_array,
-		json_pack("{s:s, s:{s:s, s:s, s:i, s:s}}", "method", "bdev_uring_create",
+		json_pack("{s:s, s:{s:s, s:s, s:I, s:s}}", "method", "bdev_uring_create",
 			  "params", "name", bdev->name, "filename", u->f.filename,
 			  "block_size", (json_int_t)bdev->block_size, "uuid", uuid));
 }
@@ -346,6 +347,7 @@ static const struct bdev_module_ops uring_ops = {
 	.driver_specific = uring_driver_specific,
 };
 
+/* Create a uring bdev over filename (see modules.h); picks the engine. */
 int bdev_uring_create(const char *name, const char *filename, uint32_t block_size,
 		      const uint8_t *uuid, char *err, size_t errlen)
 {

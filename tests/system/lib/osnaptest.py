@@ -120,7 +120,15 @@ class Daemon:
         e.setdefault("SNAP_RPC_LOG_ENABLE", "0")
         if env:
             e.update(env)
-        cmd = [OSNAPD, "-r", self.sock, "-m", cpumask] + list(args)
+        args = list(args)
+        self.emu_dir = os.path.join(self.dir, "emu")
+        if "-c" not in args and "--config" not in args:
+            # every daemon gets its own endpoint directory
+            self.emu_config = os.path.join(self.dir, "emu.conf")
+            with open(self.emu_config, "w") as f:
+                f.write("EMU_DIR=%s\n" % self.emu_dir)
+            args = ["-c", self.emu_config] + args
+        cmd = [OSNAPD, "-r", self.sock, "-m", cpumask] + args
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=e)
         self.rusage = None

@@ -1,0 +1,52 @@
+/* The emulation config file (osnapd -c FILE): the DPU firmware parameters
+ * with SNAP's names and ranges, plus osnap's own EMU_* keys.
+ * Lines NAME=VALUE; '#' starts a comment; blank lines are ignored. */
+#ifndef OSNAP_EMU_CONFIG_H
+#define OSNAP_EMU_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum emu_vblk_transport { EMU_VBLK_VHOST_USER, EMU_VBLK_VFIO_USER };
+enum emu_doorbells { EMU_DB_TRAP, EMU_DB_MMAP };
+
+struct emu_config {
+	bool sriov_en;
+	bool pci_switch_enable;
+	uint32_t pci_switch_num_port;	/* 0 or 2..32: hot-plug ports + 1 */
+	bool nvme_enable;
+	uint32_t nvme_num_pf;		/* 0..2 */
+	uint32_t nvme_num_vf;		/* 0..256 per PF */
+	uint32_t nvme_num_msix;		/* 0..63 (0 means the default) */
+	uint32_t nvme_num_vf_msix;	/* 0..4095 */
+	uint32_t nvme_max_queue_depth;	/* log2: 0 = 64 entries, N = 2^N, max 12 */
+	bool vblk_enable;
+	uint32_t vblk_num_pf;		/* 0..4 */
+	uint32_t vblk_num_vf;		/* 0..2000 per PF */
+	uint32_t vblk_num_msix;		/* 0..63 */
+	uint32_t vblk_num_vf_msix;	/* 0..4095 */
+
+	char dir[256];			/* EMU_DIR */
+	char serial[13];		/* EMU_SERIAL: 12 characters */
+	uint32_t msix_pool;		/* EMU_MSIX_POOL */
+	uint32_t queue_pool;		/* EMU_QUEUE_POOL */
+	char socket_group[64];		/* EMU_SOCKET_GROUP ("" = none) */
+	uint32_t socket_mode;		/* EMU_SOCKET_MODE (octal), default 0600 */
+	enum emu_vblk_transport vblk_transport;	/* EMU_VIRTIO_BLK_TRANSPORT */
+	enum emu_doorbells nvme_doorbells;	/* EMU_NVME_DOORBELLS */
+};
+
+/* Defaults: without -c, one NVMe PF and one virtio-blk PF. */
+void emu_config_defaults(struct emu_config *cfg);
+/* Parse text (the file's contents) on top of cfg. Returns 0 or -EINVAL
+ * with "LINE: message" in err. name is used in messages. */
+int emu_config_parse(struct emu_config *cfg, const char *name, const char *text,
+		     char *err, size_t errlen);
+int emu_config_load(struct emu_config *cfg, const char *path, char *err, size_t errlen);
+/* Effective sizes. */
+uint32_t emu_config_nvme_max_queue_entries(const struct emu_config *cfg);
+uint32_t emu_config_pf_msix(const struct emu_config *cfg, int type);
+uint32_t emu_config_vf_msix(const struct emu_config *cfg, int type);
+
+#endif

@@ -1,0 +1,125 @@
+/* Internals of the device plane, shared by its files and providers. */
+#ifndef OSNAP_EMU_INTERNAL_H
+#define OSNAP_EMU_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "emu.h"
+#include "pci_config.h"
+
+#define EMU_MAX_DMA_REGIONS 512
+#define EMU_NUM_REGIONS 9	/* VFIO PCI regions: BAR0-5, ROM, config, VGA */
+#define EMU_REGION_CONFIG 7
+
+struct emu_region {
+	uint64_t gpa, size;
+	uint8_t *hva;
+	int prot;		/* EMU_DMA_READ | EMU_DMA_WRITE */
+};
+
+/* An immutable snapshot of the client's memory map, sorted by gpa. A new
+ * one is published on every change; the old one is freed after every
+ * reactor has passed a quiescent point (emu_sync). */
+struct emu_memmap {
+	int n;
+	struct emu_region r[];
+};
+
+struct emu_bar {
+	uint64_t size;
+	int fd;			/* memfd behind the register file */
+	uint8_t *mem;
+	bool is64, prefetch;
+};
+
+struct vfu_endpoint;
+
+struct emu_function {
+	enum emu_type type;
+	int pf_index, vf_index;
+	bool hotplugged;
+	const char *hotplug_state;
+	char vuid[48];
+	char bdf[16];
+	uint16_t rid;
+	uint32_t vhca_id;
+	uint16_t num_msix;
+	bool active;
+
+	struct emu_function *pf;	/* VFs: their PF */
+	struct emu_function **vfs;	/* PFs: total_vfs entries */
+	int total_vfs;
+	struct emu_function *next;	/* PF list */
+
+	/* State a restarted service would need lives in shared memory. */
+	int cfg_fd;
+	struct pci_cfg *cfg;
+	struct emu_bar bars[PCI_NUM_BARS];
+	uint32_t msix_table_off, msix_pba_off;	/* inside bars[msix_bar] */
+	int msix_bar;
+
+	/* MSI-X vector eventfds (-1 = none) and VFIO-level masks; read by
+	 * reactors, replaced by the main thread (old fds closed after a
+	 * grace period). */
+	_Atomic int *msix_efd;
+	atomic_uchar *msix_vfio_mask;
+
+	_Atomic(struct emu_memmap *) map;
+
+	const struct emu_ctrl_ops *ops;
+	void *ctrl;
+	char ctrl_id[64];
+
+	char sock_path[320];
+	struct vfu_endpoint *ep;
+};
+
+/* Call cb(arg) on the main thread once every reactor has finished what it
+ * was doing (a grace period for snapshots and closed fds). */
+void emu_sync(void (*cb)(void *arg), void *arg);
+
+/* Memory map (emu_mem.c). */
+int emu_mem_add(struct emu_function *fn, uint64_t gpa, uint64_t size, int prot, int fd,
+		uint64_t offset);
+/* Remove exactly [gpa, gpa+size): asks the controller to let go, waits a
+ * grace period, unmaps, then calls done(arg, 0) — or done(arg, -errno) at
+ * once when no such mapping exists. */
+void emu_mem_remove(struct emu_function *fn, uint64_t gpa, uint64_t size,
+		    void (*done)(void *arg, int rc), void *arg);
+/* Remove everything (client gone). */
+void emu_mem_remove_all(struct emu_function *fn, void (*done)(void *arg, int rc), void *arg);
+int emu_mem_count(struct emu_function *fn);
+
+/* MSI-X (emu_msix.c). */
+int emu_msix_init(struct emu_function *fn);
+void emu_msix_fini(struct emu_function *fn);
+/* Is [off, off+len) of bar inside the MSI-X table or PBA? */
+bool emu_msix_owns(struct emu_function *fn, int bar, uint64_t off, uint64_t len);
+int emu_msix_read(struct emu_function *fn, int bar, uint64_t off, void *buf, size_t len);
+int emu_msix_write(struct emu_function *fn, int bar, uint64_t off, const void *buf, size_t len);
+/* Set eventfds for vectors [start, start+count); fds < 0 clear. Takes
+ * ownership of the fds. */
+int emu_msix_set_eventfds(struct emu_function *fn, uint32_t start, uint32_t count, const int *fds);
+void emu_msix_clear_all(struct emu_function *fn);
+int emu_msix_vfio_mask(struct emu_function *fn, uint32_t start, uint32_t count,
+		       const uint8_t *bools, bool mask);
+/* Mask/Enable changed in config space, or a reset: deliver pending vectors. */
+void emu_msix_control_changed(struct emu_function *fn);
+void emu_msix_reset(struct emu_function *fn);
+
+/* Function reset (FLR, client reset, disconnect) */
+void emu_fn_reset(struct emu_function *fn, enum emu_reset_reason why);
+/* Region access from a provider (config space or BARs). */
+int emu_region_read(struct emu_function *fn, uint32_t region, uint64_t off, void *buf, size_t len);
+int emu_region_write(struct emu_function *fn, uint32_t region, uint64_t off, const void *buf,
+		     size_t len);
+uint64_t emu_region_size(struct emu_function *fn, uint32_t region);
+/* Client connect/disconnect notifications from a provider. */
+void emu_fn_client_event(struct emu_function *fn, bool connected);
+
+/* vfio-user provider (vfio_user/). */
+int vfu_endpoint_create(struct emu_function *fn, char *err, size_t errlen);
+void vfu_endpoint_destroy(struct emu_function *fn);
+bool vfu_endpoint_connected(struct emu_function *fn);
+
+#endif

@@ -1,0 +1,251 @@
+/* The client's memory map and guest-address translation. */
+#include "emu_internal.h"
+#include "core/log.h"
+#include "core/thread.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* --- grace periods --- */
+
+struct sync_state {
+	void (*cb)(void *arg);
+	void *arg;
+	int pending;
+};
+
+static void sync_ack_main(void *p)
+{
+	struct sync_state *s = p;
+	if (--s->pending == 0) {
+		s->cb(s->arg);
+		free(s);
+	}
+}
+
+static void sync_on_reactor(void *p)
+{
+	/* Running a message means this reactor is between poller runs: any
+	 * translation or irq it started before has finished. */
+	thread_send_msg(thread_main(), sync_ack_main, p);
+}
+
+void emu_sync(void (*cb)(void *arg), void *arg)
+{
+	int n = reactor_count();
+	struct sync_state *s;
+
+	if (n == 0 || !(s = malloc(sizeof(*s)))) {
+		if (n)
+			log_err("emu_sync: out of memory; waiting by joining nothing");
+		cb(arg);
+		return;
+	}
+	s->cb = cb;
+	s->arg = arg;
+	s->pending = n;
+	for (int i = 0; i < n; i++)
+		thread_send_msg(reactor_get(i), sync_on_reactor, s);
+}
+
+/* --- snapshots --- */
+
+static struct emu_memmap *map_alloc(int n)
+{
+	struct emu_memmap *m = malloc(sizeof(*m) + (size_t)n * sizeof(struct emu_region));
+	if (m)
+		m->n = n;
+	return m;
+}
+
+static void map_publish(struct emu_function *fn, struct emu_memmap *m)
+{
+	struct emu_memmap *old;
+	/* release: the region array is complete before readers can see it */
+	old = atomic_exchange_explicit(&fn->map, m, memory_order_acq_rel);
+	if (old)
+		emu_sync(free, old);
+}
+
+int emu_mem_count(struct emu_function *fn)
+{
+	struct emu_memmap *m = atomic_load_explicit(&fn->map, memory_order_acquire);
+	return m ? m->n : 0;
+}
+
+int emu_mem_add(struct emu_function *fn, uint64_t gpa, uint64_t size, int prot, int fd,
+		uint64_t offset)
+{
+	struct emu_memmap *cur = atomic_load_explicit(&fn->map, memory_order_acquire);
+	int n = cur ? cur->n : 0, pos = 0;
+
+	if (!size || gpa + size < gpa)
+		return -EINVAL;
+	if (n >= EMU_MAX_DMA_REGIONS)
+		return -ENOSPC;
+	for (int i = 0; i < n; i++) {
+		const struct emu_region *r = &cur->r[i];
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return -EEXIST;
+		if (r->gpa < gpa)
+			pos = i + 1;
+	}
+	int mprot = (prot & EMU_DMA_READ ? PROT_READ : 0) | (prot & EMU_DMA_WRITE ? PROT_WRITE : 0);
+	void *hva = mmap(NULL, size, mprot ? mprot : PROT_NONE, MAP_SHARED, fd, (off_t)offset);
+	if (hva == MAP_FAILED)
+		return -errno;
+	struct emu_memmap *m = map_alloc(n + 1);
+	if (!m) {
+		munmap(hva, size);
+		return -ENOMEM;
+	}
+	if (pos)
+		memcpy(m->r, cur->r, (size_t)pos * sizeof(m->r[0]));
+	m->r[pos] = (struct emu_region){ gpa, size, hva, prot };
+	if (n > pos)
+		memcpy(&m->r[pos + 1], &cur->r[pos], (size_t)(n - pos) * sizeof(m->r[0]));
+	map_publish(fn, m);
+	if (fn->ops && fn->ops->mem_map)
+		fn->ops->mem_map(fn->ctrl, gpa, size);
+	return 0;
+}
+
+struct unmap_job {
+	struct emu_function *fn;
+	struct emu_region *regions;	/* to munmap */
+	int n;
+	void (*done)(void *arg, int rc);
+	void *arg;
+};
+
+static void unmap_after_grace(void *p)
+{
+	struct unmap_job *j = p;
+	for (int i = 0; i < j->n; i++)
+		munmap(j->regions[i].hva, j->regions[i].size);
+	j->done(j->arg, 0);
+	free(j->regions);
+	free(j);
+}
+
+static void unmap_ctrl_done(void *p)
+{
+	/* the controller let go: wait until no reactor is mid-translation */
+	emu_sync(unmap_after_grace, p);
+}
+
+/* Publish the map without the regions selected by keep[i] == false, then
+ * drain and unmap them. */
+static void remove_regions(struct emu_function *fn, struct emu_memmap *cur, const bool *keep,
+			   uint64_t lo, uint64_t hi, void (*done)(void *arg, int rc), void *arg)
+{
+	int nkeep = 0, nrem = 0;
+	for (int i = 0; i < cur->n; i++)
+		keep[i] ? nkeep++ : nrem++;
+	struct emu_memmap *m = map_alloc(nkeep);
+	struct unmap_job *j = calloc(1, sizeof(*j));
+	struct emu_region *rem = calloc((size_t)nrem + 1, sizeof(*rem));
+	if (!m || !j || !rem) {
+		free(m);
+		free(j);
+		free(rem);
+		done(arg, -ENOMEM);
+		return;
+	}
+	for (int i = 0, k = 0, r = 0; i < cur->n; i++) {
+		if (keep[i])
+			m->r[k++] = cur->r[i];
+		else
+			rem[r++] = cur->r[i];
+	}
+	j->fn = fn;
+	j->regions = rem;
+	j->n = nrem;
+	j->done = done;
+	j->arg = arg;
+	map_publish(fn, m);
+	if (fn->ops && fn->ops->mem_unmap)
+		fn->ops->mem_unmap(fn->ctrl, lo, hi - lo, unmap_ctrl_done, j);
+	else
+		unmap_ctrl_done(j);
+}
+
+void emu_mem_remove(struct emu_function *fn, uint64_t gpa, uint64_t size,
+		    void (*done)(void *arg, int rc), void *arg)
+{
+	struct emu_memmap *cur = atomic_load_explicit(&fn->map, memory_order_acquire);
+	bool keep[EMU_MAX_DMA_REGIONS];
+	bool found = false;
+
+	for (int i = 0; cur && i < cur->n; i++) {
+		keep[i] = !(cur->r[i].gpa == gpa && cur->r[i].size == size);
+		found |= !keep[i];
+	}
+	if (!found) {
+		done(arg, -ENOENT);
+		return;
+	}
+	remove_regions(fn, cur, keep, gpa, gpa + size, done, arg);
+}
+
+void emu_mem_remove_all(struct emu_function *fn, void (*done)(void *arg, int rc), void *arg)
+{
+	struct emu_memmap *cur = atomic_load_explicit(&fn->map, memory_order_acquire);
+	bool keep[EMU_MAX_DMA_REGIONS] = { false };
+	if (!cur || cur->n == 0) {
+		done(arg, 0);
+		return;
+	}
+	remove_regions(fn, cur, keep, 0, UINT64_MAX, done, arg);
+}
+
+/* --- translation (any thread) --- */
+
+int emu_dma_map(struct emu_function *fn, uint64_t gpa, uint64_t len, int prot,
+		struct iovec *iov, int max_iov)
+{
+	/* acquire: pairs with the release in map_publish */
+	const struct emu_memmap *m = atomic_load_explicit(&fn->map, memory_order_acquire);
+	int n = 0;
+
+	if (!len)
+		return -EINVAL;
+	if (!m || gpa + len < gpa)
+		return -EFAULT;
+	/* binary search for the last region starting at or below gpa */
+	int lo = 0, hi = m->n - 1, idx = -1;
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		if (m->r[mid].gpa <= gpa) {
+			idx = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	while (len) {
+		if (idx < 0 || idx >= m->n)
+			return -EFAULT;
+		const struct emu_region *r = &m->r[idx];
+		if (gpa < r->gpa || gpa - r->gpa >= r->size)
+			return -EFAULT;
+		if ((prot & r->prot) != prot)
+			return -EACCES;
+		uint64_t avail = r->size - (gpa - r->gpa);
+		uint64_t take = len < avail ? len : avail;
+		if (n == max_iov)
+			return -ENOSPC;
+		uint8_t *p = r->hva + (gpa - r->gpa);
+		/* adjacent guest ranges that happen to be contiguous locally merge */
+		if (n && (uint8_t *)iov[n - 1].iov_base + iov[n - 1].iov_len == p)
+			iov[n - 1].iov_len += take;
+		else
+			iov[n++] = (struct iovec){ p, take };
+		gpa += take;
+		len -= take;
+		idx++;
+	}
+	return n;
+}

@@ -1,0 +1,52 @@
+/* One vfio-user client connection, independent of the socket so the
+ * message handling can be fuzzed in memory. Main thread only. */
+#ifndef OSNAP_VFU_CONN_H
+#define OSNAP_VFU_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "emu/emu_internal.h"
+#include "vfu_proto.h"
+
+#define VFU_MAX_FDS 8
+#define VFU_MAX_DATA_XFER (1u << 20)
+#define VFU_MAX_MSG (VFU_MAX_DATA_XFER + 4096)
+#define VFU_MAX_DMA_MAPS EMU_MAX_DMA_REGIONS
+
+struct vfu_conn;
+
+struct vfu_conn_ops {
+	/* Send one message (header included) with optional fds. Returns 0 or
+	 * -errno (the connection is then closed by the caller). */
+	int (*send)(struct vfu_conn *c, const void *msg, size_t len, const int *fds, int nfds);
+	/* An asynchronous command finished: resume reading messages. */
+	void (*resume)(struct vfu_conn *c);
+};
+
+struct vfu_conn {
+	struct emu_function *fn;
+	const struct vfu_conn_ops *ops;
+	void *user;
+	bool negotiated;
+	bool write_multiple;
+	bool busy;		/* a command is completing asynchronously */
+	bool closing;		/* protocol error: close after the reply */
+	uint32_t client_max_fds;
+	uint32_t client_max_xfer;
+};
+
+void vfu_conn_init(struct vfu_conn *c, struct emu_function *fn, const struct vfu_conn_ops *ops,
+		   void *user);
+
+/* Handle one complete message of len bytes (header included). Takes
+ * ownership of fds (closes what it does not keep). Returns 0, or -EPROTO
+ * when the connection must be closed. May leave c->busy set: the reply
+ * then comes later and ops->resume is called. */
+int vfu_conn_handle(struct vfu_conn *c, const uint8_t *msg, size_t len, int *fds, int nfds);
+
+/* The client went away: drop its memory and interrupts, tell the function. */
+void vfu_conn_gone(struct vfu_conn *c);
+
+#endif

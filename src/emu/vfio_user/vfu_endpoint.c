@@ -1,0 +1,336 @@
+/* The vfio-user endpoint of a function: a listening Unix socket at
+ * EMU_DIR/{VUID}.sock, one client at a time, messages framed by their
+ * header (fds travel with the header bytes). Main thread. */
+#include "vfu_conn.h"
+#include "core/event_loop.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct vfu_endpoint {
+	struct emu_function *fn;
+	int lfd;
+	struct loop_fd *llf;
+	/* the connected client */
+	int cfd;
+	struct loop_fd *clf;
+	struct vfu_conn conn;
+	struct vfu_hdr hdr;
+	size_t hdr_got;
+	uint8_t *msg;
+	size_t msg_got;
+	int fds[VFU_MAX_FDS];
+	int nfds;
+	bool fd_overflow;
+};
+
+static void client_close(struct vfu_endpoint *ep);
+
+static int ep_send(struct vfu_conn *c, const void *msg, size_t len, const int *fds, int nfds)
+{
+	struct vfu_endpoint *ep = c->user;
+	char cbuf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
+	struct iovec iov = { (void *)msg, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	size_t sent = 0;
+
+	if (ep->cfd < 0)
+		return -ENOTCONN;
+	if (nfds) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+	}
+	while (sent < len) {
+		iov.iov_base = (uint8_t *)msg + sent;
+		iov.iov_len = len - sent;
+		ssize_t n = sendmsg(ep->cfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				/* a client that does not read its replies for 5 s is dropped */
+				struct pollfd pfd = { ep->cfd, POLLOUT, 0 };
+				if (poll(&pfd, 1, 5000) <= 0)
+					return -ETIMEDOUT;
+				continue;
+			}
+			return -errno;
+		}
+		sent += (size_t)n;
+		mh.msg_control = NULL;	/* fds go with the first bytes only */
+		mh.msg_controllen = 0;
+	}
+	return 0;
+}
+
+static void ep_resume(struct vfu_conn *c);
+
+static const struct vfu_conn_ops ep_ops = { .send = ep_send, .resume = ep_resume };
+
+static void reset_rx(struct vfu_endpoint *ep)
+{
+	for (int i = 0; i < ep->nfds; i++)
+		if (ep->fds[i] >= 0)
+			close(ep->fds[i]);
+	ep->nfds = 0;
+	ep->fd_overflow = false;
+	ep->hdr_got = 0;
+	free(ep->msg);
+	ep->msg = NULL;
+	ep->msg_got = 0;
+}
+
+static void take_fds(struct vfu_endpoint *ep, struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		int *p = (int *)CMSG_DATA(cm);
+		for (int i = 0; i < n; i++) {
+			if (ep->nfds < VFU_MAX_FDS)
+				ep->fds[ep->nfds++] = p[i];
+			else {
+				close(p[i]);
+				ep->fd_overflow = true;
+			}
+		}
+	}
+	if (mh->msg_flags & MSG_CTRUNC)
+		ep->fd_overflow = true;
+}
+
+/* Read what is available; returns 1 when a whole message is buffered, 0
+ * when more is needed, -1 when the connection must close. */
+static int rx_step(struct vfu_endpoint *ep)
+{
+	if (ep->hdr_got < sizeof(ep->hdr)) {
+		char cbuf[CMSG_SPACE(sizeof(int) * (VFU_MAX_FDS + 8))];
+		struct iovec iov = { (uint8_t *)&ep->hdr + ep->hdr_got, sizeof(ep->hdr) - ep->hdr_got };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		ssize_t n = recvmsg(ep->cfd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n == 0)
+			return -1;
+		if (n < 0)
+			return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+		take_fds(ep, &mh);
+		ep->hdr_got += (size_t)n;
+		if (ep->hdr_got < sizeof(ep->hdr))
+			return 0;
+		if (ep->hdr.size < sizeof(ep->hdr) || ep->hdr.size > VFU_MAX_MSG) {
+			log_warn("%s: vfio-user message of %u bytes (command %u) refused; disconnecting",
+				 ep->fn->vuid, ep->hdr.size, ep->hdr.cmd);
+			struct vfu_hdr e = { .msg_id = ep->hdr.msg_id, .cmd = ep->hdr.cmd, .size = sizeof(e),
+					     .flags = VFU_F_TYPE_REPLY | VFU_F_ERROR, .error = E2BIG };
+			ep_send(&ep->conn, &e, sizeof(e), NULL, 0);
+			return -1;
+		}
+		ep->msg = malloc(ep->hdr.size);
+		if (!ep->msg)
+			return -1;
+		memcpy(ep->msg, &ep->hdr, sizeof(ep->hdr));
+		ep->msg_got = sizeof(ep->hdr);
+	}
+	while (ep->msg_got < ep->hdr.size) {
+		ssize_t n = recv(ep->cfd, ep->msg + ep->msg_got, ep->hdr.size - ep->msg_got, MSG_DONTWAIT);
+		if (n == 0)
+			return -1;
+		if (n < 0)
+			return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+		ep->msg_got += (size_t)n;
+	}
+	return 1;
+}
+
+static void client_event(void *arg, uint32_t events)
+{
+	struct vfu_endpoint *ep = arg;
+	(void)events;
+
+	while (ep->cfd >= 0 && !ep->conn.busy) {
+		int r = rx_step(ep);
+		if (r < 0) {
+			client_close(ep);
+			return;
+		}
+		if (r == 0)
+			return;
+		int nfds = ep->nfds;
+		ep->nfds = 0;
+		int rc;
+		if (ep->fd_overflow) {
+			/* more fds than we accept: refuse the message, keep the stream */
+			for (int i = 0; i < nfds; i++)
+				close(ep->fds[i]);
+			struct vfu_hdr e = { .msg_id = ep->hdr.msg_id, .cmd = ep->hdr.cmd, .size = sizeof(e),
+					     .flags = VFU_F_TYPE_REPLY | VFU_F_ERROR, .error = EINVAL };
+			rc = (ep->hdr.flags & VFU_F_NO_REPLY) ? 0 : ep_send(&ep->conn, &e, sizeof(e), NULL, 0);
+		} else {
+			rc = vfu_conn_handle(&ep->conn, ep->msg, ep->hdr.size, ep->fds, nfds);
+		}
+		reset_rx(ep);
+		if (rc) {
+			client_close(ep);
+			return;
+		}
+	}
+	if (ep->cfd >= 0 && ep->conn.busy)
+		loop_mod_fd(ep->clf, 0);	/* resume() re-arms */
+}
+
+static void ep_resume(struct vfu_conn *c)
+{
+	struct vfu_endpoint *ep = c->user;
+	if (ep->cfd < 0)
+		return;
+	loop_mod_fd(ep->clf, EPOLLIN);
+	client_event(ep, EPOLLIN);
+}
+
+static void client_close(struct vfu_endpoint *ep)
+{
+	if (ep->cfd < 0)
+		return;
+	loop_del_fd(ep->clf);
+	close(ep->cfd);
+	ep->cfd = -1;
+	reset_rx(ep);
+	vfu_conn_gone(&ep->conn);
+}
+
+static void accept_event(void *arg, uint32_t events)
+{
+	struct vfu_endpoint *ep = arg;
+	(void)events;
+	int fd = accept4(ep->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (ep->cfd >= 0) {
+		log_warn("%s: a second vfio-user client was refused (one client at a time)", ep->fn->vuid);
+		close(fd);
+		return;
+	}
+	ep->clf = loop_add_fd(fd, EPOLLIN, client_event, ep);
+	if (!ep->clf) {
+		close(fd);
+		return;
+	}
+	ep->cfd = fd;
+	vfu_conn_init(&ep->conn, ep->fn, &ep_ops, ep);
+	emu_fn_client_event(ep->fn, true);
+}
+
+static int apply_socket_policy(const char *path, char *err, size_t errlen)
+{
+	const struct emu_config *cfg = emu_get_config();
+	if (chmod(path, cfg->socket_mode) < 0) {
+		snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (cfg->socket_group[0]) {
+		struct group *g = getgrnam(cfg->socket_group);
+		char *end;
+		long gid = g ? (long)g->gr_gid : strtol(cfg->socket_group, &end, 10);
+		if (!g && *end) {
+			snprintf(err, errlen, "EMU_SOCKET_GROUP: no group %s", cfg->socket_group);
+			return -EINVAL;
+		}
+		if (chown(path, (uid_t)-1, (gid_t)gid) < 0) {
+			snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+int vfu_endpoint_create(struct emu_function *fn, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int rc;
+
+	if (strlen(fn->sock_path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", fn->sock_path);
+		return -ENAMETOOLONG;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fn->sock_path);
+	/* a socket somebody answers on belongs to a live service: leave it */
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0) {
+		rc = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
+		close(probe);
+		if (rc == 0) {
+			snprintf(err, errlen, "%s is in use by another running osnapd", fn->sock_path);
+			return -EADDRINUSE;
+		}
+	}
+	unlink(fn->sock_path);	/* stale, from a crashed run */
+
+	struct vfu_endpoint *ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		return -ENOMEM;
+	ep->fn = fn;
+	ep->cfd = -1;
+	ep->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	mode_t old = umask(0177);
+	rc = ep->lfd < 0 ? -1 : bind(ep->lfd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || listen(ep->lfd, 4) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", fn->sock_path, strerror(errno));
+		goto fail;
+	}
+	rc = apply_socket_policy(fn->sock_path, err, errlen);
+	if (rc)
+		goto fail;
+	ep->llf = loop_add_fd(ep->lfd, EPOLLIN, accept_event, ep);
+	if (!ep->llf) {
+		rc = -errno;
+		snprintf(err, errlen, "event loop: %s", strerror(errno));
+		goto fail;
+	}
+	fn->ep = ep;
+	log_debug("%s: vfio-user endpoint %s", fn->vuid, fn->sock_path);
+	return 0;
+fail:
+	if (ep->lfd >= 0) {
+		close(ep->lfd);
+		unlink(fn->sock_path);
+	}
+	free(ep);
+	return rc ? rc : -EIO;
+}
+
+void vfu_endpoint_destroy(struct emu_function *fn)
+{
+	struct vfu_endpoint *ep = fn->ep;
+	if (!ep)
+		return;
+	client_close(ep);
+	loop_del_fd(ep->llf);
+	close(ep->lfd);
+	unlink(fn->sock_path);
+	fn->ep = NULL;
+	free(ep);
+}
+
+bool vfu_endpoint_connected(struct emu_function *fn)
+{
+	return fn->ep && fn->ep->cfd >= 0;
+}
