@@ -35,6 +35,8 @@ struct emu_config {
 	uint32_t socket_mode;		/* EMU_SOCKET_MODE (octal), default 0600 */
 	enum emu_vblk_transport vblk_transport;	/* EMU_VIRTIO_BLK_TRANSPORT */
 	enum emu_doorbells nvme_doorbells;	/* EMU_NVME_DOORBELLS */
+
+	bool no_endpoints;		/* tests and fuzzing: functions without sockets */
 };
 
 /* Defaults: without -c, one NVMe PF and one virtio-blk PF. */

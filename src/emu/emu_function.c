@@ -290,6 +290,8 @@ fail:
 
 static bool has_endpoint(const struct emu_function *fn)
 {
+	if (g_cfg.no_endpoints)
+		return false;
 	return fn->type == EMU_TYPE_NVME || g_cfg.vblk_transport == EMU_VBLK_VFIO_USER;
 }
 
@@ -371,7 +373,7 @@ int emu_init(const struct emu_config *cfg, char *err, size_t errlen)
 	g_next_vhca = 1;
 	g_msix_used = g_queues_used = 0;
 
-	if (mkdir_p_dir(g_cfg.dir, err, errlen))
+	if (!g_cfg.no_endpoints && mkdir_p_dir(g_cfg.dir, err, errlen))
 		return -EACCES;
 	struct { enum emu_type t; uint32_t n; bool en; } kinds[2] = {
 		{ EMU_TYPE_NVME, cfg->nvme_num_pf, cfg->nvme_enable },

@@ -220,17 +220,22 @@ static bool msix_struct_fits(const struct pci_cfg_desc *d, uint8_t bir, uint32_t
 	return (uint64_t)off + len <= d->bar_size[bir];
 }
 
+/* Table and PBA must lie inside their BARs and must not overlap. */
 static int check_msix(const struct pci_cfg_desc *d)
 {
-	uint64_t n = d->msix_vectors;
+	uint64_t n = d->msix_vectors, tlen, plen;
+	uint64_t t = d->msix_table_offset, p = d->msix_pba_offset;
 
 	if (!n)
 		return 0;
 	if (n > MSIX_MAX_VECTORS)
 		return -EINVAL;
-	if (!msix_struct_fits(d, d->msix_table_bar, d->msix_table_offset, n * MSIX_ENTRY_SIZE))
+	tlen = n * MSIX_ENTRY_SIZE;
+	plen = (n + 63) / 64 * 8;
+	if (!msix_struct_fits(d, d->msix_table_bar, d->msix_table_offset, tlen) ||
+	    !msix_struct_fits(d, d->msix_pba_bar, d->msix_pba_offset, plen))
 		return -EINVAL;
-	if (!msix_struct_fits(d, d->msix_pba_bar, d->msix_pba_offset, (n + 63) / 64 * 8))
+	if (d->msix_table_bar == d->msix_pba_bar && t < p + plen && p < t + tlen)
 		return -EINVAL;
 	return 0;
 }

@@ -260,7 +260,7 @@ int vfu_map_region(struct vfu_client *c, uint32_t index, void **ptr)
 		goto out_fd;
 	}
 	c->maps = nm;
-	void *base;
+	void *base = NULL;
 	rc = map_areas(&info, areas, fd, &base);
 	if (!rc) {
 		c->maps[c->nmaps++] = (struct vfu_mapping){ index, base, (size_t)info.size };

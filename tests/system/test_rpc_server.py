@@ -342,6 +342,62 @@ def several_clients_interleaving():
 
 
 @test
+def pipelined_flood():
+    # Thousands of requests written without reading the answers, on one
+    # connection, in one batch and on several connections at once: every
+    # one is answered (the daemon neither drops nor deadlocks).
+    with Daemon() as d:
+        d.rpc("bdev_malloc_create", {"num_blocks": 64, "block_size": 512, "name": "F0"})
+
+        def io_req(i, conn_no=0):
+            return req(i, "bdev_dbg_io", {"name": "F0", "op": "write" if i % 2 else "read",
+                                          "offset_blocks": (i + conn_no) % 64, "pattern": i % 256})
+
+        def flood(c, n, conn_no, errors):
+            try:
+                payload = "".join(json.dumps(io_req(i, conn_no)) for i in range(1, n + 1))
+                t = threading.Thread(target=c.send_raw, args=(payload,))
+                t.start()
+                seen = set()
+                for _ in range(n):
+                    r = c.recv_obj()
+                    if "result" not in r:
+                        errors.append("client %d: %r" % (conn_no, r))
+                        return
+                    seen.add(r["id"])
+                t.join(60)
+                if seen != set(range(1, n + 1)):
+                    errors.append("client %d: ids missing" % conn_no)
+            except Exception as e:  # noqa: BLE001
+                errors.append("client %d: %r after the daemon stopped answering" % (conn_no, e))
+
+        errors = []
+        c = RpcConn(d.sock, timeout=60)
+        flood(c, 20000, 0, errors)
+        eq(errors, [], "one pipelining client")
+
+        c.send_raw(json.dumps([io_req(i) for i in range(1, 6001)]))
+        resp = c.recv_obj()
+        check(isinstance(resp, list), "batch answer %r" % str(resp)[:200])
+        eq(sorted(r["id"] for r in resp if "result" in r), list(range(1, 6001)), "batch of 6000")
+        c.close()
+
+        conns = [RpcConn(d.sock, timeout=60) for _ in range(12)]
+        threads = [threading.Thread(target=flood, args=(conns[k], 3000, k, errors))
+                   for k in range(len(conns))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        eq(errors, [], "twelve pipelining clients")
+        for c in conns:
+            c.close()
+        s = d.rpc("bdev_get_iostat", {"name": "F0"})["bdevs"][0]
+        eq(s["num_read_ops"] + s["num_write_ops"], 20000 + 6000 + 12 * 3000, "I/O count")
+        eq(d.stop(), 0, "exit code")
+
+
+@test
 def socket_file_mode():
     with Daemon() as d:
         st = os.stat(d.sock)

@@ -57,3 +57,13 @@ int file_bdev_register(const char *who, const char *name, const uint8_t *uuid,
 	}
 	return rc;
 }
+
+bool file_bdev_block_size_param_ok(uint32_t block_size, char *err, size_t errlen)
+{
+	if (block_size == 0 ||
+	    (block_size >= 512 && block_size <= 65536 && !(block_size & (block_size - 1))))
+		return true;
+	snprintf(err, errlen, "invalid parameter 'block_size': %u is not a power of two from 512 to 65536",
+		 block_size);
+	return false;
+}

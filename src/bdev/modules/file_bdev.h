@@ -3,6 +3,7 @@
 #ifndef OSNAP_BDEV_FILE_BDEV_H
 #define OSNAP_BDEV_FILE_BDEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,10 @@
 
 /* Check name before anything is opened: not empty, short enough, free.
  * who prefixes the message. Returns 0, -EINVAL or -EEXIST. */
+/* RPC-level check of a requested block size: 0 (the device's own) or a
+ * power of two from 512 to 65536. Writes the -32602 message into err. */
+bool file_bdev_block_size_param_ok(uint32_t block_size, char *err, size_t errlen);
+
 int file_bdev_check_name(const char *who, const char *name, char *err, size_t errlen);
 
 /* Allocate and register a bdev named name over the opened f, with ops and

@@ -4,6 +4,7 @@
 
 #include "bdev/bdev.h"
 #include "bdev/modules/modules.h"
+#include "bdev/modules/file_bdev.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_decode.h"
 
@@ -29,6 +30,10 @@ static void rpc_bdev_uring_create(struct rpc_request *req, json_t *params)
 	int rc;
 
 	if (rpc_decode(params, RPC_PARAMS(uring_create_table), &p, err, sizeof(err))) {
+		rpc_send_invalid_params(req, "%s", err);
+		return;
+	}
+	if (!file_bdev_block_size_param_ok(p.block_size, err, sizeof(err))) {
 		rpc_send_invalid_params(req, "%s", err);
 		return;
 	}
