@@ -240,6 +240,7 @@ int main(int argc, char **argv)
 {
 	char err[1024];
 	int sfd;
+	struct loop_fd *sig_lf;
 	sigset_t set;
 
 	if (parse_args(argc, argv))
@@ -262,7 +263,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "osnapd: cannot initialise: %s\n", strerror(errno));
 		return 1;
 	}
-	loop_add_fd(sfd, EPOLLIN, on_signal, &sfd);
+	sig_lf = loop_add_fd(sfd, EPOLLIN, on_signal, &sfd);
+	if (!sig_lf) {
+		fprintf(stderr, "osnapd: cannot watch signals: %s\n", strerror(errno));
+		return 1;
+	}
 	rpc_tables_register();
 	framework_set_init(app_init);
 	open_rpc_log();
@@ -292,6 +297,7 @@ int main(int argc, char **argv)
 		loop_run();
 out:
 	app_shutdown();
+	loop_del_fd(sig_lf);	/* freed by loop_fini */
 	loop_fini();
 	thread_lib_fini();
 	close(sfd);

@@ -65,7 +65,8 @@ int bdev_register(struct bdev *bdev)
 		return -EINVAL;
 	if (bdev_get_by_name(bdev->name))
 		return -EEXIST;
-	if (!bdev->block_size || !bdev->num_blocks || !bdev->ops)
+	if (!bdev->block_size || !bdev->num_blocks || !bdev->ops ||
+	    bdev->ops->io_ctx_size > BDEV_IO_CTX_MAX)
 		return -EINVAL;
 	static const uint8_t zero[16];
 	if (!memcmp(bdev->uuid, zero, 16))

@@ -22,6 +22,10 @@
 #include <jansson.h>
 
 #define BDEV_NAME_MAX 128
+/* Largest per-I/O module context: consumers size their request arrays with
+ * BDEV_IO_MAX_SIZE so a namespace can change bdev without reallocating. */
+#define BDEV_IO_CTX_MAX 512
+#define BDEV_IO_MAX_SIZE (sizeof(struct bdev_io) + BDEV_IO_CTX_MAX)
 
 enum bdev_io_type {
 	BDEV_IO_READ = 0,

@@ -4,14 +4,16 @@ modules created through osnap-rpc as with SPDK's rpc.py, bdev_get_bdevs,
 bdev_dbg_io data paths, bdev_get_iostat, errors, and the io_uring -> libaio
 fallback under a seccomp policy."""
 import base64
+import json
 import os
 import random
 import stat
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import osnaptest  # noqa: E402
-from osnaptest import Daemon, check, eq, main, test  # noqa: E402
+from osnaptest import Daemon, RpcConn, check, eq, main, test  # noqa: E402
 
 IO_TYPES = ("read", "write", "unmap", "write_zeroes", "flush", "compare")
 EOPNOTSUPP = -95
@@ -537,6 +539,68 @@ def delete_errors():
 
 
 @test
+def delete_while_io_in_flight():
+    with Daemon() as d:
+        for m in MODS:
+            name = "Busy" + m.name
+            m.create_rpc(d, name)
+            c = RpcConn(d.sock)
+            # writes and the delete in one write: the delete is handled
+            # before any of the writes can have been answered
+            n = 150
+            text = "".join(json.dumps({"jsonrpc": "2.0", "id": i + 1, "method": "bdev_dbg_io",
+                                       "params": {"name": name, "op": "write", "num_blocks": 64,
+                                                  "pattern": i % 256, "fua": True}})
+                           for i in range(n))
+            text += json.dumps({"jsonrpc": "2.0", "id": "del", "method": "bdev_%s_delete" % m.name,
+                                "params": {"name": name}})
+            check(len(text) < 60000, "test setup: requests do not fit one read")
+            c.send_raw(text)
+            answers = {}
+            for _ in range(n + 1):
+                r = c.recv_obj()
+                answers[r["id"]] = r
+            e = answers["del"].get("error")
+            check(e is not None, "%s: deleted with I/O in flight: %r" % (m.name, answers["del"]))
+            eq(e["code"], -16, "%s: delete of a busy bdev" % m.name)
+            check(name in e["message"], "message %r lacks the name" % e["message"])
+            bad = [r for k, r in answers.items() if k != "del" and r.get("result") is not True]
+            eq(bad, [], "%s: writes around the refused delete" % m.name)
+            # idle again: the delete works
+            eq(c.call("bdev_%s_delete" % m.name, {"name": name}), True, "%s: delete after" % m.name)
+            c.close()
+        eq(d.rpc("bdev_get_bdevs"), [], "all deleted")
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def client_gone_with_io_pending():
+    # A client that sends I/O and disconnects at once: the I/O still runs
+    # (into a closed session), the daemon keeps serving and exits cleanly.
+    with Daemon() as d:
+        path = new_file(4 << 20)
+        d.rpc("bdev_uring_create", {"filename": path, "name": "G0"})
+        d.rpc("bdev_malloc_create", {"num_blocks": 8192, "block_size": 512, "name": "G1"})
+        for rnd in range(5):
+            c = RpcConn(d.sock)
+            c.send_raw("".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "bdev_dbg_io",
+                                           "params": {"name": "G%d" % (i % 2), "op": "write",
+                                                      "offset_blocks": (i * 16) % 8000,
+                                                      "num_blocks": 16, "pattern": rnd + 1}})
+                               for i in range(400)))
+            c.close()
+        # later requests are still answered, and the I/O all happened
+        for _ in range(200):
+            st = d.rpc("bdev_get_iostat")
+            if sum(b["num_write_ops"] for b in st["bdevs"]) == 2000:
+                break
+            time.sleep(0.02)
+        eq(sum(b["num_write_ops"] for b in st["bdevs"]), 2000, "writes of the vanished clients")
+        eq(d.rpc("bdev_uring_delete", {"name": "G0"}), True, "delete after")
+        eq(d.stop(), 0, "exit code")
+
+
+@test
 def missing_and_wrong_params():
     with Daemon() as d:
         f = new_file(1 << 20)
@@ -558,6 +622,13 @@ def missing_and_wrong_params():
             ("bdev_dbg_io", {"name": "X"}, "op"),
             # wrong types
             ("bdev_malloc_create", {"num_blocks": "8", "block_size": 512}, "num_blocks"),
+            ("bdev_malloc_create", {"num_blocks": 0, "block_size": 512}, "num_blocks"),
+            ("bdev_malloc_create", {"num_blocks": 1 << 62, "block_size": 512}, "num_blocks"),
+            ("bdev_null_create", {"name": "N", "num_blocks": 0, "block_size": 512}, "num_blocks"),
+            ("bdev_malloc_create", {"num_blocks": 8, "block_size": 512, "name": ""}, "name"),
+            ("bdev_null_create", {"name": "", "num_blocks": 8, "block_size": 512}, "name"),
+            ("bdev_uring_create", {"name": "", "filename": f}, "name"),
+            ("bdev_aio_create", {"name": "", "filename": f}, "name"),
             ("bdev_malloc_create", {"num_blocks": -8, "block_size": 512}, "num_blocks"),
             ("bdev_malloc_create", {"num_blocks": 8, "block_size": 512, "uuid": "not-a-uuid"}, "uuid"),
             ("bdev_null_create", {"name": 5, "num_blocks": 8, "block_size": 512}, "name"),

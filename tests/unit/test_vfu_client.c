@@ -40,7 +40,6 @@ enum fake_mode {
 	FK_HALF_REPLY,		/* send part of a reply, then close */
 	FK_SILENT,		/* never reply */
 	FK_DMA_FIRST,		/* send a DMA_READ command before the reply */
-	FK_BIG_SPARSE,		/* region 0 lists 20 sparse areas (argsz retry) */
 	FK_BAD_SPARSE,		/* sparse area outside the region */
 	FK_NO_FD,		/* MMAP region info without its fd */
 	FK_HUGE_SIZE,		/* header msg_size beyond any bound */
@@ -65,6 +64,7 @@ struct fake {
 	uint8_t vpd[256];
 	int vpd_delay;			/* reads of the address before F rises; -1 never */
 	int vpd_pending;
+	bool big_sparse;		/* region 0 lists 20 sparse areas (argsz retry) */
 	/* observations, read by the test after its call returned */
 	char got_json[512];
 	int n_region_info;
@@ -176,7 +176,7 @@ static void fk_region_info(struct fake *f, const struct vfu_msg_hdr *h, const ui
 	size_t full = sizeof(ri);
 	bool with_fd = false;
 	if (rq.index == 0) {
-		uint32_t nr = mode == FK_BIG_SPARSE ? 20 : 1;
+		uint32_t nr = f->big_sparse ? 20 : 1;
 		ri.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
 			   VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
 		ri.size = BAR0_SIZE;
@@ -188,8 +188,8 @@ static void fk_region_info(struct fake *f, const struct vfu_msg_hdr *h, const ui
 		full += sizeof(ch) + sizeof(sm);
 		for (uint32_t i = 0; i < nr; i++) {
 			struct vfu_msg_sparse_area a = { 0x1000, 0x1000 };
-			if (mode == FK_BIG_SPARSE)
-				a = (struct vfu_msg_sparse_area){ 0x1000 + i * 0x100, 0x100 };
+			if (f->big_sparse)	/* overlapping, page aligned */
+				a = (struct vfu_msg_sparse_area){ 0x1000 * (1 + i % 3), 0x1000 };
 			if (mode == FK_BAD_SPARSE)
 				a = (struct vfu_msg_sparse_area){ 0x3000, 0x2000 };
 			memcpy(out + full, &a, sizeof(a));
@@ -474,7 +474,7 @@ static const uint8_t test_vpd[] = {
 	'P', 'N', 0x05, 'P', '1', '2', '3', '4',
 	'V', 'U', 0x20, '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f',
 			'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f',
-	'R', 'V', 0x01, 0x00,
+	'R', 'V', 0x02, 0x00, 0x00,
 	0x91, 0x06, 0x00, 'Y', 'A', 0x03, 'a', 'b', 'c',
 	0x78,
 };
@@ -699,13 +699,20 @@ static void test_region_info_retry(void **state)
 	struct env *e = *state;
 	struct vfu_region_info ri;
 	struct vfu_sparse_area a[4];
-	atomic_store(&e->f.mode, FK_BIG_SPARSE);
-	/* the mode lasts one message: the retry sees the normal single area,
-	 * so ask again with the mode held for both rounds */
+	e->f.big_sparse = true;
 	assert_int_equal(vfu_get_region_info(e->c, 0, &ri, a, 4, NULL), 0);
+	/* the first argsz was too small: asked again with the server's size */
 	assert_int_equal(e->f.n_region_info, 2);
-	assert_true(e->f.region_info_argsz[1] > e->f.region_info_argsz[0]);
-	assert_int_equal(ri.nr_areas, 1);	/* what the second round said */
+	assert_int_equal(e->f.region_info_argsz[1], 32 + 16 + 20 * 16);
+	assert_true(e->f.region_info_argsz[0] < e->f.region_info_argsz[1]);
+	assert_int_equal(ri.nr_areas, 20);	/* all listed, 4 copied */
+	assert_int_equal(a[3].offset, 0x1000);
+	assert_int_equal(a[2].offset, 0x3000);
+	/* mapping with more areas than the client's first guess */
+	void *p;
+	assert_int_equal(vfu_map_region(e->c, 0, &p), 0);
+	((uint8_t *)p)[0x3004] = 0x77;
+	assert_int_equal(e->f.bar[0x3004], 0x77);
 }
 
 static void test_region_info_bad(void **state)

@@ -6,6 +6,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +116,8 @@ int bdev_malloc_create(const char *name, uint64_t num_blocks, uint32_t block_siz
 		return -EINVAL;
 	}
 	if (num_blocks == 0 || num_blocks > (UINT64_C(1) << 46) / block_size) {
-		snprintf(err, errlen, "size must be at least one block and at most 64 TiB");
+		snprintf(err, errlen, "invalid parameter 'num_blocks': %" PRIu64 " blocks of %u bytes; the size must be at least one block and at most 64 TiB",
+			 num_blocks, block_size);
 		return -EINVAL;
 	}
 	if (bdev_get_by_name(name)) {

@@ -33,6 +33,7 @@ struct vfu_conn {
 	bool write_multiple;
 	bool busy;		/* a command is completing asynchronously */
 	bool closing;		/* protocol error: close after the reply */
+	bool in_handler;	/* inside vfu_conn_handle: completions must not resume */
 	uint32_t client_max_fds;
 	uint32_t client_max_xfer;
 };

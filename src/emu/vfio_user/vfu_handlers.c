@@ -187,10 +187,11 @@ static void unmap_done(void *arg, int rc)
 	else
 		send_reply(c, &u->h, &u->req, sizeof(u->req), NULL, 0);
 	free(u);
-	if (c->busy) {
-		c->busy = false;
+	c->busy = false;
+	/* completed later: the reader stopped for us and must be restarted;
+	 * completed at once (still inside the handler): it simply goes on */
+	if (!c->in_handler)
 		c->ops->resume(c);
-	}
 }
 
 static int handle_dma_unmap(struct vfu_conn *c, const struct vfu_hdr *h, const uint8_t *p, size_t plen)
@@ -423,6 +424,9 @@ static int handle_reset(struct vfu_conn *c, const struct vfu_hdr *h, size_t plen
 	return send_reply(c, h, NULL, 0, NULL, 0);
 }
 
+static int vfu_conn_dispatch(struct vfu_conn *c, const struct vfu_hdr *hp, const uint8_t *msg,
+			     size_t len, int *fds, int nfds);
+
 int vfu_conn_handle(struct vfu_conn *c, const uint8_t *msg, size_t len, int *fds, int nfds)
 {
 	struct vfu_hdr h;
@@ -433,6 +437,17 @@ int vfu_conn_handle(struct vfu_conn *c, const uint8_t *msg, size_t len, int *fds
 		return -EPROTO;
 	}
 	memcpy(&h, msg, sizeof(h));
+	c->in_handler = true;
+	rc = vfu_conn_dispatch(c, &h, msg, len, fds, nfds);
+	c->in_handler = false;
+	return rc;
+}
+
+static int vfu_conn_dispatch(struct vfu_conn *c, const struct vfu_hdr *hp, const uint8_t *msg,
+			     size_t len, int *fds, int nfds)
+{
+	struct vfu_hdr h = *hp;
+	int rc;
 	const uint8_t *p = msg + sizeof(h);
 	size_t plen = len - sizeof(h);
 	if (h.size != len) {

@@ -1,0 +1,957 @@
+/* NVMe controllers: creation and binding to a function, the register file
+ * (BAR0), enable / reset / shutdown, quiescing, namespaces, events. */
+#include "nvme_internal.h"
+#include "core/log.h"
+#include "core/thread.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static struct nvme_ctrl *g_ctrls;
+
+static void ctrl_enable(struct nvme_ctrl *c);
+static void ctrl_reset(struct nvme_ctrl *c, void (*done)(struct nvme_ctrl *c, void *arg), void *arg);
+
+/* --- registers --- */
+
+uint32_t nvme_reg32(struct nvme_ctrl *c, uint32_t off)
+{
+	uint32_t v;
+	memcpy(&v, c->bar0 + off, 4);
+	return v;
+}
+
+void nvme_set_reg32(struct nvme_ctrl *c, uint32_t off, uint32_t v)
+{
+	memcpy(c->bar0 + off, &v, 4);
+}
+
+static void set_reg64(struct nvme_ctrl *c, uint32_t off, uint64_t v)
+{
+	memcpy(c->bar0 + off, &v, 8);
+}
+
+static uint64_t reg64(struct nvme_ctrl *c, uint32_t off)
+{
+	uint64_t v;
+	memcpy(&v, c->bar0 + off, 8);
+	return v;
+}
+
+static void regs_init(struct nvme_ctrl *c)
+{
+	memset(c->bar0, 0, EMU_NVME_DOORBELL_OFF + EMU_NVME_DOORBELL_SIZE);
+	uint64_t cap = (uint64_t)c->mqes		/* MQES */
+		       | (1ull << 16)			/* CQR: contiguous queues */
+		       | (20ull << 24)			/* TO: 10 s */
+		       | (1ull << 37);			/* CSS: NVM command set */
+	/* DSTRD 0, MPSMIN = MPSMAX = 0 (4 KiB pages) */
+	set_reg64(c, NVME_REG_CAP, cap);
+	nvme_set_reg32(c, NVME_REG_VS, NVME_VS_1_4);
+}
+
+void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why)
+{
+	log_err("%s: controller fatal status: %s", c->name, why);
+	c->state = NVME_CTRL_FATAL;
+	nvme_set_reg32(c, NVME_REG_CSTS, nvme_reg32(c, NVME_REG_CSTS) | NVME_CSTS_CFS);
+	/* stop the queues; the host recovers with a controller reset */
+	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++)
+		if (c->sqs[q])
+			nvme_ioq_pause(c->sqs[q], true, NULL, NULL);
+}
+
+static void doorbell_write(struct nvme_ctrl *c, uint64_t off, uint32_t v)
+{
+	uint32_t idx = (uint32_t)(off - EMU_NVME_DOORBELL_OFF) / 4;
+	uint16_t qid = (uint16_t)(idx / 2);
+	bool is_cq = idx & 1;
+
+	/* the value is consumed by the queue's owner, which checks it */
+	__atomic_store_n((uint32_t *)(c->bar0 + off), v, __ATOMIC_RELEASE);
+	if (qid == 0) {
+		if (c->state == NVME_CTRL_READY)
+			nvme_admin_poll(c);
+		return;
+	}
+	if (qid > NVME_MAX_IO_QUEUES)
+		return;
+	if (!is_cq && c->sqs[qid])
+		nvme_ioq_start(c->sqs[qid]);	/* (re)kicks its poller */
+	else if (is_cq && c->cqs[qid])
+		for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++)
+			if (c->sqs[q] && c->sqs[q]->cq == c->cqs[qid])
+				nvme_ioq_start(c->sqs[q]);	/* room in the CQ again */
+}
+
+static void cc_write(struct nvme_ctrl *c, uint32_t v)
+{
+	uint32_t old = nvme_reg32(c, NVME_REG_CC);
+	/* writable: EN, CSS, MPS, AMS, SHN, IOSQES, IOCQES */
+	v &= 0x00fffff1u;
+	nvme_set_reg32(c, NVME_REG_CC, v);
+	if (!(old & NVME_CC_EN) && (v & NVME_CC_EN)) {
+		ctrl_enable(c);
+	} else if ((old & NVME_CC_EN) && !(v & NVME_CC_EN)) {
+		log_info("%s: controller reset by the host (CC.EN=0)", c->name);
+		ctrl_reset(c, NULL, NULL);
+	}
+	if ((v & NVME_CC_EN) && NVME_CC_SHN(v) && !NVME_CC_SHN(old)) {
+		extern void nvme_ctrl_shutdown(struct nvme_ctrl *c);
+		nvme_ctrl_shutdown(c);
+	}
+}
+
+static void reg_write32(struct nvme_ctrl *c, uint32_t off, uint32_t v)
+{
+	bool en = nvme_reg32(c, NVME_REG_CC) & NVME_CC_EN;
+	switch (off) {
+	case NVME_REG_CC:
+		cc_write(c, v);
+		break;
+	case NVME_REG_AQA:
+		if (!en)
+			nvme_set_reg32(c, off, v & 0x0fff0fffu);
+		break;
+	case NVME_REG_ASQ:
+	case NVME_REG_ACQ:
+		if (!en)
+			nvme_set_reg32(c, off, v & ~0xfffu);
+		break;
+	case NVME_REG_ASQ + 4:
+	case NVME_REG_ACQ + 4:
+		if (!en)
+			nvme_set_reg32(c, off, v);
+		break;
+	default:
+		/* INTMS/INTMC (no pin interrupts with MSI-X), NSSR (not
+		 * supported), read-only registers: ignored */
+		break;
+	}
+}
+
+static int ctrl_bar_read(void *ctx, int bar, uint64_t off, void *buf, size_t len)
+{
+	struct nvme_ctrl *c = ctx;
+	if (bar != 0)
+		return -EINVAL;
+	if (off >= EMU_NVME_DOORBELL_OFF)
+		memset(buf, 0, len);	/* doorbells read as zero */
+	else
+		memcpy(buf, c->bar0 + off, len);
+	return 0;
+}
+
+static int ctrl_bar_write(void *ctx, int bar, uint64_t off, const void *buf, size_t len)
+{
+	struct nvme_ctrl *c = ctx;
+	if (bar != 0)
+		return -EINVAL;
+	if (off >= EMU_NVME_DOORBELL_OFF) {
+		if (len == 4 && !(off & 3) && off < EMU_NVME_DOORBELL_OFF + EMU_NVME_DOORBELL_SIZE) {
+			uint32_t v;
+			memcpy(&v, buf, 4);
+			doorbell_write(c, off, v);
+		}
+		return 0;
+	}
+	/* registers: dword granularity (a 64-bit write is two dwords) */
+	if ((off & 3) || (len & 3))
+		return 0;
+	for (size_t i = 0; i < len; i += 4) {
+		uint32_t v;
+		memcpy(&v, (const uint8_t *)buf + i, 4);
+		reg_write32(c, (uint32_t)(off + i), v);
+	}
+	return 0;
+}
+
+/* --- enable, reset, shutdown --- */
+
+static uint16_t decide_oncs(struct nvme_ctrl *c)
+{
+	/* an optional command is on when forced, or (auto) when every
+	 * namespace attached now supports it, as SNAP does at driver load */
+	bool all_cmp = true, all_wz = true, all_unmap = true;
+	for (struct nvme_namespace *ns = c->ss->ns; ns; ns = ns->next) {
+		if (ns->ctrl != c)
+			continue;
+		all_cmp &= bdev_io_type_supported(ns->bdev, BDEV_IO_COMPARE);
+		all_wz &= bdev_io_type_supported(ns->bdev, BDEV_IO_WRITE_ZEROES);
+		all_unmap &= bdev_io_type_supported(ns->bdev, BDEV_IO_UNMAP);
+	}
+	uint16_t oncs = 0;
+	if (c->opt_compare > 0 || (c->opt_compare < 0 && all_cmp))
+		oncs |= 1u << 0;	/* Compare */
+	if (c->opt_dsm > 0 || (c->opt_dsm < 0 && all_unmap))
+		oncs |= 1u << 2;	/* Dataset Management */
+	if (c->opt_write_zeroes > 0 || (c->opt_write_zeroes < 0 && all_wz))
+		oncs |= 1u << 3;	/* Write Zeroes */
+	return oncs;
+}
+
+static void features_reset(struct nvme_ctrl *c)
+{
+	free(c->feat.irq_config);
+	memset(&c->feat, 0, sizeof(c->feat));
+	c->feat.temp_thresh = 343;	/* 70 C */
+	c->feat.vwc = false;
+	c->feat.irq_config = calloc(emu_fn_num_msix(c->fn) ? emu_fn_num_msix(c->fn) : 1, sizeof(uint16_t));
+	uint32_t n = c->max_io_queues ? c->max_io_queues - 1 : 0;
+	c->feat.num_queues = n << 16 | n;
+}
+
+static void ctrl_enable(struct nvme_ctrl *c)
+{
+	uint32_t cc = nvme_reg32(c, NVME_REG_CC);
+	uint32_t aqa = nvme_reg32(c, NVME_REG_AQA);
+	uint64_t asq = reg64(c, NVME_REG_ASQ), acq = reg64(c, NVME_REG_ACQ);
+	uint32_t asqs = (aqa & 0xfff) + 1, acqs = ((aqa >> 16) & 0xfff) + 1;
+
+	if (c->state == NVME_CTRL_RESETTING)
+		return;	/* the reset finishing sees CC.EN and enables */
+	if (c->state != NVME_CTRL_DISABLED)
+		return;
+	if (NVME_CC_MPS(cc) != 0 || NVME_CC_CSS(cc) != 0 || NVME_CC_AMS(cc) != 0 ||
+	    asqs < 2 || acqs < 2 || !asq || !acq) {
+		log_warn("%s: enable with invalid CC 0x%x / AQA 0x%x / ASQ 0x%llx / ACQ 0x%llx", c->name,
+			 cc, aqa, (unsigned long long)asq, (unsigned long long)acq);
+		nvme_ctrl_fatal(c, "invalid admin queue or CC settings");
+		return;
+	}
+	if (c->suspended) {
+		c->state = NVME_CTRL_ENABLING;	/* ready once resumed */
+		log_info("%s: enable requested while suspended: waits for resume", c->name);
+		return;
+	}
+	c->page_size = NVME_PAGE;
+	c->oncs = decide_oncs(c);
+	features_reset(c);
+	c->cqs[0] = nvme_cq_alloc(c, 0, acqs, acq, true, 0);
+	c->sqs[0] = c->cqs[0] ? nvme_sq_alloc(c, 0, asqs, asq, c->cqs[0]) : NULL;
+	if (!c->sqs[0]) {
+		nvme_ctrl_fatal(c, "admin queue memory is not in the client's map");
+		return;
+	}
+	c->state = NVME_CTRL_READY;
+	c->power_on_ns = now_ns();
+	nvme_set_reg32(c, NVME_REG_CSTS, NVME_CSTS_RDY);
+	log_info("%s: enabled (admin SQ %u, CQ %u entries)", c->name, asqs, acqs);
+	/* commands may already be waiting */
+	nvme_admin_poll(c);
+}
+
+struct reset_ctx {
+	struct nvme_ctrl *c;
+	int pending;
+	void (*done)(struct nvme_ctrl *c, void *arg);
+	void *arg;
+};
+
+static void reset_finish(struct reset_ctx *r)
+{
+	struct nvme_ctrl *c = r->c;
+	for (int q = NVME_MAX_IO_QUEUES; q >= 1; q--) {
+		if (c->sqs[q]) {
+			nvme_sq_free(c->sqs[q]);
+			c->sqs[q] = NULL;
+		}
+	}
+	for (int q = NVME_MAX_IO_QUEUES; q >= 1; q--) {
+		if (c->cqs[q]) {
+			nvme_cq_free(c->cqs[q]);
+			c->cqs[q] = NULL;
+		}
+	}
+	nvme_admin_reset(c);
+	if (c->sqs[0])
+		nvme_sq_free(c->sqs[0]);
+	if (c->cqs[0])
+		nvme_cq_free(c->cqs[0]);
+	c->sqs[0] = NULL;
+	c->cqs[0] = NULL;
+	c->dbbuf_enabled = false;
+	c->aer_outstanding = 0;
+	c->aer_npending = 0;
+	c->aer_ns_masked = false;
+	c->state = NVME_CTRL_DISABLED;
+	/* doorbells back to zero; CSTS: not ready, no shutdown, no fatal */
+	memset(c->bar0 + EMU_NVME_DOORBELL_OFF, 0, EMU_NVME_DOORBELL_SIZE);
+	nvme_set_reg32(c, NVME_REG_CSTS, 0);
+	void (*done)(struct nvme_ctrl *, void *) = r->done;
+	void *arg = r->arg;
+	free(r);
+	log_info("%s: reset complete", c->name);
+	if (done)
+		done(c, arg);
+	else if (nvme_reg32(c, NVME_REG_CC) & NVME_CC_EN)
+		ctrl_enable(c);
+}
+
+static void reset_queue_stopped(void *arg)
+{
+	struct reset_ctx *r = arg;
+	if (--r->pending == 0)
+		reset_finish(r);
+}
+
+static void ctrl_reset(struct nvme_ctrl *c, void (*done)(struct nvme_ctrl *c, void *arg), void *arg)
+{
+	struct reset_ctx *r = calloc(1, sizeof(*r));
+	if (!r) {
+		log_crit("%s: out of memory during reset", c->name);
+		return;
+	}
+	r->c = c;
+	r->done = done;
+	r->arg = arg;
+	r->pending = 1;
+	c->state = NVME_CTRL_RESETTING;
+	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++) {
+		if (c->sqs[q] && !c->sqs[q]->stopping) {
+			r->pending++;
+			nvme_ioq_stop(c->sqs[q], reset_queue_stopped, r);
+		}
+	}
+	reset_queue_stopped(r);
+}
+
+static void shutdown_done(struct nvme_ctrl *c, void *arg)
+{
+	(void)arg;
+	uint32_t csts = nvme_reg32(c, NVME_REG_CSTS) & ~NVME_CSTS_SHST_MASK;
+	nvme_set_reg32(c, NVME_REG_CSTS, csts | NVME_CSTS_SHST_DONE);
+	c->state = NVME_CTRL_SHUTDOWN;
+	log_info("%s: shutdown complete", c->name);
+}
+
+void nvme_ctrl_shutdown(struct nvme_ctrl *c);
+void nvme_ctrl_shutdown(struct nvme_ctrl *c)
+{
+	uint32_t csts = nvme_reg32(c, NVME_REG_CSTS) & ~NVME_CSTS_SHST_MASK;
+	nvme_set_reg32(c, NVME_REG_CSTS, csts | NVME_CSTS_SHST_OCCUR);
+	log_info("%s: shutdown requested", c->name);
+	/* finish what was fetched, fetch nothing new */
+	nvme_ctrl_quiesce(c, shutdown_done, NULL);
+}
+
+/* --- quiesce --- */
+
+static void quiesce_ack(void *arg)
+{
+	struct nvme_ctrl *c = arg;
+	if (--c->quiesce_pending == 0 && c->quiesce_cb) {
+		void (*cb)(struct nvme_ctrl *, void *) = c->quiesce_cb;
+		c->quiesce_cb = NULL;
+		cb(c, c->quiesce_arg);
+	}
+}
+
+void nvme_ctrl_quiesce(struct nvme_ctrl *c, void (*cb)(struct nvme_ctrl *c, void *arg), void *arg)
+{
+	c->quiesce_cb = cb;
+	c->quiesce_arg = arg;
+	c->quiesce_pending = 1;
+	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++) {
+		if (c->sqs[q] && !c->sqs[q]->stopping) {
+			c->quiesce_pending++;
+			nvme_ioq_pause(c->sqs[q], true, quiesce_ack, c);
+		}
+	}
+	quiesce_ack(c);
+}
+
+void nvme_ctrl_unquiesce(struct nvme_ctrl *c)
+{
+	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++)
+		if (c->sqs[q] && !c->sqs[q]->stopping)
+			nvme_ioq_pause(c->sqs[q], false, NULL, NULL);
+}
+
+/* --- device-plane events --- */
+
+struct unmap_wait {
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static void unmap_quiesced(struct nvme_ctrl *c, void *arg)
+{
+	struct unmap_wait *w = arg;
+	/* nothing in flight: resume right away; every poll re-translates
+	 * against the new map, which no longer has the region */
+	if (!c->suspended)
+		nvme_ctrl_unquiesce(c);
+	w->done(w->arg);
+	free(w);
+}
+
+static void ctrl_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(void *arg), void *arg)
+{
+	struct nvme_ctrl *c = ctx;
+	struct unmap_wait *w = malloc(sizeof(*w));
+	(void)gpa;
+	(void)len;
+	if (!w) {
+		done(arg);
+		return;
+	}
+	w->done = done;
+	w->arg = arg;
+	nvme_ctrl_quiesce(c, unmap_quiesced, w);
+}
+
+static void ctrl_dev_reset(void *ctx, enum emu_reset_reason why)
+{
+	struct nvme_ctrl *c = ctx;
+	log_info("%s: function reset (%s)", c->name,
+		 why == EMU_RESET_FLR ? "FLR" : why == EMU_RESET_CLIENT ? "client reset" : "client gone");
+	/* registers go back to their reset values once the queues are down */
+	nvme_set_reg32(c, NVME_REG_CC, 0);
+	if (c->state != NVME_CTRL_DISABLED || c->sqs[0])
+		ctrl_reset(c, NULL, NULL);
+	if (c->state == NVME_CTRL_DISABLED)
+		regs_init(c);
+}
+
+static const struct emu_ctrl_ops nvme_emu_ops = {
+	.bar_read = ctrl_bar_read,
+	.bar_write = ctrl_bar_write,
+	.mem_unmap = ctrl_mem_unmap,
+	.reset = ctrl_dev_reset,
+};
+
+/* --- lifecycle --- */
+
+struct nvme_ctrl *nvme_ctrl_find(const char *name)
+{
+	/* names match case-insensitively, as SNAP's do */
+	for (struct nvme_ctrl *c = g_ctrls; c; c = c->next)
+		if (!strcasecmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+const char *nvme_ctrl_name(const struct nvme_ctrl *c) { return c->name; }
+uint16_t nvme_ctrl_cntlid(const struct nvme_ctrl *c) { return c->cntlid; }
+struct nvme_ctrl *nvme_ctrl_first(void) { return g_ctrls; }
+struct nvme_ctrl *nvme_ctrl_next(struct nvme_ctrl *c) { return c->next; }
+
+bool nvme_ctrl_driver_live(const struct nvme_ctrl *c)
+{
+	return c->state == NVME_CTRL_READY || c->state == NVME_CTRL_ENABLING;
+}
+
+struct nvme_namespace *nvme_ctrl_ns(struct nvme_ctrl *c, uint32_t nsid)
+{
+	for (struct nvme_namespace *ns = c->ss->ns; ns; ns = ns->next)
+		if (ns->nsid == nsid)
+			return ns->ctrl == c ? ns : NULL;
+	return NULL;
+}
+
+int nvme_ctrl_create(const struct nvme_ctrl_params *p, struct nvme_ctrl **out, char *err,
+		     size_t errlen)
+{
+	struct nvme_subsystem *ss = nvme_subsystem_find(p->nqn);
+	if (!ss) {
+		snprintf(err, errlen, "subsystem %s does not exist", p->nqn);
+		return -ENODEV;
+	}
+	if (emu_fn_type(p->fn) != EMU_TYPE_NVME) {
+		snprintf(err, errlen, "function %s is not an NVMe function", emu_fn_vuid(p->fn));
+		return -EINVAL;
+	}
+	if (emu_fn_ctrl_id(p->fn)) {
+		snprintf(err, errlen, "function %s already has controller %s", emu_fn_vuid(p->fn),
+			 emu_fn_ctrl_id(p->fn));
+		return -EBUSY;
+	}
+	if (ss->single_ctrl) {
+		for (struct nvme_ctrl *o = g_ctrls; o; o = o->next) {
+			if (o->ss == ss) {
+				snprintf(err, errlen, "subsystem %s allows a single controller (%s)", ss->nqn,
+					 o->name);
+				return -EBUSY;
+			}
+		}
+	}
+	char name[64];
+	if (p->name) {
+		if (!p->name[0] || strlen(p->name) >= sizeof(name)) {
+			snprintf(err, errlen, "controller name must be 1..63 characters");
+			return -EINVAL;
+		}
+		snprintf(name, sizeof(name), "%s", p->name);
+	} else {
+		for (int i = 1;; i++) {
+			snprintf(name, sizeof(name), "NVMeCtrl%d", i);
+			if (!nvme_ctrl_find(name))
+				break;
+		}
+	}
+	if (nvme_ctrl_find(name)) {
+		snprintf(err, errlen, "controller %s already exists", name);
+		return -EEXIST;
+	}
+	uint16_t nmsix = emu_fn_num_msix(p->fn);
+	uint32_t maxq = nmsix > 1 ? nmsix - 1 : 1;	/* one vector for the admin CQ */
+	if (maxq > NVME_MAX_IO_QUEUES)
+		maxq = NVME_MAX_IO_QUEUES;
+	uint32_t nq = p->num_queues ? p->num_queues : (maxq < 31 ? maxq : 31);
+	if (p->admin_only)
+		nq = 0;
+	if (nq > NVME_MAX_IO_QUEUES) {
+		snprintf(err, errlen, "num_queues %u exceeds %u", nq, NVME_MAX_IO_QUEUES);
+		return -EINVAL;
+	}
+	if (nq && emu_queues_reserve(nq + 1)) {
+		snprintf(err, errlen, "not enough queue resources left (EMU_QUEUE_POOL)");
+		return -ENOSPC;
+	}
+
+	struct nvme_ctrl *c = calloc(1, sizeof(*c));
+	if (!c) {
+		if (nq)
+			emu_queues_release(nq + 1);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->ss = ss;
+	c->fn = p->fn;
+	c->cntlid = ss->next_cntlid++;
+	c->max_io_queues = nq;
+	c->mdts = p->mdts;
+	c->fw_slots = p->fw_slots;
+	c->opt_compare = p->compare;
+	c->opt_compare_write = p->compare_write;
+	c->opt_dsm = p->dsm;
+	c->opt_write_zeroes = p->write_zeroes;
+	c->admin_only = p->admin_only;
+	c->quirks = p->quirks;
+	c->suspended = p->suspended;
+	c->mqes = emu_config_nvme_max_queue_entries(emu_get_config()) - 1;
+	c->doorbells_mmap = emu_get_config()->nvme_doorbells == EMU_DB_MMAP;
+	c->fw_active_slot = 1;
+	snprintf(c->fw_rev[1], sizeof(c->fw_rev[1]), "%.8s", "0.1.0");
+	c->bar0 = emu_fn_bar_mem(p->fn, 0, NULL);
+	regs_init(c);
+	features_reset(c);
+	int rc = emu_fn_bind(p->fn, &nvme_emu_ops, c, c->name);
+	if (rc) {
+		free(c->feat.irq_config);
+		free(c);
+		if (nq)
+			emu_queues_release(nq + 1);
+		snprintf(err, errlen, "cannot bind to %s", emu_fn_vuid(p->fn));
+		return rc;
+	}
+	struct nvme_ctrl **pp = &g_ctrls;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = c;
+	*out = c;
+	log_info("NVMe controller %s (cntlid %u) on %s: %u I/O queues, MDTS %u%s", c->name, c->cntlid,
+		 emu_fn_vuid(p->fn), nq, c->mdts, c->suspended ? ", suspended" : "");
+	return 0;
+}
+
+struct destroy_ctx {
+	nvme_done_fn cb;
+	void *arg;
+};
+
+static void destroy_finish(struct nvme_ctrl *c, void *arg)
+{
+	struct destroy_ctx *d = arg;
+	for (struct nvme_namespace *ns = c->ss->ns; ns; ns = ns->next)
+		if (ns->ctrl == c)
+			ns->ctrl = NULL;
+	emu_fn_unbind(c->fn);
+	regs_init(c);
+	if (c->max_io_queues)
+		emu_queues_release(c->max_io_queues + 1);
+	struct nvme_ctrl **pp = &g_ctrls;
+	while (*pp && *pp != c)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = c->next;
+	log_info("NVMe controller %s destroyed", c->name);
+	free(c->feat.irq_config);
+	free(c);
+	d->cb(d->arg, 0, NULL);
+	free(d);
+}
+
+void nvme_ctrl_destroy(struct nvme_ctrl *c, bool force, nvme_done_fn cb, void *arg)
+{
+	char msg[256];
+	if (c->destroying) {
+		cb(arg, -EBUSY, "the controller is already being destroyed");
+		return;
+	}
+	if (!force && nvme_ctrl_driver_live(c) && emu_fn_client_connected(c->fn)) {
+		snprintf(msg, sizeof(msg), "%s is in use by a host driver; stop it or use --force", c->name);
+		cb(arg, -EBUSY, msg);
+		return;
+	}
+	struct destroy_ctx *d = malloc(sizeof(*d));
+	if (!d) {
+		cb(arg, -ENOMEM, "out of memory");
+		return;
+	}
+	d->cb = cb;
+	d->arg = arg;
+	c->destroying = true;
+	ctrl_reset(c, destroy_finish, d);
+}
+
+/* --- suspend / resume --- */
+
+struct suspend_ctx {
+	struct nvme_ctrl *c;
+	nvme_done_fn cb;
+	void *arg;
+	struct loop_timer *timer;
+	bool done;
+};
+
+static void suspend_quiesced(struct nvme_ctrl *c, void *arg)
+{
+	struct suspend_ctx *s = arg;
+	(void)c;
+	if (!s->done) {
+		s->done = true;
+		s->cb(s->arg, 0, NULL);
+	}
+	free(s);
+}
+
+void nvme_ctrl_suspend(struct nvme_ctrl *c, uint32_t timeout_ms, bool admin_only, nvme_done_fn cb,
+		       void *arg)
+{
+	(void)timeout_ms;	/* in-flight I/O always completes: nothing is discarded */
+	c->suspended = true;
+	c->suspended_admin_only = admin_only;
+	if (admin_only) {
+		cb(arg, 0, NULL);
+		return;
+	}
+	struct suspend_ctx *s = calloc(1, sizeof(*s));
+	if (!s) {
+		cb(arg, -ENOMEM, "out of memory");
+		return;
+	}
+	s->c = c;
+	s->cb = cb;
+	s->arg = arg;
+	log_info("%s: suspending", c->name);
+	nvme_ctrl_quiesce(c, suspend_quiesced, s);
+}
+
+int nvme_ctrl_resume(struct nvme_ctrl *c, char *err, size_t errlen)
+{
+	if (!c->suspended) {
+		snprintf(err, errlen, "%s is not suspended", c->name);
+		return -EINVAL;
+	}
+	c->suspended = false;
+	c->suspended_admin_only = false;
+	log_info("%s: resumed", c->name);
+	if (c->state == NVME_CTRL_ENABLING) {
+		c->state = NVME_CTRL_DISABLED;
+		ctrl_enable(c);
+	} else if (c->state == NVME_CTRL_READY) {
+		nvme_ctrl_unquiesce(c);
+		nvme_admin_poll(c);
+	}
+	return 0;
+}
+
+int nvme_ctrl_modify(struct nvme_ctrl *c, bool has_num_queues, uint32_t num_queues, char *err,
+		     size_t errlen)
+{
+	if (c->state != NVME_CTRL_DISABLED) {
+		snprintf(err, errlen, "%s is in use by a host driver; modify needs an idle function", c->name);
+		return -EBUSY;
+	}
+	if (has_num_queues) {
+		if (num_queues < 1 || num_queues > NVME_MAX_IO_QUEUES) {
+			snprintf(err, errlen, "num_queues must be 1..%u", NVME_MAX_IO_QUEUES);
+			return -EINVAL;
+		}
+		if (num_queues > c->max_io_queues &&
+		    emu_queues_reserve(num_queues - c->max_io_queues)) {
+			snprintf(err, errlen, "not enough queue resources left");
+			return -ENOSPC;
+		}
+		if (num_queues < c->max_io_queues)
+			emu_queues_release(c->max_io_queues - num_queues);
+		c->max_io_queues = num_queues;
+		features_reset(c);
+	}
+	return 0;
+}
+
+/* --- namespaces --- */
+
+struct ns_op {
+	struct nvme_ctrl *c;
+	struct nvme_namespace *ns;
+	bool attach;
+	int pending;
+	nvme_done_fn cb;
+	void *arg;
+};
+
+static void changed_ns_add(struct nvme_ctrl *c, uint32_t nsid)
+{
+	if (c->changed_ns_count < 0)
+		return;
+	for (int i = 0; i < c->changed_ns_count; i++)
+		if (c->changed_ns[i] == nsid)
+			return;
+	if (c->changed_ns_count == 1024)
+		c->changed_ns_count = -1;	/* list overflow: 0xffffffff */
+	else
+		c->changed_ns[c->changed_ns_count++] = nsid;
+}
+
+static void ns_op_ack(void *arg)
+{
+	struct ns_op *o = arg;
+	if (--o->pending)
+		return;
+	struct nvme_ctrl *c = o->c;
+	if (!o->attach)
+		o->ns->ctrl = NULL;
+	if (c->state == NVME_CTRL_READY) {
+		changed_ns_add(c, o->ns->nsid);
+		/* Notice: Namespace Attribute Changed, log page 04h */
+		nvme_ctrl_aen(c, NVME_AER_TYPE_NOTICE | (NVME_AER_NOTICE_NS_CHANGED << 8) |
+				 (NVME_LOG_CHANGED_NS << 16));
+	}
+	log_info("%s: namespace %u %s", c->name, o->ns->nsid, o->attach ? "attached" : "detached");
+	o->cb(o->arg, 0, NULL);
+	free(o);
+}
+
+static void ns_op_run(struct nvme_ctrl *c, uint32_t nsid, bool attach, nvme_done_fn cb, void *arg)
+{
+	char msg[256];
+	struct nvme_namespace *ns = NULL;
+	for (struct nvme_namespace *n = c->ss->ns; n; n = n->next)
+		if (n->nsid == nsid)
+			ns = n;
+	if (!ns) {
+		snprintf(msg, sizeof(msg), "namespace %u does not exist in %s", nsid, c->ss->nqn);
+		cb(arg, -ENODEV, msg);
+		return;
+	}
+	if (attach && ns->ctrl) {
+		snprintf(msg, sizeof(msg), "namespace %u is already attached to %s (namespaces are not shared)",
+			 nsid, ns->ctrl->name);
+		cb(arg, -EBUSY, msg);
+		return;
+	}
+	if (!attach && ns->ctrl != c) {
+		snprintf(msg, sizeof(msg), "namespace %u is not attached to %s", nsid, c->name);
+		cb(arg, -ENOENT, msg);
+		return;
+	}
+	struct ns_op *o = calloc(1, sizeof(*o));
+	if (!o) {
+		cb(arg, -ENOMEM, "out of memory");
+		return;
+	}
+	o->c = c;
+	o->ns = ns;
+	o->attach = attach;
+	o->cb = cb;
+	o->arg = arg;
+	o->pending = 1;
+	if (attach)
+		ns->ctrl = c;
+	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++) {
+		if (c->sqs[q] && !c->sqs[q]->stopping) {
+			o->pending++;
+			nvme_ioq_set_ns(c->sqs[q], nsid, attach ? ns->bdev : NULL, ns_op_ack, o);
+		}
+	}
+	ns_op_ack(o);
+}
+
+void nvme_ctrl_attach_ns(struct nvme_ctrl *c, uint32_t nsid, nvme_done_fn cb, void *arg)
+{
+	ns_op_run(c, nsid, true, cb, arg);
+}
+
+void nvme_ctrl_detach_ns(struct nvme_ctrl *c, uint32_t nsid, nvme_done_fn cb, void *arg)
+{
+	ns_op_run(c, nsid, false, cb, arg);
+}
+
+/* --- asynchronous events --- */
+
+void nvme_ctrl_aen(struct nvme_ctrl *c, uint32_t dw0)
+{
+	uint8_t type = dw0 & 7;
+	if (type == NVME_AER_TYPE_NOTICE && ((dw0 >> 8) & 0xff) == NVME_AER_NOTICE_NS_CHANGED) {
+		/* reported only when enabled (Async Event Configuration bit 8) */
+		if (!(c->feat.async_event & (1u << 8)))
+			return;
+		if (c->aer_ns_masked)
+			return;	/* one report until the host reads the log */
+		c->aer_ns_masked = true;
+	}
+	if (c->aer_npending < 8)
+		c->aer_pending[c->aer_npending++] = dw0;
+	extern void nvme_admin_aer_flush(struct nvme_ctrl *c);
+	nvme_admin_aer_flush(c);
+}
+
+/* --- JSON --- */
+
+static const char *state_name(const struct nvme_ctrl *c)
+{
+	if (c->suspended)
+		return "SUSPENDED";
+	switch (c->state) {
+	case NVME_CTRL_READY: return "STARTED";
+	case NVME_CTRL_FATAL: return "FATAL";
+	case NVME_CTRL_SHUTDOWN: return "SHUTDOWN";
+	default: return "STOPPED";
+	}
+}
+
+json_t *nvme_ctrl_json(struct nvme_ctrl *c)
+{
+	json_t *nss = json_array();
+	for (struct nvme_namespace *ns = c->ss->ns; ns; ns = ns->next) {
+		if (ns->ctrl != c)
+			continue;
+		char uuid[37];
+		uuid_format16(ns->uuid, uuid);
+		json_array_append_new(nss, json_pack("{s:I, s:s, s:s}", "nsid", (json_int_t)ns->nsid,
+						     "bdev", ns->bdev->name, "uuid", uuid));
+	}
+	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:I, s:i, s:i, s:i, s:i, s:b, s:s, s:b}",
+		"ctrl_id", c->name, "nqn", c->ss->nqn, "cntlid", c->cntlid,
+		"vuid", emu_fn_vuid(c->fn), "pci_bdf", emu_fn_bdf(c->fn),
+		"vhca_id", (json_int_t)emu_fn_vhca_id(c->fn), "mdts", c->mdts,
+		"num_queues", c->max_io_queues, "max_queues", NVME_MAX_IO_QUEUES,
+		"num_msix", emu_fn_num_msix(c->fn), "plugged", true, "state", state_name(c),
+		"admin_only", c->admin_only);
+	json_object_set_new(o, "pf_index", json_integer(emu_fn_pf_index(c->fn)));
+	if (emu_fn_is_vf(c->fn))
+		json_object_set_new(o, "vf_index", json_integer(emu_fn_vf_index(c->fn)));
+	json_object_set_new(o, "namespaces", nss);
+	return o;
+}
+
+json_t *nvme_ctrl_io_stats_json(struct nvme_ctrl *c)
+{
+	json_t *qs = json_array();
+	uint64_t r = 0, w = 0, f = 0;
+	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++) {
+		struct nvme_sq *sq = c->sqs[q];
+		if (!sq)
+			continue;
+		uint64_t qr = __atomic_load_n(&sq->reads, __ATOMIC_RELAXED);
+		uint64_t qw = __atomic_load_n(&sq->writes, __ATOMIC_RELAXED);
+		uint64_t qf = __atomic_load_n(&sq->flushes, __ATOMIC_RELAXED);
+		json_array_append_new(qs, json_pack("{s:i, s:i, s:I, s:I, s:I}", "queue_id", q,
+			"core_id", reactor_core(sq->reactor), "read_io_count", (json_int_t)qr,
+			"write_io_count", (json_int_t)qw, "flush_io_count", (json_int_t)qf));
+		r += qr;
+		w += qw;
+		f += qf;
+	}
+	return json_pack("{s:s, s:o, s:I, s:I, s:I}", "ctrl_id", c->name, "queues", qs,
+			 "read_io_count", (json_int_t)r, "write_io_count", (json_int_t)w,
+			 "flush_io_count", (json_int_t)f);
+}
+
+json_t *nvme_ctrl_debug_stats_json(struct nvme_ctrl *c)
+{
+	json_t *sqs = json_array(), *cqs = json_array();
+	for (int q = 0; q <= NVME_MAX_IO_QUEUES; q++) {
+		struct nvme_sq *sq = c->sqs[q];
+		struct nvme_cq *cq = c->cqs[q];
+		if (sq)
+			json_array_append_new(sqs, json_pack("{s:i, s:I, s:i, s:s, s:I, s:I, s:I}",
+				"qid", q, "depth", (json_int_t)sq->size, "cqid", sq->cq->qid,
+				"state", sq->stopping ? "STOPPING" : sq->paused ? "SUSPENDED" : "RUNNING",
+				"tail_doorbell", (json_int_t)nvme_sq_tail_doorbell(sq),
+				"head", (json_int_t)__atomic_load_n(&sq->head, __ATOMIC_RELAXED),
+				"received", (json_int_t)__atomic_load_n(&sq->received, __ATOMIC_RELAXED)));
+		if (cq)
+			json_array_append_new(cqs, json_pack("{s:i, s:I, s:s, s:I, s:I, s:I}",
+				"qid", q, "depth", (json_int_t)cq->size, "state", "RUNNING",
+				"head_doorbell", (json_int_t)nvme_cq_head_doorbell(cq),
+				"tail", (json_int_t)__atomic_load_n(&cq->tail, __ATOMIC_RELAXED),
+				"completions", (json_int_t)__atomic_load_n(&cq->completions, __ATOMIC_RELAXED)));
+	}
+	return json_pack("{s:s, s:{s:I, s:I}, s:o, s:o}", "ctrl_id", c->name, "bar",
+			 "cc", (json_int_t)nvme_reg32(c, NVME_REG_CC), "csts",
+			 (json_int_t)nvme_reg32(c, NVME_REG_CSTS), "sqs", sqs, "cqs", cqs);
+}
+
+void nvme_write_config_subsystems(json_t *cfg);
+
+void nvme_write_config(json_t *cfg)
+{
+	nvme_write_config_subsystems(cfg);
+	for (struct nvme_ctrl *c = g_ctrls; c; c = c->next) {
+		json_t *p = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b}", "nqn", c->ss->nqn,
+			"ctrl_id", c->name, "vuid", emu_fn_vuid(c->fn),
+			"num_queues", (json_int_t)c->max_io_queues, "mdts", (json_int_t)c->mdts,
+			"fw_slots", (json_int_t)c->fw_slots, "suspended", true);
+		if (c->admin_only)
+			json_object_set_new(p, "admin_only", json_true());
+		if (c->opt_compare >= 0)
+			json_object_set_new(p, "compare", json_integer(c->opt_compare));
+		if (c->opt_compare_write >= 0)
+			json_object_set_new(p, "compare_write", json_integer(c->opt_compare_write));
+		if (c->opt_dsm >= 0)
+			json_object_set_new(p, "dsm", json_integer(c->opt_dsm));
+		if (c->opt_write_zeroes >= 0)
+			json_object_set_new(p, "write_zeroes", json_integer(c->opt_write_zeroes));
+		json_array_append_new(cfg, json_pack("{s:s, s:o}", "method", "nvme_controller_create",
+						     "params", p));
+		for (struct nvme_namespace *ns = c->ss->ns; ns; ns = ns->next)
+			if (ns->ctrl == c)
+				json_array_append_new(cfg, json_pack("{s:s, s:{s:s, s:I}}", "method",
+					"nvme_controller_attach_ns", "params", "ctrl_id", c->name,
+					"nsid", (json_int_t)ns->nsid));
+		if (!c->suspended)
+			json_array_append_new(cfg, json_pack("{s:s, s:{s:s}}", "method",
+				"nvme_controller_resume", "params", "ctrl_id", c->name));
+	}
+}
+
+static void shutdown_one(void *arg, int rc, const char *msg)
+{
+	(void)rc;
+	(void)msg;
+	*(bool *)arg = true;
+}
+
+void nvme_shutdown_all(void)
+{
+	while (g_ctrls) {
+		bool done = false;
+		nvme_ctrl_destroy(g_ctrls, true, shutdown_one, &done);
+		extern int loop_run_once(int timeout_ms);
+		while (!done)
+			loop_run_once(10);
+	}
+	while (nvme_subsystem_first()) {
+		char err[64];
+		nvme_subsystem_destroy(nvme_subsystem_first()->nqn, true, err, sizeof(err));
+	}
+}

@@ -1,0 +1,248 @@
+/* NVMe controller internals shared by the files of src/nvme. */
+#ifndef OSNAP_NVME_INTERNAL_H
+#define OSNAP_NVME_INTERNAL_H
+
+#include <stdatomic.h>
+#include <sys/uio.h>
+
+#include "bdev/bdev.h"
+#include "emu/emu.h"
+#include "nvme.h"
+#include "nvme_spec.h"
+
+#define NVME_MAX_IO_QUEUES 128
+#define NVME_MAX_NS_PER_CTRL 1024	/* NSIDs a controller can have attached */
+#define NVME_AERL 3			/* 4 outstanding AERs */
+#define NVME_MAX_ERR_LOG 16
+#define NVME_PAGE 4096u
+#define NVME_MAX_IOV 260		/* MDTS 7 = 128 pages, plus slack for segments */
+
+struct nvme_subsystem {
+	char nqn[224];
+	char sn[21];
+	char mn[41];
+	uint32_t nn, mnan;
+	bool single_ctrl;
+	uint16_t next_cntlid;
+	struct nvme_namespace *ns;	/* sorted by nsid */
+	struct nvme_subsystem *next;
+};
+
+struct nvme_namespace {
+	struct nvme_subsystem *ss;
+	uint32_t nsid;
+	struct bdev *bdev;
+	uint8_t uuid[16];
+	uint8_t nguid[16];
+	uint8_t eui64[8];
+	bool has_nguid, has_eui64;
+	struct nvme_ctrl *ctrl;		/* attached to (namespaces are not shared) */
+	struct nvme_namespace *next;
+};
+
+/* What a queue's reactor sees of an attached namespace. */
+struct nvme_qns {
+	struct bdev *bdev;
+	struct bdev_channel *ch;
+	uint32_t lbads;			/* log2 block size */
+	uint64_t nsze;
+};
+
+struct nvme_cq;
+struct nvme_sq;
+
+/* One command in flight; a per-SQ array sized by the queue depth. */
+struct nvme_req {
+	struct nvme_sq *sq;
+	struct nvme_sqe cmd;
+	struct nvme_cqe cpl;
+	uint16_t slot;
+	bool in_use;
+	int iovcnt;
+	struct iovec iov[NVME_MAX_IOV];
+	struct nvme_req *fused;		/* compare of a compare-and-write pair */
+	uint64_t start_ns;
+	struct bdev_io *bio;		/* this request's bdev_io storage */
+};
+
+/* Translation of a queue's ring in guest memory, redone when the map changes. */
+struct nvme_qmem {
+	uint64_t gpa;
+	uint32_t bytes;
+	uint64_t gen;			/* map generation of iov */
+	struct iovec iov[4];
+	int iovcnt;
+};
+
+struct nvme_cq {
+	struct nvme_ctrl *ctrl;
+	uint16_t qid;
+	uint32_t size;
+	struct nvme_qmem mem;
+	uint32_t tail;
+	uint32_t head;			/* last value the host wrote */
+	uint8_t phase;
+	bool irq_enabled;
+	uint16_t vector;
+	int reactor;
+	uint32_t pending_irq;		/* CQEs posted since the last interrupt */
+	uint64_t completions;
+	int sq_refs;
+	struct nvme_req *overflow;	/* admin: CQEs waiting for room */
+};
+
+struct nvme_sq {
+	struct nvme_ctrl *ctrl;
+	uint16_t qid;
+	uint32_t size;
+	struct nvme_qmem mem;
+	struct nvme_cq *cq;
+	uint32_t head;
+	uint32_t tail;			/* last tail value the host wrote */
+	int reactor;
+	struct poller *poller;
+	struct nvme_req *reqs;
+	uint8_t *bio_mem;
+	size_t bio_size;
+	uint32_t free_slots;
+	uint32_t inflight;
+	bool paused;
+	bool stopping;
+	uint64_t received;
+	uint64_t reads, writes, flushes, others;
+	/* namespace table of this queue's reactor, indexed by nsid-1 */
+	struct nvme_qns *ns;
+	uint32_t ns_max;
+	/* quiesce waiter */
+	void (*drained)(void *arg);
+	void *drained_arg;
+};
+
+enum nvme_ctrl_state {
+	NVME_CTRL_DISABLED,
+	NVME_CTRL_ENABLING,
+	NVME_CTRL_READY,
+	NVME_CTRL_RESETTING,
+	NVME_CTRL_SHUTDOWN,
+	NVME_CTRL_FATAL,
+};
+
+struct nvme_features {
+	uint32_t arbitration;
+	uint32_t power_mgmt;
+	uint32_t temp_thresh;		/* over-temperature threshold, kelvin */
+	uint32_t temp_thresh_under;
+	uint32_t err_recovery;
+	bool vwc;
+	uint32_t num_queues;		/* cdw0 of Get Features: NCQA << 16 | NSQA (0-based) */
+	bool num_queues_set;
+	uint32_t irq_coalesce;		/* THR 7:0 (0-based), TIME 15:8 (100 us) */
+	uint32_t async_event;
+	uint64_t timestamp_ms, timestamp_set_ns;
+	uint32_t kato;
+	uint16_t *irq_config;		/* per vector: bit 16 = coalescing disabled */
+};
+
+struct nvme_ctrl {
+	char name[64];
+	uint16_t cntlid;
+	struct nvme_subsystem *ss;
+	struct emu_function *fn;
+	struct nvme_ctrl *next;
+
+	/* configuration */
+	uint32_t max_io_queues;
+	uint32_t mdts;
+	uint32_t fw_slots;
+	int opt_compare, opt_compare_write, opt_dsm, opt_write_zeroes;
+	bool admin_only;
+	uint32_t quirks;
+	uint32_t mqes;			/* max entries - 1 */
+	bool doorbells_mmap;
+
+	/* registers live in BAR0's shared memory */
+	uint8_t *bar0;
+	enum nvme_ctrl_state state;
+	bool suspended, suspended_admin_only;
+	uint16_t oncs;			/* decided at enable ("driver load") */
+
+	struct nvme_sq *sqs[NVME_MAX_IO_QUEUES + 1];
+	struct nvme_cq *cqs[NVME_MAX_IO_QUEUES + 1];
+	uint32_t page_size;
+
+	struct nvme_features feat;
+
+	/* asynchronous events */
+	uint16_t aer_cids[NVME_AERL + 1];
+	int aer_outstanding;
+	uint32_t aer_pending[8];	/* dw0 values of events not yet reported */
+	int aer_npending;
+	bool aer_ns_masked;		/* NS-changed reported; masked until the log is read */
+	uint32_t changed_ns[1024];
+	int changed_ns_count;		/* -1: overflow (0xffffffff) */
+
+	/* shadow doorbells (Doorbell Buffer Config) */
+	uint64_t dbbuf_gpa, eventidx_gpa;
+	bool dbbuf_enabled;
+
+	/* SMART counters (units of 512 bytes x 1000 as the spec counts) */
+	_Atomic uint64_t data_units_read, data_units_written, host_reads, host_writes;
+	uint64_t power_on_ns;
+
+	/* firmware */
+	uint8_t fw_active_slot;
+	char fw_rev[8][9];
+
+	/* in-progress operations */
+	int quiesce_pending;
+	void (*quiesce_cb)(struct nvme_ctrl *c, void *arg);
+	void *quiesce_arg;
+	bool destroying;
+};
+
+/* nvme_ctrl.c */
+uint32_t nvme_reg32(struct nvme_ctrl *c, uint32_t off);
+void nvme_set_reg32(struct nvme_ctrl *c, uint32_t off, uint32_t v);
+void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why);
+struct nvme_namespace *nvme_ctrl_ns(struct nvme_ctrl *c, uint32_t nsid);
+/* Stop fetching on every I/O queue and wait until nothing is in flight. */
+void nvme_ctrl_quiesce(struct nvme_ctrl *c, void (*cb)(struct nvme_ctrl *c, void *arg), void *arg);
+void nvme_ctrl_unquiesce(struct nvme_ctrl *c);
+/* Report an asynchronous event (main thread). */
+void nvme_ctrl_aen(struct nvme_ctrl *c, uint32_t dw0);
+
+/* nvme_admin.c: run the admin queue (main thread) */
+void nvme_admin_poll(struct nvme_ctrl *c);
+void nvme_admin_reset(struct nvme_ctrl *c);
+void nvme_admin_complete(struct nvme_ctrl *c, struct nvme_req *r);
+
+/* nvme_queue.c */
+int nvme_qmem_map(struct nvme_ctrl *c, struct nvme_qmem *m, int prot);
+void *nvme_qmem_entry(struct nvme_qmem *m, uint32_t offset);
+/* Post r->cpl on cq (phase, sqhd) and count it for interrupts. */
+bool nvme_cq_post(struct nvme_cq *cq, struct nvme_req *r);
+void nvme_cq_irq(struct nvme_cq *cq, bool force);
+struct nvme_sq *nvme_sq_alloc(struct nvme_ctrl *c, uint16_t qid, uint32_t size, uint64_t gpa,
+			      struct nvme_cq *cq);
+void nvme_sq_free(struct nvme_sq *sq);
+struct nvme_cq *nvme_cq_alloc(struct nvme_ctrl *c, uint16_t qid, uint32_t size, uint64_t gpa,
+			      bool ien, uint16_t vector);
+void nvme_cq_free(struct nvme_cq *cq);
+/* Start / stop an I/O SQ on its reactor; stop calls done when drained. */
+void nvme_ioq_start(struct nvme_sq *sq);
+void nvme_ioq_stop(struct nvme_sq *sq, void (*done)(void *arg), void *arg);
+void nvme_ioq_pause(struct nvme_sq *sq, bool pause, void (*done)(void *arg), void *arg);
+/* Update a queue's namespace table entry (on its reactor); NULL bdev clears. */
+void nvme_ioq_set_ns(struct nvme_sq *sq, uint32_t nsid, struct bdev *bdev, void (*done)(void *arg),
+		     void *arg);
+uint32_t nvme_sq_tail_doorbell(struct nvme_sq *sq);
+uint32_t nvme_cq_head_doorbell(struct nvme_cq *cq);
+
+/* nvme_dptr.c: data pointer (PRP or SGL) to iovecs */
+uint16_t nvme_map_dptr(struct nvme_ctrl *c, struct nvme_req *r, uint64_t len, int prot);
+
+/* nvme_io.c: execute an I/O command (reactor) */
+void nvme_io_execute(struct nvme_sq *sq, struct nvme_req *r);
+void nvme_req_complete(struct nvme_req *r, uint16_t status);
+
+#endif
