@@ -6,6 +6,7 @@
 #include "core/params.h"
 #include "core/thread.h"
 #include "emu/emu.h"
+#include "nvme/nvme.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_internal.h"
 #include "rpc/rpc_server.h"
@@ -193,7 +194,9 @@ static bool any_bdev_open(void)
 static void app_shutdown(void)
 {
 	rpc_server_stop();
+	/* no new I/O: clients go, controllers finish what they fetched */
 	emu_stop_clients();
+	nvme_shutdown_all();
 	uint64_t deadline = now_ns() + (uint64_t)SHUTDOWN_DRAIN_MS * 1000000u;
 	while (any_bdev_open() && now_ns() < deadline)
 		loop_run_once(10);
@@ -293,8 +296,14 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (!loop_stopping())
-		loop_run();
+	/* loop_run(), with the deferred framework_start_init between rounds
+	 * (never from inside a loop callback: see service.h) */
+	while (!loop_stopping()) {
+		loop_run_once(-1);
+		if (framework_init_pending() && !loop_stopping())
+			framework_run_pending_init(false);
+	}
+	framework_run_pending_init(true);
 out:
 	app_shutdown();
 	loop_del_fd(sig_lf);	/* freed by loop_fini */

@@ -122,6 +122,10 @@ void *emu_fn_bar_mem(struct emu_function *fn, int bar, uint64_t *size);
 int emu_dma_map(struct emu_function *fn, uint64_t gpa, uint64_t len, int prot,
 		struct iovec *iov, int max_iov);
 
+/* A number that changes whenever the client's memory map changes; cached
+ * translations made under another generation must be redone. */
+uint64_t emu_mem_generation(struct emu_function *fn);
+
 /* Signal MSI-X vector (eventfd write). A masked vector (or function mask)
  * sets its pending bit instead and fires on unmask. Returns 0, -EINVAL for
  * a vector out of range, -ENODEV when MSI-X is disabled or no eventfd is

@@ -21,6 +21,7 @@ struct emu_region {
  * one is published on every change; the old one is freed after every
  * reactor has passed a quiescent point (emu_sync). */
 struct emu_memmap {
+	uint64_t gen;
 	int n;
 	struct emu_region r[];
 };

@@ -52,12 +52,23 @@ void emu_sync(void (*cb)(void *arg), void *arg)
 
 /* --- snapshots --- */
 
+static _Atomic uint64_t g_map_gen = 1;
+
 static struct emu_memmap *map_alloc(int n)
 {
 	struct emu_memmap *m = malloc(sizeof(*m) + (size_t)n * sizeof(struct emu_region));
-	if (m)
+	if (m) {
 		m->n = n;
+		m->gen = atomic_fetch_add(&g_map_gen, 1) + 1;
+	}
 	return m;
+}
+
+uint64_t emu_mem_generation(struct emu_function *fn)
+{
+	/* acquire: pairs with the release in map_publish */
+	struct emu_memmap *m = atomic_load_explicit(&fn->map, memory_order_acquire);
+	return m ? m->gen : 0;
 }
 
 static void map_publish(struct emu_function *fn, struct emu_memmap *m)

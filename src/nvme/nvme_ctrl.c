@@ -80,11 +80,11 @@ static void doorbell_write(struct nvme_ctrl *c, uint64_t off, uint32_t v)
 	if (qid > NVME_MAX_IO_QUEUES)
 		return;
 	if (!is_cq && c->sqs[qid])
-		nvme_ioq_start(c->sqs[qid]);	/* (re)kicks its poller */
+		nvme_ioq_kick(c->sqs[qid]);
 	else if (is_cq && c->cqs[qid])
 		for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++)
 			if (c->sqs[q] && c->sqs[q]->cq == c->cqs[qid])
-				nvme_ioq_start(c->sqs[q]);	/* room in the CQ again */
+				nvme_ioq_kick(c->sqs[q]);	/* room in the CQ again */
 }
 
 static void cc_write(struct nvme_ctrl *c, uint32_t v)
@@ -229,6 +229,10 @@ static void ctrl_enable(struct nvme_ctrl *c)
 	}
 	c->page_size = NVME_PAGE;
 	c->oncs = decide_oncs(c);
+	c->vwc_present = false;
+	for (struct nvme_namespace *ns = c->ss->ns; ns; ns = ns->next)
+		if (ns->ctrl == c && bdev_io_type_supported(ns->bdev, BDEV_IO_FLUSH))
+			c->vwc_present = true;
 	features_reset(c);
 	c->cqs[0] = nvme_cq_alloc(c, 0, acqs, acq, true, 0);
 	c->sqs[0] = c->cqs[0] ? nvme_sq_alloc(c, 0, asqs, asq, c->cqs[0]) : NULL;

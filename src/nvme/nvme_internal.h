@@ -43,6 +43,10 @@ struct nvme_namespace {
 /* What a queue's reactor sees of an attached namespace. */
 struct nvme_qns {
 	struct bdev *bdev;
+	uint32_t inflight;
+	bool detaching;
+	void (*detached)(void *arg);
+	void *detached_arg;
 	struct bdev_channel *ch;
 	uint32_t lbads;			/* log2 block size */
 	uint64_t nsze;
@@ -59,8 +63,12 @@ struct nvme_req {
 	uint16_t slot;
 	bool in_use;
 	int iovcnt;
-	struct iovec iov[NVME_MAX_IOV];
-	struct nvme_req *fused;		/* compare of a compare-and-write pair */
+	struct iovec *iov;		/* max_iov entries from the SQ's pool */
+	uint16_t max_iov;
+	struct nvme_req *next;		/* free list / CQ backlog link */
+	struct nvme_req *fused;		/* the write of a compare-and-write pair */
+	uint32_t dsm_next, dsm_count;	/* Dataset Management progress */
+	uint32_t nsid_idx;
 	uint64_t start_ns;
 	struct bdev_io *bio;		/* this request's bdev_io storage */
 };
@@ -88,7 +96,7 @@ struct nvme_cq {
 	uint32_t pending_irq;		/* CQEs posted since the last interrupt */
 	uint64_t completions;
 	int sq_refs;
-	struct nvme_req *overflow;	/* admin: CQEs waiting for room */
+	struct nvme_req *backlog, *backlog_tail;	/* completions waiting for room */
 };
 
 struct nvme_sq {
@@ -103,13 +111,21 @@ struct nvme_sq {
 	struct poller *poller;
 	struct nvme_req *reqs;
 	uint8_t *bio_mem;
-	size_t bio_size;
+	struct iovec *iov_pool;
+	struct nvme_req *free_list;
 	uint32_t free_slots;
+	int wake_fd;
+	uint64_t dbbuf_gen;
+	uint32_t dbbuf_epoch_seen;
+	uint32_t *shadow_tail, *eventidx;	/* translated shadow doorbell slots */
+	uint32_t *cq_shadow_head, *cq_eventidx;
 	uint32_t inflight;
 	bool paused;
 	bool stopping;
 	uint64_t received;
 	uint64_t reads, writes, flushes, others;
+	uint64_t bytes_read, bytes_written;
+	struct nvme_req *fused_first;	/* compare waiting for its write */
 	/* namespace table of this queue's reactor, indexed by nsid-1 */
 	struct nvme_qns *ns;
 	uint32_t ns_max;
@@ -184,6 +200,10 @@ struct nvme_ctrl {
 	/* shadow doorbells (Doorbell Buffer Config) */
 	uint64_t dbbuf_gpa, eventidx_gpa;
 	bool dbbuf_enabled;
+	uint32_t dbbuf_epoch;		/* bumped on Doorbell Buffer Config */
+	uint32_t admin_gen;		/* bumped on reset: late admin completions are dropped */
+	uint64_t fw_bytes;		/* firmware image bytes downloaded */
+	bool vwc_present;
 
 	/* SMART counters (units of 512 bytes x 1000 as the spec counts) */
 	_Atomic uint64_t data_units_read, data_units_written, host_reads, host_writes;
@@ -230,6 +250,8 @@ struct nvme_cq *nvme_cq_alloc(struct nvme_ctrl *c, uint16_t qid, uint32_t size, 
 void nvme_cq_free(struct nvme_cq *cq);
 /* Start / stop an I/O SQ on its reactor; stop calls done when drained. */
 void nvme_ioq_start(struct nvme_sq *sq);
+/* A trapped doorbell of this queue was written: wake its reactor. */
+void nvme_ioq_kick(struct nvme_sq *sq);
 void nvme_ioq_stop(struct nvme_sq *sq, void (*done)(void *arg), void *arg);
 void nvme_ioq_pause(struct nvme_sq *sq, bool pause, void (*done)(void *arg), void *arg);
 /* Update a queue's namespace table entry (on its reactor); NULL bdev clears. */

@@ -23,6 +23,8 @@ struct conn {
 	char *out;
 	size_t out_len, out_cap;
 	struct conn *next, *prev;
+	bool feeding;		/* inside rpc_session_feed (handlers may run the loop) */
+	bool paused;		/* EPOLLIN off until that feed returns */
 };
 
 static int g_lfd = -1;
@@ -35,7 +37,7 @@ static void conn_close(struct conn *c);
 
 static void conn_update_events(struct conn *c)
 {
-	loop_mod_fd(c->lf, EPOLLIN | (c->out_len ? EPOLLOUT : 0));
+	loop_mod_fd(c->lf, (c->paused ? 0 : EPOLLIN) | (c->out_len ? EPOLLOUT : 0));
 }
 
 static void conn_flush(struct conn *c)
@@ -121,6 +123,17 @@ static void conn_event(void *arg, uint32_t events)
 		conn_flush(c);
 	if (c->fd < 0)
 		return;
+	if (c->feeding) {
+		/* A handler of this connection runs the event loop (the init
+		 * files replayed by framework_start_init wait for their I/O):
+		 * the framer is in the middle of this connection's input, so
+		 * read nothing more until that handler returns. */
+		if (!c->paused) {
+			c->paused = true;
+			conn_update_events(c);
+		}
+		return;
+	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -129,7 +142,14 @@ static void conn_event(void *arg, uint32_t events)
 		}
 		if (n > 0) {
 			rpc_session_ref(&c->s);
+			c->feeding = true;
 			int rc = rpc_session_feed(&c->s, buf, (size_t)n);
+			c->feeding = false;
+			if (c->paused) {
+				c->paused = false;
+				if (c->fd >= 0)
+					conn_update_events(c);
+			}
 			if (rc) {
 				/* unframeable stream: the error was queued; send it, then drop */
 				if (c->fd >= 0) {

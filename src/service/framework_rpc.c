@@ -81,13 +81,9 @@ static void rpc_version(struct rpc_request *req, json_t *params)
 		"suffix", "", "commit", ""));
 }
 
-static void rpc_framework_start_init(struct rpc_request *req, json_t *params)
+static void framework_init_answer(struct rpc_request *req)
 {
 	char err[512] = "";
-	if (rpc_decode(params, NULL, 0, NULL, err, sizeof(err))) {
-		rpc_send_invalid_params(req, "%s", err);
-		return;
-	}
 	int rc = framework_init(err, sizeof(err));
 	if (rc == -EALREADY)
 		rpc_send_errno(req, rc, "the framework is already initialized");
@@ -95,6 +91,49 @@ static void rpc_framework_start_init(struct rpc_request *req, json_t *params)
 		rpc_send_errno(req, rc < 0 && rc > -4096 ? rc : -EINVAL, "initialization failed: %s", err);
 	else
 		rpc_send_bool(req, true);
+}
+
+/* framework_start_init waiting for framework_run_pending_init(). */
+static struct rpc_request *g_init_req;
+
+static void rpc_framework_start_init(struct rpc_request *req, json_t *params)
+{
+	char err[512] = "";
+	if (rpc_decode(params, NULL, 0, NULL, err, sizeof(err))) {
+		rpc_send_invalid_params(req, "%s", err);
+		return;
+	}
+	if (g_initialized || g_init_req) {
+		rpc_send_errno(req, -EALREADY, "the framework is already initialized");
+		return;
+	}
+	if (!g_init_fn) {
+		framework_init_answer(req);
+		return;
+	}
+	/* The init step replays files and waits for their I/O by running the
+	 * event loop; run from inside this handler it would re-enter the loop
+	 * from one of its own callbacks. The application runs it next, from
+	 * the top of its loop. */
+	g_init_req = req;
+}
+
+bool framework_init_pending(void)
+{
+	return g_init_req != NULL;
+}
+
+void framework_run_pending_init(bool cancel)
+{
+	struct rpc_request *req = g_init_req;
+
+	if (!req)
+		return;
+	g_init_req = NULL;
+	if (cancel)
+		rpc_send_errno(req, -ECANCELED, "the service is shutting down");
+	else
+		framework_init_answer(req);
 }
 
 static void rpc_save_config(struct rpc_request *req, json_t *params)

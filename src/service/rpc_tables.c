@@ -6,6 +6,7 @@
 void framework_rpc_register(void);
 void log_rpc_register(void);
 void emulation_rpc_register(void);
+void nvme_rpc_register(void);
 
 void rpc_tables_register(void)
 {
@@ -17,4 +18,5 @@ void rpc_tables_register(void)
 	bdev_uring_rpc_register();
 	bdev_aio_rpc_register();
 	emulation_rpc_register();
+	nvme_rpc_register();
 }

@@ -21,6 +21,14 @@ void framework_set_init(framework_init_fn fn);
 /* Run the init step once and switch the RPC state to RUNTIME. */
 int framework_init(char *err, size_t errlen);
 bool framework_initialized(void);
+/* framework_start_init (with an init function set) does not run the init
+ * step inside its handler, which is a callback of the event loop: the step
+ * runs the loop itself. The application calls framework_run_pending_init()
+ * between rounds of its loop whenever framework_init_pending(); that runs
+ * the step and answers the request (cancel: answers -ECANCELED instead, at
+ * shutdown). */
+bool framework_init_pending(void);
+void framework_run_pending_init(bool cancel);
 
 /* --- configuration --- */
 

@@ -467,6 +467,30 @@ def versions():
 
 
 @test
+def log_file_and_rpc_log():
+    td = osnaptest.tmpdir()
+    rpc_log = os.path.join(td, "snap-log", "rpc-log")
+    log_file = os.path.join(td, "osnap.log")
+    with Daemon(["--rpc-log", rpc_log], env={"SNAP_RPC_LOG_ENABLE": "1", "SNAP_LOG_FILE": log_file}) as d:
+        d.rpc("bdev_malloc_create", {"num_blocks": 8, "block_size": 512, "name": "Logged0"})
+        d.rpc_error("bdev_get_bdevs", {"name": "NotThere"})
+        eq(d.stop(), 0, "exit code")
+    check(os.path.exists(rpc_log), "no RPC log at %s" % rpc_log)
+    text = open(rpc_log).read()
+    for what in ("request", "response", "bdev_malloc_create", "Logged0", "NotThere", "-19"):
+        check(what in text, "RPC log lacks %r:\n%s" % (what, text))
+    check(os.path.exists(log_file), "SNAP_LOG_FILE not written")
+    text = open(log_file).read()
+    check("bdev Logged0 created" in text, "SNAP_LOG_FILE lacks the bdev line:\n" + text)
+    # SNAP_RPC_LOG_ENABLE=0 (the harness default): no RPC log
+    rpc_log2 = os.path.join(td, "none", "rpc-log")
+    with Daemon(["--rpc-log", rpc_log2]) as d:
+        d.rpc("spdk_get_version")
+        eq(d.stop(), 0, "exit code")
+    check(not os.path.exists(rpc_log2), "RPC log written with SNAP_RPC_LOG_ENABLE=0")
+
+
+@test
 def help_and_bad_options():
     p = subprocess.run([osnaptest.OSNAPD, "-h"], capture_output=True, text=True, timeout=10)
     eq(p.returncode, 0, "-h exit code")
@@ -483,7 +507,7 @@ def help_and_bad_options():
     rc, out, _ = run_fail(["-m", "0x8000000000000000"])
     check(rc != 0, "-m with an absent core accepted:\n" + out)
     check("core" in out, "no word about the core:\n" + out)
-    for args in (["--bogus"], ["extra"], ["--log-level"]):
+    for args in (["--bogus"], ["extra"], ["--log-level"], ["-r", "/tmp/" + "x" * 200]):
         rc, out, _ = run_fail(args)
         check(rc != 0, "%r accepted:\n%s" % (args, out))
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """System tests of osnapd's JSON-RPC server: framing, batches, notifications,
 error codes, limits, several clients, the socket file, --wait-for-rpc."""
+import base64
 import json
 import os
 import socket
@@ -356,7 +357,12 @@ def pipelined_flood():
         def flood(c, n, conn_no, errors):
             try:
                 payload = "".join(json.dumps(io_req(i, conn_no)) for i in range(1, n + 1))
-                t = threading.Thread(target=c.send_raw, args=(payload,))
+                def send():
+                    try:
+                        c.send_raw(payload)
+                    except OSError as e:
+                        errors.append("client %d: send: %r" % (conn_no, e))
+                t = threading.Thread(target=send)
                 t.start()
                 seen = set()
                 for _ in range(n):
@@ -412,8 +418,12 @@ def second_daemon_refuses_socket():
                                              {"num_blocks": 8, "block_size": 512, "name": "Keep"}),
               "create")
         log = os.path.join(d.dir, "second.log")
+        # its own emulation endpoints, so that only the RPC socket collides
+        conf = os.path.join(d.dir, "emu2.conf")
+        with open(conf, "w") as f:
+            f.write("EMU_DIR=%s\n" % os.path.join(d.dir, "emu2"))
         with open(log, "wb") as f:
-            p = subprocess.run([osnaptest.OSNAPD, "-r", d.sock, "-m", "0x1"], stdout=f,
+            p = subprocess.run([osnaptest.OSNAPD, "-r", d.sock, "-m", "0x1", "-c", conf], stdout=f,
                                stderr=subprocess.STDOUT, timeout=30)
         text = open(log, errors="replace").read()
         check(p.returncode > 0, "second osnapd: exit %d:\n%s" % (p.returncode, text))
@@ -474,6 +484,83 @@ def wait_for_rpc():
         check(e.code in (-32604, -114), "second framework_start_init: %r" % e)
         # still serving
         eq(d.rpc("bdev_get_bdevs", {"name": "W0"})[0]["num_blocks"], 8, "bdev after")
+        c.close()
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def wait_for_rpc_with_init_files():
+    # framework_start_init replays the init files, whose I/O lines make it
+    # wait for the reactor; meanwhile other clients come and go and keep
+    # being served, and the answer comes once everything is in place.
+    td = osnaptest.tmpdir()
+    init = os.path.join(td, "init.conf")
+    with open(init, "w") as f:
+        f.write("spdk_rpc.py bdev_malloc_create 64 512 -b M0\n")
+        for i in range(100):
+            f.write("spdk_rpc.py bdev_dbg_io -b M0 -o write --offset %d --num-blocks 512 --pattern %d\n"
+                    % (i * 512, i % 255 + 1))
+    for attempt in range(4):
+        with Daemon(["--wait-for-rpc", "--init-rpc", init]) as d:
+            a = RpcConn(d.sock)
+            others = [RpcConn(d.sock) for _ in range(16)]
+            for o in others:
+                check("result" in o.call_full("spdk_get_version"), "call before init")
+            busy = RpcConn(d.sock)
+            stop = threading.Event()
+            answers = []
+
+            def keep_asking():
+                try:
+                    while not stop.is_set():
+                        answers.append(busy.call_full("spdk_get_version"))
+                except Exception as e:  # noqa: BLE001
+                    answers.append({"exception": repr(e)})
+            t = threading.Thread(target=keep_asking)
+            t.start()
+            # clients hanging up just before and just after the request
+            for o in others[:8]:
+                o.sock.close()
+            a.send_raw(json.dumps(req(1, "framework_start_init")) +
+                       json.dumps(req(2, "spdk_get_version")))
+            for o in others[8:]:
+                o.sock.close()
+            got = {}
+            for _ in range(2):
+                r = a.recv_obj()
+                got[r.get("id")] = r
+            stop.set()
+            t.join(30)
+            eq(got[1].get("result"), True, "framework_start_init answer %r" % got[1])
+            check("result" in got[2], "request after framework_start_init: %r" % got[2])
+            check(answers and all("result" in r for r in answers), "other client during init")
+            eq(a.call("bdev_get_bdevs")[0]["name"], "M0", "bdev of the init file")
+            data = a.call("bdev_dbg_io", {"name": "M0", "op": "read", "offset_blocks": 99 * 512,
+                                           "num_blocks": 1})["data"]
+            eq(data, base64.b64encode(bytes([100]) * 512).decode(), "last write of the init file")
+            a.close()
+            busy.close()
+            eq(d.stop(), 0, "exit code")
+    # an init file that fails: framework_start_init answers the error,
+    # naming the file and line
+    bad = os.path.join(td, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("bdev_malloc_create 8 512 -b X\nbdev_malloc_create 8 512 -b X\n")
+    with Daemon(["--wait-for-rpc", "--init-rpc", bad]) as d:
+        e = d.rpc_error("framework_start_init")
+        check(e.code < 0, "code %r" % e.code)
+        check("%s:2" % bad in e.message, "message %r does not name %s:2" % (e.message, bad))
+        eq(d.stop(), 0, "exit code")
+    # a second framework_start_init while the first one runs
+    with Daemon(["--wait-for-rpc", "--init-rpc", init]) as d:
+        c = RpcConn(d.sock)
+        c.send_raw(json.dumps(req(1, "framework_start_init")) + json.dumps(req(2, "framework_start_init")))
+        got = {}
+        for _ in range(2):
+            r = c.recv_obj()
+            got[r["id"]] = r
+        eq(got[1].get("result"), True, "first framework_start_init")
+        check("error" in got[2], "second framework_start_init succeeded: %r" % got[2])
         c.close()
         eq(d.stop(), 0, "exit code")
 

@@ -1,0 +1,641 @@
+/* NVMe queues: rings in guest memory, I/O queue pollers on the reactors,
+ * completion posting and interrupts, shadow doorbells with EventIdx. */
+#include "nvme_internal.h"
+#include "core/log.h"
+#include "core/thread.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define SQ_POLL_BUDGET 64	/* commands fetched per SQ per poll */
+
+/* --- ring memory --- */
+
+int nvme_qmem_map(struct nvme_ctrl *c, struct nvme_qmem *m, int prot)
+{
+	uint64_t gen = emu_mem_generation(c->fn);
+	int n = emu_dma_map(c->fn, m->gpa, m->bytes, prot, m->iov, 4);
+	if (n < 0)
+		return n;
+	m->iovcnt = n;
+	m->gen = gen;
+	return 0;
+}
+
+void *nvme_qmem_entry(struct nvme_qmem *m, uint32_t offset)
+{
+	/* pieces break at page boundaries, entries never straddle them */
+	for (int i = 0; i < m->iovcnt; i++) {
+		if (offset < m->iov[i].iov_len)
+			return (uint8_t *)m->iov[i].iov_base + offset;
+		offset -= (uint32_t)m->iov[i].iov_len;
+	}
+	return NULL;
+}
+
+static uint32_t *doorbell(struct nvme_ctrl *c, uint16_t qid, bool cq)
+{
+	return (uint32_t *)(c->bar0 + NVME_REG_DBS + (2u * qid + (cq ? 1 : 0)) * 4);
+}
+
+uint32_t nvme_sq_tail_doorbell(struct nvme_sq *sq)
+{
+	return __atomic_load_n(doorbell(sq->ctrl, sq->qid, false), __ATOMIC_ACQUIRE);
+}
+
+uint32_t nvme_cq_head_doorbell(struct nvme_cq *cq)
+{
+	return __atomic_load_n(doorbell(cq->ctrl, cq->qid, true), __ATOMIC_ACQUIRE);
+}
+
+/* --- allocation (main thread) --- */
+
+struct nvme_cq *nvme_cq_alloc(struct nvme_ctrl *c, uint16_t qid, uint32_t size, uint64_t gpa,
+			      bool ien, uint16_t vector)
+{
+	struct nvme_cq *cq = calloc(1, sizeof(*cq));
+	if (!cq)
+		return NULL;
+	cq->ctrl = c;
+	cq->qid = qid;
+	cq->size = size;
+	cq->mem.gpa = gpa;
+	cq->mem.bytes = size * (uint32_t)sizeof(struct nvme_cqe);
+	cq->phase = 1;
+	cq->irq_enabled = ien;
+	cq->vector = vector;
+	cq->reactor = qid && reactor_count() ? (qid - 1) % reactor_count() : -1;
+	if (nvme_qmem_map(c, &cq->mem, EMU_DMA_WRITE)) {
+		free(cq);
+		return NULL;
+	}
+	/* the ring starts empty: phase tags 0 (the host zeroes it, we don't
+	 * rely on it) */
+	return cq;
+}
+
+void nvme_cq_free(struct nvme_cq *cq)
+{
+	free(cq);
+}
+
+struct nvme_sq *nvme_sq_alloc(struct nvme_ctrl *c, uint16_t qid, uint32_t size, uint64_t gpa,
+			      struct nvme_cq *cq)
+{
+	struct nvme_sq *sq = calloc(1, sizeof(*sq));
+	uint16_t max_iov = (uint16_t)((1u << (c->mdts ? c->mdts : 7)) + 4);
+	if (!sq)
+		return NULL;
+	sq->ctrl = c;
+	sq->qid = qid;
+	sq->size = size;
+	sq->cq = cq;
+	sq->mem.gpa = gpa;
+	sq->mem.bytes = size * (uint32_t)sizeof(struct nvme_sqe);
+	sq->reactor = cq->reactor;
+	sq->wake_fd = -1;
+	sq->reqs = calloc(size, sizeof(*sq->reqs));
+	sq->bio_mem = calloc(size, BDEV_IO_MAX_SIZE);
+	sq->iov_pool = calloc((size_t)size * max_iov, sizeof(struct iovec));
+	if (qid)
+		sq->ns = calloc(NVME_MAX_NS_PER_CTRL, sizeof(*sq->ns));
+	if (!sq->reqs || !sq->bio_mem || !sq->iov_pool || (qid && !sq->ns) ||
+	    nvme_qmem_map(c, &sq->mem, EMU_DMA_READ)) {
+		nvme_sq_free(sq);
+		return NULL;
+	}
+	/* LIFO free list keeps the working set of request slots small */
+	for (uint32_t i = size; i-- > 0;) {
+		struct nvme_req *r = &sq->reqs[i];
+		r->sq = sq;
+		r->slot = (uint16_t)i;
+		r->bio = (struct bdev_io *)(sq->bio_mem + (size_t)i * BDEV_IO_MAX_SIZE);
+		r->iov = &sq->iov_pool[(size_t)i * max_iov];
+		r->max_iov = max_iov;
+		r->next = sq->free_list;
+		sq->free_list = r;
+	}
+	sq->free_slots = size;
+	cq->sq_refs++;
+	return sq;
+}
+
+void nvme_sq_free(struct nvme_sq *sq)
+{
+	if (!sq)
+		return;
+	if (sq->cq && sq->reqs)
+		sq->cq->sq_refs--;
+	if (sq->wake_fd >= 0)
+		close(sq->wake_fd);
+	free(sq->reqs);
+	free(sq->bio_mem);
+	free(sq->iov_pool);
+	free(sq->ns);
+	free(sq);
+}
+
+/* --- completions (owner thread of the CQ) --- */
+
+static bool cq_full(struct nvme_cq *cq)
+{
+	uint32_t head;
+	if (cq->qid && cq->ctrl->dbbuf_enabled) {
+		/* with shadow doorbells the host's head lives in its memory */
+		head = cq->head;
+	} else {
+		head = nvme_cq_head_doorbell(cq);
+	}
+	if (head < cq->size)
+		cq->head = head;
+	return (cq->tail + 1) % cq->size == cq->head;
+}
+
+bool nvme_cq_post(struct nvme_cq *cq, struct nvme_req *r)
+{
+	if (cq_full(cq))
+		return false;
+	struct nvme_cqe *e = nvme_qmem_entry(&cq->mem, cq->tail * (uint32_t)sizeof(*e));
+	if (!e)
+		return false;
+	r->cpl.sqid = r->sq->qid;
+	r->cpl.sqhd = (uint16_t)r->sq->head;
+	r->cpl.cid = r->cmd.cid;
+	/* dwords 0-2 first, then the dword with the phase tag */
+	memcpy(e, &r->cpl, 12);
+	uint32_t dw3 = (uint32_t)r->cpl.cid | (uint32_t)((r->cpl.status & 0xfffe) | cq->phase) << 16;
+	/* release: the host must not see the new phase before the rest of the
+	 * entry (it reads the phase, then the other dwords) */
+	__atomic_store_n((uint32_t *)((uint8_t *)e + 12), dw3, __ATOMIC_RELEASE);
+	if (++cq->tail == cq->size) {
+		cq->tail = 0;
+		cq->phase ^= 1;
+	}
+	cq->completions++;
+	cq->pending_irq++;
+	return true;
+}
+
+void nvme_cq_irq(struct nvme_cq *cq, bool force)
+{
+	struct nvme_ctrl *c = cq->ctrl;
+	if (!cq->pending_irq || !cq->irq_enabled)
+		return;
+	uint32_t thr = (c->feat.irq_coalesce & 0xff) + 1;
+	bool no_coalesce = cq->qid == 0 || !(c->feat.irq_coalesce & 0xff) ||
+			   (c->feat.irq_config && c->feat.irq_config[cq->vector] & 1);
+	if (!force && !no_coalesce && cq->pending_irq < thr)
+		return;
+	cq->pending_irq = 0;
+	emu_irq_raise(c->fn, cq->vector);
+}
+
+/* Post what waited for room; true if the backlog is now empty. */
+static bool cq_flush_backlog(struct nvme_cq *cq)
+{
+	while (cq->backlog) {
+		struct nvme_req *r = cq->backlog;
+		if (!nvme_cq_post(cq, r))
+			return false;
+		cq->backlog = r->next;
+		if (!cq->backlog)
+			cq->backlog_tail = NULL;
+		struct nvme_sq *sq = r->sq;
+		r->in_use = false;
+		r->next = sq->free_list;
+		sq->free_list = r;
+		sq->free_slots++;
+		sq->inflight--;
+	}
+	return true;
+}
+
+/* --- I/O queue poller (reactor) --- */
+
+static void sq_fatal_main(void *arg)
+{
+	struct nvme_sq *sq = arg;
+	nvme_ctrl_fatal(sq->ctrl, "I/O queue memory left the client's map");
+}
+
+static void sq_notify_drained(struct nvme_sq *sq);
+
+/* Translate the shadow doorbell and EventIdx slots of this queue. */
+static void sq_map_dbbuf(struct nvme_sq *sq)
+{
+	struct nvme_ctrl *c = sq->ctrl;
+	struct iovec iov;
+	uint64_t off = (uint64_t)sq->qid * 8;
+	sq->shadow_tail = sq->eventidx = sq->cq_shadow_head = sq->cq_eventidx = NULL;
+	if (!__atomic_load_n(&c->dbbuf_enabled, __ATOMIC_ACQUIRE))
+		return;
+	if (emu_dma_map(c->fn, c->dbbuf_gpa + off, 8, EMU_DMA_READ, &iov, 1) == 1) {
+		sq->shadow_tail = iov.iov_base;
+		sq->cq_shadow_head = (uint32_t *)iov.iov_base + 1;
+	}
+	if (emu_dma_map(c->fn, c->eventidx_gpa + off, 8, EMU_DMA_WRITE, &iov, 1) == 1) {
+		sq->eventidx = iov.iov_base;
+		sq->cq_eventidx = (uint32_t *)iov.iov_base + 1;
+	}
+}
+
+static bool sq_remap_if_needed(struct nvme_sq *sq)
+{
+	struct nvme_ctrl *c = sq->ctrl;
+	uint64_t gen = emu_mem_generation(c->fn);
+	uint32_t epoch = __atomic_load_n(&c->dbbuf_epoch, __ATOMIC_ACQUIRE);
+	if (sq->mem.gen == gen && sq->cq->mem.gen == gen && sq->dbbuf_gen == gen &&
+	    sq->dbbuf_epoch_seen == epoch)
+		return true;
+	if (nvme_qmem_map(c, &sq->mem, EMU_DMA_READ) || nvme_qmem_map(c, &sq->cq->mem, EMU_DMA_WRITE)) {
+		sq->paused = true;
+		thread_send_msg(thread_main(), sq_fatal_main, sq);
+		return false;
+	}
+	sq_map_dbbuf(sq);
+	sq->dbbuf_gen = gen;
+	sq->dbbuf_epoch_seen = epoch;
+	return true;
+}
+
+static uint32_t sq_tail(struct nvme_sq *sq)
+{
+	if (sq->shadow_tail)
+		return __atomic_load_n(sq->shadow_tail, __ATOMIC_ACQUIRE);
+	return nvme_sq_tail_doorbell(sq);
+}
+
+static int sq_poll(void *arg)
+{
+	struct nvme_sq *sq = arg;
+	struct nvme_cq *cq = sq->cq;
+	int work = 0;
+
+	if (!sq_remap_if_needed(sq))
+		return 0;
+	if (sq->cq_shadow_head) {
+		uint32_t h = __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE);
+		if (h < cq->size)
+			cq->head = h;
+	}
+	if (cq->backlog && cq_flush_backlog(cq))
+		work++;
+	if (!sq->paused && !sq->stopping) {
+		uint32_t tail = sq_tail(sq);
+		if (tail >= sq->size)
+			tail = sq->head;	/* invalid doorbell value: ignored */
+		for (int n = 0; n < SQ_POLL_BUDGET && sq->head != tail && sq->free_list; n++) {
+			struct nvme_sqe *e = nvme_qmem_entry(&sq->mem, sq->head * (uint32_t)sizeof(*e));
+			struct nvme_req *r = sq->free_list;
+			sq->free_list = r->next;
+			sq->free_slots--;
+			sq->inflight++;
+			r->in_use = true;
+			/* acquire on the tail read above orders this copy after the
+			 * host's SQE stores */
+			memcpy(&r->cmd, e, sizeof(r->cmd));
+			memset(&r->cpl, 0, sizeof(r->cpl));
+			sq->head = (sq->head + 1) % sq->size;
+			__atomic_store_n(&sq->received, sq->received + 1, __ATOMIC_RELAXED);
+			nvme_io_execute(sq, r);
+			work++;
+		}
+	}
+	nvme_cq_irq(cq, sq->inflight == 0);
+	if ((sq->paused || sq->stopping) && sq->inflight == 0)
+		sq_notify_drained(sq);
+	return work;
+}
+
+static bool sq_arm(void *arg)
+{
+	struct nvme_sq *sq = arg;
+	if (sq->ctrl->doorbells_mmap)
+		return true;	/* mapped doorbells are never trapped: keep polling */
+	nvme_cq_irq(sq->cq, true);
+	if (sq->eventidx) {
+		/* ask the host to ring once it moves past what we have seen */
+		__atomic_store_n(sq->eventidx, sq->head, __ATOMIC_RELAXED);
+		if (sq->cq->backlog && sq->cq_eventidx)
+			__atomic_store_n(sq->cq_eventidx, sq->cq->head, __ATOMIC_RELAXED);
+		/* orders the EventIdx stores before the shadow re-reads below,
+		 * pairing with the host's barrier between its shadow store and
+		 * its EventIdx check */
+		atomic_thread_fence(memory_order_seq_cst);
+	}
+	if (!sq->paused && !sq->stopping && sq_tail(sq) != sq->head)
+		return true;
+	if (sq->cq->backlog)
+		return sq->cq_shadow_head &&
+		       __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE) != sq->cq->head;
+	return false;
+}
+
+/* --- starting, stopping, pausing (messages between main and reactor) --- */
+
+static void sq_start_on_reactor(void *arg)
+{
+	struct nvme_sq *sq = arg;
+	struct nvme_ctrl *c = sq->ctrl;
+	sq->poller = poller_register(sq_poll, sq, "nvme_sq");
+	if (sq->poller)
+		poller_set_wake_fd(sq->poller, sq->wake_fd, sq_arm);
+	/* the namespaces attached now */
+	for (struct nvme_namespace *ns = c->ss->ns; ns; ns = ns->next) {
+		if (ns->ctrl != c || ns->nsid > NVME_MAX_NS_PER_CTRL)
+			continue;
+		struct nvme_qns *q = &sq->ns[ns->nsid - 1];
+		q->bdev = ns->bdev;
+		q->ch = bdev_channel_get(ns->bdev);
+		q->lbads = (uint32_t)__builtin_ctz(ns->bdev->block_size);
+		q->nsze = ns->bdev->num_blocks;
+	}
+}
+
+void nvme_ioq_start(struct nvme_sq *sq)
+{
+	sq->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	for (struct nvme_namespace *ns = sq->ctrl->ss->ns; ns; ns = ns->next)
+		if (ns->ctrl == sq->ctrl)
+			bdev_open(ns->bdev);
+	thread_send_msg(reactor_get(sq->reactor), sq_start_on_reactor, sq);
+}
+
+void nvme_ioq_kick(struct nvme_sq *sq)
+{
+	if (sq->wake_fd >= 0) {
+		uint64_t one = 1;
+		ssize_t w = write(sq->wake_fd, &one, sizeof(one));
+		(void)w;
+	}
+}
+
+struct sq_msg {
+	struct nvme_sq *sq;
+	void (*done)(void *arg);
+	void *arg;
+	bool flag;
+	uint32_t nsid;
+	struct bdev *bdev;
+};
+
+static void call_done_main(void *p)
+{
+	struct sq_msg *m = p;
+	if (m->done)
+		m->done(m->arg);
+	free(m);
+}
+
+static void sq_notify_drained(struct nvme_sq *sq)
+{
+	if (!sq->drained)
+		return;
+	void (*d)(void *) = sq->drained;
+	void *a = sq->drained_arg;
+	sq->drained = NULL;
+	if (sq->stopping) {
+		/* release everything of this queue on its reactor */
+		for (uint32_t i = 0; i < NVME_MAX_NS_PER_CTRL; i++) {
+			if (sq->ns[i].ch) {
+				bdev_channel_put(sq->ns[i].ch);
+				sq->ns[i].ch = NULL;
+			}
+		}
+		poller_unregister(sq->poller);
+		sq->poller = NULL;
+	}
+	struct sq_msg *m = calloc(1, sizeof(*m));
+	if (!m)
+		return;
+	m->done = d;
+	m->arg = a;
+	thread_send_msg(thread_main(), call_done_main, m);
+}
+
+static void sq_stop_on_reactor(void *p)
+{
+	struct sq_msg *m = p;
+	struct nvme_sq *sq = m->sq;
+	sq->stopping = true;
+	sq->drained = m->done;
+	sq->drained_arg = m->arg;
+	free(m);
+	if (!sq->poller || sq->inflight == 0) {
+		if (!sq->poller) {
+			/* never started */
+			struct sq_msg *d = calloc(1, sizeof(*d));
+			if (d) {
+				d->done = sq->drained;
+				d->arg = sq->drained_arg;
+				sq->drained = NULL;
+				thread_send_msg(thread_main(), call_done_main, d);
+			}
+			return;
+		}
+		sq_notify_drained(sq);
+	}
+}
+
+struct stop_wrap {
+	struct nvme_sq *sq;
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static void ioq_stopped_main(void *p)
+{
+	struct stop_wrap *w = p;
+	struct nvme_sq *sq = w->sq;
+	for (struct nvme_namespace *ns = sq->ctrl->ss->ns; ns; ns = ns->next)
+		if (sq->ns && sq->ns[ns->nsid - 1].bdev)
+			bdev_close(ns->bdev);
+	w->done(w->arg);
+	free(w);
+}
+
+void nvme_ioq_stop(struct nvme_sq *sq, void (*done)(void *arg), void *arg)
+{
+	struct sq_msg *m = calloc(1, sizeof(*m));
+	struct stop_wrap *w = calloc(1, sizeof(*w));
+	if (!m || !w) {
+		free(m);
+		free(w);
+		log_crit("out of memory stopping an NVMe queue");
+		return;
+	}
+	sq->stopping = true;	/* seen by main; the reactor sets its own copy */
+	w->sq = sq;
+	w->done = done;
+	w->arg = arg;
+	m->sq = sq;
+	m->done = ioq_stopped_main;
+	m->arg = w;
+	thread_send_msg(reactor_get(sq->reactor), sq_stop_on_reactor, m);
+}
+
+static void sq_pause_on_reactor(void *p)
+{
+	struct sq_msg *m = p;
+	struct nvme_sq *sq = m->sq;
+	sq->paused = m->flag;
+	if (m->flag && m->done) {
+		sq->drained = m->done;
+		sq->drained_arg = m->arg;
+		free(m);
+		if (sq->inflight == 0)
+			sq_notify_drained(sq);
+		return;
+	}
+	bool resumed = !m->flag;
+	free(m);
+	if (resumed)
+		nvme_ioq_kick(sq);
+}
+
+void nvme_ioq_pause(struct nvme_sq *sq, bool pause, void (*done)(void *arg), void *arg)
+{
+	struct sq_msg *m = calloc(1, sizeof(*m));
+	if (!m)
+		return;
+	m->sq = sq;
+	m->flag = pause;
+	m->done = done;
+	m->arg = arg;
+	thread_send_msg(reactor_get(sq->reactor), sq_pause_on_reactor, m);
+}
+
+/* namespace table updates */
+
+static void ns_detached(struct nvme_sq *sq, struct nvme_qns *q);
+
+static void qns_put_later(void *p)
+{
+	struct sq_msg *m = p;
+	struct nvme_qns *q = &m->sq->ns[m->nsid - 1];
+	if (q->ch)
+		bdev_channel_put(q->ch);
+	q->ch = NULL;
+	q->bdev = NULL;
+	q->detaching = false;
+	thread_send_msg(thread_main(), call_done_main, m);
+}
+
+static void ns_detached(struct nvme_sq *sq, struct nvme_qns *q)
+{
+	struct sq_msg *m = calloc(1, sizeof(*m));
+	if (!m)
+		return;
+	m->sq = sq;
+	m->nsid = (uint32_t)(q - sq->ns) + 1;
+	m->done = q->detached;
+	m->arg = q->detached_arg;
+	q->detached = NULL;
+	/* never release a channel from inside its own completion path */
+	thread_send_msg(reactor_get(sq->reactor), qns_put_later, m);
+}
+
+void nvme_qns_io_done(struct nvme_sq *sq, struct nvme_qns *q);
+void nvme_qns_io_done(struct nvme_sq *sq, struct nvme_qns *q)
+{
+	if (--q->inflight == 0 && q->detaching && q->detached)
+		ns_detached(sq, q);
+}
+
+static void sq_set_ns_on_reactor(void *p)
+{
+	struct sq_msg *m = p;
+	struct nvme_sq *sq = m->sq;
+	struct nvme_qns *q = &sq->ns[m->nsid - 1];
+	if (m->bdev) {
+		q->bdev = m->bdev;
+		q->ch = bdev_channel_get(m->bdev);
+		q->lbads = (uint32_t)__builtin_ctz(m->bdev->block_size);
+		q->nsze = m->bdev->num_blocks;
+		thread_send_msg(thread_main(), call_done_main, m);
+		return;
+	}
+	q->detaching = true;
+	q->detached = m->done;
+	q->detached_arg = m->arg;
+	free(m);
+	if (q->inflight == 0)
+		ns_detached(sq, q);
+}
+
+struct setns_wrap {
+	struct bdev *bdev;
+	bool attach;
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static void setns_done_main(void *p)
+{
+	struct setns_wrap *w = p;
+	if (!w->attach)
+		bdev_close(w->bdev);
+	w->done(w->arg);
+	free(w);
+}
+
+void nvme_ioq_set_ns(struct nvme_sq *sq, uint32_t nsid, struct bdev *bdev, void (*done)(void *arg),
+		     void *arg)
+{
+	struct sq_msg *m = calloc(1, sizeof(*m));
+	struct setns_wrap *w = calloc(1, sizeof(*w));
+	struct nvme_namespace *ns = NULL;
+	if (!m || !w || nsid == 0 || nsid > NVME_MAX_NS_PER_CTRL) {
+		free(m);
+		free(w);
+		done(arg);
+		return;
+	}
+	for (struct nvme_namespace *n = sq->ctrl->ss->ns; n; n = n->next)
+		if (n->nsid == nsid)
+			ns = n;
+	w->bdev = bdev ? bdev : (ns ? ns->bdev : NULL);
+	w->attach = bdev != NULL;
+	w->done = done;
+	w->arg = arg;
+	if (bdev)
+		bdev_open(bdev);
+	m->sq = sq;
+	m->nsid = nsid;
+	m->bdev = bdev;
+	m->done = setns_done_main;
+	m->arg = w;
+	thread_send_msg(reactor_get(sq->reactor), sq_set_ns_on_reactor, m);
+}
+
+/* Complete a request (reactor of its SQ, or main for the admin queue). */
+void nvme_req_complete(struct nvme_req *r, uint16_t status)
+{
+	struct nvme_sq *sq = r->sq;
+	struct nvme_cq *cq = sq->cq;
+	r->cpl.status = (uint16_t)(status << 1);
+	if (sq->qid == 0) {
+		nvme_admin_complete(sq->ctrl, r);
+		return;
+	}
+	if (!cq->backlog && nvme_cq_post(cq, r)) {
+		r->in_use = false;
+		r->next = sq->free_list;
+		sq->free_list = r;
+		sq->free_slots++;
+		sq->inflight--;
+	} else {
+		/* CQ full: keep the request (and its slot) until there is room */
+		r->next = NULL;
+		if (cq->backlog_tail)
+			cq->backlog_tail->next = r;
+		else
+			cq->backlog = r;
+		cq->backlog_tail = r;
+	}
+	if ((sq->paused || sq->stopping) && sq->inflight == 0)
+		sq_notify_drained(sq);
+}
