@@ -28,6 +28,7 @@ static int g_epfd = -1;
 static bool g_stop;
 static struct loop_fd *g_dead;	/* freed after the dispatch round */
 static struct loop_fd *g_msg_lf;
+static int g_depth;	/* nesting of loop_run_once: entries are freed at depth 0 */
 
 static void msg_ready(void *arg, uint32_t events)
 {
@@ -156,12 +157,15 @@ int loop_run_once(int timeout_ms)
 	int n = epoll_wait(g_epfd, evs, 64, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	g_depth++;
 	for (int i = 0; i < n; i++) {
 		struct loop_fd *lf = evs[i].data.ptr;
 		if (!lf->dead)
 			lf->cb(lf->arg, evs[i].events);
 	}
-	free_dead();
+	/* an outer round may still hold pointers to entries deleted here */
+	if (--g_depth == 0)
+		free_dead();
 	return n;
 }
 

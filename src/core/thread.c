@@ -190,8 +190,17 @@ static bool ring_empty(struct osnap_thread *t)
 
 void thread_send_msg(struct osnap_thread *t, msg_fn fn, void *arg)
 {
-	while (!ring_push(t, fn, arg))
-		sched_yield();
+	while (!ring_push(t, fn, arg)) {
+		/* The target's ring is full. An osnap thread runs its own queued
+		 * messages meanwhile: the target may be waiting on our ring (or be
+		 * us), and nobody else would ever empty it. */
+		msg_fn mfn;
+		void *marg;
+		if (t_self && ring_pop(t_self, &mfn, &marg))
+			mfn(marg);
+		else
+			sched_yield();
+	}
 	/* Dekker with the reactor's sleep path: the push above must be visible
 	 * before we read `sleeping`, and the reactor sets `sleeping` before it
 	 * re-checks the ring, so one of the two sides always sees the other. */

@@ -171,7 +171,9 @@ static void build_desc(struct emu_function *fn, struct pci_cfg_desc *d)
 	if (fn->vf_index < 0 && fn->total_vfs > 0) {
 		d->total_vfs = (uint16_t)fn->total_vfs;
 		d->vf_device_id = d->device_id;
-		d->vf_offset = (uint16_t)(vf_base_rid(fn->pf_index + (fn->type == EMU_TYPE_VBLK ? 2 : 0)) - fn->rid);
+		/* the VFs sit on the buses of the PF's ordinal (vfs_create),
+		 * which is the function number pf_rid() gave the static PF */
+		d->vf_offset = (uint16_t)(vf_base_rid(fn->rid & 0xff) - fn->rid);
 		d->vf_stride = 1;
 		uint32_t vf_msix_bytes = emu_config_vf_msix(&g_cfg, fn->type) * 16;
 		uint64_t vf_msix_bar = ((vf_msix_bytes + 0xfff) & ~0xfffu) + 0x1000;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 /* --- grace periods --- */
 
@@ -103,6 +104,13 @@ int emu_mem_add(struct emu_function *fn, uint64_t gpa, uint64_t size, int prot, 
 		if (r->gpa < gpa)
 			pos = i + 1;
 	}
+	/* pages past the end of a regular file (memfd, tmpfs, hugetlbfs) map
+	 * fine but fault with SIGBUS when touched: refuse such a range */
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode) && (offset > (uint64_t)st.st_size || size > (uint64_t)st.st_size - offset))
+		return -EINVAL;
 	int mprot = (prot & EMU_DMA_READ ? PROT_READ : 0) | (prot & EMU_DMA_WRITE ? PROT_WRITE : 0);
 	void *hva = mmap(NULL, size, mprot ? mprot : PROT_NONE, MAP_SHARED, fd, (off_t)offset);
 	if (hva == MAP_FAILED)

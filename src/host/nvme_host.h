@@ -376,7 +376,7 @@ struct nvme_host_dmem {
 };
 
 /* Build PRP1/PRP2 for the data pieces sg[0..nsg) with memory page size
- * page (a power of two >= 4096... tests may use smaller, >= 64). Rules
+ * page (a power of two >= 64; the driver uses 4096, CC.MPS = 0). Rules
  * (spec 4.3): the first piece may start at any dword-aligned offset; later
  * pieces start on a page boundary and all but the last end on one. One page:
  * PRP2 = 0; two: PRP2 = the second page; more: PRP2 = a PRP list in lists

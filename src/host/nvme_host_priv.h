@@ -188,8 +188,9 @@ int nvme_host_db_write(struct nvme_host *h, uint32_t off, uint32_t val);
 int nvme_host_admin_timeout(const struct nvme_host *h);
 
 /* Doorbell Buffer Config (admin 7Ch) with fresh shadow/EventIdx pages, as
- * used by nvme_host_enable(): 0 with h->shadow_on set, else the status or
- * errno (shadow doorbells stay off). */
+ * used by nvme_host_enable(): 0 with h->shadow_on set; 0 with it clear when
+ * the doorbells of all queues do not fit one page (large CAP.DSTRD); else
+ * the status or errno (shadow doorbells stay off). */
 int nvme_host_dbbuf_setup(struct nvme_host *h);
 
 /* Admin command with flags (NVME_HOST_F_DPTR...) and data as

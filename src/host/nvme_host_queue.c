@@ -254,6 +254,13 @@ static int reserve_raw(struct nvme_host_queue *q, uint16_t cid, struct nvme_host
 		cmd->priv.raw_extra = false;
 		return 0;
 	}
+	/* Extra CIDs still count against the queue: never more commands in
+	 * flight than CQ entries - 1, so the CQ cannot overflow. */
+	unsigned int busy = (unsigned int)(q->nslots - q->nfree);
+	for (int i = 0; i < NVME_HOST_MAX_RAW; i++)
+		busy += q->raw[i].busy;
+	if (busy >= q->nslots)
+		return -EBUSY;
 	struct nvme_raw_extra *slot = NULL;
 	for (int i = 0; i < NVME_HOST_MAX_RAW; i++) {
 		if (q->raw[i].busy && q->raw[i].cid == cid)
@@ -462,6 +469,8 @@ int nvme_host_submit(struct nvme_host *h, uint16_t qid, struct nvme_host_cmd *cm
 {
 	struct nvme_host_queue *q = nvme_host_queue(h, qid);
 
+	if (h && h->shut_down)
+		return -ESHUTDOWN;
 	if (!q || !cmd)
 		return -EINVAL;
 	return nvme_queue_submit(h, q, cmd);

@@ -185,12 +185,14 @@ _Static_assert(sizeof(struct nvme_cqe) == 16, "CQE is 16 bytes");
 #define NVME_SC_QUEUE_SIZE		0x02
 #define NVME_SC_ABORT_LIMIT		0x03
 #define NVME_SC_AER_LIMIT		0x05
+#define NVME_SC_INVALID_VECTOR		0x08
 #define NVME_SC_INVALID_LOG_PAGE	0x09
 #define NVME_SC_INVALID_FORMAT		0x0a
-#define NVME_SC_INVALID_VECTOR		0x08
-#define NVME_SC_FEATURE_NOT_SAVEABLE	0x0d
 #define NVME_SC_INVALID_QUEUE_DELETION	0x0c
-#define NVME_SC_CMP_FAILED		0x85	/* media errors (SCT 2): compare failure */
+#define NVME_SC_FEATURE_NOT_SAVEABLE	0x0d
+
+/* Media and data integrity errors (SCT 2), 4.6.1.2.3. */
+#define NVME_SC_CMP_FAILED		0x85
 
 /* ---- admin command set, 5 --------------------------------------------------- */
 

@@ -285,6 +285,10 @@ static void reset_finish(struct reset_ctx *r)
 	/* doorbells back to zero; CSTS: not ready, no shutdown, no fatal */
 	memset(c->bar0 + EMU_NVME_DOORBELL_OFF, 0, EMU_NVME_DOORBELL_SIZE);
 	nvme_set_reg32(c, NVME_REG_CSTS, 0);
+	if (c->regs_reset_pending) {
+		c->regs_reset_pending = false;
+		regs_init(c);
+	}
 	void (*done)(struct nvme_ctrl *, void *) = r->done;
 	void *arg = r->arg;
 	free(r);
@@ -315,7 +319,8 @@ static void ctrl_reset(struct nvme_ctrl *c, void (*done)(struct nvme_ctrl *c, vo
 	r->pending = 1;
 	c->state = NVME_CTRL_RESETTING;
 	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++) {
-		if (c->sqs[q] && !c->sqs[q]->stopping) {
+		if (c->sqs[q]) {
+			/* queues already stopping (a Delete SQ) are waited for too */
 			r->pending++;
 			nvme_ioq_stop(c->sqs[q], reset_queue_stopped, r);
 		}
@@ -415,10 +420,13 @@ static void ctrl_dev_reset(void *ctx, enum emu_reset_reason why)
 		 why == EMU_RESET_FLR ? "FLR" : why == EMU_RESET_CLIENT ? "client reset" : "client gone");
 	/* registers go back to their reset values once the queues are down */
 	nvme_set_reg32(c, NVME_REG_CC, 0);
-	if (c->state != NVME_CTRL_DISABLED || c->sqs[0])
-		ctrl_reset(c, NULL, NULL);
-	if (c->state == NVME_CTRL_DISABLED)
+	if (c->state != NVME_CTRL_DISABLED || c->sqs[0]) {
+		c->regs_reset_pending = true;
+		if (c->state != NVME_CTRL_RESETTING)
+			ctrl_reset(c, NULL, NULL);
+	} else {
 		regs_init(c);
+	}
 }
 
 static const struct emu_ctrl_ops nvme_emu_ops = {

@@ -55,6 +55,12 @@ struct nvme_qns {
 struct nvme_cq;
 struct nvme_sq;
 
+struct nvme_stop_waiter {
+	void (*done)(void *arg);
+	void *arg;
+	struct nvme_stop_waiter *next;
+};
+
 /* One command in flight; a per-SQ array sized by the queue depth. */
 struct nvme_req {
 	struct nvme_sq *sq;
@@ -129,6 +135,8 @@ struct nvme_sq {
 	/* namespace table of this queue's reactor, indexed by nsid-1 */
 	struct nvme_qns *ns;
 	uint32_t ns_max;
+	/* main thread: who waits for this queue to stop (several may) */
+	struct nvme_stop_waiter *stop_waiters;
 	/* quiesce waiter */
 	void (*drained)(void *arg);
 	void *drained_arg;
@@ -218,6 +226,7 @@ struct nvme_ctrl {
 	void (*quiesce_cb)(struct nvme_ctrl *c, void *arg);
 	void *quiesce_arg;
 	bool destroying;
+	bool regs_reset_pending;	/* FLR/client reset: registers to reset values */
 };
 
 /* nvme_ctrl.c */

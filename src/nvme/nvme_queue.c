@@ -336,32 +336,56 @@ static bool sq_arm(void *arg)
 
 /* --- starting, stopping, pausing (messages between main and reactor) --- */
 
+struct start_msg {
+	struct nvme_sq *sq;
+	int n;
+	struct {
+		uint32_t nsid;
+		struct bdev *bdev;
+	} ns[];
+};
+
 static void sq_start_on_reactor(void *arg)
 {
-	struct nvme_sq *sq = arg;
-	struct nvme_ctrl *c = sq->ctrl;
+	struct start_msg *m = arg;
+	struct nvme_sq *sq = m->sq;
 	sq->poller = poller_register(sq_poll, sq, "nvme_sq");
 	if (sq->poller)
 		poller_set_wake_fd(sq->poller, sq->wake_fd, sq_arm);
-	/* the namespaces attached now */
-	for (struct nvme_namespace *ns = c->ss->ns; ns; ns = ns->next) {
-		if (ns->ctrl != c || ns->nsid > NVME_MAX_NS_PER_CTRL)
-			continue;
-		struct nvme_qns *q = &sq->ns[ns->nsid - 1];
-		q->bdev = ns->bdev;
-		q->ch = bdev_channel_get(ns->bdev);
-		q->lbads = (uint32_t)__builtin_ctz(ns->bdev->block_size);
-		q->nsze = ns->bdev->num_blocks;
+	/* the namespaces attached when the queue was created */
+	for (int i = 0; i < m->n; i++) {
+		struct nvme_qns *q = &sq->ns[m->ns[i].nsid - 1];
+		struct bdev *b = m->ns[i].bdev;
+		q->bdev = b;
+		q->ch = bdev_channel_get(b);
+		q->lbads = (uint32_t)__builtin_ctz(b->block_size);
+		q->nsze = b->num_blocks;
 	}
+	free(m);
 }
 
 void nvme_ioq_start(struct nvme_sq *sq)
 {
-	sq->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int n = 0;
 	for (struct nvme_namespace *ns = sq->ctrl->ss->ns; ns; ns = ns->next)
-		if (ns->ctrl == sq->ctrl)
-			bdev_open(ns->bdev);
-	thread_send_msg(reactor_get(sq->reactor), sq_start_on_reactor, sq);
+		n += ns->ctrl == sq->ctrl && ns->nsid <= NVME_MAX_NS_PER_CTRL;
+	struct start_msg *m = calloc(1, sizeof(*m) + (size_t)n * sizeof(m->ns[0]));
+	if (!m) {
+		log_crit("out of memory starting an NVMe queue");
+		return;
+	}
+	m->sq = sq;
+	/* snapshot on the main thread, which owns the namespace list */
+	for (struct nvme_namespace *ns = sq->ctrl->ss->ns; ns; ns = ns->next) {
+		if (ns->ctrl != sq->ctrl || ns->nsid > NVME_MAX_NS_PER_CTRL)
+			continue;
+		bdev_open(ns->bdev);
+		m->ns[m->n].nsid = ns->nsid;
+		m->ns[m->n].bdev = ns->bdev;
+		m->n++;
+	}
+	sq->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	thread_send_msg(reactor_get(sq->reactor), sq_start_on_reactor, m);
 }
 
 void nvme_ioq_kick(struct nvme_sq *sq)
@@ -440,40 +464,45 @@ static void sq_stop_on_reactor(void *p)
 	}
 }
 
-struct stop_wrap {
-	struct nvme_sq *sq;
-	void (*done)(void *arg);
-	void *arg;
-};
-
 static void ioq_stopped_main(void *p)
 {
-	struct stop_wrap *w = p;
-	struct nvme_sq *sq = w->sq;
+	struct nvme_sq *sq = p;
 	for (struct nvme_namespace *ns = sq->ctrl->ss->ns; ns; ns = ns->next)
-		if (sq->ns && sq->ns[ns->nsid - 1].bdev)
+		if (ns->nsid <= NVME_MAX_NS_PER_CTRL && sq->ns && sq->ns[ns->nsid - 1].bdev)
 			bdev_close(ns->bdev);
-	w->done(w->arg);
-	free(w);
+	/* detach the list first: a waiter may free the queue */
+	struct nvme_stop_waiter *w = sq->stop_waiters;
+	sq->stop_waiters = NULL;
+	while (w) {
+		struct nvme_stop_waiter *n = w->next;
+		w->done(w->arg);
+		free(w);
+		w = n;
+	}
 }
 
 void nvme_ioq_stop(struct nvme_sq *sq, void (*done)(void *arg), void *arg)
 {
+	struct nvme_stop_waiter *w = calloc(1, sizeof(*w));
+	if (!w) {
+		log_crit("out of memory stopping an NVMe queue");
+		return;
+	}
+	w->done = done;
+	w->arg = arg;
+	w->next = sq->stop_waiters;
+	sq->stop_waiters = w;
+	if (sq->stopping)
+		return;	/* already on its way down: just wait with the others */
 	struct sq_msg *m = calloc(1, sizeof(*m));
-	struct stop_wrap *w = calloc(1, sizeof(*w));
-	if (!m || !w) {
-		free(m);
-		free(w);
+	if (!m) {
 		log_crit("out of memory stopping an NVMe queue");
 		return;
 	}
 	sq->stopping = true;	/* seen by main; the reactor sets its own copy */
-	w->sq = sq;
-	w->done = done;
-	w->arg = arg;
 	m->sq = sq;
 	m->done = ioq_stopped_main;
-	m->arg = w;
+	m->arg = sq;
 	thread_send_msg(reactor_get(sq->reactor), sq_stop_on_reactor, m);
 }
 

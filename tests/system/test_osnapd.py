@@ -1,20 +1,18 @@
 #!/usr/bin/env python3
 """System tests of the osnapd program: start-up files (--init-rpc, --json),
 save_config, signals, log level, SNAP_* parameters, idle CPU, options."""
-import base64
 import json
 import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import osnaptest  # noqa: E402
 from osnaptest import Daemon, RpcConn, check, eq, main, test  # noqa: E402
-
-import subprocess  # noqa: E402
 
 ALL_METHODS = [
     "rpc_get_methods", "spdk_get_version", "osnap_get_version", "framework_start_init",
@@ -107,8 +105,6 @@ osnap-rpc bdev_malloc_create 2 512 --name "Malloc2"
         m1 = d.rpc("bdev_get_bdevs", {"name": "Malloc1"})[0]
         eq(m1["uuid"], "5a6b0c9e-0d8f-4e3a-9b1c-2d3e4f5a6b7c", "Malloc1 uuid")
         eq(m1["num_blocks"], 256, "Malloc1 num_blocks")
-        check(init + ":4" in d.logtext() or "bdev_malloc_create" in d.logtext(),
-              "replay not logged")
         eq(d.stop(), 0, "exit code")
 
 

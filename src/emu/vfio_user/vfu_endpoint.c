@@ -32,6 +32,9 @@ struct vfu_endpoint {
 	int fds[VFU_MAX_FDS];
 	int nfds;
 	bool fd_overflow;
+	/* destroyed while a command was completing asynchronously (conn.busy):
+	 * that command still calls ep_resume, which frees the endpoint */
+	bool orphan;
 };
 
 static void client_close(struct vfu_endpoint *ep);
@@ -198,6 +201,10 @@ static void client_event(void *arg, uint32_t events)
 static void ep_resume(struct vfu_conn *c)
 {
 	struct vfu_endpoint *ep = c->user;
+	if (ep->orphan) {
+		free(ep);
+		return;
+	}
 	if (ep->cfd < 0)
 		return;
 	loop_mod_fd(ep->clf, EPOLLIN);
@@ -327,6 +334,12 @@ void vfu_endpoint_destroy(struct emu_function *fn)
 	close(ep->lfd);
 	unlink(fn->sock_path);
 	fn->ep = NULL;
+	if (ep->conn.busy) {
+		/* a DMA_UNMAP waits for its grace period and will reply through
+		 * this connection (ep_send sees it closed) and resume it */
+		ep->orphan = true;
+		return;
+	}
 	free(ep);
 }
 

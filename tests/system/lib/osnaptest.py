@@ -193,9 +193,18 @@ class Daemon:
             self._conn = None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
+        if self.proc.returncode is not None:
+            # already reaped (by poll()): nothing left to wait for
+            if not self.log.closed:
+                self.log.close()
+            return self.proc.returncode
         end = time.time() + timeout
         while time.time() < end:
-            pid, status, ru = os.wait4(self.proc.pid, os.WNOHANG)
+            try:
+                pid, status, ru = os.wait4(self.proc.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.proc.poll()
+                break
             if pid:
                 self.rusage = ru
                 self.proc.returncode = os.waitstatus_to_exitcode(status)
