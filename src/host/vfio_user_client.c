@@ -589,7 +589,7 @@ int vfu_recv_raw(struct vfu_client *c, void *buf, size_t cap, size_t *len, int *
 	size_t n = cap < sizeof(h) ? cap : sizeof(h);
 	if (n)
 		memcpy(buf, &h, n);
-	if (cap > sizeof(h))
+	if (cap > sizeof(h) && plen)
 		memcpy((uint8_t *)buf + sizeof(h), c->rbuf, cap - sizeof(h) < plen ? cap - sizeof(h) : plen);
 	if (*len > cap)
 		trunc = true;
