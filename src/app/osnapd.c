@@ -7,6 +7,7 @@
 #include "core/thread.h"
 #include "emu/emu.h"
 #include "nvme/nvme.h"
+#include "virtio_blk/vblk.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_internal.h"
 #include "rpc/rpc_server.h"
@@ -197,6 +198,7 @@ static void app_shutdown(void)
 	/* no new I/O: clients go, controllers finish what they fetched */
 	emu_stop_clients();
 	nvme_shutdown_all();
+	vblk_shutdown_all();
 	uint64_t deadline = now_ns() + (uint64_t)SHUTDOWN_DRAIN_MS * 1000000u;
 	while (any_bdev_open() && now_ns() < deadline)
 		loop_run_once(10);

@@ -132,6 +132,20 @@ uint64_t emu_mem_generation(struct emu_function *fn);
  * set for that vector (nothing sent). */
 int emu_irq_raise(struct emu_function *fn, uint16_t vector);
 
+/* --- providers: the client's memory map (main thread) --- */
+
+/* Map [gpa, gpa+size) of the client's memory from fd at offset (fd is not
+ * kept). -EEXIST on overlap, -EINVAL for a range past the file's end. */
+int emu_mem_add(struct emu_function *fn, uint64_t gpa, uint64_t size, int prot, int fd,
+		uint64_t offset);
+/* Remove exactly [gpa, gpa+size): the bound controller lets go first
+ * (mem_unmap), then after a grace period the memory is unmapped and
+ * done(arg, 0) is called; done(arg, -ENOENT) at once if no such region. */
+void emu_mem_remove(struct emu_function *fn, uint64_t gpa, uint64_t size,
+		    void (*done)(void *arg, int rc), void *arg);
+/* Remove every region (client gone). */
+void emu_mem_remove_all(struct emu_function *fn, void (*done)(void *arg, int rc), void *arg);
+
 /* --- resources (emulation_resource_list) --- */
 uint32_t emu_msix_available(void);
 uint32_t emu_queues_available(void);

@@ -79,16 +79,7 @@ struct emu_function {
  * was doing (a grace period for snapshots and closed fds). */
 void emu_sync(void (*cb)(void *arg), void *arg);
 
-/* Memory map (emu_mem.c). */
-int emu_mem_add(struct emu_function *fn, uint64_t gpa, uint64_t size, int prot, int fd,
-		uint64_t offset);
-/* Remove exactly [gpa, gpa+size): asks the controller to let go, waits a
- * grace period, unmaps, then calls done(arg, 0) — or done(arg, -errno) at
- * once when no such mapping exists. */
-void emu_mem_remove(struct emu_function *fn, uint64_t gpa, uint64_t size,
-		    void (*done)(void *arg, int rc), void *arg);
-/* Remove everything (client gone). */
-void emu_mem_remove_all(struct emu_function *fn, void (*done)(void *arg, int rc), void *arg);
+/* Memory map (emu_mem.c): emu_mem_add/remove are in emu.h. */
 int emu_mem_count(struct emu_function *fn);
 
 /* MSI-X (emu_msix.c). */

@@ -62,4 +62,14 @@ struct rpc_param {
 int rpc_decode(json_t *params, const struct rpc_param *table, size_t n, void *out,
 	       char *err, size_t errlen);
 
+/* In a handler: decode params with table into p, or answer -32602 with the
+ * decoder's message and return. */
+#define RPC_DECODE_OR_RETURN(req, params, table, p) do { \
+	char rpc_err_[256]; \
+	if (rpc_decode((params), RPC_PARAMS(table), &(p), rpc_err_, sizeof(rpc_err_))) { \
+		rpc_send_invalid_params((req), "%s", rpc_err_); \
+		return; \
+	} \
+} while (0)
+
 #endif

@@ -13,13 +13,7 @@
 
 void nvme_rpc_register(void);
 
-#define DECODE(tbl, p) do { \
-	char err_[256]; \
-	if (rpc_decode(params, RPC_PARAMS(tbl), &(p), err_, sizeof(err_))) { \
-		rpc_send_invalid_params(req, "%s", err_); \
-		return; \
-	} \
-} while (0)
+#define DECODE(tbl, p) RPC_DECODE_OR_RETURN(req, params, tbl, p)
 
 /* Answer an RPC from an asynchronous NVMe operation. */
 static void done_bool(void *arg, int rc, const char *msg)

@@ -7,6 +7,7 @@ void framework_rpc_register(void);
 void log_rpc_register(void);
 void emulation_rpc_register(void);
 void nvme_rpc_register(void);
+void virtio_blk_rpc_register(void);
 
 void rpc_tables_register(void)
 {
@@ -19,4 +20,5 @@ void rpc_tables_register(void)
 	bdev_aio_rpc_register();
 	emulation_rpc_register();
 	nvme_rpc_register();
+	virtio_blk_rpc_register();
 }

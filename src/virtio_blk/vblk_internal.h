@@ -1,0 +1,102 @@
+/* virtio-blk controller internals. */
+#ifndef OSNAP_VBLK_INTERNAL_H
+#define OSNAP_VBLK_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "bdev/bdev.h"
+#include "emu/emu.h"
+#include "vblk.h"
+#include "vq_split.h"
+
+#define VBLK_MAX_SEGS 4096	/* iovecs per request from the guest's view */
+
+struct vblk_queue;
+
+struct vblk_req {
+	struct vblk_queue *q;
+	uint16_t head;
+	uint32_t type;
+	uint8_t *status;		/* last byte of the last writable buffer */
+	uint32_t written;		/* bytes for used.len */
+	int iovcnt;
+	struct iovec *iov;		/* data for the bdev */
+	struct iovec *chain_iov;	/* the whole chain as vq_pop gave it */
+	uint32_t seg_next, seg_count;	/* discard / write zeroes progress */
+	uint64_t seq;			/* IN_ORDER: fetch order */
+	bool done;
+	uint8_t result;
+	struct bdev_io *bio;
+	struct vblk_req *next;
+	struct vblk_req *next_order;	/* IN_ORDER: fetch order */
+};
+
+struct vblk_queue {
+	struct vblk_ctrl *c;
+	uint16_t idx;
+	int reactor;
+	struct vq vq;
+	bool running;			/* main's view */
+	bool paused;			/* reactor: not fetching */
+	bool stopping;
+	int kick_fd;
+	_Atomic int call_fd;
+	uint16_t vector;
+	struct poller *poller;
+	struct bdev_channel *ch;
+	struct bdev *bdev;		/* main's view (open count held) */
+	struct bdev *rbdev;		/* reactor's view */
+	uint32_t nreqs;
+	struct vblk_req *reqs;
+	struct vblk_req *free_list;
+	uint8_t *bio_mem;
+	struct iovec *iov_pool;
+	uint32_t max_iov;
+	uint32_t inflight;
+	bool need_signal;
+	struct vblk_req *order_head, *order_tail;	/* IN_ORDER: fetched, not yet used */
+	int own_kick;			/* eventfd made by us when the transport has none */
+	bool broken;			/* rings left the client's memory */
+	/* stats, written by the reactor */
+	uint64_t reads, writes, flushes, received, completed;
+	/* main-thread waiters */
+	void (*drained)(void *arg);
+	void *drained_arg;
+};
+
+enum vblk_state { VBLK_RUNNING, VBLK_SUSPENDED };
+
+struct vblk_ctrl {
+	char name[64];
+	struct emu_function *fn;
+	struct vblk_ctrl *next;
+
+	struct bdev *bdev;		/* NULL: no media */
+	char vblk_id[VIRTIO_BLK_ID_BYTES + 1];
+	uint32_t num_queues, queue_size, size_max, seg_max;
+	bool force_in_order, indirect_desc, read_only;
+
+	uint64_t features;		/* offered */
+	uint64_t driver_features;	/* negotiated */
+	bool suspended;			/* by RPC */
+	bool no_media_pause;		/* detached bdev */
+	bool destroying;
+
+	struct vblk_queue queues[VBLK_MAX_QUEUES];
+
+	const struct vblk_transport_ops *tops;
+	void *tctx;
+	int pending;			/* main: messages awaited */
+};
+
+/* vblk_queue.c */
+void vblk_queue_pause_all(struct vblk_ctrl *c, bool pause, void (*done)(void *arg), void *arg);
+void vblk_queue_set_bdev_all(struct vblk_ctrl *c, struct bdev *b, void (*done)(void *arg), void *arg);
+
+/* vblk_io.c */
+void vblk_io_execute(struct vblk_queue *q, struct vblk_req *r, struct vq_chain *chain);
+void vblk_req_finish(struct vblk_req *r, uint8_t status);
+
+void vblk_ctrl_set_transport(struct vblk_ctrl *c, const struct vblk_transport_ops *ops, void *tctx);
+
+#endif

@@ -1,0 +1,59 @@
+/* One vhost-user front end connected to a virtio-blk controller, apart
+ * from its socket (so the message handling can be fuzzed). Main thread. */
+#ifndef OSNAP_VHU_CONN_H
+#define OSNAP_VHU_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vblk.h"
+#include "vhu_proto.h"
+
+struct vhu_conn;
+
+struct vhu_conn_ops {
+	/* Send a reply (header included); 0 or -errno. */
+	int (*send)(struct vhu_conn *c, const void *msg, size_t len, const int *fds, int nfds);
+	/* An asynchronous request finished: read messages again. */
+	void (*resume)(struct vhu_conn *c);
+};
+
+struct vhu_vring {
+	uint32_t num;
+	uint64_t desc, avail, used;	/* guest addresses */
+	bool addr_set;
+	uint16_t base;
+	int kick_fd, call_fd;
+	bool kick_set;
+	bool enabled;
+};
+
+struct vhu_user_region {
+	uint64_t gpa, size, uaddr;
+};
+
+struct vhu_conn {
+	struct vblk_ctrl *ctrl;
+	const struct vhu_conn_ops *ops;
+	void *user;
+	uint64_t protocol_features;
+	bool features_set;
+	bool proto_negotiated;		/* VHOST_USER_F_PROTOCOL_FEATURES acked */
+	bool busy, in_handler;
+	struct vhu_vring vrings[VBLK_MAX_QUEUES];
+	struct vhu_user_region regions[VHU_MAX_SLOTS];
+	int nregions;
+	int inflight_fd;
+	uint64_t inflight_size;
+};
+
+void vhu_conn_init(struct vhu_conn *c, struct vblk_ctrl *ctrl, const struct vhu_conn_ops *ops, void *user);
+/* Handle one message (header included). Takes ownership of fds. Returns 0
+ * or -EPROTO when the connection must close. May leave c->busy set. */
+int vhu_conn_handle(struct vhu_conn *c, const uint8_t *msg, size_t len, int *fds, int nfds);
+/* The front end is gone: stop the queues (after in-flight requests finish)
+ * and drop its memory and fds. done(arg) when that is over. */
+void vhu_conn_gone(struct vhu_conn *c, void (*done)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,372 @@
+/* The vhost-user endpoint of a virtio-blk controller: EMU_DIR/{VUID}.sock,
+ * listening while the controller exists, one front end at a time. */
+#include "vhu_conn.h"
+#include "vblk_internal.h"
+#include "core/event_loop.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct vhu_endpoint {
+	struct vblk_ctrl *ctrl;
+	char path[320];
+	int lfd, cfd;
+	struct loop_fd *llf, *clf;
+	struct vhu_conn conn;
+	struct vhu_hdr hdr;
+	size_t hdr_got;
+	uint8_t *msg;
+	size_t msg_got;
+	int fds[VHU_MAX_FDS];
+	int nfds;
+	bool closing;		/* client going away: its queues are stopping */
+	bool destroyed;		/* freed when the client teardown ends */
+};
+
+static void client_close(struct vhu_endpoint *ep);
+
+static int ep_send(struct vhu_conn *c, const void *msg, size_t len, const int *fds, int nfds)
+{
+	struct vhu_endpoint *ep = c->user;
+	char cbuf[CMSG_SPACE(sizeof(int) * VHU_MAX_FDS)];
+	struct iovec iov = { (void *)msg, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (ep->cfd < 0)
+		return -ENOTCONN;
+	if (nfds) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+	}
+	size_t sent = 0;
+	while (sent < len) {
+		iov.iov_base = (uint8_t *)msg + sent;
+		iov.iov_len = len - sent;
+		ssize_t n = sendmsg(ep->cfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd pfd = { ep->cfd, POLLOUT, 0 };
+				if (poll(&pfd, 1, 5000) <= 0)
+					return -ETIMEDOUT;
+				continue;
+			}
+			return -errno;
+		}
+		sent += (size_t)n;
+		mh.msg_control = NULL;
+		mh.msg_controllen = 0;
+	}
+	return 0;
+}
+
+static void ep_resume(struct vhu_conn *c);
+static const struct vhu_conn_ops ep_ops = { .send = ep_send, .resume = ep_resume };
+
+static void reset_rx(struct vhu_endpoint *ep)
+{
+	for (int i = 0; i < ep->nfds; i++)
+		if (ep->fds[i] >= 0)
+			close(ep->fds[i]);
+	ep->nfds = 0;
+	ep->hdr_got = 0;
+	free(ep->msg);
+	ep->msg = NULL;
+	ep->msg_got = 0;
+}
+
+/* 1: a whole message is buffered; 0: need more; -1: close */
+static int rx_step(struct vhu_endpoint *ep)
+{
+	if (ep->hdr_got < sizeof(ep->hdr)) {
+		char cbuf[CMSG_SPACE(sizeof(int) * (VHU_MAX_FDS + 4))];
+		struct iovec iov = { (uint8_t *)&ep->hdr + ep->hdr_got, sizeof(ep->hdr) - ep->hdr_got };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		ssize_t n = recvmsg(ep->cfd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n == 0)
+			return -1;
+		if (n < 0)
+			return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			int *p = (int *)CMSG_DATA(cm);
+			for (int i = 0; i < k; i++) {
+				if (ep->nfds < VHU_MAX_FDS)
+					ep->fds[ep->nfds++] = p[i];
+				else
+					close(p[i]);
+			}
+		}
+		ep->hdr_got += (size_t)n;
+		if (ep->hdr_got < sizeof(ep->hdr))
+			return 0;
+		if (ep->hdr.size > VHU_MAX_PAYLOAD) {
+			log_warn("%s: vhost-user message of %u bytes refused; disconnecting", ep->ctrl->name,
+				 ep->hdr.size);
+			return -1;
+		}
+		ep->msg = malloc(sizeof(ep->hdr) + ep->hdr.size);
+		if (!ep->msg)
+			return -1;
+		memcpy(ep->msg, &ep->hdr, sizeof(ep->hdr));
+		ep->msg_got = sizeof(ep->hdr);
+	}
+	size_t total = sizeof(ep->hdr) + ep->hdr.size;
+	while (ep->msg_got < total) {
+		ssize_t n = recv(ep->cfd, ep->msg + ep->msg_got, total - ep->msg_got, MSG_DONTWAIT);
+		if (n == 0)
+			return -1;
+		if (n < 0)
+			return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+		ep->msg_got += (size_t)n;
+	}
+	return 1;
+}
+
+static void client_event(void *arg, uint32_t events)
+{
+	struct vhu_endpoint *ep = arg;
+	(void)events;
+	while (ep->cfd >= 0 && !ep->conn.busy && !ep->closing) {
+		int r = rx_step(ep);
+		if (r < 0) {
+			client_close(ep);
+			return;
+		}
+		if (r == 0)
+			return;
+		int nfds = ep->nfds;
+		ep->nfds = 0;
+		int rc = vhu_conn_handle(&ep->conn, ep->msg, sizeof(ep->hdr) + ep->hdr.size, ep->fds, nfds);
+		reset_rx(ep);
+		if (rc) {
+			client_close(ep);
+			return;
+		}
+	}
+	if (ep->cfd >= 0 && ep->conn.busy)
+		loop_mod_fd(ep->clf, 0);
+}
+
+static void ep_resume(struct vhu_conn *c)
+{
+	struct vhu_endpoint *ep = c->user;
+	if (ep->cfd < 0 || ep->closing)
+		return;
+	loop_mod_fd(ep->clf, EPOLLIN);
+	client_event(ep, EPOLLIN);
+}
+
+static void ep_free(struct vhu_endpoint *ep)
+{
+	if (ep->lfd >= 0) {
+		loop_del_fd(ep->llf);
+		close(ep->lfd);
+		unlink(ep->path);
+	}
+	free(ep);
+}
+
+static void client_gone_done(void *arg)
+{
+	struct vhu_endpoint *ep = arg;
+	ep->closing = false;
+	log_info("%s: vhost-user front end disconnected", ep->ctrl ? ep->ctrl->name : "?");
+	if (ep->destroyed)
+		ep_free(ep);
+}
+
+static void client_close(struct vhu_endpoint *ep)
+{
+	if (ep->cfd < 0)
+		return;
+	loop_del_fd(ep->clf);
+	close(ep->cfd);
+	ep->cfd = -1;
+	reset_rx(ep);
+	ep->closing = true;
+	/* in-flight requests finish, then its memory goes */
+	vhu_conn_gone(&ep->conn, client_gone_done, ep);
+}
+
+static void accept_event(void *arg, uint32_t events)
+{
+	struct vhu_endpoint *ep = arg;
+	(void)events;
+	int fd = accept4(ep->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (ep->cfd >= 0 || ep->closing) {
+		log_warn("%s: a second vhost-user front end was refused", ep->ctrl->name);
+		close(fd);
+		return;
+	}
+	ep->clf = loop_add_fd(fd, EPOLLIN, client_event, ep);
+	if (!ep->clf) {
+		close(fd);
+		return;
+	}
+	ep->cfd = fd;
+	vhu_conn_init(&ep->conn, ep->ctrl, &ep_ops, ep);
+	log_info("%s: vhost-user front end connected", ep->ctrl->name);
+}
+
+static void nothing(void *arg, int rc)
+{
+	(void)arg;
+	(void)rc;
+}
+
+/* --- transport ops --- */
+
+static void t_destroy(struct vblk_ctrl *c, void *tctx)
+{
+	struct vhu_endpoint *ep = tctx;
+	emu_fn_unbind(c->fn);
+	/* stop listening now; the client side ends when its teardown does */
+	if (ep->lfd >= 0) {
+		loop_del_fd(ep->llf);
+		close(ep->lfd);
+		unlink(ep->path);
+		ep->lfd = -1;
+	}
+	ep->destroyed = true;
+	ep->ctrl = NULL;
+	if (ep->cfd >= 0) {
+		loop_del_fd(ep->clf);
+		close(ep->cfd);
+		ep->cfd = -1;
+		reset_rx(ep);
+		/* queues are already stopped by the destroy: drop the rest */
+		for (int i = 0; i < VBLK_MAX_QUEUES; i++) {
+			if (ep->conn.vrings[i].kick_fd >= 0)
+				close(ep->conn.vrings[i].kick_fd);
+			if (ep->conn.vrings[i].call_fd >= 0)
+				close(ep->conn.vrings[i].call_fd);
+		}
+		if (ep->conn.inflight_fd >= 0)
+			close(ep->conn.inflight_fd);
+		emu_mem_remove_all(c->fn, nothing, NULL);
+	}
+	if (!ep->closing)
+		ep_free(ep);
+}
+
+static void t_config_changed(struct vblk_ctrl *c, void *tctx)
+{
+	(void)tctx;
+	/* without a back-end request channel the front end reads the new
+	 * capacity at its next GET_CONFIG (for QEMU: after a reset/reboot) */
+	log_info("%s: configuration changed", c->name);
+}
+
+static bool t_driver_live(struct vblk_ctrl *c, void *tctx)
+{
+	struct vhu_endpoint *ep = tctx;
+	(void)c;
+	return ep->cfd >= 0 && ep->conn.features_set;
+}
+
+static const struct vblk_transport_ops vhu_transport = {
+	.destroy = t_destroy,
+	.config_changed = t_config_changed,
+	.driver_live = t_driver_live,
+};
+
+/* The function's view of the controller: removals pause the queues. */
+static void fn_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(void *arg), void *arg)
+{
+	struct vblk_ctrl *c = ctx;
+	(void)gpa;
+	(void)len;
+	vblk_queue_pause_all(c, true, done, arg);
+}
+
+static const struct emu_ctrl_ops vhu_fn_ops = { .mem_unmap = fn_mem_unmap };
+
+int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen);
+int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = emu_fn_socket_path(c->fn);
+	const struct emu_config *cfg = emu_get_config();
+	int rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	if (emu_fn_bind(c->fn, &vhu_fn_ops, c, c->name)) {
+		snprintf(err, errlen, "function %s is busy", emu_fn_vuid(c->fn));
+		return -EBUSY;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0) {
+		rc = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
+		close(probe);
+		if (rc == 0) {
+			emu_fn_unbind(c->fn);
+			snprintf(err, errlen, "%s is in use by another running osnapd", path);
+			return -EADDRINUSE;
+		}
+	}
+	unlink(path);
+	struct vhu_endpoint *ep = calloc(1, sizeof(*ep));
+	if (!ep) {
+		emu_fn_unbind(c->fn);
+		return -ENOMEM;
+	}
+	ep->ctrl = c;
+	ep->cfd = -1;
+	snprintf(ep->path, sizeof(ep->path), "%s", path);
+	ep->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	mode_t old = umask(0177);
+	rc = ep->lfd < 0 ? -1 : bind(ep->lfd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc == 0 && cfg->socket_group[0]) {
+		struct group *g = getgrnam(cfg->socket_group);
+		if (g && chown(path, (uid_t)-1, g->gr_gid) < 0)
+			log_warn("chown %s: %s", path, strerror(errno));
+	}
+	if (rc < 0 || listen(ep->lfd, 4) < 0 || chmod(path, cfg->socket_mode) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	ep->llf = loop_add_fd(ep->lfd, EPOLLIN, accept_event, ep);
+	if (!ep->llf) {
+		rc = -errno;
+		goto fail;
+	}
+	vblk_ctrl_set_transport(c, &vhu_transport, ep);
+	log_info("%s: vhost-user-blk endpoint %s", c->name, path);
+	return 0;
+fail:
+	if (ep->lfd >= 0) {
+		close(ep->lfd);
+		unlink(path);
+	}
+	free(ep);
+	emu_fn_unbind(c->fn);
+	return rc ? rc : -EIO;
+}

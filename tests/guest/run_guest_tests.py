@@ -1,0 +1,1093 @@
+#!/usr/bin/env python3
+"""Guest tests: a real Linux guest (Debian's kernel, QEMU 7.2 under TCG) on a
+vhost-user-blk back end, for the kernel's own virtio_blk driver.
+
+Each case boots one guest with a test of tests/guest/cases/ (named on the
+kernel command line, osnap.test=NAME), reads its verdict from the serial
+console (OSNAP-PASS / OSNAP-FAIL), acts on the host side when the guest asks
+(OSNAP-STEP NAME -> a callback -> OSNAP-GO NAME on the console), and checks
+the back end's files against what the guest reports (OSNAP-SUM).
+
+Back ends: qemu-storage-daemon (QsdBackend, the reference) and osnapd
+(OsnapBackend). The osnap cases are skipped while the running osnapd does not
+list virtio_blk_controller_create in rpc_get_methods.
+
+Prints TAP lines ("ok N - name", "not ok N - name", "... # SKIP why") and
+ends with "N passed, N failed[, N skipped]"; exits non-zero on failure.
+
+usage: run_guest_tests.py [--backend qsd,osnap] [--case SUBSTR] [--keep]
+                          [--trace-vhost] [--list]
+The binaries of osnap come from $OSNAP_BUILD (default: build/).
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.path.abspath(os.environ.get("OSNAP_BUILD", os.path.join(TOP, "build")))
+CACHE = os.environ.get("OSNAP_GUEST_CACHE", "/var/tmp/osnap-guest-cache")
+
+sys.path.insert(0, HERE)
+from vhost_user_log import VhostUserProxy  # noqa: E402
+
+QEMU = "qemu-system-x86_64"
+QSD = "qemu-storage-daemon"
+BOOT_TIMEOUT = 120          # s, one boot of a plain case under TCG
+STEP_TIMEOUT = 240          # s, one boot of a case with host steps
+MiB = 1 << 20
+
+OPTS = None                 # parsed command line
+
+
+class Skip(Exception):
+    pass
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def log(msg):
+    print("# " + msg, flush=True)
+
+
+def sha256_file(path, length=None):
+    h = hashlib.sha256()
+    left = length if length is not None else 1 << 62
+    with open(path, "rb") as f:
+        while left > 0:
+            b = f.read(min(left, MiB))
+            if not b:
+                break
+            h.update(b)
+            left -= len(b)
+    return h.hexdigest()
+
+
+def make_image(path, size, random=False):
+    with open(path, "wb") as f:
+        if random:
+            left = size
+            while left:
+                n = min(left, MiB)
+                f.write(os.urandom(n))
+                left -= n
+        else:
+            f.truncate(size)
+
+
+def wait_path(path, timeout, proc=None, what="socket"):
+    end = time.time() + timeout
+    while time.time() < end:
+        if os.path.exists(path):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise Failure("%s exited with %d before creating %s" % (what, proc.returncode, path))
+        time.sleep(0.02)
+    raise Failure("%s %s did not appear in %ds" % (what, path, timeout))
+
+
+def tail(text, n=60):
+    lines = text.splitlines()
+    return "\n".join(lines[-n:])
+
+
+# --------------------------------------------------------------------------
+# QMP
+
+
+class Qmp:
+    """A minimal QMP client on a Unix socket."""
+
+    def __init__(self, path, timeout=30, proc=None):
+        end = time.time() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.time() > end or (proc is not None and proc.poll() is not None):
+                    raise Failure("cannot connect to QMP at %s" % path)
+                time.sleep(0.05)
+        self.buf = b""
+        self.events = []
+        self._read()                  # greeting
+        self.execute("qmp_capabilities")
+
+    def _read(self, timeout=30):
+        self.sock.settimeout(timeout)
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise Failure("QMP connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def execute(self, cmd, timeout=30, **args):
+        req = {"execute": cmd}
+        if args:
+            req["arguments"] = args
+        self.sock.sendall(json.dumps(req).encode() + b"\n")
+        while True:
+            r = self._read(timeout)
+            if "event" in r:
+                self.events.append(r)
+                continue
+            if "error" in r:
+                raise Failure("QMP %s: %s" % (cmd, r["error"].get("desc")))
+            return r.get("return")
+
+    def wait_event(self, name, timeout=30, pred=None):
+        end = time.time() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e["event"] == name and (pred is None or pred(e.get("data", {}))):
+                    return self.events.pop(i)
+            left = end - time.time()
+            if left <= 0:
+                return None
+            try:
+                r = self._read(left)
+            except (socket.timeout, TimeoutError):
+                return None
+            if "event" in r:
+                self.events.append(r)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------
+# The guest
+
+
+class GuestEnv:
+    """The kernel and initramfs every guest of this run boots (built once)."""
+
+    def __init__(self):
+        p = subprocess.run(["bash", os.path.join(HERE, "build_guest.sh"), CACHE],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise Failure("build_guest.sh failed:\n" + p.stdout + p.stderr)
+        if p.stderr.strip():
+            log(p.stderr.strip())
+        env = {}
+        with open(p.stdout.strip().splitlines()[-1]) as f:
+            for line in f:
+                k, _, v = line.strip().partition("=")
+                env[k] = v
+        self.kver = env["KVER"]
+        self.kernel = env["VMLINUZ"]
+        self.initrd = env["INITRD"]
+
+
+class Disk:
+    """A vhost-user-blk disk of the guest at boot."""
+
+    def __init__(self, sock, num_queues=1, reconnect=False, dev_id=None):
+        self.sock = sock
+        self.num_queues = num_queues
+        self.reconnect = reconnect
+        self.dev_id = dev_id
+
+
+class GuestResult:
+    def __init__(self):
+        self.verdict = None        # "pass", "fail", "timeout", "crash"
+        self.reason = ""
+        self.infos = {}
+        self.sums = {}
+        self.steps = []
+        self.step_errors = []
+        self.console = []
+        self.elapsed = 0.0
+        self.boot_uptime = None
+        self.end_uptime = None
+        self.qemu_rc = None
+
+    def console_text(self):
+        return "\n".join(self.console)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc")
+MARK = re.compile(r"OSNAP-(PASS|FAIL|STEP|SUM|INFO|BOOT|END)\b ?(.*)$")
+
+
+class Guest:
+    """One boot of QEMU (TCG) with vhost-user-blk disks and a guest test.
+
+    steps: {name: callback(guest)} run on OSNAP-STEP name; the guest goes on
+    when the callback returns (an exception aborts the guest's case).
+    """
+
+    def __init__(self, env, test, disks, params=None, steps=None, timeout=BOOT_TIMEOUT,
+                 smp=2, mem=512, qmp=False, workdir=None):
+        self.env = env
+        self.test = test
+        self.disks = disks
+        self.params = params or {}
+        self.steps = steps or {}
+        self.timeout = timeout
+        self.smp = smp
+        self.mem = mem
+        self.workdir = workdir or tempfile.mkdtemp(prefix="osnap-guest-")
+        self.qmp_path = os.path.join(self.workdir, "qmp.sock") if qmp else None
+        self.qmp = None
+        self.proc = None
+        self.result = GuestResult()
+
+    def cmdline(self):
+        append = "console=ttyS0 quiet panic=-1 osnap.test=%s" % self.test
+        for k, v in sorted(self.params.items()):
+            append += " osnap.%s=%s" % (k, v)
+        cmd = [QEMU, "-accel", "tcg", "-smp", str(self.smp), "-m", str(self.mem),
+               "-nographic", "-no-reboot", "-nic", "none", "-vga", "none",
+               "-kernel", self.env.kernel, "-initrd", self.env.initrd, "-append", append,
+               "-object", "memory-backend-memfd,id=mem,size=%dM,share=on" % self.mem,
+               "-numa", "node,memdev=mem"]
+        for i, d in enumerate(self.disks):
+            ch = "socket,id=c%d,path=%s" % (i, d.sock)
+            if d.reconnect:
+                ch += ",reconnect=1"
+            dev = "vhost-user-blk-pci,chardev=c%d,num-queues=%d" % (i, d.num_queues)
+            if d.dev_id:
+                dev += ",id=" + d.dev_id
+            cmd += ["-chardev", ch, "-device", dev]
+        if self.qmp_path:
+            cmd += ["-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
+        return cmd
+
+    def send(self, line):
+        try:
+            self.proc.stdin.write((line + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            pass
+
+    def _line(self, line):
+        r = self.result
+        r.console.append(line)
+        m = MARK.search(line)
+        if not m:
+            return
+        kind, rest = m.group(1), m.group(2).strip()
+        if kind == "PASS":
+            r.verdict = r.verdict or "pass"
+        elif kind == "FAIL":
+            r.verdict = "fail"
+            r.reason = rest.split(": ", 1)[1] if ": " in rest else rest
+        elif kind == "SUM":
+            dev, _, val = rest.partition(" ")
+            r.sums[dev] = val.strip()
+        elif kind == "INFO":
+            k, _, v = rest.partition(" ")
+            r.infos[k] = v.strip()
+        elif kind == "BOOT":
+            r.boot_uptime = float(rest or 0)
+        elif kind == "END":
+            r.end_uptime = float(rest or 0)
+        elif kind == "STEP":
+            name = rest
+            r.steps.append(name)
+            cb = self.steps.get(name)
+            t0 = time.time()
+            try:
+                if cb is None:
+                    raise Failure("no host callback for step %r" % name)
+                cb(self)
+            except Exception as e:  # the guest must learn of it either way
+                msg = "%s: %s" % (e.__class__.__name__, e)
+                r.step_errors.append("step %s: %s" % (name, msg))
+                self.send("OSNAP-ABORT %s: %s" % (name, msg.replace("\n", " ")[:200]))
+                return
+            log("%s: host step %s done in %.1fs" % (self.test, name, time.time() - t0))
+            self.send("OSNAP-GO %s" % name)
+
+    def run(self):
+        r = self.result
+        cmd = self.cmdline()
+        t0 = time.time()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, cwd=self.workdir,
+                                     start_new_session=True)
+        sel = selectors.DefaultSelector()
+        try:
+            if self.qmp_path:
+                self.qmp = Qmp(self.qmp_path, proc=self.proc)
+            fd = self.proc.stdout.fileno()
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+            deadline = t0 + self.timeout
+            pending = b""
+            eof = False
+            while not eof:
+                left = deadline - time.time()
+                if left <= 0:
+                    r.verdict = "timeout"
+                    r.reason = "no end after %ds (QEMU killed)" % self.timeout
+                    break
+                for _key, _ev in sel.select(min(left, 1.0)):
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        eof = True
+                        break
+                    pending += chunk
+                    while b"\n" in pending:
+                        raw, pending = pending.split(b"\n", 1)
+                        self._line(ANSI.sub("", raw.decode("utf-8", "replace")).rstrip("\r"))
+            if pending:
+                self._line(ANSI.sub("", pending.decode("utf-8", "replace")).rstrip("\r"))
+        finally:
+            sel.close()
+            self.kill()
+            r.elapsed = time.time() - t0
+            r.qemu_rc = self.proc.returncode
+            if self.qmp:
+                self.qmp.close()
+        if r.verdict is None:
+            r.verdict = "crash"
+            r.reason = "QEMU exited (%s) without a verdict" % r.qemu_rc
+        if r.step_errors and r.verdict == "pass":
+            r.verdict = "fail"
+            r.reason = "; ".join(r.step_errors)
+        return r
+
+    def kill(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=5)     # the guest may be powering off
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+# --------------------------------------------------------------------------
+# Back ends
+
+
+class DiskSpec:
+    """A disk as a back end serves it."""
+
+    def __init__(self, name, image, num_queues=1, read_only=False):
+        self.name = name
+        self.image = image
+        self.num_queues = num_queues
+        self.read_only = read_only
+        self.sock = None
+
+
+class Backend:
+    """What a vhost-user-blk back end offers the cases.
+
+    start(work, specs) serves the disks and fills in spec.sock; add_disk /
+    remove_disk while running; restart() stops the service and starts it
+    again on the same configuration; suspend/resume/swap_bdev are the
+    controller operations of osnap. FEATURES names what a back end supports;
+    a case needs some of them.
+    """
+
+    name = "backend"
+    FEATURES = set()
+
+    def __init__(self):
+        self.work = None
+        self.specs = {}
+        self.proxies = []
+
+    def probe(self):
+        """None when usable, else the reason to skip."""
+        return None
+
+    def start(self, work, specs):
+        raise NotImplementedError
+
+    def add_disk(self, spec):
+        raise NotImplementedError
+
+    def remove_disk(self, name):
+        raise NotImplementedError
+
+    def restart(self):
+        raise NotImplementedError
+
+    def suspend(self, name):
+        raise NotImplementedError
+
+    def resume(self, name):
+        raise NotImplementedError
+
+    def swap_bdev(self, name, image):
+        raise NotImplementedError
+
+    def stop(self):
+        raise NotImplementedError
+
+    def log_text(self):
+        return ""
+
+    def client_sock(self, spec, sock):
+        """The path QEMU connects to: the back end's, or a logging relay's."""
+        if not OPTS or not OPTS.trace_vhost:
+            return sock
+        path = os.path.join(self.work, "%s.trace.sock" % spec.name)
+        logp = os.path.join(self.work, "%s.vhost-user.log" % spec.name)
+        self.proxies.append(VhostUserProxy(path, sock, logp))
+        return path
+
+    def close_proxies(self):
+        for p in self.proxies:
+            p.close()
+        self.proxies = []
+
+
+def _terminate(proc, timeout=20):
+    if proc is None or proc.poll() is not None:
+        return proc.returncode if proc else None
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+class QsdBackend(Backend):
+    """qemu-storage-daemon, one process per disk, each on a file:
+    --blockdev driver=file,node-name=file0,filename=IMG
+    --export type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,
+             addr.path=SOCK,writable=on,num-queues=N
+    """
+
+    name = "qsd"
+    FEATURES = {"pattern", "read_only", "hotplug", "restart"}
+
+    def __init__(self):
+        super().__init__()
+        self.procs = {}
+        self.logs = []
+
+    def probe(self):
+        if shutil.which(QSD) is None:
+            return "%s not installed" % QSD
+        return None
+
+    def _spawn(self, spec):
+        sock = os.path.join(self.work, "%s.sock" % spec.name)
+        if os.path.exists(sock):
+            os.unlink(sock)
+        blk = "driver=file,node-name=file0,filename=%s" % spec.image.replace(",", ",,")
+        if spec.read_only:
+            blk += ",read-only=on"
+        exp = ("type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=%s,"
+               "writable=%s,num-queues=%d" % (sock.replace(",", ",,"),
+                                              "off" if spec.read_only else "on",
+                                              spec.num_queues))
+        logp = os.path.join(self.work, "qsd-%s.log" % spec.name)
+        if logp not in self.logs:
+            self.logs.append(logp)
+        lf = open(logp, "ab")
+        p = subprocess.Popen([QSD, "--blockdev", blk, "--export", exp],
+                             stdout=lf, stderr=subprocess.STDOUT)
+        lf.close()
+        self.procs[spec.name] = p
+        wait_path(sock, 20, p, "qemu-storage-daemon socket")
+        return sock
+
+    def start(self, work, specs):
+        self.work = work
+        for s in specs:
+            self.specs[s.name] = s
+            s.sock = self.client_sock(s, self._spawn(s))
+
+    def add_disk(self, spec):
+        self.specs[spec.name] = spec
+        spec.sock = self.client_sock(spec, self._spawn(spec))
+        return spec.sock
+
+    def remove_disk(self, name):
+        _terminate(self.procs.pop(name, None))
+        self.specs.pop(name, None)
+
+    def restart(self):
+        for name in list(self.procs):
+            _terminate(self.procs.pop(name))
+        for s in self.specs.values():
+            self._spawn(s)       # same socket path: the relay, if any, stays
+
+    def stop(self):
+        for name in list(self.procs):
+            _terminate(self.procs.pop(name))
+        self.close_proxies()
+
+    def log_text(self):
+        out = []
+        for p in self.logs:
+            try:
+                with open(p, errors="replace") as f:
+                    out.append("--- %s\n%s" % (os.path.basename(p), f.read()))
+            except OSError:
+                pass
+        return "\n".join(out)
+
+
+def _first_exe(*paths):
+    for p in paths:
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+class OsnapBackend(Backend):
+    """osnapd serving virtio-blk PFs over vhost-user-blk.
+
+    Emulation config: EMU_DIR in the case's directory, two virtio-blk PFs.
+    Every disk is a uring bdev on its image and a controller on PF i
+    (bdev_uring_create IMG NAME; virtio_blk_controller_create --pf_id i
+    --bdev NAME --num_queues N -c VblkCtrl{i+1} [--read_only 1]), written to
+    an --init-rpc file that osnapd replays at start (and again on restart).
+    The endpoint of PF i is EMU_DIR/{VUID}.sock, VUID from
+    emulation_function_list.
+    """
+
+    name = "osnap"
+    FEATURES = {"pattern", "read_only", "hotplug", "restart", "suspend", "swap"}
+    NUM_PF = 2
+
+    def __init__(self):
+        super().__init__()
+        self.osnapd = _first_exe(os.path.join(BUILD, "src", "app", "osnapd"),
+                                 os.path.join(BUILD, "osnapd"))
+        self.rpc_bin = _first_exe(os.path.join(BUILD, "tools", "osnap-rpc", "osnap-rpc"),
+                                  os.path.join(BUILD, "osnap-rpc"))
+        self.proc = None
+        self.pf = {}             # disk name -> PF index
+        self.swaps = 0
+        self.log_path = None
+
+    # -- the daemon
+
+    def _launch(self, work, rpc_sock, init_rpc, log_path):
+        if os.path.exists(rpc_sock):
+            os.unlink(rpc_sock)
+        cmd = [self.osnapd, "-c", os.path.join(work, "emu.conf"), "-r", rpc_sock, "-m", "0x1"]
+        if init_rpc:
+            cmd += ["--init-rpc", init_rpc]
+        env = dict(os.environ)
+        env.setdefault("SNAP_RPC_LOG_ENABLE", "0")
+        lf = open(log_path, "ab")
+        p = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT, env=env)
+        lf.close()
+        end = time.time() + 20
+        while True:
+            if p.poll() is not None:
+                raise Failure("osnapd exited with %d:\n%s" % (p.returncode, tail(self._read(log_path))))
+            if os.path.exists(rpc_sock):
+                try:
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    s.connect(rpc_sock)
+                    s.close()
+                    return p
+                except OSError:
+                    pass
+            if time.time() > end:
+                _terminate(p)
+                raise Failure("osnapd did not come up:\n" + tail(self._read(log_path)))
+            time.sleep(0.02)
+
+    @staticmethod
+    def _read(path):
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def _write_conf(self, work):
+        with open(os.path.join(work, "emu.conf"), "w") as f:
+            f.write("EMU_DIR=%s\n" % os.path.join(work, "emu"))
+            f.write("VIRTIO_BLK_EMULATION_NUM_PF=%d\n" % self.NUM_PF)
+
+    def rpc(self, *args, sock=None, timeout=60):
+        cmd = [self.rpc_bin, "-s", sock or self.rpc_sock] + [str(a) for a in args]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if p.returncode != 0:
+            raise Failure("%s failed (%d): %s%s" % (" ".join(cmd[3:]), p.returncode,
+                                                   p.stdout, p.stderr))
+        out = p.stdout.strip()
+        try:
+            return json.loads(out) if out else None
+        except ValueError:
+            return out
+
+    def probe(self):
+        if not self.osnapd or not self.rpc_bin:
+            return "osnapd or osnap-rpc not built in %s" % BUILD
+        work = tempfile.mkdtemp(prefix="osnap-probe-")
+        try:
+            self._write_conf(work)
+            sock = os.path.join(work, "rpc.sock")
+            p = self._launch(work, sock, None, os.path.join(work, "osnapd.log"))
+            try:
+                methods = self.rpc("rpc_get_methods", sock=sock)
+            finally:
+                _terminate(p)
+        except Failure as e:
+            return "osnapd does not start: %s" % str(e).splitlines()[0]
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if "virtio_blk_controller_create" not in (methods or []):
+            return "osnap virtio-blk backend not built yet"
+        return None
+
+    def _vuid(self, pf):
+        for f in self.rpc("emulation_function_list") or []:
+            if f.get("emulation_type") == "VBLK" and f.get("pf_index") == pf:
+                return f["vuid"]
+        raise Failure("no virtio-blk PF %d in emulation_function_list" % pf)
+
+    def _endpoint(self, pf):
+        path = os.path.join(self.work, "emu", "%s.sock" % self._vuid(pf))
+        wait_path(path, 20, self.proc, "osnapd vhost-user endpoint")
+        return path
+
+    @staticmethod
+    def ctrl(pf):
+        return "VblkCtrl%d" % (pf + 1)
+
+    def _disk_lines(self, spec, pf):
+        create = ["virtio_blk_controller_create", "--pf_id", pf, "--bdev", spec.name,
+                  "--num_queues", spec.num_queues, "-c", self.ctrl(pf)]
+        if spec.read_only:
+            create += ["--read_only", "1"]
+        return [["bdev_uring_create", spec.image, spec.name], create]
+
+    def start(self, work, specs):
+        self.work = work
+        self._write_conf(work)
+        self.rpc_sock = os.path.join(work, "rpc.sock")
+        self.init_rpc = os.path.join(work, "init.rpc")
+        self.log_path = os.path.join(work, "osnapd.log")
+        with open(self.init_rpc, "w") as f:
+            f.write("# written by run_guest_tests.py\n")
+            for i, s in enumerate(specs):
+                self.specs[s.name] = s
+                self.pf[s.name] = i
+                for line in self._disk_lines(s, i):
+                    f.write(" ".join(str(a) for a in line) + "\n")
+        self.proc = self._launch(work, self.rpc_sock, self.init_rpc, self.log_path)
+        for s in specs:
+            s.sock = self.client_sock(s, self._endpoint(self.pf[s.name]))
+
+    def add_disk(self, spec):
+        used = set(self.pf.values())
+        pf = min(i for i in range(self.NUM_PF) if i not in used)
+        lines = self._disk_lines(spec, pf)
+        for line in lines:
+            self.rpc(*line)
+        with open(self.init_rpc, "a") as f:   # a restart brings it back too
+            for line in lines:
+                f.write(" ".join(str(a) for a in line) + "\n")
+        self.specs[spec.name] = spec
+        self.pf[spec.name] = pf
+        spec.sock = self.client_sock(spec, self._endpoint(pf))
+        return spec.sock
+
+    def remove_disk(self, name):
+        pf = self.pf.pop(name)
+        self.specs.pop(name, None)
+        self.rpc("virtio_blk_controller_destroy", "-c", self.ctrl(pf))
+        self.rpc("bdev_uring_delete", name)
+
+    def restart(self):
+        rc = _terminate(self.proc, timeout=30)
+        if rc != 0:
+            raise Failure("osnapd exited with %s on SIGTERM" % rc)
+        self.proc = self._launch(self.work, self.rpc_sock, self.init_rpc, self.log_path)
+        for name, pf in self.pf.items():
+            self._endpoint(pf)
+
+    def suspend(self, name):
+        self.rpc("virtio_blk_controller_suspend", "-c", self.ctrl(self.pf[name]))
+
+    def resume(self, name):
+        self.rpc("virtio_blk_controller_resume", "-c", self.ctrl(self.pf[name]))
+
+    def swap_bdev(self, name, image):
+        self.swaps += 1
+        other = "%s_swap%d" % (name, self.swaps)
+        self.rpc("bdev_uring_create", image, other)
+        c = self.ctrl(self.pf[name])
+        self.rpc("virtio_blk_controller_bdev_detach", "-c", c)
+        self.rpc("virtio_blk_controller_bdev_attach", "-c", c, "--bdev", other)
+        return other
+
+    def stop(self):
+        if self.proc is not None:
+            rc = _terminate(self.proc, timeout=30)
+            self.proc = None
+            self.close_proxies()
+            if rc != 0:
+                raise Failure("osnapd exited with %s on SIGTERM" % rc)
+        self.close_proxies()
+
+    def log_text(self):
+        return self._read(self.log_path) if self.log_path else ""
+
+
+BACKENDS = {"qsd": QsdBackend, "osnap": OsnapBackend}
+
+
+# --------------------------------------------------------------------------
+# Cases. Each takes a Ctx and returns a line of timing/notes (or None);
+# it raises Failure, or Skip.
+
+
+class Ctx:
+    def __init__(self, env, backend, work):
+        self.env = env
+        self.backend = backend
+        self.work = work
+        self.guests = []
+
+    def path(self, name):
+        return os.path.join(self.work, name)
+
+    def boot(self, test, disks, **kw):
+        g = Guest(self.env, test, disks, workdir=self.work, **kw)
+        self.guests.append(g)
+        r = g.run()
+        with open(self.path("console-%d-%s.log" % (len(self.guests), test)), "w") as f:
+            f.write(r.console_text() + "\n")
+        log("%s/%s: QEMU ran %.1fs (guest up at %ss, done at %ss)" %
+            (self.backend.name, test, r.elapsed, r.boot_uptime, r.end_uptime))
+        if r.verdict != "pass":
+            raise Failure("guest %s: %s: %s" % (test, r.verdict, r.reason))
+        return r
+
+
+TIMES = {}     # (backend, case) -> text, for the side-by-side report
+
+
+def case_pattern(ctx):
+    """2 queues, 16 MiB random pattern written, flushed, read back and
+    compared in the guest; afterwards the file holds the same bytes."""
+    img = ctx.path("disk0.img")
+    make_image(img, 16 * MiB)
+    spec = DiskSpec("disk0", img, num_queues=2)
+    ctx.backend.start(ctx.work, [spec])
+    r = ctx.boot("pattern", [Disk(spec.sock, num_queues=2)],
+                 params={"queues": 2, "mb": 16})
+    mb = int(r.infos.get("mb", "16"))
+    host = sha256_file(img, mb * MiB)
+    check(r.sums.get("vda") == host,
+          "the file's first %d MiB (sha256 %s) differ from the guest's pattern (%s)" %
+          (mb, host, r.sums.get("vda")))
+    t = ("boot+workload %.1fs, guest write %s ms, read %s ms (%d MiB, %s hw queues), "
+         "data equal" % (r.elapsed, r.infos.get("write_ms"), r.infos.get("read_ms"), mb,
+                         r.infos.get("hw_queues")))
+    TIMES[(ctx.backend.name, "pattern")] = t
+    return t
+
+
+def case_read_only(ctx):
+    """A read-only disk: the guest sees ro=1, its writes fail, reads return
+    the file's bytes, and the file is unchanged."""
+    img = ctx.path("disk0.img")
+    make_image(img, 8 * MiB, random=True)
+    before = sha256_file(img)
+    spec = DiskSpec("disk0", img, num_queues=1, read_only=True)
+    ctx.backend.start(ctx.work, [spec])
+    r = ctx.boot("readonly", [Disk(spec.sock, num_queues=1)], params={"mb": 8})
+    check(r.sums.get("vda") == before,
+          "the guest read %s, the file holds %s" % (r.sums.get("vda"), before))
+    check(sha256_file(img) == before, "the read-only file changed")
+    return "guest write error: %s; %.1fs" % (r.infos.get("write_error"), r.elapsed)
+
+
+def _io_step_check(ctx, r, img, what):
+    mb = int(r.infos.get("mb", "4"))
+    host = sha256_file(img, mb * MiB)
+    check(r.sums.get("vda") == host,
+          "after %s the file's first %d MiB (%s) differ from the guest's data (%s)" %
+          (what, mb, host, r.sums.get("vda")))
+
+
+def case_suspend(ctx):
+    """virtio_blk_controller_suspend while the guest writes, ~2 s, resume: the
+    guest's I/O stalls, then completes with no error; data intact."""
+    img = ctx.path("disk0.img")
+    make_image(img, 16 * MiB)
+    spec = DiskSpec("disk0", img, num_queues=2)
+    be = ctx.backend
+    be.start(ctx.work, [spec])
+
+    def act(_g):
+        be.suspend("disk0")
+        time.sleep(2)
+        be.resume("disk0")
+
+    r = ctx.boot("io_step", [Disk(spec.sock, num_queues=2)],
+                 params={"mode": "write", "mb": 4, "step": "suspend"},
+                 steps={"suspend": act}, timeout=STEP_TIMEOUT)
+    _io_step_check(ctx, r, img, "suspend/resume")
+    stall = int(r.infos.get("max_round_ms", "0"))
+    check(stall >= 1000, "no round of guest I/O took 1 s or more (max %d ms): "
+          "the suspend did not stall the I/O" % stall)
+    return "longest guest write round %d ms, %s rounds; %.1fs" % (
+        stall, r.infos.get("rounds"), r.elapsed)
+
+
+def case_swap(ctx):
+    """virtio_blk_controller_bdev_detach + bdev_attach of an identical copy
+    while the guest reads in a loop: no I/O error, reads go on."""
+    img = ctx.path("disk0.img")
+    make_image(img, 16 * MiB, random=True)
+    copy = ctx.path("disk0-copy.img")
+    shutil.copyfile(img, copy)
+    spec = DiskSpec("disk0", img, num_queues=2)
+    be = ctx.backend
+    be.start(ctx.work, [spec])
+    r = ctx.boot("io_step", [Disk(spec.sock, num_queues=2)],
+                 params={"mode": "read", "mb": 4, "step": "swap"},
+                 steps={"swap": lambda _g: be.swap_bdev("disk0", copy)},
+                 timeout=STEP_TIMEOUT)
+    _io_step_check(ctx, r, copy, "the bdev swap")
+    return "%s read rounds, longest %s ms; %.1fs" % (
+        r.infos.get("rounds"), r.infos.get("max_round_ms"), r.elapsed)
+
+
+def case_hotplug(ctx):
+    """QMP chardev-add + device_add of a second vhost-user-blk disk while the
+    first is served: the guest sees vdb, writes it; device_del: vdb goes."""
+    img0, img1 = ctx.path("disk0.img"), ctx.path("disk1.img")
+    make_image(img0, 8 * MiB)
+    make_image(img1, 8 * MiB)
+    be = ctx.backend
+    spec0 = DiskSpec("disk0", img0, num_queues=1)
+    spec1 = DiskSpec("disk1", img1, num_queues=1)
+    be.start(ctx.work, [spec0])
+
+    def hotadd(g):
+        sock = be.add_disk(spec1)
+        g.qmp.execute("chardev-add", id="hc1",
+                      backend={"type": "socket",
+                               "data": {"addr": {"type": "unix", "data": {"path": sock}},
+                                        "server": False}})
+        g.qmp.execute("device_add", driver="vhost-user-blk-pci", id="hvblk1",
+                      chardev="hc1", **{"num-queues": 1})
+
+    times = {}
+
+    def hotdel(g):
+        t0 = time.time()
+        g.qmp.execute("device_del", id="hvblk1")
+        # the guest kernel ejects the device by itself (ACPI PCI hotplug)
+        ev = g.qmp.wait_event("DEVICE_DELETED", 60, lambda d: d.get("device") == "hvblk1")
+        check(ev is not None, "no DEVICE_DELETED event for hvblk1 within 60 s of device_del")
+        times["unplug"] = time.time() - t0
+        g.qmp.execute("chardev-remove", id="hc1")
+        be.remove_disk("disk1")
+
+    r = ctx.boot("hotplug", [Disk(spec0.sock, num_queues=1)], params={"mb": 4},
+                 steps={"hotadd": hotadd, "hotdel": hotdel}, qmp=True, timeout=STEP_TIMEOUT)
+    check(r.sums.get("vdb") == sha256_file(img1, 4 * MiB),
+          "the hot-added disk's file differs from what the guest wrote")
+    check(r.sums.get("vda") == sha256_file(img0, 4 * MiB),
+          "the first disk's file differs from what the guest wrote")
+    return "unplug took %.1fs; %.1fs" % (times.get("unplug", -1), r.elapsed)
+
+
+def case_restart(ctx):
+    """The back end is stopped (SIGTERM) and started again on the same
+    configuration while the guest writes; the chardev has reconnect=1: the
+    guest's I/O resumes with no error, data intact."""
+    img = ctx.path("disk0.img")
+    make_image(img, 16 * MiB)
+    spec = DiskSpec("disk0", img, num_queues=2)
+    be = ctx.backend
+    be.start(ctx.work, [spec])
+    r = ctx.boot("io_step", [Disk(spec.sock, num_queues=2, reconnect=True)],
+                 params={"mode": "write", "mb": 4, "step": "restart"},
+                 steps={"restart": lambda _g: be.restart()}, timeout=STEP_TIMEOUT)
+    _io_step_check(ctx, r, img, "the restart")
+    return "longest guest write round %s ms, %s rounds; %.1fs" % (
+        r.infos.get("max_round_ms"), r.infos.get("rounds"), r.elapsed)
+
+
+# (name, function, feature the back end must have)
+CASES = [
+    ("pattern_2q", case_pattern, "pattern"),
+    ("read_only", case_read_only, "read_only"),
+    ("suspend_resume", case_suspend, "suspend"),
+    ("bdev_swap", case_swap, "swap"),
+    ("hotplug", case_hotplug, "hotplug"),
+    ("restart_reconnect", case_restart, "restart"),
+]
+
+
+# --------------------------------------------------------------------------
+
+
+def deps():
+    p = subprocess.run(["bash", os.path.join(TOP, "scripts", "guest_deps.sh")],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Failure("scripts/guest_deps.sh failed:\n" + p.stdout + p.stderr)
+
+
+def main():
+    global OPTS
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backend", default="qsd,osnap", help="comma-separated: qsd, osnap")
+    ap.add_argument("--case", action="append", default=[],
+                    help="run only cases whose name contains this (repeatable)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directories")
+    ap.add_argument("--trace-vhost", action="store_true",
+                    help="relay vhost-user through a logger (WORK/NAME.vhost-user.log)")
+    ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    OPTS = ap.parse_args()
+
+    backends = [b.strip() for b in OPTS.backend.split(",") if b.strip()]
+    plan = []
+    for b in backends:
+        if b not in BACKENDS:
+            ap.error("unknown back end %s" % b)
+        for name, fn, feat in CASES:
+            if feat not in BACKENDS[b].FEATURES:
+                continue
+            if OPTS.case and not any(c in name for c in OPTS.case):
+                continue
+            plan.append((b, name, fn))
+    if OPTS.list:
+        for b, name, fn in plan:
+            print("%s/%s: %s" % (b, name, " ".join(fn.__doc__.split())))
+        return 0
+
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    n = 0
+
+    def report(ok, label, note=None, skip=None):
+        nonlocal n
+        n += 1
+        if skip:
+            print("ok %d - %s # SKIP %s" % (n, label, skip), flush=True)
+            counts["skipped"] += 1
+        elif ok:
+            print("ok %d - %s%s" % (n, label, " (%s)" % note if note else ""), flush=True)
+            counts["passed"] += 1
+        else:
+            print("not ok %d - %s" % (n, label), flush=True)
+            counts["failed"] += 1
+
+    env = None
+    setup_error = None
+    try:
+        deps()
+        env = GuestEnv()
+        log("guest kernel %s, initramfs %s" % (env.kver, env.initrd))
+    except Failure as e:
+        setup_error = str(e)
+
+    skip_reason = {}
+    t_all = time.time()
+    for b, name, fn in plan:
+        label = "%s/%s" % (b, name)
+        if setup_error:
+            log(setup_error)
+            report(False, label)
+            continue
+        if b not in skip_reason:
+            skip_reason[b] = BACKENDS[b]().probe()
+        if skip_reason[b]:
+            report(True, label, skip=skip_reason[b])
+            continue
+        work = tempfile.mkdtemp(prefix="osnap-guest-%s-%s-" % (b, name))
+        backend = BACKENDS[b]()
+        ctx = Ctx(env, backend, work)
+        t0 = time.time()
+        ok = False
+        note = None
+        try:
+            note = fn(ctx)
+            ok = True
+        except Skip as e:
+            report(True, label, skip=str(e))
+            backend_stop(backend)
+            shutil.rmtree(work, ignore_errors=True)
+            continue
+        except Exception as e:  # a failure of any kind is this case's
+            log("%s: %s: %s" % (label, e.__class__.__name__, e))
+        stop_error = backend_stop(backend)
+        if stop_error and ok:
+            ok = False
+            log("%s: %s" % (label, stop_error))
+        if not ok:
+            for g in ctx.guests:
+                log("--- guest console (%s):" % " ".join(g.cmdline()))
+                for line in g.result.console:
+                    log("  " + line)
+            log("--- back end log:")
+            for line in tail(backend.log_text(), 80).splitlines():
+                log("  " + line)
+            log("work directory kept: %s" % work)
+        elif not OPTS.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log("work directory: %s" % work)
+        report(ok, label, ("%s; case %.1fs" % (note, time.time() - t0)) if note else None)
+
+    if TIMES:
+        log("side by side (pattern_2q: same workload, 16 MiB disk, 2 queues):")
+        for (b, _c), t in sorted(TIMES.items()):
+            log("  %-6s %s" % (b, t))
+    log("guest suite took %.1fs" % (time.time() - t_all))
+    print("1..%d" % n)
+    line = "%d passed, %d failed" % (counts["passed"], counts["failed"])
+    if counts["skipped"]:
+        line += ", %d skipped" % counts["skipped"]
+    print(line, flush=True)
+    return 1 if counts["failed"] else 0
+
+
+def backend_stop(backend):
+    try:
+        backend.stop()
+    except Exception as e:
+        return "stopping the back end: %s" % e
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
