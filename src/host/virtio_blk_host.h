@@ -319,6 +319,7 @@ struct vblk_queue {
 	uint8_t *status;		/* one per head */
 	uint64_t status_addr;
 	struct vblk_slot *slots;	/* one per head */
+	struct vring_host_buf *bufs;	/* scratch for building a chain */
 	int kick_fd;			/* vhost-user kick eventfd, -1 */
 	int irq_fd;			/* call / MSI-X eventfd, -1 when polled */
 	uint16_t msix_vector;		/* PCI */
@@ -338,6 +339,7 @@ struct vblk_host {
 	struct vblk_region regions[8];
 	uint32_t nregions;
 	pthread_mutex_t mem_lock;
+	uint32_t alloc_rr;		/* spreads allocations over the regions; mem_lock */
 	struct vblk_queue *queues;
 	uint16_t nq;
 	uint32_t max_segments, seg_bytes, indirect_max;

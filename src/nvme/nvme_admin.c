@@ -156,6 +156,7 @@ static uint16_t identify_ctrl(struct nvme_ctrl *c, struct nvme_req *r)
 	d[263] = 0;				/* NPSS */
 	put16(d + 266, 343);			/* WCTEMP */
 	put16(d + 268, 373);			/* CCTEMP */
+	put16(d + 320, NVME_KAS_MS / 100);	/* KAS: Keep Alive, 100 ms units */
 	d[512] = 0x66;				/* SQES */
 	d[513] = 0x44;				/* CQES */
 	put16(d + 514, (uint16_t)(c->mqes + 1));	/* MAXCMD */
@@ -442,9 +443,10 @@ static uint16_t adm_features(struct nvme_ctrl *c, struct nvme_req *r, bool set)
 			uint32_t nsqr = v & 0xffff, ncqr = v >> 16;
 			if (nsqr == 0xffff || ncqr == 0xffff)
 				return NVME_SC_INVALID_FIELD | NVME_DNR;
-			for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++)
-				if (c->sqs[q] || c->cqs[q])
-					return NVME_SC_CMD_SEQ_ERROR | NVME_DNR;
+			/* "after creation of any I/O queues": deleting them again
+			 * does not unlock it, the allocation holds until a reset */
+			if (c->io_queues_created)
+				return NVME_SC_CMD_SEQ_ERROR | NVME_DNR;
 			uint32_t max = c->max_io_queues ? c->max_io_queues - 1 : 0;
 			if (!c->max_io_queues)
 				return NVME_SC_INVALID_FIELD | NVME_DNR;	/* admin-only controller */
@@ -494,8 +496,12 @@ static uint16_t adm_features(struct nvme_ctrl *c, struct nvme_req *r, bool set)
 		return send_data(c, r, ts, 8);
 	}
 	case NVME_FEAT_KATO:
-		if (set)
-			f->kato = v;
+		if (set) {
+			/* rounded up to the KAS granularity */
+			uint64_t k = ((uint64_t)v + NVME_KAS_MS - 1) / NVME_KAS_MS * NVME_KAS_MS;
+			f->kato = k > UINT32_MAX ? UINT32_MAX / NVME_KAS_MS * NVME_KAS_MS : (uint32_t)k;
+			nvme_ctrl_keep_alive_arm(c);
+		}
 		r->cpl.dw0 = dflt ? 0 : f->kato;
 		return NVME_SC_SUCCESS;
 	default:
@@ -535,6 +541,7 @@ static uint16_t adm_create_cq(struct nvme_ctrl *c, struct nvme_req *r)
 	if (!cq)
 		return NVME_SC_INVALID_FIELD | NVME_DNR;	/* ring not in the client's map */
 	c->cqs[qid] = cq;
+	c->io_queues_created = true;
 	log_debug("%s: I/O CQ %u (%u entries, vector %u) on reactor %d", c->name, qid, qsize, iv,
 		  cq->reactor);
 	return NVME_SC_SUCCESS;
@@ -562,6 +569,7 @@ static uint16_t adm_create_sq(struct nvme_ctrl *c, struct nvme_req *r)
 	if (!sq)
 		return NVME_SC_INVALID_FIELD | NVME_DNR;
 	c->sqs[qid] = sq;
+	c->io_queues_created = true;
 	nvme_ioq_start(sq);
 	log_debug("%s: I/O SQ %u (%u entries) -> CQ %u on reactor %d", c->name, qid, qsize, cqid,
 		  sq->reactor);
@@ -582,10 +590,7 @@ static void del_sq_done(void *arg)
 	struct nvme_sq *sq = c->sqs[d->qid];
 	if (sq) {
 		/* keep the SMART totals of the queue */
-		c->data_units_read += sq->bytes_read;
-		c->data_units_written += sq->bytes_written;
-		c->host_reads += sq->reads;
-		c->host_writes += sq->writes;
+		nvme_ctrl_retire_sq_stats(c, sq);
 		nvme_sq_free(sq);
 		c->sqs[d->qid] = NULL;
 	}
@@ -710,8 +715,10 @@ static uint16_t adm_fw_commit(struct nvme_ctrl *c, struct nvme_req *r)
 	case 2:
 		if (fs == 0)
 			fs = c->fw_active_slot;
+		/* a valid slot without an image: the image to activate is
+		 * invalid (Invalid Firmware Slot is for slots out of range) */
 		if (!c->fw_rev[fs][0])
-			return NVME_SC_INVALID_FW_SLOT | NVME_DNR;
+			return NVME_SC_INVALID_FW_IMAGE | NVME_DNR;
 		c->fw_active_slot = fs;
 		return NVME_SC_SUCCESS;
 	default:
@@ -740,7 +747,7 @@ static void admin_execute(struct nvme_ctrl *c, struct nvme_req *r)
 	case NVME_ADM_DELETE_CQ: st = adm_delete_cq(c, r); break;
 	case NVME_ADM_ASYNC_EVENT: later = adm_aer(c, r, &st); break;
 	case NVME_ADM_ABORT: st = adm_abort(c, r); break;
-	case NVME_ADM_KEEP_ALIVE: break;
+	case NVME_ADM_KEEP_ALIVE: nvme_ctrl_keep_alive(c); break;
 	case NVME_ADM_DBBUF_CONFIG: st = adm_dbbuf(c, r); break;
 	case NVME_ADM_FW_DOWNLOAD: st = adm_fw_download(c, r); break;
 	case NVME_ADM_FW_COMMIT: st = adm_fw_commit(c, r); break;

@@ -1,6 +1,7 @@
 /* NVMe controllers: creation and binding to a function, the register file
  * (BAR0), enable / reset / shutdown, quiescing, namespaces, events. */
 #include "nvme_internal.h"
+#include "core/event_loop.h"
 #include "core/log.h"
 #include "core/thread.h"
 
@@ -13,6 +14,7 @@
 static struct nvme_ctrl *g_ctrls;
 
 static void ctrl_enable(struct nvme_ctrl *c);
+static void admin_timer_arm(struct nvme_ctrl *c);
 static void ctrl_reset(struct nvme_ctrl *c, void (*done)(struct nvme_ctrl *c, void *arg), void *arg);
 
 /* --- registers --- */
@@ -190,6 +192,10 @@ static uint16_t decide_oncs(struct nvme_ctrl *c)
 		oncs |= 1u << 2;	/* Dataset Management */
 	if (c->opt_write_zeroes > 0 || (c->opt_write_zeroes < 0 && all_wz))
 		oncs |= 1u << 3;	/* Write Zeroes */
+	/* features the controller always implements: the Save field of Set
+	 * Features / the Select field of Get Features (nothing is saveable:
+	 * Feature Identifier Not Saveable), and the Timestamp feature */
+	oncs |= 1u << 4 | 1u << 6;
 	return oncs;
 }
 
@@ -202,6 +208,90 @@ static void features_reset(struct nvme_ctrl *c)
 	c->feat.irq_config = calloc(emu_fn_num_msix(c->fn) ? emu_fn_num_msix(c->fn) : 1, sizeof(uint16_t));
 	uint32_t n = c->max_io_queues ? c->max_io_queues - 1 : 0;
 	c->feat.num_queues = n << 16 | n;
+}
+
+/* --- mapped doorbells: the admin queue is polled --- */
+
+#define ADMIN_POLL_MS 1
+
+/* With EMU_NVME_DOORBELLS=mmap the client writes its admin doorbells into
+ * the mapped page too: nothing traps them, so the main thread looks at
+ * them every millisecond while the controller is enabled. */
+static void admin_timer_fire(void *arg)
+{
+	struct nvme_ctrl *c = arg;
+	c->admin_timer = NULL;
+	if (!c->sqs[0])
+		return;
+	if (c->state == NVME_CTRL_READY)
+		nvme_admin_poll(c);
+	if (c->sqs[0])
+		admin_timer_arm(c);
+}
+
+static void admin_timer_arm(struct nvme_ctrl *c)
+{
+	if (!c->admin_timer)
+		c->admin_timer = loop_timer_add(ADMIN_POLL_MS, admin_timer_fire, c);
+}
+
+static void admin_timer_stop(struct nvme_ctrl *c)
+{
+	if (c->admin_timer) {
+		loop_timer_cancel(c->admin_timer);
+		c->admin_timer = NULL;
+	}
+}
+
+/* --- Keep Alive --- */
+
+static void ka_fire(void *arg)
+{
+	struct nvme_ctrl *c = arg;
+	c->ka_timer = NULL;
+	if (!c->feat.kato || c->state != NVME_CTRL_READY)
+		return;
+	uint64_t now = now_ns(), kato_ns = (uint64_t)c->feat.kato * 1000000ull;
+	if (c->suspended)
+		c->ka_last_ns = now;	/* the admin queue is not served: no timeout */
+	if (now - c->ka_last_ns >= kato_ns) {
+		log_warn("%s: keep alive timeout (%u ms without Keep Alive)", c->name, c->feat.kato);
+		nvme_ctrl_fatal(c, "keep alive timer expired");
+		return;
+	}
+	uint64_t left_ms = (kato_ns - (now - c->ka_last_ns) + 999999) / 1000000;
+	c->ka_timer = loop_timer_add(left_ms ? left_ms : 1, ka_fire, c);
+}
+
+static void ka_stop(struct nvme_ctrl *c)
+{
+	if (c->ka_timer) {
+		loop_timer_cancel(c->ka_timer);
+		c->ka_timer = NULL;
+	}
+}
+
+void nvme_ctrl_keep_alive_arm(struct nvme_ctrl *c)
+{
+	ka_stop(c);
+	c->ka_last_ns = now_ns();
+	if (c->feat.kato)
+		c->ka_timer = loop_timer_add(c->feat.kato, ka_fire, c);
+}
+
+void nvme_ctrl_keep_alive(struct nvme_ctrl *c)
+{
+	c->ka_last_ns = now_ns();
+}
+
+void nvme_ctrl_retire_sq_stats(struct nvme_ctrl *c, struct nvme_sq *sq)
+{
+	/* the lifetime SMART totals keep what the queue counted */
+	c->data_units_read += sq->bytes_read;
+	c->data_units_written += sq->bytes_written;
+	c->host_reads += sq->reads;
+	c->host_writes += sq->writes;
+	sq->bytes_read = sq->bytes_written = sq->reads = sq->writes = 0;
 }
 
 static void ctrl_enable(struct nvme_ctrl *c)
@@ -234,6 +324,9 @@ static void ctrl_enable(struct nvme_ctrl *c)
 		if (ns->ctrl == c && bdev_io_type_supported(ns->bdev, BDEV_IO_FLUSH))
 			c->vwc_present = true;
 	features_reset(c);
+	/* a cache is there: it is on after a reset (the default value) */
+	c->feat.vwc = c->vwc_present;
+	c->io_queues_created = false;
 	c->cqs[0] = nvme_cq_alloc(c, 0, acqs, acq, true, 0);
 	c->sqs[0] = c->cqs[0] ? nvme_sq_alloc(c, 0, asqs, asq, c->cqs[0]) : NULL;
 	if (!c->sqs[0]) {
@@ -244,6 +337,8 @@ static void ctrl_enable(struct nvme_ctrl *c)
 	c->power_on_ns = now_ns();
 	nvme_set_reg32(c, NVME_REG_CSTS, NVME_CSTS_RDY);
 	log_info("%s: enabled (admin SQ %u, CQ %u entries)", c->name, asqs, acqs);
+	if (c->doorbells_mmap)
+		admin_timer_arm(c);
 	/* commands may already be waiting */
 	nvme_admin_poll(c);
 }
@@ -258,8 +353,12 @@ struct reset_ctx {
 static void reset_finish(struct reset_ctx *r)
 {
 	struct nvme_ctrl *c = r->c;
+	admin_timer_stop(c);
+	ka_stop(c);
+	c->io_queues_created = false;
 	for (int q = NVME_MAX_IO_QUEUES; q >= 1; q--) {
 		if (c->sqs[q]) {
+			nvme_ctrl_retire_sq_stats(c, c->sqs[q]);
 			nvme_sq_free(c->sqs[q]);
 			c->sqs[q] = NULL;
 		}

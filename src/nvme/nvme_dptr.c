@@ -135,11 +135,15 @@ static uint16_t map_sgl(struct nvme_ctrl *c, struct nvme_req *r, uint64_t len, i
 			break;
 		case NVME_SGL_TYPE_SEGMENT:
 		case NVME_SGL_TYPE_LAST_SEGMENT:
-			/* a segment descriptor must be the last of its segment, and
-			 * none may follow a last segment */
-			if (idx != nseg - 1 || last_segment)
+			/* a segment descriptor anywhere but last in its segment:
+			 * Invalid Number of SGL Descriptors; one inside the last
+			 * segment, or a segment length of 0 or not a multiple of
+			 * 16: Invalid SGL Segment Descriptor (NVMe 1.4 Fig. 128) */
+			if (idx != nseg - 1)
+				return NVME_SC_INVALID_SGL_COUNT;
+			if (last_segment || !e.len || e.len % 16)
 				return NVME_SC_INVALID_SGL_LAST_SEG;
-			if (!e.len || e.len % 16 || (e.addr & 0x3))
+			if (e.addr & 0x3)
 				return NVME_SC_DATA_SGL_LEN_INVALID;
 			{
 				struct iovec siov;

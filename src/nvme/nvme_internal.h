@@ -54,6 +54,7 @@ struct nvme_qns {
 
 struct nvme_cq;
 struct nvme_sq;
+struct loop_timer;
 
 struct nvme_stop_waiter {
 	void (*done)(void *arg);
@@ -212,6 +213,14 @@ struct nvme_ctrl {
 	uint32_t admin_gen;		/* bumped on reset: late admin completions are dropped */
 	uint64_t fw_bytes;		/* firmware image bytes downloaded */
 	bool vwc_present;
+	/* I/O queues were created since the last reset: Number of Queues is
+	 * fixed until the next reset (Set Features 07h: Command Sequence Error) */
+	bool io_queues_created;
+	/* Keep Alive (KAS 100 ms): the timer runs while KATO != 0 */
+	uint64_t ka_last_ns;		/* last Keep Alive (or KATO set) */
+	struct loop_timer *ka_timer;
+	/* mmap-ed doorbells: the admin doorbells are polled by a timer */
+	struct loop_timer *admin_timer;
 
 	/* SMART counters (units of 512 bytes x 1000 as the spec counts) */
 	_Atomic uint64_t data_units_read, data_units_written, host_reads, host_writes;
@@ -230,6 +239,7 @@ struct nvme_ctrl {
 };
 
 /* nvme_ctrl.c */
+#define NVME_KAS_MS 100			/* Keep Alive granularity (Identify KAS) */
 uint32_t nvme_reg32(struct nvme_ctrl *c, uint32_t off);
 void nvme_set_reg32(struct nvme_ctrl *c, uint32_t off, uint32_t v);
 void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why);
@@ -239,6 +249,13 @@ void nvme_ctrl_quiesce(struct nvme_ctrl *c, void (*cb)(struct nvme_ctrl *c, void
 void nvme_ctrl_unquiesce(struct nvme_ctrl *c);
 /* Report an asynchronous event (main thread). */
 void nvme_ctrl_aen(struct nvme_ctrl *c, uint32_t dw0);
+/* Keep Alive: (re)start the timer for the current KATO (0 stops it), and
+ * note a Keep Alive command. */
+void nvme_ctrl_keep_alive_arm(struct nvme_ctrl *c);
+void nvme_ctrl_keep_alive(struct nvme_ctrl *c);
+/* Fold an I/O SQ's counters into the controller's lifetime SMART totals
+ * (before the queue is freed). */
+void nvme_ctrl_retire_sq_stats(struct nvme_ctrl *c, struct nvme_sq *sq);
 
 /* nvme_admin.c: run the admin queue (main thread) */
 void nvme_admin_poll(struct nvme_ctrl *c);
