@@ -378,9 +378,6 @@ int vblk_host_core_queue_init(struct vblk_host *d, uint16_t q, uint16_t size, ui
  * failed opens). Requests in flight get -ECANCELED. */
 void vblk_host_core_free(struct vblk_host *d);
 
-/* The PCI transport's open, in virtio_pci_host.c. */
-int vblk_host_pci_setup(struct vblk_host *d, const char *path);
-
 #endif /* VBLK_HOST_INTERNAL */
 
 #endif

@@ -71,13 +71,14 @@ static int walk_indirect(struct vq *q, struct vq_chain *c, const struct vring_de
 	const struct vring_desc *tbl = map_one(q->fn, d->addr, d->len, EMU_DMA_READ);
 	if (!tbl)
 		return -EFAULT;
-	uint32_t i = 0;
+	uint32_t i = 0, in_table = 0;
 	for (;;) {
 		struct vring_desc e;
 		memcpy(&e, &tbl[i], sizeof(e));
 		if (e.flags & VRING_DESC_F_INDIRECT)
 			return -EINVAL;	/* no nesting */
-		if (++*count > VQ_MAX_CHAIN)
+		/* a chain longer than its table revisits an entry: a loop */
+		if (++in_table > n || ++*count > VQ_MAX_CHAIN)
 			return -EINVAL;
 		int rc = add_buf(q, c, &e, seen_write);
 		if (rc)
