@@ -41,7 +41,7 @@ static struct {
 	const char *cases[128];
 	int ncases;
 	/* expectations (NULL / negative: not checked) */
-	const char *nqn, *sn, *mn, *uuid;
+	const char *nqn, *sn, *mn, *uuid, *nguid, *eui64;
 	long cntlid;
 	int mdts;
 	uint64_t nsze, nsze2;
@@ -232,7 +232,7 @@ static struct nvme_host *open_ctrl(const struct open_opts *oo)
 		FAIL("nvme_host_open(%s): %s", O.sock, st_str(rc));
 		return NULL;
 	}
-	if (O.mode == MODE_MMAP && !nvme_host_doorbells_mmapped(h))
+	if (O.mode == MODE_MMAP && !o.no_enable && !nvme_host_doorbells_mmapped(h))
 		FAIL("mmap mode but the doorbells are not mapped");
 	if (O.mode == MODE_SHADOW && !o.no_enable && !nvme_host_shadow_doorbells(h))
 		FAIL("shadow mode but Doorbell Buffer Config was not accepted");
@@ -510,6 +510,8 @@ static void case_bringup(void)
 	REQUIRE_OK(ctrl_off(h));
 	/* and the driver's full initialization */
 	REQUIRE_OK(nvme_host_enable(h));
+	if (O.mode == MODE_MMAP)
+		CHECK(nvme_host_doorbells_mmapped(h));
 	CHECK(write_verify(h, 1, O.nsid, 0, 8, O.seed));
 out:
 	nvme_host_close(h);
@@ -658,10 +660,11 @@ out:
 	nvme_host_close(h);
 }
 
-static int parse_uuid(const char *s, uint8_t out[16])
+/* n bytes of hex digits ('-' and ':' ignored) */
+static int parse_hex(const char *s, uint8_t *out, int n)
 {
 	int k = 0;
-	for (; *s && k < 32; s++) {
+	for (; *s && k < 2 * n; s++) {
 		if (*s == '-')
 			continue;
 		int v;
@@ -674,7 +677,7 @@ static int parse_uuid(const char *s, uint8_t out[16])
 		out[k / 2] = (uint8_t)(k % 2 ? out[k / 2] | v : v << 4);
 		k++;
 	}
-	return k == 32 && !*s ? 0 : -1;
+	return k == 2 * n && !*s ? 0 : -1;
 }
 
 static void case_ns_descs(void)
@@ -688,9 +691,25 @@ static void case_ns_descs(void)
 	int n = nvme_host_ns_desc_find(buf, NVME_NIDT_UUID, got, sizeof(got));
 	CHECK_EQ(n, 16);
 	if (O.uuid) {
-		REQUIRE(parse_uuid(O.uuid, want) == 0);
+		REQUIRE(parse_hex(O.uuid, want, 16) == 0);
 		if (n == 16 && memcmp(got, want, 16))
 			FAIL("namespace UUID differs from %s", O.uuid);
+	}
+	if (O.nguid) {
+		uint8_t g[16], w[16];
+		REQUIRE(parse_hex(O.nguid, w, 16) == 0);
+		int k = nvme_host_ns_desc_find(buf, NVME_NIDT_NGUID, g, sizeof(g));
+		CHECK_EQ(k, 16);
+		if (k == 16 && memcmp(g, w, 16))
+			FAIL("namespace NGUID differs from %s", O.nguid);
+	}
+	if (O.eui64) {
+		uint8_t g[8], w[8];
+		REQUIRE(parse_hex(O.eui64, w, 8) == 0);
+		int k = nvme_host_ns_desc_find(buf, NVME_NIDT_EUI64, g, sizeof(g));
+		CHECK_EQ(k, 8);
+		if (k == 8 && memcmp(g, w, 8))
+			FAIL("namespace EUI64 differs from %s", O.eui64);
 	}
 	EXPECT_ST(nvme_host_ns_descs(h, O.inactive, buf), 0, NVME_SC_INVALID_NS);
 	EXPECT_ST(nvme_host_ns_descs(h, 0, buf), 0, NVME_SC_INVALID_NS);
@@ -1120,6 +1139,17 @@ static void case_logs(void)
 	uint64_t wunits = 20ull * cmd_bytes / 512, runits = 7ull * cmd_bytes / 512;
 	CHECK(du_w1 - du_w0 >= wunits / 1000 && du_w1 - du_w0 <= wunits / 1000 + 1);
 	CHECK(du_r1 - du_r0 >= runits / 1000 && du_r1 - du_r0 <= runits / 1000 + 1);
+	/* lifetime counters: a controller reset (which deletes the I/O queues
+	 * that counted them) loses nothing */
+	REQUIRE_OK(nvme_host_reset(h));
+	REQUIRE_OK(nvme_host_get_log_page(h, NVME_LOG_SMART, NVME_NSID_ALL, 0, false, log, 512));
+	diag("SMART after a reset: data units read %llu written %llu, reads %llu writes %llu",
+	     (unsigned long long)le64_at(log + 32), (unsigned long long)le64_at(log + 48),
+	     (unsigned long long)le64_at(log + 64), (unsigned long long)le64_at(log + 80));
+	CHECK(le64_at(log + 32) >= du_r1);
+	CHECK(le64_at(log + 48) >= du_w1);
+	CHECK_EQ(le64_at(log + 64), hr1);
+	CHECK_EQ(le64_at(log + 80), hw1);
 
 	/* an undefined log page, and an offset past the end of one */
 	EXPECT_ST(nvme_host_get_log_page(h, 0x20, 0, 0, false, log, 512), 1, NVME_SC_INVALID_LOG_PAGE);
@@ -2109,8 +2139,17 @@ static void case_reset_io(void)
 						    buf + (size_t)i * NLB * bs(), 0));
 			REQUIRE_OK(nvme_host_submit(h, 1, &cmds[i]));
 		}
-		if (k == 1)
-			nvme_host_poll(h, 1, 3);	/* some done, some not */
+		if (k == 1) {
+			/* let some complete first, the rest are in flight or queued */
+			int64_t end = now_ms() + 2000;
+			int got = 0;
+			while (got < (int)n / 4 && now_ms() < end) {
+				int r = nvme_host_poll(h, 1, 0);
+				got += r > 0 ? r : 0;
+			}
+		} else if (k == 2) {
+			sleep_ms(1);
+		}
 		int rc = nvme_host_reset(h);
 		if (rc) {
 			FAIL("reset %d under I/O: %s", k, st_str(rc));
@@ -2192,6 +2231,38 @@ static void case_bad_doorbells(void)
 	CHECK(write_verify(h, 1, O.nsid, 96008, 8, O.seed + 1));
 	uint32_t dw0;
 	EXPECT_OK(getf(h, NVME_FEAT_NUM_QUEUES, 0, 0, &dw0));
+out:
+	nvme_host_close(h);
+}
+
+/* ---- I/O then hold the queues (for the statistics RPCs) --------------------------------------
+ * Queue q (1..nr) does q*10 writes and q*15 reads of 8 blocks, then
+ * "# HOLD queues=N q1_reads=.. q1_writes=.. ..." and the driver stays up until a line
+ * arrives on stdin. */
+
+static void case_io_hold(void)
+{
+	struct open_opts oo = { .queues = 2 };
+	struct nvme_host *h = open_ctrl(&oo);
+	char line[256], msg[256];
+	size_t len = 0;
+	REQUIRE(h);
+	uint16_t nq = nvme_host_nr_io_queues(h);
+	/* q*10 writes, each read back (q*10 reads), then q*5 more reads */
+	for (uint16_t q = 1; q <= nq; q++)
+		for (int i = 0; i < q * 10; i++)
+			CHECK(write_verify(h, q, O.nsid, 110000 + (uint64_t)(q * 100 + i) * 8, 8, O.seed));
+	for (uint16_t q = 1; q <= nq; q++)
+		for (int i = 0; i < q * 5; i++)
+			CHECK(read_check(h, q, O.nsid, 110000 + (uint64_t)(q * 100) * 8, 8, O.seed));
+	len += (size_t)snprintf(msg + len, sizeof(msg) - len, "HOLD queues=%u", nq);
+	for (uint16_t q = 1; q <= nq; q++)
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len, " q%u_reads=%d q%u_writes=%d", q,
+					q * 15, q, q * 10);
+	say(msg);
+	if (!wait_line(60000, line, sizeof(line)))
+		FAIL("no line on stdin");
+	CHECK(write_verify(h, 1, O.nsid, 110000, 8, O.seed + 1));
 out:
 	nvme_host_close(h);
 }
@@ -2530,6 +2601,7 @@ static const struct tcase cases[] = {
 	{ "shutdown", case_shutdown, true },
 	{ "bad_doorbells", case_bad_doorbells, true },
 	{ "file_pattern", case_file_pattern, false },
+	{ "io_hold", case_io_hold, false },
 	{ "aen", case_aen, false },
 	{ "suspend_probe", case_suspend_probe, false },
 	{ "suspended_start", case_suspended_start, false },
@@ -2539,7 +2611,7 @@ static const struct tcase cases[] = {
 static void usage(void)
 {
 	fprintf(stderr, "usage: nvme_e2e SOCKET [--mode trap|mmap|shadow] [--case NAME]... [--nqn S] [--sn S]\n"
-			"  [--mn S] [--uuid U] [--cntlid N] [--mdts N] [--nsze N] [--lba N] [--nsid N]\n"
+			"  [--mn S] [--uuid U] [--nguid HEX] [--eui64 HEX] [--cntlid N] [--mdts N] [--nsze N] [--lba N] [--nsid N]\n"
 			"  [--nsid2 N] [--nsze2 N] [--inactive N] [--mqes N] [--fw-slots N]\n"
 			"  [--compare-write 0|1] [--nn N] [--seed N] [--list]\ncases:");
 	for (size_t i = 0; i < NCASES; i++)
@@ -2575,6 +2647,10 @@ int main(int argc, char **argv)
 			O.mn = v;
 		} else if (ARG("--uuid")) {
 			O.uuid = v;
+		} else if (ARG("--nguid")) {
+			O.nguid = v;
+		} else if (ARG("--eui64")) {
+			O.eui64 = v;
 		} else if (ARG("--cntlid")) {
 			O.cntlid = strtol(v, NULL, 0);
 		} else if (ARG("--mdts")) {
