@@ -3,8 +3,11 @@
 
 Runs, in order:
   1. the unit tests (cmocka programs) and system tests (Python programs)
-     against build/ (gcc);
-  2. the same against build-asan/ (AddressSanitizer + UBSan);
+     against build/ (gcc), then the guest tests (tests/guest: Linux guests
+     under QEMU/TCG on vhost-user-blk, osnapd and qemu-storage-daemon side
+     by side);
+  2. the same against build-asan/ (AddressSanitizer + UBSan; guest tests
+     of osnapd only);
   3. each libFuzzer target in build-fuzz/ for a bounded time.
 Each test program prints TAP ("ok N - name" / "not ok N - name"); every
 case counts. A program that exits non-zero without reporting a failure, or
@@ -80,6 +83,13 @@ def run_suite(build, args):
     for py in sorted(glob.glob(os.path.join(TOP, "tests", "system", "test_*.py"))):
         run_program("%s/system/%s" % (name, os.path.basename(py)),
                     [sys.executable, py], env, 900)
+    if not args.no_guest and name in ("build", "build-asan"):
+        # real guests boot under TCG: about 8 s a case. build/: both back
+        # ends side by side; build-asan/: osnapd's cases only, sanitized.
+        cmd = [sys.executable, os.path.join(TOP, "tests", "guest", "run_guest_tests.py")]
+        if name != "build":
+            cmd += ["--backend", "osnap"]
+        run_program("%s/guest/run_guest_tests.py" % name, cmd, env, 1200)
 
 
 def run_fuzz(build, seconds):
@@ -118,6 +128,8 @@ def main():
     ap.add_argument("--fuzz-seconds", type=int, default=20)
     ap.add_argument("--builds", default="build,build-asan")
     ap.add_argument("--no-fuzz", action="store_true")
+    ap.add_argument("--no-guest", action="store_true",
+                    help="skip the guest tests (QEMU) of tests/guest")
     args = ap.parse_args()
     for b in args.builds.split(","):
         path = os.path.join(TOP, b)

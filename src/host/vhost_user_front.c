@@ -481,10 +481,11 @@ int vhu_set_config(struct vhu_front *f, uint32_t offset, uint32_t flags, const v
 	uint8_t msg[sizeof(struct vhu_config_hdr) + VHU_MAX_CONFIG_SIZE];
 	struct vhu_config_hdr ch = { offset, size, flags };
 
-	if (size > VHU_MAX_CONFIG_SIZE)
+	if (size > VHU_MAX_CONFIG_SIZE || (size && !buf))
 		return -EINVAL;
 	memcpy(msg, &ch, sizeof(ch));
-	memcpy(msg + sizeof(ch), buf, size);
+	if (size)
+		memcpy(msg + sizeof(ch), buf, size);
 	return send_set(f, VHU_SET_CONFIG, msg, (uint32_t)sizeof(ch) + size, NULL, 0);
 }
 

@@ -79,17 +79,25 @@ bool vhu_is_broken(const struct vhu_front *f);
 
 /* ---- feature negotiation and session --------------------------------------------------- */
 
+/* GET_FEATURES: the back end's virtio features (bit 30 announces
+ * protocol features). */
 int vhu_get_features(struct vhu_front *f, uint64_t *features);
+/* SET_FEATURES: the negotiated virtio features (include bit 30 when
+ * protocol features are in use: rings then start disabled). */
 int vhu_set_features(struct vhu_front *f, uint64_t features);
+/* GET_PROTOCOL_FEATURES (legal only when bit 30 was offered). */
 int vhu_get_protocol_features(struct vhu_front *f, uint64_t *features);
 /* SET_PROTOCOL_FEATURES (sent without need_reply: REPLY_ACK is not in
  * force until it was acknowledged); records features for later requests. */
 int vhu_set_protocol_features(struct vhu_front *f, uint64_t features);
 /* GET_QUEUE_NUM (only meaningful with the MQ protocol feature). */
 int vhu_get_queue_num(struct vhu_front *f, uint64_t *num);
+/* SET_OWNER: the session starts. */
 int vhu_set_owner(struct vhu_front *f);
 /* RESET_DEVICE (needs the RESET_DEVICE protocol feature). */
 int vhu_reset_device(struct vhu_front *f);
+/* SET_STATUS / GET_STATUS: the virtio device status byte (STATUS protocol
+ * feature). */
 int vhu_set_status(struct vhu_front *f, uint8_t status);
 int vhu_get_status(struct vhu_front *f, uint8_t *status);
 
@@ -122,9 +130,12 @@ struct vhu_region {
  * that; for tests). */
 int vhu_set_mem_table(struct vhu_front *f, const struct vhu_region *r, unsigned n);
 
-/* GET_MAX_MEM_SLOTS / ADD_MEM_REG / REM_MEM_REG (CONFIGURE_MEM_SLOTS). */
+/* GET_MAX_MEM_SLOTS (CONFIGURE_MEM_SLOTS protocol feature). */
 int vhu_get_max_mem_slots(struct vhu_front *f, uint64_t *slots);
+/* ADD_MEM_REG: one region with its fd (CONFIGURE_MEM_SLOTS). */
 int vhu_add_mem_reg(struct vhu_front *f, const struct vhu_region *r);
+/* REM_MEM_REG: identified by guest address, user address and size; sent
+ * without fd as the specification recommends. */
 int vhu_rem_mem_reg(struct vhu_front *f, const struct vhu_region *r);
 
 /* GET_INFLIGHT_FD with the queue count and size of the device. On success
@@ -138,18 +149,22 @@ int vhu_set_inflight_fd(struct vhu_front *f, const struct vhu_inflight *info, in
 
 /* ---- vrings -------------------------------------------------------------------------------- */
 
+/* SET_VRING_NUM: the queue size of ring index. */
 int vhu_set_vring_num(struct vhu_front *f, uint32_t index, uint32_t num);
-/* Next available index the back end is to process (0 for a new ring). */
+/* SET_VRING_BASE: next available index the back end is to process (0 for a new ring). */
 int vhu_set_vring_base(struct vhu_front *f, uint32_t index, uint32_t base);
 /* Stops the ring; *base receives the back end's next available index. The
  * reply must echo index. */
 int vhu_get_vring_base(struct vhu_front *f, uint32_t index, uint32_t *base);
-/* Ring addresses are user addresses of this process. */
+/* SET_VRING_ADDR: ring addresses are user addresses of this process. */
 int vhu_set_vring_addr(struct vhu_front *f, const struct vhu_vring_addr *addr);
-/* fd < 0 sends the "no fd" flag (bit 8): polling. fd still owned by the caller. */
+/* SET_VRING_KICK / SET_VRING_CALL / SET_VRING_ERR: the eventfd of ring
+ * index (bits 0-7 of the u64). fd < 0 sends the "no fd" flag (bit 8):
+ * polling. fd is still owned by the caller (the back end gets a copy). */
 int vhu_set_vring_kick(struct vhu_front *f, uint32_t index, int fd);
 int vhu_set_vring_call(struct vhu_front *f, uint32_t index, int fd);
 int vhu_set_vring_err(struct vhu_front *f, uint32_t index, int fd);
+/* SET_VRING_ENABLE: num 1 / 0 (with protocol features rings start disabled). */
 int vhu_set_vring_enable(struct vhu_front *f, uint32_t index, bool enable);
 
 /* ---- generic and raw messages ------------------------------------------------------------ */

@@ -71,7 +71,8 @@ struct vblk_host_opts {
 	uint64_t mem_base;		/* device address of region 0; default 0x40000000 */
 	uint64_t mem_gap;		/* unmapped hole between regions; default 2 MiB */
 	uint32_t max_segments;		/* data descriptors per request; default
-					 * min(seg_max (SEG_MAX) or 128, queue_size - 2) */
+					 * min(seg_max (SEG_MAX) or 128, queue_size - 2);
+					 * may exceed seg_max (negative tests) */
 	uint32_t seg_bytes;		/* split data into descriptors of at most this; default
 					 * size_max when SIZE_MAX is negotiated, else no split */
 	bool direct_only;		/* never use indirect tables even when negotiated */
@@ -133,11 +134,17 @@ void vblk_host_close(struct vblk_host *d);
 
 /* ---- information ----------------------------------------------------------------------- */
 
-uint64_t vblk_host_device_features(const struct vblk_host *d);	/* offered */
-uint64_t vblk_host_features(const struct vblk_host *d);		/* negotiated */
+/* Virtio features the device offered (without the vhost-user bit 30). */
+uint64_t vblk_host_device_features(const struct vblk_host *d);
+/* Virtio features negotiated (written to the device). */
+uint64_t vblk_host_features(const struct vblk_host *d);
+/* Queues set up. */
 uint16_t vblk_host_num_queues(const struct vblk_host *d);
+/* Entries of queue q (0 for a bad q). */
 uint16_t vblk_host_queue_size(const struct vblk_host *d, uint16_t q);
-uint32_t vblk_host_max_segments(const struct vblk_host *d);	/* data descs per request */
+/* Data descriptors allowed per request (seg_max, capped by the queue size). */
+uint32_t vblk_host_max_segments(const struct vblk_host *d);
+/* Whether queue q completes through an interrupt eventfd (else polled). */
 bool vblk_host_queue_has_irq(const struct vblk_host *d, uint16_t q);
 
 /* The configuration read at open (valid while d lives). Fields guarded by
@@ -155,8 +162,8 @@ int vblk_host_device_status(struct vblk_host *d, uint8_t *status);
 
 /* Transport handles for tests that send their own messages; still owned by
  * d. NULL when d uses the other transport. Control. */
-struct vhu_front *vblk_host_vhu(struct vblk_host *d);
-struct vfu_client *vblk_host_vfu(struct vblk_host *d);
+struct vhu_front *vblk_host_vhu(struct vblk_host *d);	/* vhost-user front end */
+struct vfu_client *vblk_host_vfu(struct vblk_host *d);	/* vfio-user client */
 
 /* The inflight region (vhost-user with INFLIGHT_SHMFD): -ENOENT without. */
 int vblk_host_inflight_region(struct vblk_host *d, void **ptr, size_t *size);

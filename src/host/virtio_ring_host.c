@@ -73,11 +73,15 @@ int vring_host_init(struct vring_host *vq, const struct vring_host_cfg *cfg)
 
 	/* The area was zeroed: both flags are 0 (used->flags must start at 0,
 	 * spec 2.7.10.1). A ring restarted at start_idx has nothing pending:
-	 * both indexes begin there, and used_event asks for the first
-	 * completion. */
+	 * both indexes begin there, used_event asks for the first completion,
+	 * and avail_event (device-owned, but in memory the driver allocates)
+	 * starts where a device that has not written it yet would want the
+	 * first notification; left at 0, a ring started elsewhere with
+	 * EVENT_IDX would never be kicked. */
 	vq->avail->idx = cfg->start_idx;
 	vq->used->idx = cfg->start_idx;
 	*used_event_ptr(vq) = cfg->start_idx;
+	*avail_event_ptr(vq) = cfg->start_idx;
 	vq->avail_idx = vq->published_idx = vq->notified_idx = cfg->start_idx;
 	vq->last_used = cfg->start_idx;
 	vq->cb_enabled = true;

@@ -222,7 +222,7 @@ static uint16_t identify_ns_desc(struct nvme_ctrl *c, struct nvme_req *r, uint32
 		return NVME_SC_INVALID_NS | NVME_DNR;
 	struct nvme_namespace *ns = nvme_ctrl_ns(c, nsid);
 	if (!ns)
-		return NVME_SC_INVALID_NS | NVME_DNR;
+		return NVME_SC_INVALID_FIELD | NVME_DNR;	/* inactive NSID (1.4 6.1) */
 	if (ns->has_eui64) {
 		d[off] = 1;
 		d[off + 1] = 8;
@@ -289,6 +289,8 @@ static uint16_t adm_get_log(struct nvme_ctrl *c, struct nvme_req *r)
 	switch (lid) {
 	case NVME_LOG_ERROR:
 		size = 64 * NVME_MAX_ERR_LOG;	/* no error recorded: all entries zero */
+		if (!rae)
+			c->aer_err_masked = false;	/* error events are reported again */
 		break;
 	case NVME_LOG_SMART: {
 		uint64_t rb = 0, wb = 0, rc = 0, wc = 0;
@@ -397,7 +399,9 @@ static uint16_t adm_features(struct nvme_ctrl *c, struct nvme_req *r, bool set)
 	}
 	if (!set && sel > 3)
 		return NVME_SC_INVALID_FIELD | NVME_DNR;
-	bool dflt = !set && sel == 1;
+	/* SEL 010b (saved): no feature is saveable, so the controller answers
+	 * as for 001b, the default value */
+	bool dflt = !set && (sel == 1 || sel == 2);
 	switch (fid) {
 	case NVME_FEAT_ARBITRATION:
 		if (set)

@@ -66,11 +66,43 @@ void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why)
 			nvme_ioq_pause(c->sqs[q], true, NULL, NULL);
 }
 
+/* NVMe 1.4 4.1: an invalid doorbell write, while an Asynchronous Event
+ * Request is outstanding, is reported as an error event (log page 01h);
+ * the value itself is ignored by the queue's consumer. Like every event
+ * type, it is masked once reported until the host reads its log page. */
+static void doorbell_error(struct nvme_ctrl *c, uint8_t info)
+{
+	if (c->state != NVME_CTRL_READY)
+		return;
+	/* AERs the host submitted through a mapped doorbell count as
+	 * outstanding: fetch them first */
+	if (c->doorbells_mmap)
+		nvme_admin_poll(c);
+	if (!c->aer_outstanding || c->aer_err_masked)
+		return;
+	c->aer_err_masked = true;
+	nvme_ctrl_aen(c, NVME_AER_TYPE_ERROR | (uint32_t)info << 8 | (uint32_t)NVME_LOG_ERROR << 16);
+}
+
+static void doorbell_check(struct nvme_ctrl *c, uint16_t qid, bool is_cq, uint32_t v)
+{
+	uint32_t size;
+	if (qid > NVME_MAX_IO_QUEUES || !(is_cq ? (void *)c->cqs[qid] : (void *)c->sqs[qid])) {
+		doorbell_error(c, NVME_AER_ERR_INVALID_DB_REG);
+		return;
+	}
+	size = is_cq ? c->cqs[qid]->size : c->sqs[qid]->size;
+	if (v >= size)
+		doorbell_error(c, NVME_AER_ERR_INVALID_DB_VALUE);
+}
+
 static void doorbell_write(struct nvme_ctrl *c, uint64_t off, uint32_t v)
 {
 	uint32_t idx = (uint32_t)(off - EMU_NVME_DOORBELL_OFF) / 4;
 	uint16_t qid = (uint16_t)(idx / 2);
 	bool is_cq = idx & 1;
+
+	doorbell_check(c, qid, is_cq, v);
 
 	/* the value is consumed by the queue's owner, which checks it */
 	__atomic_store_n((uint32_t *)(c->bar0 + off), v, __ATOMIC_RELEASE);
@@ -380,6 +412,7 @@ static void reset_finish(struct reset_ctx *r)
 	c->aer_outstanding = 0;
 	c->aer_npending = 0;
 	c->aer_ns_masked = false;
+	c->aer_err_masked = false;
 	c->state = NVME_CTRL_DISABLED;
 	/* doorbells back to zero; CSTS: not ready, no shutdown, no fatal */
 	memset(c->bar0 + EMU_NVME_DOORBELL_OFF, 0, EMU_NVME_DOORBELL_SIZE);

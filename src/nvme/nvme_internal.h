@@ -203,6 +203,7 @@ struct nvme_ctrl {
 	uint32_t aer_pending[8];	/* dw0 values of events not yet reported */
 	int aer_npending;
 	bool aer_ns_masked;		/* NS-changed reported; masked until the log is read */
+	bool aer_err_masked;		/* an error event reported; masked until log 01h is read */
 	uint32_t changed_ns[1024];
 	int changed_ns_count;		/* -1: overflow (0xffffffff) */
 

@@ -331,7 +331,12 @@ void nvme_io_execute(struct nvme_sq *sq, struct nvme_req *r)
 			finish(sq->fused_first, NVME_SC_FUSED_MISSING);
 			sq->fused_first = NULL;
 		}
-		finish(r, NVME_SC_INVALID_NS | NVME_DNR);
+		/* NVMe 1.4 6.1: an inactive NSID (valid: 1..NN, but not
+		 * attached here) is Invalid Field in Command; an invalid one (0,
+		 * above NN) or the broadcast value, which no I/O command here
+		 * takes, is Invalid Namespace or Format */
+		bool valid = nsid >= 1 && nsid <= c->ss->nn;
+		finish(r, (valid ? NVME_SC_INVALID_FIELD : NVME_SC_INVALID_NS) | NVME_DNR);
 		return;
 	}
 	r->nsid_idx = nsid - 1;

@@ -203,6 +203,9 @@ enum {
 #define NVME_AER_TYPE_NOTICE	0x2
 #define NVME_AER_NOTICE_NS_CHANGED 0x00
 #define NVME_AER_TYPE_SMART	0x1
+#define NVME_AER_TYPE_ERROR	0x0
+#define NVME_AER_ERR_INVALID_DB_REG	0x00	/* doorbell of a queue that was not created */
+#define NVME_AER_ERR_INVALID_DB_VALUE	0x01
 
 /* Identify Controller (4096 bytes): the fields we fill, by offset. */
 #define NVME_ID_CTRL_SIZE 4096

@@ -271,11 +271,23 @@ void nvme_write_config_subsystems(json_t *cfg)
 	}
 	for (struct nvme_subsystem *s = g_subsys; s; s = s->next) {
 		for (struct nvme_namespace *ns = s->ns; ns; ns = ns->next) {
-			char uuid[37];
+			char uuid[37], hex[33];
 			uuid_format16(ns->uuid, uuid);
-			json_array_append_new(cfg, json_pack("{s:s, s:{s:s, s:I, s:s, s:s}}",
-				"method", "nvme_namespace_create", "params", "nqn", s->nqn,
-				"nsid", (json_int_t)ns->nsid, "bdev_name", ns->bdev->name, "uuid", uuid));
+			json_t *p = json_pack("{s:s, s:I, s:s, s:s}", "nqn", s->nqn, "nsid",
+					      (json_int_t)ns->nsid, "bdev_name", ns->bdev->name, "uuid", uuid);
+			/* the other identifiers a host sees (Identify CNS 03h) */
+			if (ns->has_nguid) {
+				for (int i = 0; i < 16; i++)
+					snprintf(hex + 2 * i, 3, "%02x", ns->nguid[i]);
+				json_object_set_new(p, "nguid", json_string(hex));
+			}
+			if (ns->has_eui64) {
+				for (int i = 0; i < 8; i++)
+					snprintf(hex + 2 * i, 3, "%02x", ns->eui64[i]);
+				json_object_set_new(p, "eui64", json_string(hex));
+			}
+			json_array_append_new(cfg, json_pack("{s:s, s:o}", "method", "nvme_namespace_create",
+							     "params", p));
 		}
 	}
 }

@@ -191,8 +191,13 @@ static void client_gone_done(void *arg)
 	struct vhu_endpoint *ep = arg;
 	ep->closing = false;
 	log_info("%s: vhost-user front end disconnected", ep->ctrl ? ep->ctrl->name : "?");
-	if (ep->destroyed)
+	if (ep->destroyed) {
 		ep_free(ep);
+		return;
+	}
+	/* a front end that reconnected meanwhile waited in the backlog */
+	if (ep->lfd >= 0)
+		loop_mod_fd(ep->llf, EPOLLIN);
 }
 
 static void client_close(struct vhu_endpoint *ep)
@@ -204,6 +209,9 @@ static void client_close(struct vhu_endpoint *ep)
 	ep->cfd = -1;
 	reset_rx(ep);
 	ep->closing = true;
+	/* accept nobody until the old client's queues and memory are gone */
+	if (ep->lfd >= 0)
+		loop_mod_fd(ep->llf, 0);
 	/* in-flight requests finish, then its memory goes */
 	vhu_conn_gone(&ep->conn, client_gone_done, ep);
 }

@@ -63,7 +63,7 @@ step() {
     line=$(echo "$line" | tr -d '\r')
     case "$line" in
       "OSNAP-GO $1") return 0 ;;
-      "OSNAP-ABORT $1"*) fail "host: ${line#OSNAP-ABORT $1}" ;;
+      "OSNAP-ABORT $1"*) fail "host: ${line#OSNAP-ABORT $1: }" ;;
     esac
   done
   fail "no answer from the host to step $1"

@@ -243,9 +243,10 @@ class Guest:
     """
 
     def __init__(self, env, test, disks, params=None, steps=None, timeout=BOOT_TIMEOUT,
-                 smp=2, mem=512, qmp=False, workdir=None):
+                 smp=2, mem=512, qmp=False, workdir=None, label=None):
         self.env = env
         self.test = test
+        self.label = label or test
         self.disks = disks
         self.params = params or {}
         self.steps = steps or {}
@@ -322,7 +323,7 @@ class Guest:
                 r.step_errors.append("step %s: %s" % (name, msg))
                 self.send("OSNAP-ABORT %s: %s" % (name, msg.replace("\n", " ")[:200]))
                 return
-            log("%s: host step %s done in %.1fs" % (self.test, name, time.time() - t0))
+            log("%s: host step %s done in %.1fs" % (self.label, name, time.time() - t0))
             self.send("OSNAP-GO %s" % name)
 
     def run(self):
@@ -333,6 +334,7 @@ class Guest:
                                      stderr=subprocess.STDOUT, cwd=self.workdir,
                                      start_new_session=True)
         sel = selectors.DefaultSelector()
+        eof = False
         try:
             if self.qmp_path:
                 self.qmp = Qmp(self.qmp_path, proc=self.proc)
@@ -341,7 +343,6 @@ class Guest:
             sel.register(fd, selectors.EVENT_READ)
             deadline = t0 + self.timeout
             pending = b""
-            eof = False
             while not eof:
                 left = deadline - time.time()
                 if left <= 0:
@@ -364,7 +365,7 @@ class Guest:
                 self._line(ANSI.sub("", pending.decode("utf-8", "replace")).rstrip("\r"))
         finally:
             sel.close()
-            self.kill()
+            self.kill(grace=0 if r.verdict in (None, "timeout") and not eof else 5)
             r.elapsed = time.time() - t0
             r.qemu_rc = self.proc.returncode
             if self.qmp:
@@ -377,12 +378,12 @@ class Guest:
             r.reason = "; ".join(r.step_errors)
         return r
 
-    def kill(self):
+    def kill(self, grace=5):
         if self.proc is None:
             return
         if self.proc.poll() is None:
             try:
-                self.proc.wait(timeout=5)     # the guest may be powering off
+                self.proc.wait(timeout=grace)     # the guest may be powering off
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
@@ -450,6 +451,11 @@ class Backend:
 
     def swap_bdev(self, name, image):
         raise NotImplementedError
+
+    def io_ops(self, bdev):
+        """Reads + writes + flushes the back end has done on a bdev (None:
+        unknown)."""
+        return None
 
     def stop(self):
         raise NotImplementedError
@@ -594,6 +600,7 @@ class OsnapBackend(Backend):
         self.proc = None
         self.pf = {}             # disk name -> PF index
         self.swaps = 0
+        self.bdev_of_image = {}
         self.log_path = None
 
     # -- the daemon
@@ -744,14 +751,37 @@ class OsnapBackend(Backend):
     def resume(self, name):
         self.rpc("virtio_blk_controller_resume", "-c", self.ctrl(self.pf[name]))
 
+    def ctrl_info(self, name):
+        lst = self.rpc("virtio_blk_controller_list", "-c", self.ctrl(self.pf[name])) or [{}]
+        return lst[0]
+
     def swap_bdev(self, name, image):
-        self.swaps += 1
-        other = "%s_swap%d" % (name, self.swaps)
-        self.rpc("bdev_uring_create", image, other)
+        """Detach the controller's bdev and attach a bdev on IMAGE (made on
+        first use; the disk's own bdev when IMAGE is its own image).
+        Returns the name of the bdev now attached."""
+        if image == self.specs[name].image:
+            other = name
+        else:
+            other = self.bdev_of_image.get(image)
+            if other is None:
+                self.swaps += 1
+                other = "%s_swap%d" % (name, self.swaps)
+                self.rpc("bdev_uring_create", image, other)
+                self.bdev_of_image[image] = other
         c = self.ctrl(self.pf[name])
         self.rpc("virtio_blk_controller_bdev_detach", "-c", c)
         self.rpc("virtio_blk_controller_bdev_attach", "-c", c, "--bdev", other)
+        got = self.ctrl_info(name).get("bdev")
+        check(got == other, "%s serves bdev %r after the attach of %r" % (c, got, other))
         return other
+
+    def io_ops(self, bdev):
+        st = self.rpc("bdev_get_iostat", "-b", bdev) or {}
+        for b in st.get("bdevs", []):
+            if b.get("name") == bdev:
+                return (b.get("num_read_ops", 0) + b.get("num_write_ops", 0) +
+                        b.get("num_flush_ops", 0))
+        return None
 
     def stop(self):
         if self.proc is not None:
@@ -775,23 +805,24 @@ BACKENDS = {"qsd": QsdBackend, "osnap": OsnapBackend}
 
 
 class Ctx:
-    def __init__(self, env, backend, work):
+    def __init__(self, env, backend, work, label):
         self.env = env
         self.backend = backend
         self.work = work
+        self.label = label
         self.guests = []
 
     def path(self, name):
         return os.path.join(self.work, name)
 
     def boot(self, test, disks, **kw):
-        g = Guest(self.env, test, disks, workdir=self.work, **kw)
+        g = Guest(self.env, test, disks, workdir=self.work, label=self.label, **kw)
         self.guests.append(g)
         r = g.run()
         with open(self.path("console-%d-%s.log" % (len(self.guests), test)), "w") as f:
             f.write(r.console_text() + "\n")
-        log("%s/%s: QEMU ran %.1fs (guest up at %ss, done at %ss)" %
-            (self.backend.name, test, r.elapsed, r.boot_uptime, r.end_uptime))
+        log("%s: guest %s: QEMU ran %.1fs (guest up at %ss, done at %ss)" %
+            (self.label, test, r.elapsed, r.boot_uptime, r.end_uptime))
         if r.verdict != "pass":
             raise Failure("guest %s: %s: %s" % (test, r.verdict, r.reason))
         return r
@@ -853,10 +884,19 @@ def case_suspend(ctx):
     be = ctx.backend
     be.start(ctx.work, [spec])
 
+    seen = {}
+
     def act(_g):
         be.suspend("disk0")
-        time.sleep(2)
+        time.sleep(0.3)
+        seen["state"] = be.ctrl_info("disk0").get("state") if hasattr(be, "ctrl_info") else None
+        a = be.io_ops("disk0")
+        time.sleep(1.7)
+        b = be.io_ops("disk0")
+        seen["ops"] = (a, b)
         be.resume("disk0")
+        if a is not None:
+            check(a == b, "the bdev served %d I/Os while the controller was suspended" % (b - a))
 
     r = ctx.boot("io_step", [Disk(spec.sock, num_queues=2)],
                  params={"mode": "write", "mb": 4, "step": "suspend"},
@@ -865,8 +905,8 @@ def case_suspend(ctx):
     stall = int(r.infos.get("max_round_ms", "0"))
     check(stall >= 1000, "no round of guest I/O took 1 s or more (max %d ms): "
           "the suspend did not stall the I/O" % stall)
-    return "longest guest write round %d ms, %s rounds; %.1fs" % (
-        stall, r.infos.get("rounds"), r.elapsed)
+    return "state while suspended %s, longest guest write round %d ms, %s rounds; %.1fs" % (
+        seen.get("state"), stall, r.infos.get("rounds"), r.elapsed)
 
 
 def case_swap(ctx):
@@ -879,13 +919,24 @@ def case_swap(ctx):
     spec = DiskSpec("disk0", img, num_queues=2)
     be = ctx.backend
     be.start(ctx.work, [spec])
+    swapped = []
+
+    def swap(_g):
+        # copy, original, copy: three detach/attach pairs while reads run
+        for target in (copy, img, copy):
+            time.sleep(0.3)
+            swapped.append(be.swap_bdev("disk0", target))
+
     r = ctx.boot("io_step", [Disk(spec.sock, num_queues=2)],
                  params={"mode": "read", "mb": 4, "step": "swap"},
-                 steps={"swap": lambda _g: be.swap_bdev("disk0", copy)},
-                 timeout=STEP_TIMEOUT)
+                 steps={"swap": swap}, timeout=STEP_TIMEOUT)
     _io_step_check(ctx, r, copy, "the bdev swap")
-    return "%s read rounds, longest %s ms; %.1fs" % (
-        r.infos.get("rounds"), r.infos.get("max_round_ms"), r.elapsed)
+    ops = be.io_ops(swapped[-1]) if swapped else None
+    if ops is not None:
+        check(ops > 0, "the attached bdev %s served no I/O after the swap" % swapped[-1])
+    return "%d swaps, %s read rounds, longest %s ms, %s I/Os on %s; %.1fs" % (
+        len(swapped), r.infos.get("rounds"), r.infos.get("max_round_ms"), ops,
+        swapped[-1] if swapped else None, r.elapsed)
 
 
 def case_hotplug(ctx):
@@ -1035,7 +1086,7 @@ def main():
             continue
         work = tempfile.mkdtemp(prefix="osnap-guest-%s-%s-" % (b, name))
         backend = BACKENDS[b]()
-        ctx = Ctx(env, backend, work)
+        ctx = Ctx(env, backend, work, label)
         t0 = time.time()
         ok = False
         note = None

@@ -211,6 +211,7 @@ struct open_opts {
 	uint16_t queues;
 	bool no_enable;
 	bool shadow;		/* force shadow doorbells (trap mode) */
+	bool no_shadow;		/* no shadow doorbells, whatever the mode */
 	uint32_t depth;
 };
 
@@ -226,7 +227,7 @@ static struct nvme_host *open_ctrl(const struct open_opts *oo)
 	o.admin_timeout_ms = 5000;
 	o.io_timeout_ms = 5000;
 	o.doorbells = O.mode == MODE_MMAP ? NVME_HOST_DB_MMAP : NVME_HOST_DB_TRAP;
-	o.shadow_doorbells = O.mode == MODE_SHADOW || (oo && oo->shadow);
+	o.shadow_doorbells = (O.mode == MODE_SHADOW || (oo && oo->shadow)) && !(oo && oo->no_shadow);
 	int rc = nvme_host_open(O.sock, &o, &h);
 	if (rc) {
 		FAIL("nvme_host_open(%s): %s", O.sock, st_str(rc));
@@ -234,7 +235,7 @@ static struct nvme_host *open_ctrl(const struct open_opts *oo)
 	}
 	if (O.mode == MODE_MMAP && !o.no_enable && !nvme_host_doorbells_mmapped(h))
 		FAIL("mmap mode but the doorbells are not mapped");
-	if (O.mode == MODE_SHADOW && !o.no_enable && !nvme_host_shadow_doorbells(h))
+	if (o.shadow_doorbells && !o.no_enable && !nvme_host_shadow_doorbells(h))
 		FAIL("shadow mode but Doorbell Buffer Config was not accepted");
 	return h;
 }
@@ -627,6 +628,8 @@ static void case_identify_ns(void)
 	/* NSID 0 and (without Namespace Management) FFFFFFFFh */
 	EXPECT_ST(nvme_host_identify_ns(h, 0, ns), 0, NVME_SC_INVALID_NS);
 	EXPECT_ST(nvme_host_identify_ns(h, NVME_NSID_ALL, ns), 0, NVME_SC_INVALID_NS);
+	if (O.nn >= 0 && O.nn < 0xfffffffe)	/* above NN: invalid */
+		EXPECT_ST(nvme_host_identify_ns(h, (uint32_t)O.nn + 1, ns), 0, NVME_SC_INVALID_NS);
 out:
 	if (h)
 		nvme_host_free(h, ns);
@@ -711,7 +714,11 @@ static void case_ns_descs(void)
 		if (k == 8 && memcmp(g, w, 8))
 			FAIL("namespace EUI64 differs from %s", O.eui64);
 	}
-	EXPECT_ST(nvme_host_ns_descs(h, O.inactive, buf), 0, NVME_SC_INVALID_NS);
+	/* NVMe 1.4 6.1: an inactive NSID (1..NN, not attached) is Invalid Field
+	 * in Command, an invalid one (0, above NN) Invalid Namespace or Format */
+	EXPECT_ST(nvme_host_ns_descs(h, O.inactive, buf), 0, NVME_SC_INVALID_FIELD);
+	if (O.nn >= 0 && O.nn < 0xfffffffe)
+		EXPECT_ST(nvme_host_ns_descs(h, (uint32_t)O.nn + 1, buf), 0, NVME_SC_INVALID_NS);
 	EXPECT_ST(nvme_host_ns_descs(h, 0, buf), 0, NVME_SC_INVALID_NS);
 out:
 	if (h)
@@ -1052,9 +1059,18 @@ static void case_feat_save(void)
 		if (dw0 & ~7u)
 			FAIL("FID 0x%02x capabilities 0x%x use reserved bits", fids[i], dw0);
 	}
-	EXPECT_OK(getf(h, NVME_FEAT_ARBITRATION, NVME_FEAT_SEL_SAVED, 0, &dw0));
+	/* saved value of a feature that is not saveable: the default one, not
+	 * the current one */
 	EXPECT_OK(getf(h, NVME_FEAT_ARBITRATION, NVME_FEAT_SEL_DEFAULT, 0, &def));
+	EXPECT_OK(setf(h, NVME_FEAT_ARBITRATION, def ^ 0x01010102u, NULL));
+	EXPECT_OK(getf(h, NVME_FEAT_ARBITRATION, NVME_FEAT_SEL_SAVED, 0, &dw0));
 	CHECK_EQ(dw0, def);
+	EXPECT_OK(getf(h, NVME_FEAT_TEMP_THRESH, NVME_FEAT_SEL_DEFAULT, 0, &def));
+	EXPECT_OK(setf(h, NVME_FEAT_TEMP_THRESH, def + 5, NULL));
+	EXPECT_OK(getf(h, NVME_FEAT_TEMP_THRESH, NVME_FEAT_SEL_SAVED, 0, &dw0));
+	CHECK_EQ(dw0, def);
+	EXPECT_OK(getf(h, NVME_FEAT_TEMP_THRESH, NVME_FEAT_SEL_CURRENT, 0, &dw0));
+	CHECK_EQ(dw0, def + 5);
 	EXPECT_ST(getf(h, 0x00, 0, 0, &dw0), 0, NVME_SC_INVALID_FIELD);
 	EXPECT_ST(getf(h, 0x77, 0, 0, &dw0), 0, NVME_SC_INVALID_FIELD);
 	EXPECT_ST(setf(h, 0x77, 0, NULL), 0, NVME_SC_INVALID_FIELD);
@@ -1225,6 +1241,99 @@ static void case_queues(void)
 out:
 	if (h)
 		nvme_host_free(h, mem);
+	nvme_host_close(h);
+}
+
+/* ---- a CQ smaller than what is in flight ------------------------------------------------------
+ * Our own SQ 1 (32 entries) and CQ 1 (4 entries) in place of the driver's:
+ * 20 writes at once. The controller may post at most 3 entries (a full CQ
+ * is size - 1) until we move the head; each command completes exactly once.
+ * (Not with shadow doorbells: there the head lives in the driver's buffer.) */
+
+static void case_cq_backlog(void)
+{
+	struct open_opts oo = { .no_shadow = true };
+	struct nvme_host *h = open_ctrl(&oo);
+	uint8_t *data = NULL;
+	struct nvme_cqe *cq = NULL;
+	struct nvme_sqe *sq = NULL;
+	uint64_t cq_iova = 0, sq_iova = 0, data_iova = 0;
+	enum { N = 20, CQS = 4, SQS = 32, NLB = 8 };
+	const uint64_t base = 97000;
+	REQUIRE(h);
+	cq = xalloc(h, 4096, 4096, &cq_iova);
+	sq = xalloc(h, 4096, 4096, &sq_iova);
+	data = xalloc(h, (size_t)N * 4096, 4096, &data_iova);
+	REQUIRE(cq && sq && data);
+	memset(cq, 0, 4096);
+	REQUIRE_OK(nvme_host_delete_io_sq(h, 1));
+	REQUIRE_OK(nvme_host_delete_io_cq(h, 1));
+	REQUIRE_OK(nvme_host_create_io_cq(h, 1, CQS - 1, cq_iova, 1, NVME_CQ_PC | NVME_CQ_IEN));
+	REQUIRE_OK(nvme_host_create_io_sq(h, 1, SQS - 1, sq_iova, 1, NVME_SQ_PC));
+	pattern_fill(data, base, N * NLB, bs(), O.seed + 3);
+	for (int i = 0; i < N; i++) {
+		sq[i] = rw_sqe(NVME_CMD_WRITE, O.nsid, base + (uint64_t)i * NLB, NLB);
+		sq[i].cid = (uint16_t)(100 + i);
+		sq[i].dptr.prp1 = data_iova + 4096ull * i;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	REQUIRE_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 8, N));
+	int seen[N] = { 0 }, got = 0, rounds = 0;
+	unsigned head = 0, phase = 1, most = 0;
+	int64_t end = now_ms() + 5000;
+	while (got < N && now_ms() < end) {
+		sleep_ms(20);	/* let the controller post all it can */
+		unsigned avail = 0, k = head, ph = phase;
+		while (avail < CQS && (((volatile struct nvme_cqe *)&cq[k])->status & 1) == ph) {
+			avail++;
+			if (++k == CQS) {
+				k = 0;
+				ph ^= 1;
+			}
+		}
+		if (avail > most)
+			most = avail;
+		if (avail > CQS - 1)
+			FAIL("round %d: %u entries with the current phase in a %d-entry CQ (overflow)", rounds, avail, CQS);
+		for (unsigned j = 0; j < avail; j++) {
+			struct nvme_cqe c;
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			memcpy(&c, &cq[head], sizeof(c));
+			int i = (int)c.cid - 100;
+			if (i < 0 || i >= N)
+				FAIL("CQE with CID %u", c.cid);
+			else if (seen[i]++)
+				FAIL("command %d completed twice", i);
+			else
+				got++;
+			if ((c.status >> 1) & 0x7ff)
+				FAIL("command %d: status 0x%x", i, c.status >> 1);
+			CHECK_EQ(c.sqid, 1);
+			CHECK(c.sqhd < SQS);
+			if (++head == CQS) {
+				head = 0;
+				phase ^= 1;
+			}
+		}
+		if (avail)
+			REQUIRE_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 12, head));
+		rounds++;
+	}
+	diag("%d of %d completions in %d rounds, at most %u waiting at once", got, N, rounds, most);
+	CHECK_EQ(got, N);
+	sleep_ms(50);
+	if ((((volatile struct nvme_cqe *)&cq[head])->status & 1) == phase)
+		FAIL("an extra completion after all %d", N);
+	EXPECT_OK(nvme_host_delete_io_sq(h, 1));
+	EXPECT_OK(nvme_host_delete_io_cq(h, 1));
+	REQUIRE_OK(nvme_host_reset(h));
+	CHECK(read_check(h, 1, O.nsid, base, N * NLB, O.seed + 3));
+out:
+	if (h) {
+		nvme_host_free(h, cq);
+		nvme_host_free(h, sq);
+		nvme_host_free(h, data);
+	}
 	nvme_host_close(h);
 }
 
@@ -1892,11 +2001,17 @@ static void case_io_bad(void)
 	s.dptr.prp1 = mi;
 	EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_INVALID_FIELD);
 
-	/* namespaces: 0, not attached, broadcast */
+	/* namespaces (NVMe 1.4 6.1, and Figure 104 NSID): 0 is an invalid NSID
+	 * (Invalid Namespace or Format); an inactive one, valid (1..NN) but not
+	 * attached, is Invalid Field in Command; FFFFFFFFh (broadcast) which
+	 * Read/Write do not take: Invalid Namespace or Format */
 	EXPECT_ST(io(h, 1, NVME_CMD_READ, 0, 0, 1, mem, 0), 0, NVME_SC_INVALID_NS);
-	EXPECT_ST(io(h, 1, NVME_CMD_READ, O.inactive, 0, 1, mem, 0), 0, NVME_SC_INVALID_NS);
-	EXPECT_ST(io(h, 1, NVME_CMD_WRITE, O.inactive, 0, 1, mem, 0), 0, NVME_SC_INVALID_NS);
+	EXPECT_ST(io(h, 1, NVME_CMD_READ, O.inactive, 0, 1, mem, 0), 0, NVME_SC_INVALID_FIELD);
+	EXPECT_ST(io(h, 1, NVME_CMD_WRITE, O.inactive, 0, 1, mem, 0), 0, NVME_SC_INVALID_FIELD);
+	EXPECT_ST(io(h, 1, NVME_CMD_FLUSH, O.inactive, 0, 0, NULL, 0), 0, NVME_SC_INVALID_FIELD);
 	EXPECT_ST(io(h, 1, NVME_CMD_READ, NVME_NSID_ALL, 0, 1, mem, 0), 0, NVME_SC_INVALID_NS);
+	if (O.nn >= 0 && O.nn < 0xfffffffe)
+		EXPECT_ST(io(h, 1, NVME_CMD_READ, (uint32_t)O.nn + 1, 0, 1, mem, 0), 0, NVME_SC_INVALID_NS);
 	/* LBA range */
 	EXPECT_ST(io(h, 1, NVME_CMD_READ, O.nsid, O.nsze, 1, mem, 0), 0, NVME_SC_LBA_RANGE);
 	EXPECT_ST(io(h, 1, NVME_CMD_WRITE, O.nsid, O.nsze - 1, 2, mem, 0), 0, NVME_SC_LBA_RANGE);
@@ -2204,7 +2319,33 @@ out:
 	nvme_host_close(h);
 }
 
-/* ---- bad doorbell writes ------------------------------------------------------------------------ */
+/* ---- bad doorbell writes ------------------------------------------------------------------------
+ * NVMe 1.4 4.1: an invalid value written to an SQ Tail / CQ Head doorbell,
+ * with an Asynchronous Event Request outstanding, is reported as an error
+ * event "Invalid Doorbell Write Value" (type 0, info 01h, log page 01h);
+ * the doorbell of a queue that was not created: "Write to Invalid Doorbell
+ * Register" (info 00h). Once reported, error events are masked until the
+ * Error Information log page is read (5.2). Whatever is written, the
+ * service survives and a controller reset gives a working controller. */
+
+static void expect_db_event(struct nvme_host *h, uint8_t info, const char *what)
+{
+	struct nvme_cqe c;
+	int st = nvme_host_aer_poll(h, 2000, &c);
+	if (st) {
+		FAIL("%s: no asynchronous event (%s)", what, st_str(st));
+		return;
+	}
+	diag("%s: event dw0 0x%08x", what, c.dw0);
+	if (NVME_AER_TYPE(c.dw0) != 0 || NVME_AER_INFO(c.dw0) != info || NVME_AER_LOG(c.dw0) != NVME_LOG_ERROR)
+		FAIL("%s: event dw0 0x%08x, want type 0 (error), info 0x%02x, log page 01h", what, c.dw0, info);
+}
+
+static void clear_error_event(struct nvme_host *h)
+{
+	uint8_t log[64];
+	EXPECT_OK(nvme_host_get_log_page(h, NVME_LOG_ERROR, 0, 0, false, log, sizeof(log)));
+}
 
 static void case_bad_doorbells(void)
 {
@@ -2212,20 +2353,46 @@ static void case_bad_doorbells(void)
 	uint32_t csts = 0;
 	REQUIRE(h);
 	CHECK(write_verify(h, 1, O.nsid, 96000, 8, O.seed));
-	/* queues that do not exist, the last doorbell of the page */
+	uint32_t depth = nvme_host_io_depth(h);
+
+	/* a value beyond the SQ: Invalid Doorbell Write Value */
+	REQUIRE_OK(nvme_host_aer_submit(h));
+	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 8 * 1, 0xffff));
+	expect_db_event(h, 0x01, "SQ 1 tail 0xffff");
+	/* masked until the log page is read: a second bad write reports nothing */
+	REQUIRE_OK(nvme_host_aer_submit(h));
+	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 8 * 1 + 4, depth));
+	struct nvme_cqe c;
+	int st = nvme_host_aer_poll(h, 300, &c);
+	if (st != -ETIMEDOUT)
+		FAIL("an error event while error events are masked (%s, dw0 0x%x)", st_str(st), c.dw0);
+	clear_error_event(h);
+	/* the outstanding AER reports the next one */
+	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 8 * 1 + 4, 0xfffffff0u));
+	expect_db_event(h, 0x01, "CQ 1 head 0xfffffff0");
+	clear_error_event(h);
+	REQUIRE_OK(nvme_host_aer_submit(h));
+	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 4, 0x10000));
+	expect_db_event(h, 0x01, "admin CQ head 0x10000");
+	clear_error_event(h);
+	/* queues that do not exist */
+	REQUIRE_OK(nvme_host_aer_submit(h));
 	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 8 * 10, 5));
+	expect_db_event(h, 0x00, "SQ 10 tail");
+	clear_error_event(h);
+	REQUIRE_OK(nvme_host_aer_submit(h));
+	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 4092, 1));
+	expect_db_event(h, 0x00, "CQ 511 head");
+	clear_error_event(h);
+	/* more of them, events or not: the controller survives */
 	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 8 * 10 + 4, 5));
 	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 8 * 300, 0xffffffffu));
-	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 4092, 1));
-	/* values beyond the queue sizes */
-	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 8 * 1, 0xffff));
-	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 8 * 1 + 4, 0xfffffff0u));
-	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 4, 0x10000));
+	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 8 * 1, depth));
 	EXPECT_OK(nvme_host_reg_write32(h, NVME_REG_DBS, 0xffff));
 	sleep_ms(50);
 	REQUIRE_OK(nvme_host_reg_read32(h, NVME_REG_CSTS, &csts));
 	diag("CSTS after the bad doorbells: 0x%x", csts);
-	/* the service survives: a controller reset gives a working controller */
+	/* a controller reset gives a working controller */
 	REQUIRE_OK(nvme_host_reset(h));
 	CHECK(read_check(h, 1, O.nsid, 96000, 8, O.seed));
 	CHECK(write_verify(h, 1, O.nsid, 96008, 8, O.seed + 1));
@@ -2371,8 +2538,10 @@ static void case_aen(void)
 	REQUIRE(wait_line(30000, line, sizeof(line)));
 	expect_ns_aen(h, "detach");
 	CHECK(changed_ns_has(h, nsid));
-	EXPECT_ST(io(h, 1, NVME_CMD_READ, nsid, 100, 8, b, 0), 0, NVME_SC_INVALID_NS);
-	EXPECT_ST(io(h, 1, NVME_CMD_WRITE, nsid, 100, 8, b, 0), 0, NVME_SC_INVALID_NS);
+	/* the NSID is now inactive (valid, not attached): Invalid Field in
+	 * Command (NVMe 1.4 6.1) */
+	EXPECT_ST(io(h, 1, NVME_CMD_READ, nsid, 100, 8, b, 0), 0, NVME_SC_INVALID_FIELD);
+	EXPECT_ST(io(h, 1, NVME_CMD_WRITE, nsid, 100, 8, b, 0), 0, NVME_SC_INVALID_FIELD);
 	uint32_t *list = (void *)nvme_host_alloc(h, 4096, 4096, NULL);
 	REQUIRE(list);
 	REQUIRE_OK(nvme_host_active_ns_list(h, 0, list));
@@ -2497,8 +2666,9 @@ static void case_suspend_probe(void)
 		CHECK_EQ(st.completed, st.submitted);
 	}
 	/* the data of every command is there */
-	for (unsigned i = 0; i < sub; i += 256) {
-		unsigned n = sub - i < 256 ? sub - i : 256;
+	unsigned per = nvme_host_max_xfer(h) / (NLB * bs());
+	for (unsigned i = 0; i < sub; i += per) {
+		unsigned n = sub - i < per ? sub - i : per;
 		if (!read_check(h, 1, O.nsid, base + (uint64_t)i * NLB, n * NLB, O.seed))
 			break;
 	}
@@ -2584,6 +2754,7 @@ static const struct tcase cases[] = {
 	{ "feat_save", case_feat_save, true },
 	{ "logs", case_logs, true },
 	{ "queues", case_queues, true },
+	{ "cq_backlog", case_cq_backlog, true },
 	{ "aer_limit", case_aer_limit, true },
 	{ "abort", case_abort, true },
 	{ "keep_alive", case_keep_alive, true },
