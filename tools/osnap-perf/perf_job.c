@@ -1,0 +1,342 @@
+/* The I/O loop of one osnap-perf job. See perf_job.h. */
+#include "perf_job.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_MESSAGES	10		/* error lines printed per job */
+#define HANG_NS		30000000000ull	/* no completion for this long: give up */
+#define WAIT_MS		100		/* interrupt waits, to see phase changes */
+#define PICK_TRIES	8		/* random blocks tried when one is busy */
+
+uint64_t perf_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int perf_pin_cpu(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	return -rc;
+}
+
+/* splitmix64 */
+static inline uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n). */
+static inline uint64_t rng_below(uint64_t *s, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)rng_next(s) * n) >> 64);
+}
+
+static inline struct perf_io *slot(struct perf_job *j, uint32_t i)
+{
+	return (struct perf_io *)(void *)(j->slots + (size_t)i * j->slot_size);
+}
+
+int perf_job_init(struct perf_job *j, unsigned index, const struct perf_opts *o,
+		  struct perf_target *t, struct perf_vtable *vt, const struct perf_range *r,
+		  const int *phase, char *err, size_t len)
+{
+	memset(j, 0, sizeof(*j));
+	j->index = index;
+	j->cpu = o->ncpus ? o->cpus[index % o->ncpus] : -1;
+	j->o = o;
+	j->t = t;
+	j->vt = vt;
+	j->phase = phase;
+	j->first_block = r->nblocks * index / o->jobs;
+	j->nblocks = r->nblocks * (index + 1) / o->jobs - j->first_block;
+	j->first_lba = r->first_lba;
+	j->lbas_per_block = r->lbas_per_block;
+	if (o->count)
+		j->quota = o->count / o->jobs + (index < o->count % o->jobs);
+	uint64_t seed = o->seed + index * 0x632be59bd9b4e019ull;
+	j->rng = rng_next(&seed);
+	perf_hist_reset(&j->st.lat[0]);
+	perf_hist_reset(&j->st.lat[1]);
+
+	j->slot_size = (sizeof(struct perf_io) + t->io_ctx_size + 15) & ~(size_t)15;
+	j->slots = aligned_alloc(16, j->slot_size * o->qd);
+	j->free_slots = calloc(o->qd, sizeof(*j->free_slots));
+	if (!j->slots || !j->free_slots) {
+		snprintf(err, len, "out of memory");
+		perf_job_fini(j);
+		return -ENOMEM;
+	}
+	memset(j->slots, 0, j->slot_size * o->qd);
+	for (uint32_t i = 0; i < o->qd; i++) {
+		struct perf_io *io = slot(j, i);
+		io->job = j;
+		io->buf = t->ops->buf_alloc(t, o->bs);
+		if (!io->buf) {
+			snprintf(err, len, "no device-visible memory for %u x %u-byte buffers", o->qd, o->bs);
+			perf_job_fini(j);
+			return -ENOMEM;
+		}
+		j->free_slots[j->nfree++] = o->qd - 1 - i;
+	}
+	return 0;
+}
+
+void perf_job_fini(struct perf_job *j)
+{
+	free(j->slots);
+	free(j->free_slots);
+	j->slots = NULL;
+	j->free_slots = NULL;
+}
+
+/* Print one error line (the first few of each job). */
+static void job_msg(struct perf_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void job_msg(struct perf_job *j, const char *fmt, ...)
+{
+	if (j->messages >= MAX_MESSAGES)
+		return;
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "osnap-perf: job %u: %s%s\n", j->index, line,
+		++j->messages == MAX_MESSAGES ? " (further errors of this job not shown)" : "");
+}
+
+static void count_error(struct perf_job *j, bool verify)
+{
+	if (verify)
+		j->st.verify_errors++;
+	else
+		j->st.io_errors++;
+	__atomic_store_n(&j->errors, j->errors + 1, __ATOMIC_RELAXED);
+}
+
+/* Check the data of a completed read. */
+static void verify_read(struct perf_job *j, struct perf_io *io)
+{
+	struct perf_verify_err e;
+	uint32_t gen = j->vt->gen[io->block];
+	enum perf_vresult r = perf_verify_check(io->buf, j->t->lba_size, io->nlb, io->lba, gen, &e);
+
+	if (r == PERF_V_OK) {
+		j->st.verify_checked++;
+	} else if (r == PERF_V_UNWRITTEN) {
+		j->st.verify_unwritten++;
+	} else {
+		count_error(j, true);
+		job_msg(j, "verify error at LBA %" PRIu64 " (read of LBAs %" PRIu64 "-%" PRIu64 "): %s "
+			"(found LBA %" PRIu64 " generation %u, expected generation %u)", e.lba, io->lba,
+			io->lba + io->nlb - 1, perf_vresult_str(r), e.found_lba, e.found_gen, e.expect_gen);
+	}
+}
+
+void perf_io_complete(struct perf_io *io, int status)
+{
+	struct perf_job *j = io->job;
+	uint64_t now = perf_now_ns();
+	int dir = io->write ? PERF_DIR_WRITE : PERF_DIR_READ;
+
+	if (status) {
+		char buf[96];
+		count_error(j, false);
+		job_msg(j, "%s of LBAs %" PRIu64 "-%" PRIu64 " failed: %s", io->write ? "write" : "read",
+			io->lba, io->lba + io->nlb - 1,
+			status < 0 ? strerror(-status) : j->t->ops->status_str(status, buf, sizeof(buf)));
+		if (j->vt && io->write)
+			j->vt->gen[io->block] = PERF_GEN_UNKNOWN;
+	} else if (j->vt) {
+		if (io->write)
+			j->vt->gen[io->block] = io->gen;
+		else
+			verify_read(j, io);
+	}
+	if (j->vt)
+		j->vt->busy[io->block] = 0;
+	/* time mode: what completes after the job saw STOP is not counted */
+	if (io->counted && !(j->stopping && !j->quota)) {
+		perf_hist_add(&j->st.lat[dir], now - io->start_ns);
+		j->st.ios[dir]++;
+		if (j->quota)
+			j->st.end_ns = now;
+	}
+	j->last_progress_ns = now;
+	j->free_slots[j->nfree++] = (uint32_t)(((unsigned char *)io - j->slots) / j->slot_size);
+	j->inflight--;
+	__atomic_store_n(&j->done, j->done + 1, __ATOMIC_RELAXED);
+}
+
+/* Choose the next block of the slice; false when the one due is busy. */
+static bool pick_block(struct perf_job *j, bool random, uint64_t *b)
+{
+	for (int tries = 0; tries < PICK_TRIES; tries++) {
+		uint64_t k;
+		if (random) {
+			k = rng_below(&j->rng, j->nblocks);
+		} else {
+			k = j->seq_next;
+			if (++j->seq_next == j->nblocks)
+				j->seq_next = 0;
+		}
+		*b = j->first_block + k;
+		if (!j->vt || !j->vt->busy[*b])
+			return true;
+		if (!random) {
+			j->seq_next = k;	/* try the same block again later */
+			return false;
+		}
+	}
+	return false;
+}
+
+static bool next_is_write(struct perf_job *j)
+{
+	switch (j->o->workload) {
+	case PERF_W_RANDWRITE:
+	case PERF_W_WRITE:
+		return true;
+	case PERF_W_RANDRW:
+		return rng_below(&j->rng, 100) >= j->o->rwmixread;
+	default:
+		return false;
+	}
+}
+
+/* Submit one I/O. 1 submitted, 0 nothing to submit now, < 0 fatal. */
+static int submit_one(struct perf_job *j)
+{
+	enum perf_workload w = j->o->workload;
+	bool random = w == PERF_W_RANDREAD || w == PERF_W_RANDWRITE || w == PERF_W_RANDRW;
+	uint64_t b;
+
+	if (!pick_block(j, random, &b))
+		return 0;
+	struct perf_io *io = slot(j, j->free_slots[j->nfree - 1]);
+	io->write = next_is_write(j);
+	io->block = b;
+	io->lba = j->first_lba + b * j->lbas_per_block;
+	io->nlb = j->lbas_per_block;
+	io->counted = j->measuring;
+	if (j->vt) {
+		j->vt->busy[b] = 1;
+		if (io->write) {
+			io->gen = perf_vtable_next_gen(j->vt, b);
+			perf_verify_fill(io->buf, j->t->lba_size, io->nlb, io->lba, io->gen);
+		}
+	}
+	io->start_ns = perf_now_ns();
+	int rc = j->t->ops->submit(j->t, (uint16_t)j->index, io);
+	if (rc) {
+		if (j->vt)
+			j->vt->busy[b] = 0;
+		if (rc == -EBUSY || rc == -ENOSPC)
+			return 0;
+		job_msg(j, "submission failed: %s", strerror(-rc));
+		return rc;
+	}
+	j->nfree--;
+	j->inflight++;
+	if (j->measuring)
+		j->submitted_measured++;
+	return 1;
+}
+
+/* Follow the main thread's phase. */
+static void follow_phase(struct perf_job *j, uint64_t now)
+{
+	int ph = __atomic_load_n(j->phase, __ATOMIC_ACQUIRE);
+
+	if (!j->measuring && !j->stopping && ph >= PERF_PH_MEASURE) {
+		j->measuring = true;
+		j->st.begin_ns = now;
+	}
+	if (!j->stopping && ph == PERF_PH_STOP) {
+		j->stopping = true;
+		if (j->measuring && !j->quota)
+			j->st.end_ns = now;
+	}
+	if (!j->stopping && j->quota && j->submitted_measured == j->quota)
+		j->stopping = true;	/* -n: the rest is draining */
+}
+
+static void *job_main(void *arg)
+{
+	struct perf_job *j = arg;
+	const struct perf_target_ops *ops = j->t->ops;
+	uint16_t q = (uint16_t)j->index;
+
+	if (j->cpu >= 0) {
+		int rc = perf_pin_cpu(j->cpu);
+		if (rc)
+			job_msg(j, "cannot pin to CPU %d: %s", j->cpu, strerror(-rc));
+	}
+	j->last_progress_ns = perf_now_ns();
+	for (;;) {
+		uint64_t now = perf_now_ns();
+		follow_phase(j, now);
+		if (j->stopping && j->inflight == 0)
+			break;
+		int submitted = 0, rc = 0;
+		while (!j->stopping && j->nfree && (!j->quota || !j->measuring ||
+						     j->submitted_measured < j->quota)) {
+			rc = submit_one(j);
+			if (rc <= 0)
+				break;
+			submitted++;
+		}
+		if (submitted && ops->kick && rc >= 0)
+			rc = ops->kick(j->t, q);
+		if (rc < 0) {
+			if (submitted)
+				job_msg(j, "notification failed: %s", strerror(-rc));
+			j->fatal = rc;
+			break;
+		}
+		if (!j->inflight)
+			continue;	/* every block busy elsewhere: try again */
+		int n = j->o->interrupts ? ops->wait(j->t, q, WAIT_MS) : ops->poll(j->t, q);
+		if (n < 0 && n != -ETIMEDOUT) {
+			job_msg(j, "completion failed: %s", strerror(-n));
+			j->fatal = n;
+			break;
+		}
+		if (n <= 0 && perf_now_ns() - j->last_progress_ns > HANG_NS) {
+			job_msg(j, "no completion for %llu s with %u I/Os in flight",
+				HANG_NS / 1000000000ull, j->inflight);
+			j->fatal = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (j->measuring && !j->st.end_ns)
+		j->st.end_ns = perf_now_ns();
+	if (j->fatal)
+		count_error(j, false);
+	__atomic_store_n(&j->finished, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int perf_job_start(struct perf_job *j)
+{
+	return -pthread_create(&j->thread, NULL, job_main, j);
+}
+
+void perf_job_join(struct perf_job *j)
+{
+	pthread_join(j->thread, NULL);
+}

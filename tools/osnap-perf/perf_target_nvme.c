@@ -1,0 +1,148 @@
+/* osnap-perf target: an NVMe namespace over vfio-user, through the user-space
+ * NVMe driver of src/host. I/O queue i + 1 serves job i. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/nvme_host.h"
+#include "perf_target.h"
+
+struct nvme_target {
+	struct perf_target t;	/* first */
+	struct nvme_host *h;
+	uint32_t nsid;
+};
+
+static struct nvme_host_cmd *io_cmd(struct perf_io *io)
+{
+	return (struct nvme_host_cmd *)(void *)io->ctx;
+}
+
+static void cmd_done(struct nvme_host_cmd *cmd)
+{
+	perf_io_complete(cmd->arg, cmd->result);
+}
+
+static int nt_submit(struct perf_target *pt, uint16_t q, struct perf_io *io)
+{
+	struct nvme_target *t = (struct nvme_target *)pt;
+	struct nvme_host_cmd *cmd = io_cmd(io);
+
+	int rc = nvme_host_cmd_rw(t->h, cmd, io->write ? NVME_CMD_WRITE : NVME_CMD_READ, t->nsid,
+				  io->lba, io->nlb, io->buf, 0);
+	if (rc)
+		return rc;
+	cmd->done = cmd_done;
+	cmd->arg = io;
+	return nvme_host_submit(t->h, (uint16_t)(q + 1), cmd);
+}
+
+static int nt_poll(struct perf_target *pt, uint16_t q)
+{
+	struct nvme_target *t = (struct nvme_target *)pt;
+	return nvme_host_poll(t->h, (uint16_t)(q + 1), 0);
+}
+
+static int nt_wait(struct perf_target *pt, uint16_t q, int timeout_ms)
+{
+	struct nvme_target *t = (struct nvme_target *)pt;
+	return nvme_host_wait_irq(t->h, (uint16_t)(q + 1), timeout_ms);
+}
+
+static void *nt_buf_alloc(struct perf_target *pt, size_t len)
+{
+	struct nvme_target *t = (struct nvme_target *)pt;
+	return nvme_host_alloc(t->h, len, 4096, NULL);
+}
+
+static const char *nt_status_str(int status, char *buf, size_t len)
+{
+	snprintf(buf, len, "NVMe status SCT %u SC 0x%02x%s", NVME_STATUS_SCT((unsigned)status),
+		 NVME_STATUS_SC((unsigned)status), (status & NVME_STATUS_DNR) ? " DNR" : "");
+	return buf;
+}
+
+static void nt_close(struct perf_target *pt)
+{
+	struct nvme_target *t = (struct nvme_target *)pt;
+	nvme_host_close(t->h);
+	free(t);
+}
+
+static const struct perf_target_ops nvme_ops = {
+	.submit = nt_submit,
+	.kick = NULL,		/* every submission rings (or shadows) the doorbell */
+	.poll = nt_poll,
+	.wait = nt_wait,
+	.buf_alloc = nt_buf_alloc,
+	.status_str = nt_status_str,
+	.close = nt_close,
+};
+
+/* Guest memory for the rings, PRP list pages and data of every queue. */
+static size_t arena_bytes(const struct perf_opts *o, uint32_t depth)
+{
+	size_t bs = ((size_t)o->bs + 4095) & ~(size_t)4095;
+	size_t per_q = (size_t)depth * (64 + 16 + 4096) + (size_t)o->qd * bs + 3 * 4096;
+	size_t total = per_q * o->jobs + (8u << 20);
+	return (total + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+}
+
+int perf_target_open_nvme(const struct perf_opts *o, struct perf_target **out, char *err,
+			  size_t len)
+{
+	struct nvme_host_opts ho = {
+		.nr_io_queues = (uint16_t)o->jobs,
+		.io_depth = o->qd + 1,		/* one entry always stays empty */
+		.max_xfer = (o->bs + 4095) & ~4095u,
+		.irq = o->interrupts ? NVME_HOST_IRQ_REQUIRED : NVME_HOST_IRQ_OFF,
+		.shadow_doorbells = !o->no_shadow_db,
+	};
+	ho.mem_size = arena_bytes(o, ho.io_depth);
+	struct nvme_target *t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = nvme_host_open(o->path, &ho, &t->h);
+	if (rc) {
+		snprintf(err, len, "cannot open NVMe controller at %s: %s", o->path, strerror(-rc));
+		free(t);
+		return rc;
+	}
+	struct nvme_host_ns ns;
+	rc = -EINVAL;
+	if (nvme_host_nr_io_queues(t->h) < o->jobs) {
+		snprintf(err, len, "the controller gave %u I/O queues, -j %u needs one per job",
+			 nvme_host_nr_io_queues(t->h), o->jobs);
+	} else if (nvme_host_io_depth(t->h) < o->qd + 1) {
+		snprintf(err, len, "the controller's queues hold %u entries (MQES): -q is at most %u",
+			 nvme_host_io_depth(t->h), nvme_host_io_depth(t->h) - 1);
+	} else if (nvme_host_max_xfer(t->h) < o->bs) {
+		snprintf(err, len, "-b %u is above the controller's transfer limit (MDTS) of %u bytes",
+			 o->bs, nvme_host_max_xfer(t->h));
+	} else if (nvme_host_ns_info(t->h, o->nsid, &ns)) {
+		snprintf(err, len, "namespace %u is not active on the controller", o->nsid);
+	} else if (ns.ms || ns.block_bytes != ns.lba_size) {
+		snprintf(err, len, "namespace %u has metadata; osnap-perf handles data-only formats", o->nsid);
+	} else {
+		rc = 0;
+	}
+	if (rc) {
+		nvme_host_close(t->h);
+		free(t);
+		return rc;
+	}
+	t->nsid = o->nsid;
+	t->t.ops = &nvme_ops;
+	t->t.lba_size = ns.lba_size;
+	t->t.nlba = ns.nsze;
+	t->t.nqueues = (uint16_t)o->jobs;
+	t->t.io_ctx_size = sizeof(struct nvme_host_cmd);
+	snprintf(t->t.desc, sizeof(t->t.desc), "NVMe/vfio-user %s nsid %u (%u-byte LBAs, %s doorbells%s)",
+		 o->path, o->nsid, ns.lba_size, nvme_host_doorbells_mmapped(t->h) ? "mapped" : "trapped",
+		 nvme_host_shadow_doorbells(t->h) ? " + shadow" : "");
+	*out = &t->t;
+	return 0;
+}
