@@ -1057,6 +1057,8 @@ void nvme_write_config(json_t *cfg)
 			"fw_slots", (json_int_t)c->fw_slots, "suspended", true);
 		if (c->admin_only)
 			json_object_set_new(p, "admin_only", json_true());
+		if (c->quirks)
+			json_object_set_new(p, "quirks", json_integer(c->quirks));
 		if (c->opt_compare >= 0)
 			json_object_set_new(p, "compare", json_integer(c->opt_compare));
 		if (c->opt_compare_write >= 0)

@@ -59,7 +59,8 @@ static uint16_t map_prp(struct nvme_ctrl *c, struct nvme_req *r, uint64_t len, i
 			uint64_t e = __atomic_load_n(&ents[i], __ATOMIC_RELAXED);
 			/* the last entry of a full list page chains to the next one */
 			if (i == nent - 1 && len > page) {
-				if (e & 7)
+				/* a chained list page starts on a page boundary */
+				if (e & (page - 1))
 					return NVME_SC_PRP_OFFSET_INVALID;
 				list = e;
 				goto next_list;
@@ -114,6 +115,8 @@ static uint16_t map_sgl(struct nvme_ctrl *c, struct nvme_req *r, uint64_t len, i
 			return NVME_SC_SGL_TYPE_INVALID;	/* only address subtypes on PCIe */
 		switch (type) {
 		case NVME_SGL_TYPE_DATA_BLOCK:
+			if (e.len > len)
+				return NVME_SC_DATA_SGL_LEN_INVALID;	/* longer than the transfer */
 			if (len && e.len) {
 				uint64_t take = e.len < len ? e.len : len;
 				if ((st = add_range(c, r, e.addr, take, prot)))
@@ -125,6 +128,8 @@ static uint16_t map_sgl(struct nvme_ctrl *c, struct nvme_req *r, uint64_t len, i
 		case NVME_SGL_TYPE_BIT_BUCKET:
 			if (prot != EMU_DMA_WRITE)	/* only reads may drop data */
 				return NVME_SC_SGL_TYPE_INVALID;
+			if (e.len > len)
+				return NVME_SC_DATA_SGL_LEN_INVALID;
 			if (len && e.len) {
 				uint64_t take = e.len < len ? e.len : len;
 				if ((st = add_bucket(r, take)))

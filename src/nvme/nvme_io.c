@@ -133,7 +133,12 @@ static void submit(struct nvme_req *r, struct nvme_qns *q, uint8_t type, uint64_
 {
 	struct bdev_io *bio = r->bio;
 	bio->type = type;
-	bio->fua = type == BDEV_IO_WRITE && (r->cmd.cdw12 & (1u << 30));
+	struct nvme_ctrl *c = r->sq->ctrl;
+	/* with the volatile write cache turned off every write is durable at
+	 * completion (the flag is set on the main thread; a stale read only
+	 * affects a write racing the Set Features) */
+	bool cache_off = c->vwc_present && !__atomic_load_n(&c->feat.vwc, __ATOMIC_RELAXED);
+	bio->fua = type == BDEV_IO_WRITE && ((r->cmd.cdw12 & (1u << 30)) || cache_off);
 	bio->offset_blocks = slba;
 	bio->num_blocks = nlb;
 	bio->iov = with_data ? r->iov : NULL;

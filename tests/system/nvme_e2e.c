@@ -1936,6 +1936,22 @@ static void case_io_bad(void)
 	s.dptr.prp1 = mi;
 	s.dptr.prp2 = mi + 4096 + 0x100;
 	EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_INVALID_PRP_OFFSET);
+	/* a PRP list that chains: two entries at the end of a list page, the
+	 * last pointing to the next list page, which must be page aligned */
+	{
+		const uint32_t p4 = 4 * 4096 / bs();
+		uint64_t *tail = (uint64_t *)(aux + 4096 - 16), *next = (uint64_t *)(aux + 8192);
+		s = rw_sqe(NVME_CMD_READ, O.nsid, 50000, p4);
+		s.dptr.prp1 = mi;
+		s.dptr.prp2 = ai + 4096 - 16;
+		tail[0] = mi + 4096;
+		tail[1] = ai + 8192 + 8;	/* chain pointer with an offset */
+		next[0] = mi + 2 * 4096;
+		next[1] = mi + 3 * 4096;
+		EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_INVALID_PRP_OFFSET);
+		tail[1] = ai + 8192;		/* aligned: the same transfer works */
+		EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_SUCCESS);
+	}
 	/* PRPs into memory the client never shared */
 	s = rw_sqe(NVME_CMD_WRITE, O.nsid, 50000, 1);
 	s.dptr.prp1 = nowhere;
@@ -1985,6 +2001,9 @@ static void case_io_bad(void)
 		seg[0] = sgl(NVME_SGL_TYPE_DATA_BLOCK, mi, bs());
 		seg[1] = sgl(NVME_SGL_TYPE_DATA_BLOCK, mi + 4096, bs() - 4);
 		s = sgl_sqe(NVME_CMD_WRITE, 50000, 2, sgl(NVME_SGL_TYPE_LAST_SEGMENT, ai + 4096, 32));
+		EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_DATA_SGL_LEN_INVALID);
+		/* longer than the transfer (SGLS bit 18 is clear) */
+		s = sgl_sqe(NVME_CMD_READ, 50000, 1, sgl(NVME_SGL_TYPE_DATA_BLOCK, mi, 2 * bs()));
 		EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_DATA_SGL_LEN_INVALID);
 		/* a data block outside the client's memory */
 		s = sgl_sqe(NVME_CMD_WRITE, 50000, 1, sgl(NVME_SGL_TYPE_DATA_BLOCK, nowhere, bs()));
