@@ -113,6 +113,7 @@ static void rpc_create(struct rpc_request *req, json_t *params)
 		.queue_size = p.queue_size, .size_max = p.size_max, .seg_max = p.seg_max,
 		.vblk_id = p.vblk_id, .force_in_order = p.force_in_order, .indirect_desc = p.indirect_desc,
 		.read_only = p.read_only, .suspended = p.suspended,
+		.null_media = p.bdev && !strcmp(p.bdev, "none") && p.dbg_bdev_type && !strcmp(p.dbg_bdev_type, "null"),
 	};
 	struct vblk_ctrl *c;
 	int rc = vblk_ctrl_create(&vp, &c, err, sizeof(err));
@@ -213,13 +214,10 @@ static void rpc_bdev_attach(struct rpc_request *req, json_t *params)
 	struct vblk_ctrl *c = find(req, p.ctrl_id);
 	if (!c)
 		return;
-	if (!strcmp(p.bdev, "none")) {
-		/* SNAP's placeholder media: nothing to attach, the controller keeps
-		 * no media (capacity 0) */
-		rpc_send_bool(req, true);
-		return;
-	}
-	int rc = vblk_ctrl_bdev_attach(c, p.bdev, p.vblk_id, err, sizeof(err));
+	/* 'none': SNAP's placeholder media (the seed attaches it when no real
+	 * bdev follows soon): capacity 0, requests answered, not held */
+	int rc = !strcmp(p.bdev, "none") ? vblk_ctrl_bdev_attach_none(c, p.vblk_id, err, sizeof(err))
+					  : vblk_ctrl_bdev_attach(c, p.bdev, p.vblk_id, err, sizeof(err));
 	if (rc)
 		rpc_send_errno(req, rc, "%s", err);
 	else

@@ -32,6 +32,8 @@ struct vblk_params {
 	bool indirect_desc;
 	bool read_only;
 	bool suspended;
+	bool null_media;		/* bdev "none" with dbg_bdev_type null: serve, with
+					 * capacity 0, instead of holding requests */
 };
 
 typedef void (*vblk_done_fn)(void *arg, int rc, const char *msg);
@@ -47,6 +49,9 @@ void vblk_ctrl_suspend(struct vblk_ctrl *c, vblk_done_fn cb, void *arg);
 int vblk_ctrl_resume(struct vblk_ctrl *c, char *err, size_t errlen);
 int vblk_ctrl_bdev_attach(struct vblk_ctrl *c, const char *bdev, const char *vblk_id, char *err,
 			  size_t errlen);
+/* SNAP's placeholder 'none' bdev: no media, capacity 0, but requests are
+ * answered (I/O with IOERR) instead of held as while detached. */
+int vblk_ctrl_bdev_attach_none(struct vblk_ctrl *c, const char *vblk_id, char *err, size_t errlen);
 void vblk_ctrl_bdev_detach(struct vblk_ctrl *c, vblk_done_fn cb, void *arg);
 int vblk_ctrl_modify(struct vblk_ctrl *c, bool has_nq, uint32_t num_queues, char *err, size_t errlen);
 

@@ -79,8 +79,10 @@ void vblk_ctrl_get_config(const struct vblk_ctrl *c, struct virtio_blk_config *c
 	cfg->size_max = c->size_max;
 	cfg->seg_max = c->seg_max;
 	cfg->blk_size = bs;
+	/* topology counts logical blocks (blk_size units), not sectors: one
+	 * logical block per physical block, and that is the minimum I/O */
 	cfg->topology.physical_block_exp = 0;
-	cfg->topology.min_io_size = (uint16_t)(bs / VIRTIO_BLK_SECTOR);
+	cfg->topology.min_io_size = 1;
 	cfg->topology.opt_io_size = 0;
 	cfg->num_queues = (uint16_t)c->num_queues;
 	/* discard / write zeroes: up to 256 segments of 4 GiB - 1 sector each */
@@ -175,6 +177,8 @@ int vblk_ctrl_create(const struct vblk_params *p, struct vblk_ctrl **out, char *
 			return rc;
 		}
 		c->bdev = b;
+	} else if (p->null_media) {
+		c->null_media = true;		/* the 'none' bdev: answered, capacity 0 */
 	} else {
 		c->no_media_pause = true;	/* no media: nothing is served yet */
 	}
@@ -331,9 +335,32 @@ static void detach_paused(void *arg)
 	vblk_queue_set_bdev_all(o->c, NULL, detach_swapped, o);
 }
 
+static void none_detached_cb(void *arg)
+{
+	struct op_ctx *o = arg;
+	log_info("%s: 'none' bdev detached", o->c->name);
+	o->cb(o->arg, 0, NULL);
+	free(o);
+}
+
 void vblk_ctrl_bdev_detach(struct vblk_ctrl *c, vblk_done_fn cb, void *arg)
 {
 	char msg[128];
+	if (!c->bdev && c->null_media) {
+		/* detaching the 'none' bdev: requests are held again */
+		struct op_ctx *o = calloc(1, sizeof(*o));
+		if (!o) {
+			cb(arg, -ENOMEM, "out of memory");
+			return;
+		}
+		o->c = c;
+		o->cb = cb;
+		o->arg = arg;
+		c->null_media = false;
+		c->no_media_pause = true;
+		vblk_queue_pause_all(c, true, none_detached_cb, o);
+		return;
+	}
 	if (!c->bdev) {
 		snprintf(msg, sizeof(msg), "%s has no bdev attached", c->name);
 		cb(arg, -ENODEV, msg);
@@ -349,6 +376,7 @@ void vblk_ctrl_bdev_detach(struct vblk_ctrl *c, vblk_done_fn cb, void *arg)
 	o->arg = arg;
 	o->old = c->bdev;
 	c->bdev = NULL;
+	c->null_media = false;
 	c->no_media_pause = true;
 	/* the controller stops fetching; what is in flight finishes on the old bdev */
 	vblk_queue_pause_all(c, true, detach_paused, o);
@@ -386,6 +414,7 @@ int vblk_ctrl_bdev_attach(struct vblk_ctrl *c, const char *name, const char *vbl
 	if (rc)
 		return rc;
 	c->bdev = b;
+	c->null_media = false;
 	if (vblk_id)
 		snprintf(c->vblk_id, sizeof(c->vblk_id), "%s", vblk_id);
 	if (!c->driver_features)
@@ -394,6 +423,26 @@ int vblk_ctrl_bdev_attach(struct vblk_ctrl *c, const char *name, const char *vbl
 		c->tops->config_changed(c, c->tctx);
 	vblk_queue_set_bdev_all(c, b, attach_swapped, c);
 	log_info("%s: bdev %s attached", c->name, name);
+	return 0;
+}
+
+int vblk_ctrl_bdev_attach_none(struct vblk_ctrl *c, const char *vblk_id, char *err, size_t errlen)
+{
+	if (c->bdev) {
+		snprintf(err, errlen, "%s already has bdev %s; detach it first", c->name, c->bdev->name);
+		return -EBUSY;
+	}
+	if (vblk_id)
+		snprintf(c->vblk_id, sizeof(c->vblk_id), "%s", vblk_id);
+	c->null_media = true;
+	if (c->no_media_pause) {
+		/* the queues have no bdev (rbdev NULL): from now on they answer
+		 * every request (capacity 0) rather than hold them */
+		c->no_media_pause = false;
+		if (!c->suspended)
+			vblk_queue_pause_all(c, false, NULL, NULL);
+	}
+	log_info("%s: 'none' bdev attached (no media, requests answered)", c->name);
 	return 0;
 }
 
@@ -505,6 +554,8 @@ void vblk_write_config(json_t *cfg)
 			json_object_set_new(p, "read_only", json_true());
 		if (c->suspended)
 			json_object_set_new(p, "suspended", json_true());
+		if (c->null_media)
+			json_object_set_new(p, "dbg_bdev_type", json_string("null"));
 		json_array_append_new(cfg, json_pack("{s:s, s:o}", "method", "virtio_blk_controller_create",
 						     "params", p));
 	}

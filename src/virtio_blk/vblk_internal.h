@@ -25,6 +25,8 @@ struct vblk_req {
 	uint32_t seg_next, seg_count;	/* discard / write zeroes progress */
 	uint64_t seq;			/* IN_ORDER: fetch order */
 	bool done;
+	bool unused;			/* IN_ORDER placeholder of a malformed chain:
+					 * handed back with length 0 in its turn */
 	uint8_t result;
 	struct bdev_io *bio;
 	struct vblk_req *next;
@@ -56,7 +58,9 @@ struct vblk_queue {
 	bool need_signal;
 	struct vblk_req *order_head, *order_tail;	/* IN_ORDER: fetched, not yet used */
 	int own_kick;			/* eventfd made by us when the transport has none */
-	bool broken;			/* rings left the client's memory */
+	bool broken;			/* the ring is corrupt: stopped for good */
+	bool unmapped;			/* rings not (fully) in the client's memory map;
+					 * re-checked when the map changes */
 	/* stats, written by the reactor */
 	uint64_t reads, writes, flushes, received, completed;
 	/* main-thread waiters */
@@ -79,7 +83,8 @@ struct vblk_ctrl {
 	uint64_t features;		/* offered */
 	uint64_t driver_features;	/* negotiated */
 	bool suspended;			/* by RPC */
-	bool no_media_pause;		/* detached bdev */
+	bool no_media_pause;		/* detached bdev: requests are held */
+	bool null_media;		/* the 'none' bdev: no media, requests answered */
 	bool destroying;
 
 	struct vblk_queue queues[VBLK_MAX_QUEUES];

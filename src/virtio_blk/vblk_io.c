@@ -69,6 +69,8 @@ static void submit(struct vblk_req *r, uint8_t type, uint64_t off_blocks, uint64
 /* Sector range to bdev blocks, checked. */
 static int to_blocks(struct vblk_queue *q, uint64_t sector, uint64_t sectors, uint64_t *off, uint64_t *n)
 {
+	if (!q->rbdev)
+		return -ERANGE;	/* no media: capacity 0 */
 	uint32_t bs = q->rbdev->block_size;
 	uint32_t per = bs / VIRTIO_BLK_SECTOR;
 	if (!sectors || sector % per || sectors % per)
@@ -80,7 +82,32 @@ static int to_blocks(struct vblk_queue *q, uint64_t sector, uint64_t sectors, ui
 	return 0;
 }
 
-/* Submit segment r->seg_next of a discard / write-zeroes list. */
+#define VIRTIO_BLK_WZ_F_UNMAP 1u
+
+/* Check every segment of a discard / write-zeroes list before any is
+ * done (virtio 1.2 5.2.6.2): UNSUPP for an unknown flag, and for the unmap
+ * flag on a discard; IOERR for a range outside the device. */
+static uint8_t dwz_check(struct vblk_req *r)
+{
+	uint32_t allowed = r->type == VIRTIO_BLK_T_WRITE_ZEROES ? VIRTIO_BLK_WZ_F_UNMAP : 0;
+	for (uint32_t i = 0; i < r->seg_count; i++) {
+		struct virtio_blk_discard_wz s;
+		iov_copy_out(r->iov, r->iovcnt, (size_t)i * sizeof(s), &s, sizeof(s));
+		if (s.flags & ~allowed)
+			return VIRTIO_BLK_S_UNSUPP;
+	}
+	for (uint32_t i = 0; i < r->seg_count; i++) {
+		struct virtio_blk_discard_wz s;
+		uint64_t off, n;
+		iov_copy_out(r->iov, r->iovcnt, (size_t)i * sizeof(s), &s, sizeof(s));
+		if (to_blocks(r->q, s.sector, s.num_sectors, &off, &n))
+			return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* Submit segment r->seg_next of a discard / write-zeroes list (checked by
+ * dwz_check). */
 static void dwz_next(struct vblk_req *r)
 {
 	struct vblk_queue *q = r->q;
@@ -88,10 +115,6 @@ static void dwz_next(struct vblk_req *r)
 		struct virtio_blk_discard_wz s;
 		iov_copy_out(r->iov, r->iovcnt, (size_t)r->seg_next * sizeof(s), &s, sizeof(s));
 		uint64_t off, n;
-		if (r->type == VIRTIO_BLK_T_DISCARD && (s.flags & 1)) {
-			vblk_req_finish(r, VIRTIO_BLK_S_UNSUPP);	/* unmap flag is reserved */
-			return;
-		}
 		int rc = to_blocks(q, s.sector, s.num_sectors, &off, &n);
 		if (rc) {
 			vblk_req_finish(r, VIRTIO_BLK_S_IOERR);
@@ -168,7 +191,7 @@ void vblk_io_execute(struct vblk_queue *q, struct vblk_req *r, struct vq_chain *
 		return;
 	case VIRTIO_BLK_T_FLUSH:
 		STAT_INC(q->flushes);
-		if (!bdev_io_type_supported(q->rbdev, BDEV_IO_FLUSH)) {
+		if (!q->rbdev || !bdev_io_type_supported(q->rbdev, BDEV_IO_FLUSH)) {
 			vblk_req_finish(r, VIRTIO_BLK_S_OK);
 			return;
 		}
@@ -216,6 +239,11 @@ void vblk_io_execute(struct vblk_queue *q, struct vblk_req *r, struct vq_chain *
 		r->iovcnt = n;
 		r->seg_count = (uint32_t)(dlen / 16);
 		r->seg_next = 0;
+		uint8_t st = dwz_check(r);
+		if (st != VIRTIO_BLK_S_OK) {
+			vblk_req_finish(r, st);
+			return;
+		}
 		dwz_next(r);
 		return;
 	}

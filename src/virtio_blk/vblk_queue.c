@@ -26,7 +26,9 @@ static void signal_driver(struct vblk_queue *q)
 
 static void flush_and_signal(struct vblk_queue *q)
 {
-	if (!q->need_signal)
+	/* unmapped: the used ring may be going away; what was pushed is
+	 * published once the rings are back in the map */
+	if (!q->need_signal || q->unmapped)
 		return;
 	q->need_signal = false;
 	vq_flush(&q->vq);
@@ -39,7 +41,32 @@ static void req_free(struct vblk_queue *q, struct vblk_req *r)
 	r->next = q->free_list;
 	q->free_list = r;
 	q->inflight--;
-	__atomic_store_n(&q->completed, q->completed + 1, __ATOMIC_RELAXED);
+	if (!r->unused)
+		__atomic_store_n(&q->completed, q->completed + 1, __ATOMIC_RELAXED);
+}
+
+/* IN_ORDER: hand back, in the order they were made available, the chains
+ * at the head of the fetch order that are done. */
+static void order_drain(struct vblk_queue *q)
+{
+	while (q->order_head && q->order_head->done) {
+		struct vblk_req *h = q->order_head;
+		q->order_head = h->next_order;
+		if (!q->order_head)
+			q->order_tail = NULL;
+		vq_push(&q->vq, h->head, h->unused ? 0 : h->written + 1);
+		req_free(q, h);
+	}
+}
+
+static void order_append(struct vblk_queue *q, struct vblk_req *r)
+{
+	r->next_order = NULL;
+	if (q->order_tail)
+		q->order_tail->next_order = r;
+	else
+		q->order_head = r;
+	q->order_tail = r;
 }
 
 static void notify_drained(struct vblk_queue *q);
@@ -52,22 +79,17 @@ void vblk_req_finish(struct vblk_req *r, uint8_t status)
 	r->result = status;
 	if (q->c->driver_features & BIT(VIRTIO_F_IN_ORDER)) {
 		r->done = true;
-		/* hand buffers back in the order they were made available */
-		while (q->order_head && q->order_head->done) {
-			struct vblk_req *h = q->order_head;
-			q->order_head = h->next_order;
-			if (!q->order_head)
-				q->order_tail = NULL;
-			vq_push(&q->vq, h->head, h->written + 1);
-			req_free(q, h);
-		}
+		order_drain(q);
 	} else {
 		vq_push(&q->vq, r->head, r->written + 1);
 		req_free(q, r);
 	}
 	q->need_signal = true;
-	if ((q->paused || q->stopping) && q->inflight == 0)
+	if ((q->paused || q->stopping) && q->inflight == 0) {
+		/* publish before saying drained: then the memory may go */
+		flush_and_signal(q);
 		notify_drained(q);
+	}
 }
 
 static int q_poll(void *arg)
@@ -77,12 +99,20 @@ static int q_poll(void *arg)
 
 	if (q->broken)
 		return 0;
-	if (q->vq.gen != emu_mem_generation(q->c->fn) && vq_map(&q->vq)) {
-		log_err("%s: queue %u is no longer in the client's memory; stopped", q->c->name, q->idx);
-		q->broken = true;
-		return 0;
+	if (q->vq.gen != emu_mem_generation(q->c->fn)) {
+		/* the map changed (maybe only for a moment: a memory table being
+		 * replaced is first emptied): translate again; while the rings
+		 * are outside it nothing is fetched and the ring is not touched */
+		bool was = q->unmapped;
+		q->unmapped = vq_map(&q->vq) != 0;
+		if (q->unmapped && !was && !q->paused)
+			log_warn("%s: queue %u rings are not in the client's memory; waiting", q->c->name, q->idx);
 	}
-	while (!q->paused && !q->stopping && q->ch && q->free_list && work < POLL_BUDGET) {
+	if (q->unmapped)
+		return 0;
+	/* without a bdev (the 'none' media) requests are answered without one;
+	 * a bdev whose channel could not be had serves nothing */
+	while (!q->paused && !q->stopping && (q->ch || !q->rbdev) && q->free_list && work < POLL_BUDGET) {
 		struct vblk_req *r = q->free_list;
 		struct vq_chain ch = { .iov = r->chain_iov, .max_iov = (int)q->max_iov };
 		int rc = vq_pop(&q->vq, &ch);
@@ -98,10 +128,21 @@ static int q_poll(void *arg)
 		if (rc < 0 || !ch.nin || ch.out_len < sizeof(struct virtio_blk_req_hdr)) {
 			/* malformed: give the descriptors back, touch nothing */
 			log_debug("%s: queue %u: malformed request (%d) returned unused", q->c->name, q->idx, rc);
-			if (ch.head < q->vq.size) {
+			if (ch.head >= q->vq.size)
+				continue;	/* names no chain: nothing to give back */
+			if ((q->c->driver_features & BIT(VIRTIO_F_IN_ORDER)) && q->order_head) {
+				/* IN_ORDER: it goes back after the chains made
+				 * available before it, still in flight */
+				q->free_list = r->next;
+				q->inflight++;
+				r->head = ch.head;
+				r->done = true;
+				r->unused = true;
+				order_append(q, r);
+			} else {
 				vq_push(&q->vq, ch.head, 0);
-				q->need_signal = true;
 			}
+			q->need_signal = true;
 			continue;
 		}
 		q->free_list = r->next;
@@ -109,14 +150,9 @@ static int q_poll(void *arg)
 		__atomic_store_n(&q->received, q->received + 1, __ATOMIC_RELAXED);
 		r->head = ch.head;
 		r->done = false;
-		r->next_order = NULL;
-		if (q->c->driver_features & BIT(VIRTIO_F_IN_ORDER)) {
-			if (q->order_tail)
-				q->order_tail->next_order = r;
-			else
-				q->order_head = r;
-			q->order_tail = r;
-		}
+		r->unused = false;
+		if (q->c->driver_features & BIT(VIRTIO_F_IN_ORDER))
+			order_append(q, r);
 		vblk_io_execute(q, r, &ch);
 	}
 	flush_and_signal(q);
@@ -127,7 +163,7 @@ static bool q_arm(void *arg)
 {
 	struct vblk_queue *q = arg;
 	flush_and_signal(q);
-	if (q->broken || q->paused || q->stopping || !q->ch)
+	if (q->broken || q->unmapped || q->paused || q->stopping || (!q->ch && q->rbdev))
 		return false;
 	return vq_enable_kick(&q->vq);
 }
@@ -155,10 +191,9 @@ static void q_start_on_reactor(void *p)
 	q->rbdev = q->bdev;	/* set by main before this message */
 	if (q->rbdev)
 		q->ch = bdev_channel_get(q->rbdev);
-	if (vq_map(&q->vq)) {
+	q->unmapped = vq_map(&q->vq) != 0;
+	if (q->unmapped)
 		log_err("%s: queue %u rings are not in the client's memory", q->c->name, q->idx);
-		q->broken = true;
-	}
 	q->poller = poller_register(q_poll, q, "vblk_queue");
 	if (q->poller)
 		poller_set_wake_fd(q->poller, q->kick_fd, q_arm);

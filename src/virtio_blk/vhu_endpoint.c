@@ -216,14 +216,36 @@ static void client_close(struct vhu_endpoint *ep)
 	vhu_conn_gone(&ep->conn, client_gone_done, ep);
 }
 
+/* Has the front end on fd hung up (its end of the socket closed)? */
+static bool peer_gone(int fd)
+{
+	struct pollfd p = { fd, POLLRDHUP, 0 };
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static void accept_event(void *arg, uint32_t events)
 {
 	struct vhu_endpoint *ep = arg;
 	(void)events;
+	if (ep->closing) {
+		/* an event of the same epoll batch as the old front end's hang-up:
+		 * the listening socket is off until its teardown ends, and the new
+		 * front end waits in the backlog */
+		return;
+	}
+	if (ep->cfd >= 0 && peer_gone(ep->cfd)) {
+		/* the front end closed and connected again before its hang-up was
+		 * read: finish the old connection first (its last messages, then
+		 * the teardown); the new one waits in the backlog until then */
+		loop_mod_fd(ep->llf, 0);
+		if (!ep->conn.busy)
+			client_event(ep, EPOLLIN);
+		return;
+	}
 	int fd = accept4(ep->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (ep->cfd >= 0 || ep->closing) {
+	if (ep->cfd >= 0) {
 		log_warn("%s: a second vhost-user front end was refused", ep->ctrl->name);
 		close(fd);
 		return;

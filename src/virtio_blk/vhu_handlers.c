@@ -182,13 +182,22 @@ static void mem_removed(void *arg, int rc)
 	async_finish(op);
 }
 
-/* SET_MEM_TABLE: queues are stopped (and restart later from their base) */
-static void mem_table_then(struct async_op *op)
+static void mem_table_paused(void *arg)
 {
+	struct async_op *op = arg;
 	struct vhu_conn *c = op->c;
-	/* restart points: what the stopped queues reported */
 	c->nregions = 0;
 	emu_mem_remove_all(c->ctrl->fn, mem_removed, op);
+}
+
+/* SET_MEM_TABLE: replace the whole table. Running rings keep running: they
+ * are paused first (requests in flight finish; nothing is fetched while
+ * the map is being replaced, so no request meets an empty map), the old
+ * regions go, the new ones come, the rings translate their (guest-physical)
+ * addresses again and resume (mem_removed). */
+static void mem_table_then(struct async_op *op)
+{
+	vblk_queue_pause_all(op->c->ctrl, true, mem_table_paused, op);
 }
 
 static void reset_then(struct async_op *op)
@@ -293,8 +302,7 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 			op->fds[i] = fds[i];
 			fds[i] = -1;
 		}
-		/* rings restart from where they stop */
-		stop_all_then(c, op);
+		mem_table_then(op);
 		return 0;
 	}
 	case VHU_ADD_MEM_REG: {

@@ -17,11 +17,14 @@ static void *map_one(struct emu_function *fn, uint64_t gpa, uint64_t len, int pr
 int vq_map(struct vq *q)
 {
 	q->gen = emu_mem_generation(q->fn);
-	q->desc = map_one(q->fn, q->desc_gpa, vring_desc_bytes(q->size), EMU_DMA_READ);
-	q->avail = map_one(q->fn, q->avail_gpa, vring_avail_bytes(q->size), EMU_DMA_READ);
-	q->used = map_one(q->fn, q->used_gpa, vring_used_bytes(q->size), EMU_DMA_WRITE);
-	if (!q->desc || !q->avail || !q->used)
-		return -EFAULT;
+	struct vring_desc *desc = map_one(q->fn, q->desc_gpa, vring_desc_bytes(q->size), EMU_DMA_READ);
+	struct vring_avail *avail = map_one(q->fn, q->avail_gpa, vring_avail_bytes(q->size), EMU_DMA_READ);
+	struct vring_used *used = map_one(q->fn, q->used_gpa, vring_used_bytes(q->size), EMU_DMA_WRITE);
+	if (!desc || !avail || !used)
+		return -EFAULT;	/* the previous translation is left as it was */
+	q->desc = desc;
+	q->avail = avail;
+	q->used = used;
 	return 0;
 }
 

@@ -46,8 +46,11 @@ struct vq_chain {
 	int max_iov;
 };
 
-/* Translate the rings. Returns 0, or -EFAULT when they are not fully in
- * the client's memory. */
+/* Translate the rings under the current memory map (and remember its
+ * generation). Returns 0, or -EFAULT when they are not fully in the
+ * client's memory; the previous translation is then left untouched (it
+ * stays valid until the old map is torn down, which waits for the
+ * controller to let go). */
 int vq_map(struct vq *q);
 
 /* Take the next available chain. Returns 1 with *c filled, 0 when the ring

@@ -40,10 +40,14 @@ static inline uint64_t rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/* Uniform in [0, n). */
+/* Uniform in [0, n) (multiply-shift below 2^32, else a negligibly biased
+ * modulo). */
 static inline uint64_t rng_below(uint64_t *s, uint64_t n)
 {
-	return (uint64_t)(((unsigned __int128)rng_next(s) * n) >> 64);
+	uint64_t r = rng_next(s);
+	if (n <= UINT32_MAX)
+		return ((r >> 32) * n) >> 32;
+	return r % n;
 }
 
 static inline struct perf_io *slot(struct perf_job *j, uint32_t i)

@@ -164,12 +164,19 @@ int perf_target_open_vblk(const struct perf_opts *o, struct perf_target **out, c
 		.mem_size = (mem + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1),
 		.irq = o->interrupts ? VBLK_HOST_IRQ_REQUIRED : VBLK_HOST_IRQ_POLL,
 	};
+	bool pci = o->transport == PERF_TR_VFU_VIRTIO;
+	/* Polled over vhost-user, the queues still get a call eventfd that is
+	 * never waited on: libvhost-user (qemu-storage-daemon) signals the
+	 * first completion even when asked not to, and fails on a queue
+	 * without one (the vhost-user NOFD flag). Notifications are turned off
+	 * below, so the fd stays quiet. */
+	if (!o->interrupts && !pci)
+		vo.irq = VBLK_HOST_IRQ_AUTO;
 	struct vblk_target *t = calloc(1, sizeof(*t));
 	if (!t) {
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;
 	}
-	bool pci = o->transport == PERF_TR_VFU_VIRTIO;
 	int rc = pci ? vblk_host_open_pci(o->path, &vo, &t->d)
 		     : vblk_host_open_vhost_user(o->path, &vo, &t->d);
 	if (rc) {
@@ -183,6 +190,11 @@ int perf_target_open_vblk(const struct perf_opts *o, struct perf_target **out, c
 		vblk_host_close(t->d);
 		free(t);
 		return rc;
+	}
+	if (!o->interrupts) {
+		/* polled: ask the device not to signal completions */
+		for (uint16_t q = 0; q < o->jobs; q++)
+			vring_host_disable_cb(vblk_host_vring(t->d, q));
 	}
 	const struct vh_blk_config *c = vblk_host_config(t->d);
 	uint64_t f = vblk_host_features(t->d);

@@ -28,7 +28,7 @@ io_loop() {
     t0=$(now)
     if [ "$mode" = write ]; then
       dd if=/tmp/pat of=/dev/$dev bs=64k oflag=direct conv=notrunc,fsync 2>/tmp/io.err \
-        || echo "round $i: write: $(tail -1 /tmp/io.err)" >> /tmp/io.fail
+        || echo "round $i: write: $(head -1 /tmp/io.err)" >> /tmp/io.fail
     else
       s=$(read_sum $dev $mb) || echo "round $i: $s" >> /tmp/io.fail
       [ "$s" = "$want" ] || echo "round $i: read data differs" >> /tmp/io.fail
