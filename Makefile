@@ -5,12 +5,16 @@
 SOCK ?= /var/tmp/osnap.sock
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build asan fuzz test run clean
+.PHONY: all deps guest-deps build asan fuzz test run clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
+
+# QEMU, Debian's kernel and busybox for the guest tests
+guest-deps:
+	@scripts/guest_deps.sh
 
 build: deps
 	@[ -f build/build.ninja ] || meson setup build >/dev/null
@@ -24,7 +28,7 @@ fuzz: deps
 	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
 	@ninja -C build-fuzz
 
-test: build asan fuzz
+test: build asan fuzz guest-deps
 	@python3 tests/run_tests.py --fuzz-seconds $(FUZZ_SECONDS)
 
 run: build

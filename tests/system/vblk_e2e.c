@@ -17,7 +17,7 @@
  * 2.7 split virtqueues), never the server's.
  *
  * Cases driven from outside (stdin/stdout handshake, see each case):
- * suspend_probe, attach_probe, nomedia, hold, destroyed. file_pattern
+ * suspend_probe, attach_probe, nomedia, none_media, hold, destroyed. file_pattern
  * prints the extents it wrote ("# extent SECTOR COUNT") for the Python
  * side to check the backing file. */
 #include <errno.h>
@@ -2249,6 +2249,58 @@ out:
 	vblk_host_close(d);
 }
 
+/* none_media: the controller has no bdev: a read is held ("# HELD");
+ * the line on stdin says the 'none' bdev was attached (SNAP's placeholder,
+ * so that a driver is not left hanging): the held read completes with
+ * IOERR, and from then on every request is answered: capacity 0, I/O
+ * IOERR, FLUSH and GET_ID OK. */
+static void case_none_media(void)
+{
+	struct vblk_host_opts o;
+	base_opts(&o);
+	struct vblk_host *d = open_dev(&o);
+	char line[128];
+	uint8_t *b = NULL;
+	REQUIRE(d);
+	CHECK_EQ(capacity(d), 0);
+	b = xalloc(d, 8192);
+	REQUIRE(b);
+	unsigned outstanding = 1;
+	struct areq a = { .r = { .type = VH_BLK_T_IN, .sector = 0, .buf = b, .len = 4096, .cb = areq_done },
+			  .outstanding = &outstanding };
+	REQUIRE_OK(vblk_host_submit(d, 0, &a.r));
+	int64_t end = now_ms() + 300;
+	while (now_ms() < end) {
+		vblk_host_poll(d, 0, 0);
+		sleep_ms(5);
+	}
+	CHECK_EQ(outstanding, 1);
+	say("HELD");
+	REQUIRE(wait_line(30000, line, sizeof(line)));
+	end = now_ms() + 5000;
+	while (outstanding && now_ms() < end)
+		vblk_host_wait(d, 0, 100);
+	CHECK_EQ(outstanding, 0);
+	EXPECT_STATUS(a.r.status, VH_BLK_S_IOERR, "the held read, answered by the 'none' bdev");
+	struct vh_blk_config c;
+	REQUIRE_OK(vblk_host_read_config(d, &c));
+	CHECK_EQ(c.capacity, 0);
+	EXPECT_STATUS(rw(d, 0, VH_BLK_T_IN, 0, b, 4096), VH_BLK_S_IOERR, "read without media");
+	EXPECT_STATUS(rw(d, 0, VH_BLK_T_OUT, 8, b, 4096), VH_BLK_S_IOERR, "write without media");
+	EXPECT_STATUS(rw(d, 0, VH_BLK_T_FLUSH, 0, NULL, 0), VH_BLK_S_OK, "flush without media");
+	if (vblk_host_features(d) & VH_BIT(VH_BLK_F_WRITE_ZEROES))
+		EXPECT_STATUS(dwz(d, 0, VH_BLK_T_WRITE_ZEROES, &(struct vh_blk_dwz_seg){ 0, 8, 0 }, 1),
+			      VH_BLK_S_IOERR, "write zeroes without media");
+	char id[VH_BLK_ID_BYTES + 1];
+	CHECK_EQ(vblk_host_get_id(d, 0, id), 0);
+	if (O.expect_id)
+		CHECK(!strncmp(id, O.expect_id, VH_BLK_ID_BYTES));
+out:
+	if (d)
+		vblk_host_free(d, b);
+	vblk_host_close(d);
+}
+
 /* hold: known numbers of reads, writes and flushes per queue, then "#
  * HOLD ..." with them and the ring indices; waits for a line. */
 static void case_hold(void)
@@ -2369,6 +2421,7 @@ static const struct tcase cases[] = {
 	{ "suspend_probe", case_suspend_probe, false },
 	{ "attach_probe", case_attach_probe, false },
 	{ "nomedia", case_nomedia, false },
+	{ "none_media", case_none_media, false },
 	{ "hold", case_hold, false },
 	{ "destroyed", case_destroyed, false },
 	{ "file_pattern", case_file_pattern, false },
