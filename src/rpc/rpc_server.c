@@ -3,6 +3,7 @@
 #include "jsonrpc_session.h"
 #include "core/event_loop.h"
 #include "core/log.h"
+#include "core/unix_socket.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -193,44 +194,19 @@ static void accept_event(void *arg, uint32_t events)
 
 int rpc_server_start(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int rc;
+	char err[256];
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_err("RPC socket path too long: %s", path);
-		return -ENAMETOOLONG;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	snprintf(g_path, sizeof(g_path), "%s", path);
-
-	/* A socket file someone answers on belongs to a live service. */
-	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0) {
-		if (connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			log_err("RPC socket %s is in use by another running service", path);
-			return -EADDRINUSE;
-		}
-		close(probe);
-	}
-	unlink(path);
-
-	g_lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (g_lfd < 0)
-		return -errno;
-	mode_t old = umask(0177);
-	rc = bind(g_lfd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(g_lfd, 64) < 0) {
-		rc = -errno;
-		log_err("cannot listen on %s: %s", path, strerror(-rc));
-		close(g_lfd);
+	g_lfd = unix_listen(path, 0600, NULL, err, sizeof(err));
+	if (g_lfd < 0) {
+		int rc = g_lfd;
+		log_err("RPC server: %s", err);
 		g_lfd = -1;
 		return rc;
 	}
 	g_llf = loop_add_fd(g_lfd, EPOLLIN, accept_event, NULL);
 	if (!g_llf) {
-		rc = -errno;
+		int rc = -errno;
 		close(g_lfd);
 		g_lfd = -1;
 		unlink(path);

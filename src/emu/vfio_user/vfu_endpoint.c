@@ -4,6 +4,7 @@
 #include "vfu_conn.h"
 #include "core/event_loop.h"
 #include "core/log.h"
+#include "core/unix_socket.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -42,44 +43,10 @@ static void client_close(struct vfu_endpoint *ep);
 static int ep_send(struct vfu_conn *c, const void *msg, size_t len, const int *fds, int nfds)
 {
 	struct vfu_endpoint *ep = c->user;
-	char cbuf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
-	struct iovec iov = { (void *)msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	size_t sent = 0;
-
 	if (ep->cfd < 0)
 		return -ENOTCONN;
-	if (nfds) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-	}
-	while (sent < len) {
-		iov.iov_base = (uint8_t *)msg + sent;
-		iov.iov_len = len - sent;
-		ssize_t n = sendmsg(ep->cfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				/* a client that does not read its replies for 5 s is dropped */
-				struct pollfd pfd = { ep->cfd, POLLOUT, 0 };
-				if (poll(&pfd, 1, 5000) <= 0)
-					return -ETIMEDOUT;
-				continue;
-			}
-			return -errno;
-		}
-		sent += (size_t)n;
-		mh.msg_control = NULL;	/* fds go with the first bytes only */
-		mh.msg_controllen = 0;
-	}
-	return 0;
+	/* a client that does not read its replies for 5 s is dropped */
+	return unix_send_fds(ep->cfd, msg, len, fds, nfds, 5000);
 }
 
 static void ep_resume(struct vfu_conn *c);
@@ -244,84 +211,32 @@ static void accept_event(void *arg, uint32_t events)
 	emu_fn_client_event(ep->fn, true);
 }
 
-static int apply_socket_policy(const char *path, char *err, size_t errlen)
-{
-	const struct emu_config *cfg = emu_get_config();
-	if (chmod(path, cfg->socket_mode) < 0) {
-		snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (cfg->socket_group[0]) {
-		struct group *g = getgrnam(cfg->socket_group);
-		char *end;
-		long gid = g ? (long)g->gr_gid : strtol(cfg->socket_group, &end, 10);
-		if (!g && *end) {
-			snprintf(err, errlen, "EMU_SOCKET_GROUP: no group %s", cfg->socket_group);
-			return -EINVAL;
-		}
-		if (chown(path, (uid_t)-1, (gid_t)gid) < 0) {
-			snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
-			return -errno;
-		}
-	}
-	return 0;
-}
-
 int vfu_endpoint_create(struct emu_function *fn, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int rc;
-
-	if (strlen(fn->sock_path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "socket path too long: %s", fn->sock_path);
-		return -ENAMETOOLONG;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fn->sock_path);
-	/* a socket somebody answers on belongs to a live service: leave it */
-	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0) {
-		rc = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
-		close(probe);
-		if (rc == 0) {
-			snprintf(err, errlen, "%s is in use by another running osnapd", fn->sock_path);
-			return -EADDRINUSE;
-		}
-	}
-	unlink(fn->sock_path);	/* stale, from a crashed run */
-
+	const struct emu_config *cfg = emu_get_config();
 	struct vfu_endpoint *ep = calloc(1, sizeof(*ep));
 	if (!ep)
 		return -ENOMEM;
 	ep->fn = fn;
 	ep->cfd = -1;
-	ep->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	mode_t old = umask(0177);
-	rc = ep->lfd < 0 ? -1 : bind(ep->lfd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0 || listen(ep->lfd, 4) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot listen on %s: %s", fn->sock_path, strerror(errno));
-		goto fail;
+	ep->lfd = unix_listen(fn->sock_path, cfg->socket_mode, cfg->socket_group, err, errlen);
+	if (ep->lfd < 0) {
+		int rc = ep->lfd;
+		free(ep);
+		return rc;
 	}
-	rc = apply_socket_policy(fn->sock_path, err, errlen);
-	if (rc)
-		goto fail;
 	ep->llf = loop_add_fd(ep->lfd, EPOLLIN, accept_event, ep);
 	if (!ep->llf) {
-		rc = -errno;
+		int rc = -errno;
 		snprintf(err, errlen, "event loop: %s", strerror(errno));
-		goto fail;
+		close(ep->lfd);
+		unlink(fn->sock_path);
+		free(ep);
+		return rc;
 	}
 	fn->ep = ep;
 	log_debug("%s: vfio-user endpoint %s", fn->vuid, fn->sock_path);
 	return 0;
-fail:
-	if (ep->lfd >= 0) {
-		close(ep->lfd);
-		unlink(fn->sock_path);
-	}
-	free(ep);
-	return rc ? rc : -EIO;
 }
 
 void vfu_endpoint_destroy(struct emu_function *fn)

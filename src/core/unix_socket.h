@@ -1,0 +1,19 @@
+/* Unix stream sockets for osnap's endpoints (RPC, vfio-user, vhost-user). */
+#ifndef OSNAP_UNIX_SOCKET_H
+#define OSNAP_UNIX_SOCKET_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Listen on path with the given mode (and group, when not NULL or empty).
+ * A socket file somebody answers on belongs to a live service: -EADDRINUSE;
+ * a stale one (from a crashed run) is replaced. Returns the non-blocking
+ * listening fd, or -errno with a message in err. */
+int unix_listen(const char *path, mode_t mode, const char *group, char *err, size_t errlen);
+
+/* Send len bytes with nfds file descriptors (attached to the first bytes)
+ * on a non-blocking socket, waiting up to timeout_ms whenever the peer is
+ * not reading. Returns 0 or -errno (-ETIMEDOUT). */
+int unix_send_fds(int fd, const void *buf, size_t len, const int *fds, int nfds, int timeout_ms);
+
+#endif
