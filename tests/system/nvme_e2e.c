@@ -25,7 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host/host_mem.h"
 #include "host/nvme_host.h"
+#include "host/nvme_host_priv.h"	/* the arena's memfd, to map it again */
+#include "host/vfio_user_client.h"
 
 /* Firmware Commit statuses (SCT 1), NVMe 1.4 Figure 174 */
 #define NVME_SC_INVALID_FW_SLOT		0x06
@@ -2247,6 +2250,53 @@ out:
 
 /* ---- controller reset under I/O ------------------------------------------------------------ */
 
+/* The client unmaps guest memory holding live queues and maps it again in
+ * pieces (what a VM's firmware does before the OS driver takes over). The
+ * controller must never touch the memory while it is gone; afterwards it
+ * either carries on or reports Controller Fatal Status, and a controller
+ * reset (the OS driver's first step) brings everything back, data intact. */
+static void case_remap(void)
+{
+	struct nvme_host *h = open_ctrl(NULL);
+	REQUIRE(h);
+	uint64_t iova;
+	size_t size;
+	nvme_host_mem_base(h, &iova, &size);
+	uint8_t *buf = xalloc(h, 64 * 1024, 4096, NULL), *chk = xalloc(h, 64 * 1024, 4096, NULL);
+	REQUIRE(buf && chk);
+	const uint32_t nblk = 64 * 1024 / bs();
+	pattern_fill(buf, 70000, nblk, bs(), O.seed + 20);
+	REQUIRE_OK(io(h, 1, NVME_CMD_WRITE, O.nsid, 70000, nblk, buf, 0));
+
+	struct vfu_client *v = nvme_host_vfu(h);
+	int fd = h->mem->fd;
+	REQUIRE_OK(vfu_dma_unmap(v, iova, size));
+	/* queues idle with their memory gone: nothing may be read or written */
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	size_t half = size / 2 & ~(size_t)4095;
+	REQUIRE_OK(vfu_dma_map(v, iova, half, fd, 0, VFU_PROT_READ | VFU_PROT_WRITE));
+	REQUIRE_OK(vfu_dma_map(v, iova + half, size - half, fd, half, VFU_PROT_READ | VFU_PROT_WRITE));
+	uint32_t csts = 0;
+	REQUIRE_OK(nvme_host_reg_read32(h, 0x1c, &csts));
+	diag("CSTS after the remap: 0x%x", csts);
+	/* the OS driver resets the controller and starts over */
+	REQUIRE_OK(nvme_host_reset(h));
+	memset(chk, 0, 64 * 1024);
+	REQUIRE_OK(io(h, 1, NVME_CMD_READ, O.nsid, 70000, nblk, chk, 0));
+	long bad = pattern_check(chk, 70000, nblk, bs(), O.seed + 20);
+	if (bad >= 0)
+		FAIL("data written before the remap differs at byte %ld", bad);
+	pattern_fill(buf, 71000, nblk, bs(), O.seed + 21);
+	REQUIRE_OK(io(h, 1, NVME_CMD_WRITE, O.nsid, 71000, nblk, buf, 0));
+	REQUIRE_OK(io(h, 1, NVME_CMD_READ, O.nsid, 71000, nblk, chk, 0));
+	if (pattern_check(chk, 71000, nblk, bs(), O.seed + 21) >= 0)
+		FAIL("data written after the remap reads back wrong");
+out:
+	if (h)
+		nvme_host_close(h);
+}
+
 static void case_reset_io(void)
 {
 	struct nvme_host *h = open_ctrl(NULL);
@@ -2787,6 +2837,7 @@ static const struct tcase cases[] = {
 	{ "inflight2", case_inflight2, false },
 	{ "interrupts", case_interrupts, true },
 	{ "reset_io", case_reset_io, true },
+	{ "remap", case_remap, true },
 	{ "shutdown", case_shutdown, true },
 	{ "bad_doorbells", case_bad_doorbells, true },
 	{ "file_pattern", case_file_pattern, false },
