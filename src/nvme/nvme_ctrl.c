@@ -14,7 +14,6 @@
 static struct nvme_ctrl *g_ctrls;
 
 static void ctrl_enable(struct nvme_ctrl *c);
-static void admin_timer_arm(struct nvme_ctrl *c);
 static void ctrl_reset(struct nvme_ctrl *c, void (*done)(struct nvme_ctrl *c, void *arg), void *arg);
 
 /* --- registers --- */
@@ -242,37 +241,99 @@ static void features_reset(struct nvme_ctrl *c)
 	c->feat.num_queues = n << 16 | n;
 }
 
-/* --- mapped doorbells: the admin queue is polled --- */
-
-#define ADMIN_POLL_MS 1
+/* --- mapped doorbells: a reactor watches the admin doorbells --- */
 
 /* With EMU_NVME_DOORBELLS=mmap the client writes its admin doorbells into
- * the mapped page too: nothing traps them, so the main thread looks at
- * them every millisecond while the controller is enabled. */
-static void admin_timer_fire(void *arg)
+ * the mapped page too and nothing traps them. The reactor that polls the
+ * mapped page (it never sleeps in this mode) also watches the admin
+ * doorbells and hands the admin queue to the main thread when they move. */
+struct admin_watch {
+	struct nvme_ctrl *c;
+	struct poller *p;
+	uint32_t last_sq, last_cq;
+	atomic_bool pending;	/* a notification is on its way to main */
+	void (*stopped)(void *arg);
+	void *stopped_arg;
+};
+
+static void watch_notify_main(void *arg)
 {
-	struct nvme_ctrl *c = arg;
-	c->admin_timer = NULL;
-	if (!c->sqs[0])
+	struct admin_watch *w = arg;
+	/* cleared first: a doorbell moving during the poll is seen again */
+	atomic_store(&w->pending, false);
+	if (w->c->state == NVME_CTRL_READY)
+		nvme_admin_poll(w->c);
+}
+
+static int watch_poll(void *arg)
+{
+	struct admin_watch *w = arg;
+	uint32_t sq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS), __ATOMIC_ACQUIRE);
+	uint32_t cq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS + 4), __ATOMIC_ACQUIRE);
+	if (sq == w->last_sq && cq == w->last_cq)
+		return 0;
+	w->last_sq = sq;
+	w->last_cq = cq;
+	if (!atomic_exchange(&w->pending, true))
+		thread_send_msg(thread_main(), watch_notify_main, w);
+	return 1;
+}
+
+static bool watch_arm(void *arg)
+{
+	(void)arg;
+	return true;	/* mapped doorbells are never trapped: never sleep */
+}
+
+static void watch_start_on_reactor(void *arg)
+{
+	struct admin_watch *w = arg;
+	w->p = poller_register(watch_poll, w, "nvme_admin_db");
+	if (w->p)
+		poller_set_wake_fd(w->p, -1, watch_arm);
+}
+
+static void admin_watch_start(struct nvme_ctrl *c)
+{
+	if (!c->doorbells_mmap || c->admin_watch || reactor_count() == 0)
 		return;
-	if (c->state == NVME_CTRL_READY)
-		nvme_admin_poll(c);
-	if (c->sqs[0])
-		admin_timer_arm(c);
+	struct admin_watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return;
+	w->c = c;
+	c->admin_watch = w;
+	thread_send_msg(reactor_get(0), watch_start_on_reactor, w);
 }
 
-static void admin_timer_arm(struct nvme_ctrl *c)
+static void watch_stopped_main(void *arg)
 {
-	if (!c->admin_timer)
-		c->admin_timer = loop_timer_add(ADMIN_POLL_MS, admin_timer_fire, c);
+	struct admin_watch *w = arg;
+	void (*done)(void *) = w->stopped;
+	void *darg = w->stopped_arg;
+	free(w);
+	if (done)
+		done(darg);
 }
 
-static void admin_timer_stop(struct nvme_ctrl *c)
+static void watch_stop_on_reactor(void *arg)
 {
-	if (c->admin_timer) {
-		loop_timer_cancel(c->admin_timer);
-		c->admin_timer = NULL;
-	}
+	struct admin_watch *w = arg;
+	poller_unregister(w->p);
+	thread_send_msg(thread_main(), watch_stopped_main, w);
+}
+
+/* Stop watching; done(arg) once the reactor let go. Returns false (and
+ * does not call done) when nothing was being watched. */
+static bool admin_watch_stop(struct nvme_ctrl *c, void (*done)(void *arg), void *arg)
+{
+	struct admin_watch *w = c->admin_watch;
+	if (!w)
+		return false;
+	c->admin_watch = NULL;
+	w->stopped = done;
+	w->stopped_arg = arg;
+	thread_send_msg(reactor_get(0), watch_stop_on_reactor, w);
+	return true;
 }
 
 /* --- Keep Alive --- */
@@ -370,7 +431,7 @@ static void ctrl_enable(struct nvme_ctrl *c)
 	nvme_set_reg32(c, NVME_REG_CSTS, NVME_CSTS_RDY);
 	log_info("%s: enabled (admin SQ %u, CQ %u entries)", c->name, asqs, acqs);
 	if (c->doorbells_mmap)
-		admin_timer_arm(c);
+		admin_watch_start(c);
 	/* commands may already be waiting */
 	nvme_admin_poll(c);
 }
@@ -385,7 +446,6 @@ struct reset_ctx {
 static void reset_finish(struct reset_ctx *r)
 {
 	struct nvme_ctrl *c = r->c;
-	admin_timer_stop(c);
 	ka_stop(c);
 	c->io_queues_created = false;
 	for (int q = NVME_MAX_IO_QUEUES; q >= 1; q--) {
@@ -457,6 +517,10 @@ static void ctrl_reset(struct nvme_ctrl *c, void (*done)(struct nvme_ctrl *c, vo
 			nvme_ioq_stop(c->sqs[q], reset_queue_stopped, r);
 		}
 	}
+	/* the reactor watching mapped admin doorbells lets go too */
+	r->pending++;
+	if (!admin_watch_stop(c, reset_queue_stopped, r))
+		r->pending--;
 	reset_queue_stopped(r);
 }
 

@@ -53,6 +53,7 @@ struct nvme_qns {
 };
 
 struct nvme_cq;
+struct admin_watch;
 struct nvme_sq;
 struct loop_timer;
 
@@ -221,7 +222,7 @@ struct nvme_ctrl {
 	uint64_t ka_last_ns;		/* last Keep Alive (or KATO set) */
 	struct loop_timer *ka_timer;
 	/* mmap-ed doorbells: the admin doorbells are polled by a timer */
-	struct loop_timer *admin_timer;
+	struct admin_watch *admin_watch;	/* mmap doorbells: reactor watching the admin ones */
 
 	/* SMART counters (units of 512 bytes x 1000 as the spec counts) */
 	_Atomic uint64_t data_units_read, data_units_written, host_reads, host_writes;
