@@ -14,7 +14,7 @@ def _out(cmd, cwd=None):
 
 
 def machine(top, build):
-    """lscpu, kernel, memory, load, versions, the busiest processes."""
+    """lscpu, kernel, memory, load average, versions."""
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     mem = ""
@@ -29,7 +29,6 @@ def machine(top, build):
         "cpus": os.cpu_count(),
         "mem_total": mem,
         "loadavg_at_start": load,
-        "busiest_processes_at_start": _out(["ps", "-eo", "pid,pcpu,comm", "--sort=-pcpu"]).splitlines()[:8],
         "osnap_git": _out(["git", "rev-parse", "HEAD"], cwd=top),
         "osnap_git_dirty": bool(_out(["git", "status", "--porcelain", "--untracked-files=no"], cwd=top)),
         "osnapd_version": _out([os.path.join(build, "osnapd"), "--version"]),
@@ -50,18 +49,20 @@ def points_table(points):
     qemu-storage-daemon at the same backend, workload and queue depth."""
     qsd = {(p["backend"], p["workload"], p["qd"]): p for p in points if p["target"] == "qsd-vblk"}
     lines = ["| backend | workload | QD | server | IOPS | p50 µs | p99 µs | server CPU s / M I/O "
-             "| IOPS ratio | p99 ratio | CPU/IO ratio |",
-             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| IOPS ratio | p99 ratio | CPU/IO ratio | other load % |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in points:
         q = qsd.get((p["backend"], p["workload"], p["qd"]), {})
         mine = p["target"] != "qsd-vblk"
-        lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             p["backend"], p["workload"], p["qd"], p["target"],
             _f(p.get("iops"), "%.0f"), _f(p.get("p50_us"), "%.1f"), _f(p.get("p99_us"), "%.1f"),
             _f(p.get("server_cpu_s_per_mio"), "%.2f"),
             _ratio(p.get("iops"), q.get("iops")) if mine else "",
             _ratio(p.get("p99_us"), q.get("p99_us")) if mine else "",
-            _ratio(p.get("server_cpu_s_per_mio"), q.get("server_cpu_s_per_mio")) if mine else ""))
+            _ratio(p.get("server_cpu_s_per_mio"), q.get("server_cpu_s_per_mio")) if mine else "",
+            "%s / %s" % (_f(p.get("other_load_server_core_pct"), "%.0f"),
+                         _f(p.get("other_load_client_core_pct"), "%.0f"))))
     return "\n".join(lines)
 
 

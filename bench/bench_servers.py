@@ -18,6 +18,21 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def cpu_times(cpus):
+    """{cpu: (busy seconds, steal seconds)} from /proc/stat; busy counts
+    everything but idle, iowait and steal."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *v = line.split()
+            if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cpus:
+                continue
+            v = [int(x) for x in v[:8]]
+            user, nice, system, idle, iowait, irq, softirq, steal = v
+            out[int(name[3:])] = ((user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK)
+    return out
+
+
 def rss_kib(pid):
     """Resident set size of pid in KiB (VmRSS)."""
     with open("/proc/%d/status" % pid) as f:

@@ -36,6 +36,12 @@ void vblk_ctrl_set_transport(struct vblk_ctrl *c, const struct vblk_transport_op
 	c->tctx = tctx;
 }
 
+/* null_media is read by the reactors (vblk_queue.c) */
+static void set_null_media(struct vblk_ctrl *c, bool v)
+{
+	__atomic_store_n(&c->null_media, v, __ATOMIC_RELAXED);
+}
+
 static uint64_t compute_features(const struct vblk_ctrl *c)
 {
 	uint64_t f = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_BLK_F_SIZE_MAX) | BIT(VIRTIO_BLK_F_SEG_MAX) |
@@ -178,7 +184,7 @@ int vblk_ctrl_create(const struct vblk_params *p, struct vblk_ctrl **out, char *
 		}
 		c->bdev = b;
 	} else if (p->null_media) {
-		c->null_media = true;		/* the 'none' bdev: answered, capacity 0 */
+		set_null_media(c, true);	/* the 'none' bdev: answered, capacity 0 */
 	} else {
 		c->no_media_pause = true;	/* no media: nothing is served yet */
 	}
@@ -301,7 +307,7 @@ void vblk_ctrl_suspend(struct vblk_ctrl *c, vblk_done_fn cb, void *arg)
 	o->arg = arg;
 	c->suspended = true;
 	/* stop fetching; requests in flight finish */
-	vblk_queue_pause_all(c, true, suspended_cb, o);
+	vblk_queue_pause_all(c, VBLK_PAUSE_SUSPEND, true, suspended_cb, o);
 }
 
 int vblk_ctrl_resume(struct vblk_ctrl *c, char *err, size_t errlen)
@@ -311,8 +317,7 @@ int vblk_ctrl_resume(struct vblk_ctrl *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	c->suspended = false;
-	if (!c->no_media_pause)
-		vblk_queue_pause_all(c, false, NULL, NULL);
+	vblk_queue_pause_all(c, VBLK_PAUSE_SUSPEND, false, NULL, NULL);
 	log_info("%s: resumed", c->name);
 	return 0;
 }
@@ -356,9 +361,10 @@ void vblk_ctrl_bdev_detach(struct vblk_ctrl *c, vblk_done_fn cb, void *arg)
 		o->c = c;
 		o->cb = cb;
 		o->arg = arg;
-		c->null_media = false;
+		set_null_media(c, false);
 		c->no_media_pause = true;
-		vblk_queue_pause_all(c, true, none_detached_cb, o);
+		c->media_gen++;
+		vblk_queue_pause_all(c, VBLK_PAUSE_MEDIA, true, none_detached_cb, o);
 		return;
 	}
 	if (!c->bdev) {
@@ -376,18 +382,29 @@ void vblk_ctrl_bdev_detach(struct vblk_ctrl *c, vblk_done_fn cb, void *arg)
 	o->arg = arg;
 	o->old = c->bdev;
 	c->bdev = NULL;
-	c->null_media = false;
+	set_null_media(c, false);
 	c->no_media_pause = true;
+	c->media_gen++;	/* an attach whose swap is still under way must not resume */
 	/* the controller stops fetching; what is in flight finishes on the old bdev */
-	vblk_queue_pause_all(c, true, detach_paused, o);
+	vblk_queue_pause_all(c, VBLK_PAUSE_MEDIA, true, detach_paused, o);
 }
+
+struct attach_ctx {
+	struct vblk_ctrl *c;
+	uint32_t gen;
+};
 
 static void attach_swapped(void *arg)
 {
-	struct vblk_ctrl *c = arg;
-	c->no_media_pause = false;
-	if (!c->suspended)
-		vblk_queue_pause_all(c, false, NULL, NULL);
+	struct attach_ctx *a = arg;
+	struct vblk_ctrl *c = a->c;
+	/* the RPC returned before the reactors took the new bdev; a detach (or
+	 * another attach) since then owns the media state now */
+	if (c->media_gen == a->gen) {
+		c->no_media_pause = false;
+		vblk_queue_pause_all(c, VBLK_PAUSE_MEDIA, false, NULL, NULL);
+	}
+	free(a);
 }
 
 int vblk_ctrl_bdev_attach(struct vblk_ctrl *c, const char *name, const char *vblk_id, char *err,
@@ -410,18 +427,27 @@ int vblk_ctrl_bdev_attach(struct vblk_ctrl *c, const char *name, const char *vbl
 			 "cannot change while the driver is loaded", name, b->block_size, cur.blk_size);
 		return -EINVAL;
 	}
+	struct attach_ctx *a = calloc(1, sizeof(*a));
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	int rc = claim(c, b, err, errlen);
-	if (rc)
+	if (rc) {
+		free(a);
 		return rc;
+	}
+	a->c = c;
+	a->gen = ++c->media_gen;
 	c->bdev = b;
-	c->null_media = false;
+	set_null_media(c, false);
 	if (vblk_id)
 		snprintf(c->vblk_id, sizeof(c->vblk_id), "%s", vblk_id);
 	if (!c->driver_features)
 		c->features = compute_features(c);
 	if (c->tops && c->tops->config_changed)
 		c->tops->config_changed(c, c->tctx);
-	vblk_queue_set_bdev_all(c, b, attach_swapped, c);
+	vblk_queue_set_bdev_all(c, b, attach_swapped, a);
 	log_info("%s: bdev %s attached", c->name, name);
 	return 0;
 }
@@ -434,13 +460,13 @@ int vblk_ctrl_bdev_attach_none(struct vblk_ctrl *c, const char *vblk_id, char *e
 	}
 	if (vblk_id)
 		snprintf(c->vblk_id, sizeof(c->vblk_id), "%s", vblk_id);
-	c->null_media = true;
+	set_null_media(c, true);
+	c->media_gen++;
 	if (c->no_media_pause) {
 		/* the queues have no bdev (rbdev NULL): from now on they answer
 		 * every request (capacity 0) rather than hold them */
 		c->no_media_pause = false;
-		if (!c->suspended)
-			vblk_queue_pause_all(c, false, NULL, NULL);
+		vblk_queue_pause_all(c, VBLK_PAUSE_MEDIA, false, NULL, NULL);
 	}
 	log_info("%s: 'none' bdev attached (no media, requests answered)", c->name);
 	return 0;
@@ -523,9 +549,16 @@ json_t *vblk_ctrl_debug_stats_json(struct vblk_ctrl *c)
 	for (uint32_t i = 0; i < c->num_queues; i++) {
 		struct vblk_queue *q = &c->queues[i];
 		uint16_t hw_avail = 0, hw_used = 0;
-		if (q->running && q->vq.avail && q->vq.used) {
-			hw_avail = __atomic_load_n(&q->vq.avail->idx, __ATOMIC_RELAXED);
-			hw_used = __atomic_load_n(&q->vq.used->idx, __ATOMIC_RELAXED);
+		if (q->running) {
+			/* through the current map, never the queue's cached ring
+			 * pointers: they may point into memory the client just
+			 * removed (unmapping happens on this thread, after the map
+			 * without it is published) */
+			struct iovec a, u;
+			if (emu_dma_map(c->fn, q->vq.avail_gpa, 4, EMU_DMA_READ, &a, 1) == 1)
+				hw_avail = __atomic_load_n((uint16_t *)a.iov_base + 1, __ATOMIC_RELAXED);
+			if (emu_dma_map(c->fn, q->vq.used_gpa, 4, EMU_DMA_READ, &u, 1) == 1)
+				hw_used = __atomic_load_n((uint16_t *)u.iov_base + 1, __ATOMIC_RELAXED);
 		}
 		const char *state = !q->running ? "STOPPED" : q->broken ? "ERROR" : c->suspended ? "SUSPENDED" : "RUNNING";
 		json_array_append_new(qs, json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:I, s:I}", "qid", i,

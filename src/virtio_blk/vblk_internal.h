@@ -39,7 +39,9 @@ struct vblk_queue {
 	int reactor;
 	struct vq vq;
 	bool running;			/* main's view */
-	bool paused;			/* reactor: not fetching */
+	bool paused;			/* reactor: not fetching (pause_mask != 0) */
+	uint8_t pause_mask;		/* reactor: VBLK_PAUSE_* reasons in force */
+	struct q_msg *pause_waiters;	/* reactor: pauses waiting for the drain */
 	bool stopping;
 	int kick_fd;
 	_Atomic int call_fd;
@@ -63,7 +65,7 @@ struct vblk_queue {
 					 * re-checked when the map changes */
 	/* stats, written by the reactor */
 	uint64_t reads, writes, flushes, received, completed;
-	/* main-thread waiters */
+	/* the stop waiting for the drain (reactor) */
 	void (*drained)(void *arg);
 	void *drained_arg;
 };
@@ -84,7 +86,9 @@ struct vblk_ctrl {
 	uint64_t driver_features;	/* negotiated */
 	bool suspended;			/* by RPC */
 	bool no_media_pause;		/* detached bdev: requests are held */
-	bool null_media;		/* the 'none' bdev: no media, requests answered */
+	bool null_media;		/* the 'none' bdev: no media, requests answered
+					 * (read by the reactors: atomic access) */
+	uint32_t media_gen;		/* bumped by every attach / detach */
 	bool destroying;
 
 	struct vblk_queue queues[VBLK_MAX_QUEUES];
@@ -95,7 +99,19 @@ struct vblk_ctrl {
 };
 
 /* vblk_queue.c */
-void vblk_queue_pause_all(struct vblk_ctrl *c, bool pause, void (*done)(void *arg), void *arg);
+
+/* Why a queue does not fetch: each reason is set and lifted on its own, so
+ * that lifting one (a resume) never lifts another (a memory change or a
+ * detach under way). */
+#define VBLK_PAUSE_SUSPEND	0x1	/* suspended by RPC */
+#define VBLK_PAUSE_MEDIA	0x2	/* no bdev (detached) */
+#define VBLK_PAUSE_MEM		0x4	/* the client's memory map is changing */
+
+/* Set (pause) or lift reason on every running queue; done(arg) on the main
+ * thread once every queue took it, and for a pause once what was in flight
+ * has finished (or the same reason was lifted meanwhile). */
+void vblk_queue_pause_all(struct vblk_ctrl *c, uint8_t reason, bool pause, void (*done)(void *arg),
+			  void *arg);
 void vblk_queue_set_bdev_all(struct vblk_ctrl *c, struct bdev *b, void (*done)(void *arg), void *arg);
 
 /* vblk_io.c */

@@ -281,7 +281,7 @@ static void t_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(void
 	struct vblk_pci *t = ctx;
 	(void)gpa;
 	(void)len;
-	vblk_queue_pause_all(t->c, true, done, arg);
+	vblk_queue_pause_all(t->c, VBLK_PAUSE_MEM, true, done, arg);
 }
 
 static void t_mem_map(void *ctx, uint64_t gpa, uint64_t len)
@@ -289,8 +289,7 @@ static void t_mem_map(void *ctx, uint64_t gpa, uint64_t len)
 	struct vblk_pci *t = ctx;
 	(void)gpa;
 	(void)len;
-	if (!t->c->suspended && !t->c->no_media_pause)
-		vblk_queue_pause_all(t->c, false, NULL, NULL);
+	vblk_queue_pause_all(t->c, VBLK_PAUSE_MEM, false, NULL, NULL);
 }
 
 static const struct emu_ctrl_ops pci_fn_ops = {

@@ -92,6 +92,16 @@ void vblk_req_finish(struct vblk_req *r, uint8_t status)
 	}
 }
 
+/* A queue serves through its bdev channel; without a bdev only when the
+ * controller has the 'none' media (requests answered, capacity 0) - never
+ * in between, e.g. while a detach and an attach cross. */
+static bool can_serve(struct vblk_queue *q)
+{
+	if (q->rbdev)
+		return q->ch != NULL;
+	return __atomic_load_n(&q->c->null_media, __ATOMIC_RELAXED);
+}
+
 static int q_poll(void *arg)
 {
 	struct vblk_queue *q = arg;
@@ -110,9 +120,7 @@ static int q_poll(void *arg)
 	}
 	if (q->unmapped)
 		return 0;
-	/* without a bdev (the 'none' media) requests are answered without one;
-	 * a bdev whose channel could not be had serves nothing */
-	while (!q->paused && !q->stopping && (q->ch || !q->rbdev) && q->free_list && work < POLL_BUDGET) {
+	while (!q->paused && !q->stopping && can_serve(q) && q->free_list && work < POLL_BUDGET) {
 		struct vblk_req *r = q->free_list;
 		struct vq_chain ch = { .iov = r->chain_iov, .max_iov = (int)q->max_iov };
 		int rc = vq_pop(&q->vq, &ch);
@@ -163,7 +171,7 @@ static bool q_arm(void *arg)
 {
 	struct vblk_queue *q = arg;
 	flush_and_signal(q);
-	if (q->broken || q->unmapped || q->paused || q->stopping || (!q->ch && q->rbdev))
+	if (q->broken || q->unmapped || q->paused || q->stopping || !can_serve(q))
 		return false;
 	return vq_enable_kick(&q->vq);
 }
@@ -175,6 +183,8 @@ struct q_msg {
 	void (*done)(void *arg);
 	void *arg;
 	bool flag;
+	uint8_t reason;			/* VBLK_PAUSE_* */
+	struct q_msg *next;		/* pause_waiters */
 	struct bdev *bdev;
 	void (*stopped)(void *arg, uint16_t last_avail);
 	uint16_t last_avail;
@@ -185,7 +195,9 @@ static void q_start_on_reactor(void *p)
 	struct q_msg *m = p;
 	struct vblk_queue *q = m->q;
 	free(m);
-	q->paused = q->c->suspended || q->c->no_media_pause;
+	/* q->pause_mask was set by main before this message */
+	q->paused = q->pause_mask != 0;
+	q->pause_waiters = NULL;
 	q->stopping = false;
 	q->broken = false;
 	q->rbdev = q->bdev;	/* set by main before this message */
@@ -261,6 +273,8 @@ int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct vblk_v
 	q->bdev = c->bdev;
 	if (q->bdev)
 		bdev_open(q->bdev);
+	q->pause_mask = (uint8_t)((c->suspended ? VBLK_PAUSE_SUSPEND : 0) |
+				  (c->no_media_pause ? VBLK_PAUSE_MEDIA : 0));
 	q->running = true;
 	struct q_msg *m = calloc(1, sizeof(*m));
 	if (!m)
@@ -286,9 +300,25 @@ static void call_main(void *p)
 	free(m);
 }
 
+/* Tell main that a pause took effect (or was lifted before it could). */
+static void pause_ack(struct q_msg *m)
+{
+	m->stopped = NULL;
+	thread_send_msg(thread_main(), call_main, m);
+}
+
 static void notify_drained(struct vblk_queue *q)
 {
-	if (!q->drained)
+	if (q->paused) {
+		struct q_msg *w = q->pause_waiters;
+		q->pause_waiters = NULL;
+		while (w) {
+			struct q_msg *n = w->next;
+			pause_ack(w);
+			w = n;
+		}
+	}
+	if (!q->stopping || !q->drained)
 		return;
 	struct q_msg *m = calloc(1, sizeof(*m));
 	if (!m)
@@ -458,23 +488,40 @@ static void q_pause_on_reactor(void *p)
 {
 	struct q_msg *m = p;
 	struct vblk_queue *q = m->q;
-	q->paused = m->flag;
-	if (m->flag && q->inflight) {
-		q->drained = m->done;
-		q->drained_arg = m->arg;
-		free(m);
+	if (m->flag) {
+		q->pause_mask |= m->reason;
+		q->paused = true;
+		if (q->inflight) {
+			/* acknowledged by notify_drained() */
+			m->next = q->pause_waiters;
+			q->pause_waiters = m;
+			return;
+		}
+		pause_ack(m);
 		return;
 	}
-	if (!m->flag && q->kick_fd >= 0) {
+	q->pause_mask &= (uint8_t)~m->reason;
+	q->paused = q->pause_mask != 0;
+	/* pauses for the reason just lifted no longer wait for the drain */
+	for (struct q_msg **pp = &q->pause_waiters; *pp;) {
+		struct q_msg *w = *pp;
+		if (w->reason == m->reason) {
+			*pp = w->next;
+			pause_ack(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	if (!q->paused && q->kick_fd >= 0) {
 		uint64_t one = 1;
 		ssize_t w = write(q->kick_fd, &one, sizeof(one));
 		(void)w;
 	}
-	m->stopped = NULL;
-	thread_send_msg(thread_main(), call_main, m);
+	pause_ack(m);
 }
 
-void vblk_queue_pause_all(struct vblk_ctrl *c, bool pause, void (*done)(void *arg), void *arg)
+void vblk_queue_pause_all(struct vblk_ctrl *c, uint8_t reason, bool pause, void (*done)(void *arg),
+			  void *arg)
 {
 	struct all_ctx *a = calloc(1, sizeof(*a));
 	if (!a) {
@@ -495,6 +542,7 @@ void vblk_queue_pause_all(struct vblk_ctrl *c, bool pause, void (*done)(void *ar
 		a->pending++;
 		m->q = q;
 		m->flag = pause;
+		m->reason = reason;
 		m->done = all_ack;
 		m->arg = a;
 		thread_send_msg(reactor_get(q->reactor), q_pause_on_reactor, m);

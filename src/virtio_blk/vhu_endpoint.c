@@ -328,7 +328,7 @@ static void fn_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(voi
 	struct vblk_ctrl *c = ctx;
 	(void)gpa;
 	(void)len;
-	vblk_queue_pause_all(c, true, done, arg);
+	vblk_queue_pause_all(c, VBLK_PAUSE_MEM, true, done, arg);
 }
 
 static const struct emu_ctrl_ops vhu_fn_ops = { .mem_unmap = fn_mem_unmap };

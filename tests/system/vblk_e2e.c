@@ -17,7 +17,7 @@
  * 2.7 split virtqueues), never the server's.
  *
  * Cases driven from outside (stdin/stdout handshake, see each case):
- * suspend_probe, attach_probe, nomedia, none_media, hold, destroyed. file_pattern
+ * suspend_probe, attach_probe, swap_probe, nomedia, none_media, unmap_rings, hold, destroyed. file_pattern
  * prints the extents it wrote ("# extent SECTOR COUNT") for the Python
  * side to check the backing file. */
 #include <errno.h>
@@ -1982,9 +1982,10 @@ static void case_reconnect(void)
 			return;
 		}
 		CHECK(serve_ok(d, (uint16_t)(i % vblk_host_num_queues(d)), 8 * (uint64_t)i, O.seed + (uint32_t)i));
+		struct areq a = { .r = { .type = VH_BLK_T_FLUSH } };
 		if (i & 1) {
-			/* leave a request in flight: close must still work */
-			struct areq a = { .r = { .type = VH_BLK_T_FLUSH } };
+			/* leave a request in flight: close must still work (it is
+			 * cancelled in the driver, a) */
 			vblk_host_submit(d, 0, &a.r);
 		}
 		vblk_host_close(d);
@@ -2198,6 +2199,85 @@ out:
 	free(a);
 }
 
+/* swap_probe: reads keep flowing over [0, --span) ("# RUNNING") while the
+ * Python side detaches and attaches two bdevs back to back (patterns of
+ * --seed and --seed2); every read completes with OK and holds one of the
+ * two patterns, none is lost; a line on stdin ends it. */
+static void case_swap_probe(void)
+{
+	struct vblk_host_opts o;
+	base_opts(&o);
+	struct vblk_host *d = open_dev(&o);
+	enum { NSEC = 8, DEPTH = 16, MAXR = 1 << 20 };
+	struct areq *a = calloc(MAXR, sizeof(*a));
+	uint8_t *buf = NULL;
+	char line[128];
+	unsigned sub = 0, outstanding = 0, checked = 0, na = 0, nb = 0;
+	REQUIRE(d && a);
+	buf = xalloc(d, (size_t)DEPTH * 2 * NSEC * SECTOR);
+	REQUIRE(buf);
+	say("RUNNING");
+	bool stop = false;
+	while (!stop || outstanding) {
+		if (!stop && stdin_ready()) {
+			REQUIRE(wait_line(1000, line, sizeof(line)));
+			stop = true;
+		}
+		while (!stop && outstanding < DEPTH && sub - checked < 2 * DEPTH - 1 && sub < MAXR) {
+			a[sub] = (struct areq){ .r = { .type = VH_BLK_T_IN, .sector = ((uint64_t)sub * NSEC) % g_span,
+						       .buf = buf + (size_t)(sub % (2 * DEPTH)) * NSEC * SECTOR,
+						       .len = NSEC * SECTOR, .cb = areq_done },
+						.outstanding = &outstanding };
+			REQUIRE_OK(vblk_host_queue_req(d, 0, &a[sub].r));
+			outstanding++;
+			sub++;
+		}
+		vblk_host_kick(d, 0);
+		int n = outstanding ? vblk_host_wait(d, 0, stop ? 10000 : 20) : 0;
+		if (n < 0 && n != -ETIMEDOUT) {
+			FAIL("wait: %d", n);
+			goto out;
+		}
+		if (stop && n == -ETIMEDOUT && outstanding) {
+			FAIL("%u reads never completed (the controller was left without media?)", outstanding);
+			goto out;
+		}
+		while (checked < sub && a[checked].ncomp) {
+			struct vblk_host_req *r = &a[checked].r;
+			if (r->status != VH_BLK_S_OK) {
+				FAIL("read %u at sector %llu: status %u (%s) during the swaps", checked,
+				     (unsigned long long)r->sector, r->status, st_name(r->status));
+				goto out;
+			}
+			if (pattern_check(r->buf, r->sector, NSEC, O.seed) < 0)
+				na++;
+			else if (pattern_check(r->buf, r->sector, NSEC, g_seed2) < 0)
+				nb++;
+			else {
+				uint64_t s0;
+				uint32_t sd;
+				memcpy(&s0, r->buf, 8);
+				memcpy(&sd, (uint8_t *)r->buf + 8, 4);
+				FAIL("read %u at sector %llu: neither bdev's data (it starts with sector %llu, seed %u; "
+				     "used length %u)", checked, (unsigned long long)r->sector, (unsigned long long)s0, sd,
+				     r->used_len);
+				goto out;
+			}
+			checked++;
+		}
+	}
+	CHECK_EQ(checked, sub);
+	struct vblk_host_qstats st;
+	vblk_host_qstats(d, 0, &st);
+	CHECK_EQ(st.bad_used, 0);
+	say("counts reads=%u first=%u second=%u", checked, na, nb);
+out:
+	if (d)
+		vblk_host_free(d, buf);
+	vblk_host_close(d);
+	free(a);
+}
+
 /* nomedia: a controller without a bdev: capacity 0 (and 0 in the config
  * cached at open), requests are not served ("# WAITING"); after the line
  * on stdin (a bdev was attached) they complete with OK and the capacity is
@@ -2301,6 +2381,61 @@ out:
 	vblk_host_close(d);
 }
 
+/* unmap_rings (vhost-user): the memory region holding queue 0's rings is
+ * removed (REM_MEM_REG) while the queue runs ("# UNMAPPED"); the Python
+ * side then reads the debug statistics (which must not touch the unmapped
+ * ring) and sends a line; the other queue still serves, and the region
+ * comes back (ADD_MEM_REG): queue 0 serves again. */
+static void case_unmap_rings(void)
+{
+	struct vblk_host_opts o;
+	struct vblk_host *d = NULL;
+	char line[128];
+	if (!is_vhu()) {
+		diag("vhost-user only");
+		return;
+	}
+	base_opts(&o);
+	o.protocol_features = VH_BIT(VHU_PF_MQ) | VH_BIT(VHU_PF_REPLY_ACK) | VH_BIT(VHU_PF_CONFIG) |
+			      VH_BIT(VHU_PF_RESET_DEVICE) | VH_BIT(VHU_PF_CONFIGURE_MEM_SLOTS);
+	d = open_all(&o);
+	REQUIRE(d);
+	REQUIRE(vblk_host_num_queues(d) >= 2 && d->nregions == 2);
+	struct vhu_front *f = vblk_host_vhu(d);
+	CHECK(serve_ok(d, 0, 64, O.seed));
+	CHECK(serve_ok(d, 1, 128, O.seed));
+	/* queue q's ring area is in region q % 2 */
+	struct vblk_region *g = &d->regions[0];
+	struct vhu_region r0 = { g->dev_addr, g->m->size, (uint64_t)(uintptr_t)g->m->ptr, 0, g->m->fd };
+	uint64_t ra;
+	REQUIRE_OK(vblk_host_dev_addr(d, vblk_host_vring(d, 0)->desc, 16, &ra));
+	REQUIRE(ra >= g->dev_addr && ra < g->dev_addr + g->m->size);
+	REQUIRE_OK(vhu_rem_mem_reg(f, &r0));
+	sleep_ms(50);
+	say("UNMAPPED");
+	REQUIRE(wait_line(30000, line, sizeof(line)));
+	/* queue 1 lives in region 1 and serves; its data buffers must be
+	 * there too: allocate until one lands in region 1 */
+	uint8_t *b = NULL;
+	void *tries[4] = { 0 };
+	for (int i = 0; i < 4 && !b; i++) {
+		tries[i] = vblk_host_alloc(d, 4096);
+		uint64_t a;
+		if (tries[i] && !vblk_host_dev_addr(d, tries[i], 4096, &a) && a >= d->regions[1].dev_addr)
+			b = tries[i];
+	}
+	REQUIRE(b);
+	EXPECT_STATUS(rw(d, 1, VH_BLK_T_IN, 128, b, 4096), VH_BLK_S_OK, "queue 1 with queue 0's rings unmapped");
+	REQUIRE_OK(vhu_add_mem_reg(f, &r0));
+	/* queue 0 translates its rings again and serves */
+	vblk_host_kick(d, 0);
+	CHECK(serve_ok(d, 0, 64, O.seed));
+	for (int i = 0; i < 4; i++)
+		vblk_host_free(d, tries[i]);
+out:
+	vblk_host_close(d);
+}
+
 /* hold: known numbers of reads, writes and flushes per queue, then "#
  * HOLD ..." with them and the ring indices; waits for a line. */
 static void case_hold(void)
@@ -2337,7 +2472,8 @@ out:
 }
 
 /* destroyed: "# READY"; the line on stdin says the controller was
- * destroyed: the back end closed the socket (vhost-user). */
+ * destroyed: vhost-user: the back end closed the socket; virtio-pci (the
+ * function and its socket stay): nothing serves the queues any more. */
 static void case_destroyed(void)
 {
 	struct vblk_host_opts o;
@@ -2357,6 +2493,22 @@ static void case_destroyed(void)
 			FAIL("after destroy the socket gave %d (%s), want it closed (-ECONNRESET)", rc, strerror(-rc));
 		uint64_t feats;
 		CHECK(vhu_get_features(f, &feats) != 0);
+	} else {
+		uint8_t *b = xalloc(d, 4096);
+		REQUIRE(b);
+		unsigned outstanding = 1;
+		struct areq a = { .r = { .type = VH_BLK_T_IN, .buf = b, .len = 4096, .cb = areq_done },
+				  .outstanding = &outstanding };
+		REQUIRE_OK(vblk_host_submit(d, 0, &a.r));
+		int64_t end = now_ms() + 300;
+		while (now_ms() < end) {
+			vblk_host_poll(d, 0, 0);
+			sleep_ms(5);
+		}
+		CHECK_EQ(outstanding, 1);
+		/* abandoned: close cancels it (a is still alive then) */
+		vblk_host_close(d);
+		d = NULL;
 	}
 out:
 	vblk_host_close(d);
@@ -2420,8 +2572,10 @@ static const struct tcase cases[] = {
 	{ "read_only", case_read_only, false },
 	{ "suspend_probe", case_suspend_probe, false },
 	{ "attach_probe", case_attach_probe, false },
+	{ "swap_probe", case_swap_probe, false },
 	{ "nomedia", case_nomedia, false },
 	{ "none_media", case_none_media, false },
+	{ "unmap_rings", case_unmap_rings, false },
 	{ "hold", case_hold, false },
 	{ "destroyed", case_destroyed, false },
 	{ "file_pattern", case_file_pattern, false },

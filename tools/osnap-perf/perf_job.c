@@ -70,8 +70,10 @@ int perf_job_init(struct perf_job *j, unsigned index, const struct perf_opts *o,
 	j->nblocks = r->nblocks * (index + 1) / o->jobs - j->first_block;
 	j->first_lba = r->first_lba;
 	j->lbas_per_block = r->lbas_per_block;
+	/* split like the slices, so that -n equal to the block count makes a
+	 * sequential pass touch every block exactly once */
 	if (o->count)
-		j->quota = o->count / o->jobs + (index < o->count % o->jobs);
+		j->quota = o->count * (index + 1) / o->jobs - o->count * index / o->jobs;
 	uint64_t seed = o->seed + index * 0x632be59bd9b4e019ull;
 	j->rng = rng_next(&seed);
 	perf_hist_reset(&j->st.lat[0]);
@@ -304,11 +306,12 @@ static void *job_main(void *arg)
 				break;
 			submitted++;
 		}
-		if (submitted && ops->kick && rc >= 0)
-			rc = ops->kick(j->t, q);
 		if (rc < 0) {
-			if (submitted)
-				job_msg(j, "notification failed: %s", strerror(-rc));
+			j->fatal = rc;		/* submit_one() said why */
+			break;
+		}
+		if (submitted && ops->kick && (rc = ops->kick(j->t, q)) < 0) {
+			job_msg(j, "notification failed: %s", strerror(-rc));
 			j->fatal = rc;
 			break;
 		}
@@ -329,6 +332,7 @@ static void *job_main(void *arg)
 	}
 	if (j->measuring && !j->st.end_ns)
 		j->st.end_ns = perf_now_ns();
+	ops->qstats(j->t, q, &j->st.notif);
 	if (j->fatal)
 		count_error(j, false);
 	__atomic_store_n(&j->finished, 1, __ATOMIC_RELEASE);

@@ -39,6 +39,7 @@ struct perf_stats {
 	uint64_t verify_checked;	/* reads whose stamps were checked */
 	uint64_t verify_unwritten;	/* reads of blocks never written */
 	uint64_t begin_ns, end_ns;	/* the measured interval (0: none) */
+	struct perf_target_qstats notif;	/* whole run, ramp included */
 };
 
 struct perf_job {

@@ -28,6 +28,9 @@ void perf_summarize(const struct perf_job *jobs, unsigned n, struct perf_summary
 		s->verify_errors += st->verify_errors;
 		s->verify_checked += st->verify_checked;
 		s->verify_unwritten += st->verify_unwritten;
+		s->notif.notifies += st->notif.notifies;
+		s->notif.notifies_skipped += st->notif.notifies_skipped;
+		s->notif.irqs += st->notif.irqs;
 		if (st->begin_ns && st->begin_ns < begin)
 			begin = st->begin_ns;
 		if (st->end_ns > end)
@@ -92,6 +95,9 @@ void perf_report_text(FILE *out, const struct perf_opts *o, const struct perf_ta
 		fprintf(out, "; verify: %llu reads checked, %llu of never-written blocks",
 			(unsigned long long)s.verify_checked, (unsigned long long)s.verify_unwritten);
 	fprintf(out, "\n");
+	fprintf(out, "  notifications: %llu sent, %llu suppressed, %llu interrupts (whole run)\n",
+		(unsigned long long)s.notif.notifies, (unsigned long long)s.notif.notifies_skipped,
+		(unsigned long long)s.notif.irqs);
 	uint64_t ios = s.ios[0] + s.ios[1];
 	fprintf(out, "  cpu: client %.2f s", ri->client_cpu_s);
 	if (ri->server_cpu_s >= 0) {
@@ -153,6 +159,10 @@ static json_t *summary_json(const struct perf_summary *s, uint32_t bs)
 	json_object_set_new(o, "verify_errors", json_integer((json_int_t)s->verify_errors));
 	json_object_set_new(o, "verify_checked", json_integer((json_int_t)s->verify_checked));
 	json_object_set_new(o, "verify_unwritten", json_integer((json_int_t)s->verify_unwritten));
+	json_object_set_new(o, "notifications",
+			    json_pack("{s:I, s:I, s:I}", "sent", (json_int_t)s->notif.notifies,
+				      "suppressed", (json_int_t)s->notif.notifies_skipped,
+				      "interrupts", (json_int_t)s->notif.irqs));
 	if (s->ios[0])
 		json_object_set_new(o, "read", perf_json(s->ios[0], &s->lat[0], bs, s->seconds));
 	if (s->ios[1])

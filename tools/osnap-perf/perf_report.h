@@ -22,6 +22,7 @@ struct perf_summary {
 	struct perf_hist all;
 	uint64_t ios[2];
 	uint64_t io_errors, verify_errors, verify_checked, verify_unwritten;
+	struct perf_target_qstats notif;
 	double seconds;			/* measured interval */
 };
 

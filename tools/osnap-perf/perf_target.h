@@ -34,6 +34,13 @@ struct perf_io {
  * virtio-blk status byte), < 0 a negative errno. Defined by perf_job.c. */
 void perf_io_complete(struct perf_io *io, int status);
 
+/* Notification counters of one queue over the whole run. */
+struct perf_target_qstats {
+	uint64_t notifies;		/* doorbell writes / kicks that reached the device */
+	uint64_t notifies_skipped;	/* suppressed (shadow doorbell EventIdx, avail_event) */
+	uint64_t irqs;			/* interrupts consumed */
+};
+
 struct perf_target_ops {
 	/* Queue io on queue q (the device may not see it before kick). 0 or a
 	 * negative errno (-EBUSY/-ENOSPC: no room, complete something first). */
@@ -49,6 +56,8 @@ struct perf_target_ops {
 	void *(*buf_alloc)(struct perf_target *t, size_t len);
 	/* Tell what a device status means, into buf. */
 	const char *(*status_str)(int status, char *buf, size_t len);
+	/* Counters of queue q, from its thread. */
+	void (*qstats)(struct perf_target *t, uint16_t q, struct perf_target_qstats *st);
 	/* Disconnect and free (I/Os in flight are cancelled). */
 	void (*close)(struct perf_target *t);
 };

@@ -8,6 +8,8 @@
 #include "host/nvme_host.h"
 #include "perf_target.h"
 
+#define MIN_RING	256u	/* entries per I/O queue at least (capped by MQES) */
+
 struct nvme_target {
 	struct perf_target t;	/* first */
 	struct nvme_host *h;
@@ -63,6 +65,13 @@ static const char *nt_status_str(int status, char *buf, size_t len)
 	return buf;
 }
 
+static void nt_qstats(struct perf_target *pt, uint16_t q, struct perf_target_qstats *st)
+{
+	struct nvme_host_qstats hs = { 0 };
+	nvme_host_queue_stats(((struct nvme_target *)pt)->h, (uint16_t)(q + 1), &hs);
+	*st = (struct perf_target_qstats){ hs.doorbells, hs.doorbells_skipped, hs.irqs };
+}
+
 static void nt_close(struct perf_target *pt)
 {
 	struct nvme_target *t = (struct nvme_target *)pt;
@@ -77,6 +86,7 @@ static const struct perf_target_ops nvme_ops = {
 	.wait = nt_wait,
 	.buf_alloc = nt_buf_alloc,
 	.status_str = nt_status_str,
+	.qstats = nt_qstats,
 	.close = nt_close,
 };
 
@@ -94,7 +104,11 @@ int perf_target_open_nvme(const struct perf_opts *o, struct perf_target **out, c
 {
 	struct nvme_host_opts ho = {
 		.nr_io_queues = (uint16_t)o->jobs,
-		.io_depth = o->qd + 1,		/* one entry always stays empty */
+		/* one entry always stays empty; and never a tiny ring: doorbell
+		 * values wrap at the queue size, and every wrap past the shadow
+		 * EventIdx costs a real (trapped) doorbell, so a 2-entry queue
+		 * for QD 1 would trap every I/O */
+		.io_depth = o->qd + 1 > MIN_RING ? o->qd + 1 : MIN_RING,
 		.max_xfer = (o->bs + 4095) & ~4095u,
 		.irq = o->interrupts ? NVME_HOST_IRQ_REQUIRED : NVME_HOST_IRQ_OFF,
 		.shadow_doorbells = !o->no_shadow_db,

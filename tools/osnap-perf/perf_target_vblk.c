@@ -70,6 +70,13 @@ static const char *vt_status_str(int status, char *buf, size_t len)
 	return buf;
 }
 
+static void vt_qstats(struct perf_target *pt, uint16_t q, struct perf_target_qstats *st)
+{
+	struct vblk_host_qstats vs;
+	vblk_host_qstats(((struct vblk_target *)pt)->d, q, &vs);
+	*st = (struct perf_target_qstats){ vs.kicks, vs.notifies_skipped, vs.irqs };
+}
+
 static void vt_close(struct perf_target *pt)
 {
 	struct vblk_target *t = (struct vblk_target *)pt;
@@ -84,6 +91,7 @@ static const struct perf_target_ops vblk_ops = {
 	.wait = vt_wait,
 	.buf_alloc = vt_buf_alloc,
 	.status_str = vt_status_str,
+	.qstats = vt_qstats,
 	.close = vt_close,
 };
 
@@ -124,9 +132,11 @@ static int check_limits(struct vblk_target *t, const struct perf_opts *o, char *
 	}
 	for (uint16_t q = 0; q < o->jobs; q++) {
 		if ((uint32_t)vblk_host_queue_size(d, q) < per * o->qd) {
-			snprintf(err, len, "queue %u has %u entries; -q %u needs %u (%u per request)%s",
+			bool ind = f & VH_BIT(VH_F_RING_INDIRECT_DESC);
+			snprintf(err, len, "queue %u has %u entries; -q %u needs %u (%u per request): %s",
 				 q, vblk_host_queue_size(d, q), o->qd, per * o->qd, per,
-				 per > 1 ? ": lower -q, or try --indirect" : ": lower -q");
+				 !ind && !o->indirect ? "lower -q, or try --indirect" : !ind ?
+				 "lower -q (the device does not offer indirect descriptors)" : "lower -q");
 			return -EINVAL;
 		}
 	}
@@ -149,7 +159,9 @@ int perf_target_open_vblk(const struct perf_opts *o, struct perf_target **out, c
 	uint64_t want = VBLK_HOST_FEATURES_BASE | VH_BIT(VH_F_RING_EVENT_IDX);
 	if (o->indirect)
 		want |= VH_BIT(VH_F_RING_INDIRECT_DESC);
-	uint32_t per = o->indirect ? 1 : 3 + (o->bs - 1) / 65536;
+	/* room for direct descriptors (header, data, status) even with
+	 * --indirect, in case the device does not offer indirect ones */
+	uint32_t per = 3 + (o->bs - 1) / 65536;
 	uint32_t qsize = pow2_at_least(per * o->qd);
 	if (qsize < 128)
 		qsize = 128;
@@ -180,8 +192,9 @@ int perf_target_open_vblk(const struct perf_opts *o, struct perf_target **out, c
 	int rc = pci ? vblk_host_open_pci(o->path, &vo, &t->d)
 		     : vblk_host_open_vhost_user(o->path, &vo, &t->d);
 	if (rc) {
-		snprintf(err, len, "cannot open virtio-blk device at %s (%s): %s", o->path,
-			 pci ? "vfio-user" : "vhost-user", strerror(-rc));
+		snprintf(err, len, "cannot open virtio-blk device at %s (%s): %s%s", o->path,
+			 pci ? "vfio-user" : "vhost-user", strerror(-rc),
+			 rc == -EINVAL ? " (does the device have -j queues?)" : "");
 		free(t);
 		return rc;
 	}
