@@ -9,17 +9,19 @@
  * and says what to expect: --expect-size BYTES (the bdev's size; capacity is
  * that / 512), --expect-id ID (the GET_ID serial), --read-only, --queues N,
  * --seg-max N, --size-max N, --blk-size N, --indirect 0|1, --in-order 0|1,
- * --discard 0|1, --write-zeroes 0|1 (the features offered). Every case opens its own connection, so a failing case
- * cannot poison the next one (and each open checks the service still
- * accepts one). Output is TAP: "1..N", "ok N - name" or "not ok N - name"
+ * --discard 0|1, --write-zeroes 0|1 (the features offered). Every case
+ * opens its own connection, so a failing case cannot poison the next one
+ * (and each open checks the service still accepts one). Output is TAP: "1..N", "ok N - name" or "not ok N - name"
  * followed by "# ..." lines with the details. Expected statuses and
  * behaviour are those of the virtio 1.2 specification (5.2 block device,
  * 2.7 split virtqueues), never the server's.
  *
  * Cases driven from outside (stdin/stdout handshake, see each case):
- * suspend_probe, attach_probe, swap_probe, nomedia, none_media, unmap_rings, hold, destroyed. file_pattern
- * prints the extents it wrote ("# extent SECTOR COUNT") for the Python
- * side to check the backing file. */
+ * suspend_probe, attach_probe, swap_probe, nomedia, none_media,
+ * unmap_rings, hold, destroyed. file_pattern prints the extents it wrote
+ * ("# extent SECTOR COUNT") for the Python side to check the backing file.
+ * mem_table and unmap_rings use the driver's internals (its regions' memfds,
+ * VBLK_HOST_INTERNAL) to send memory-table messages of their own. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>

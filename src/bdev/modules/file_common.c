@@ -332,8 +332,19 @@ static void rw_op(struct file_chan *c, struct file_req *r, struct file_op *op)
 	op->len = iov == &r->tmp ? r->tmp.iov_len : r->total - r->done;
 	op->rw_flags = r->fua ? RWF_DSYNC : 0;
 	r->expect = op->len;
-	r->direct = !c->no_direct &&
-		    file_dev_direct_ok(c->dev, op->iov, op->iovcnt, op->offset, op->len);
+	bool direct_ok = file_dev_direct_ok(c->dev, op->iov, op->iovcnt, op->offset, op->len);
+	bool buffered_only = __atomic_load_n(&c->dev->buffered_only, __ATOMIC_RELAXED);
+	if (!direct_ok && !buffered_only && c->dev->fd_direct >= 0) {
+		/* O_DIRECT and the page cache on one file collide when two queues
+		 * write different sectors of one page (stale pages, write-back
+		 * errors): at the first I/O that cannot go direct, the whole bdev
+		 * switches to buffered I/O for good. The flag is the only thing a
+		 * channel changes in the shared device description. */
+		__atomic_store_n((bool *)&c->dev->buffered_only, true, __ATOMIC_RELAXED);
+		buffered_only = true;
+		log_warn("file bdev %s: unaligned guest buffers: buffered I/O from now on", c->dev->filename);
+	}
+	r->direct = !c->no_direct && !buffered_only && direct_ok;
 	op->fd = r->direct ? c->dev->fd_direct : c->dev->fd_buffered;
 	if (r->direct)
 		c->direct_ops++;

@@ -43,6 +43,9 @@ struct file_dev {
 	uint32_t block_size;		/* the bdev's block size */
 	uint64_t num_blocks;
 	bool block_size_override;	/* block_size was given by the caller */
+	/* set (once, by any channel) at the first I/O O_DIRECT cannot take: from
+	 * then on every channel uses the page cache, never both on one file */
+	bool buffered_only;
 };
 
 /* Open filename for a bdev. who prefixes error messages (the RPC method,
