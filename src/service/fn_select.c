@@ -53,3 +53,18 @@ struct emu_function *fn_select(const struct fn_selector *s, enum emu_type t, int
 	}
 	return fn;
 }
+
+struct emu_function *fn_select_or_reply(struct rpc_request *req, const struct fn_selector *s,
+					enum emu_type t)
+{
+	char err[256];
+	int code;
+	struct emu_function *fn = fn_select(s, t, &code, err, sizeof(err));
+	if (!fn) {
+		if (code == RPC_INVALID_PARAMS)
+			rpc_send_invalid_params(req, "%s", err);
+		else
+			rpc_send_errno(req, code, "%s", err);
+	}
+	return fn;
+}

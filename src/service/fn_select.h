@@ -26,4 +26,11 @@ struct fn_selector {
 struct emu_function *fn_select(const struct fn_selector *s, enum emu_type t, int *code, char *err,
 			       size_t errlen);
 
+struct rpc_request;
+
+/* fn_select, answering the request on failure (-32602 for bad selectors,
+ * the errno otherwise). Returns the function or NULL (request answered). */
+struct emu_function *fn_select_or_reply(struct rpc_request *req, const struct fn_selector *s,
+					enum emu_type t);
+
 #endif

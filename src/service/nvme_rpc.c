@@ -302,21 +302,15 @@ static void rpc_controller_create(struct rpc_request *req, json_t *params)
 	struct ctrl_create p = { .mdts = 7, .fw_slots = 4, .compare = -1, .compare_write = -1,
 				 .dsm = -1, .write_zeroes = -1 };
 	char err[256];
-	int code;
 	DECODE(ctrl_create_dec, p);
 	if (p.snapshot || p.live_update_listener) {
 		rpc_send_errno(req, -ENOTSUP, "%s is not supported by osnap (no controller snapshots or live update yet)",
 			       p.snapshot ? "snapshot" : "live_update_listener");
 		return;
 	}
-	struct emu_function *fn = fn_select(&p.sel, EMU_TYPE_NVME, &code, err, sizeof(err));
-	if (!fn) {
-		if (code == RPC_INVALID_PARAMS)
-			rpc_send_invalid_params(req, "%s", err);
-		else
-			rpc_send_errno(req, code, "%s", err);
+	struct emu_function *fn = fn_select_or_reply(req, &p.sel, EMU_TYPE_NVME);
+	if (!fn)
 		return;
-	}
 	uint16_t nmsix = emu_fn_num_msix(fn);
 	if (p.dynamic_msix && emu_fn_is_vf(fn)) {
 		rpc_send_invalid_params(req, "invalid parameter 'dynamic_msix': applies only to PFs");

@@ -64,7 +64,6 @@ static void rpc_create(struct rpc_request *req, json_t *params)
 {
 	struct create_p p = { .num_queues = 1, .queue_size = 256, .size_max = 65536, .seg_max = 32 };
 	char err[256];
-	int code;
 	DECODE(create_dec, p);
 	if (p.live_migration || p.admin_q || p.live_update_listener || p.recovery) {
 		rpc_send_errno(req, -ENOTSUP, "%s is not supported by osnap",
@@ -85,14 +84,9 @@ static void rpc_create(struct rpc_request *req, json_t *params)
 		rpc_send_invalid_params(req, "invalid parameter 'dbg_bdev_type': must be null or spdk");
 		return;
 	}
-	struct emu_function *fn = fn_select(&p.sel, EMU_TYPE_VBLK, &code, err, sizeof(err));
-	if (!fn) {
-		if (code == RPC_INVALID_PARAMS)
-			rpc_send_invalid_params(req, "%s", err);
-		else
-			rpc_send_errno(req, code, "%s", err);
+	struct emu_function *fn = fn_select_or_reply(req, &p.sel, EMU_TYPE_VBLK);
+	if (!fn)
 		return;
-	}
 	uint16_t nmsix = emu_fn_num_msix(fn);
 	if (p.dynamic_msix && emu_fn_is_vf(fn)) {
 		rpc_send_invalid_params(req, "invalid parameter 'dynamic_msix': applies only to PFs");
