@@ -332,9 +332,12 @@ void nvme_io_execute(struct nvme_sq *sq, struct nvme_req *r)
 			q = NULL;
 	}
 	if (!q) {
-		if (sq->fused_first && NVME_SQE_FUSE(r->cmd.flags) != NVME_FUSE_SECOND) {
-			finish(sq->fused_first, NVME_SC_FUSED_MISSING);
+		if (sq->fused_first) {
+			/* the pair cannot run: a failed Write fails its Compare */
+			struct nvme_req *first = sq->fused_first;
 			sq->fused_first = NULL;
+			finish(first, NVME_SQE_FUSE(r->cmd.flags) == NVME_FUSE_SECOND ? NVME_SC_FUSED_FAIL
+										: NVME_SC_FUSED_MISSING);
 		}
 		/* NVMe 1.4 6.1: an inactive NSID (valid: 1..NN, but not
 		 * attached here) is Invalid Field in Command; an invalid one (0,

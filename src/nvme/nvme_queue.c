@@ -223,6 +223,14 @@ static void sq_fatal_main(void *arg)
 
 static void sq_notify_drained(struct nvme_sq *sq);
 
+/* Requests doing work. A held fused Compare (waiting for its Write, the
+ * next SQE) is counted in inflight but touches nothing: a drain does not
+ * wait for it, or a paused queue would wait for an SQE it will not fetch. */
+static uint32_t sq_busy(const struct nvme_sq *sq)
+{
+	return sq->inflight - (sq->fused_first ? 1u : 0u);
+}
+
 /* Translate the shadow doorbell and EventIdx slots of this queue. */
 static void sq_map_dbbuf(struct nvme_sq *sq)
 {
@@ -304,8 +312,8 @@ static int sq_poll(void *arg)
 			work++;
 		}
 	}
-	nvme_cq_irq(cq, sq->inflight == 0);
-	if ((sq->paused || sq->stopping) && sq->inflight == 0)
+	nvme_cq_irq(cq, sq_busy(sq) == 0);
+	if ((sq->paused || sq->stopping) && sq_busy(sq) == 0)
 		sq_notify_drained(sq);
 	return work;
 }
@@ -445,6 +453,13 @@ static void sq_stop_on_reactor(void *p)
 	struct sq_msg *m = p;
 	struct nvme_sq *sq = m->sq;
 	sq->stopping = true;
+	if (sq->fused_first) {
+		/* its Write will never be fetched; drained is not armed yet, so
+		 * this completion cannot report the drain early */
+		struct nvme_req *first = sq->fused_first;
+		sq->fused_first = NULL;
+		nvme_req_complete(first, NVME_SC_ABORT_SQ_DELETED);
+	}
 	sq->drained = m->done;
 	sq->drained_arg = m->arg;
 	free(m);
@@ -515,7 +530,7 @@ static void sq_pause_on_reactor(void *p)
 		sq->drained = m->done;
 		sq->drained_arg = m->arg;
 		free(m);
-		if (sq->inflight == 0)
+		if (sq_busy(sq) == 0)
 			sq_notify_drained(sq);
 		return;
 	}
@@ -665,6 +680,6 @@ void nvme_req_complete(struct nvme_req *r, uint16_t status)
 			cq->backlog = r;
 		cq->backlog_tail = r;
 	}
-	if ((sq->paused || sq->stopping) && sq->inflight == 0)
+	if ((sq->paused || sq->stopping) && sq_busy(sq) == 0)
 		sq_notify_drained(sq);
 }

@@ -8,10 +8,12 @@
  * SQE] are submitted one by one (selector bit 0: I/O queue, else admin).
  * Each input starts from a controller reset. */
 #include <sched.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -109,10 +111,27 @@ static void consume_cqs(void)
 		reg_write(0x100c, __atomic_load_n(&g_ctrl->cqs[1]->tail, __ATOMIC_ACQUIRE));
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A controller that does not settle within seconds would hang its guest:
+ * that is a finding, not something to wait out. */
+static void hung(const char *what)
+{
+	fprintf(stderr, "fuzz_nvme: controller hung: %s\n", what);
+	abort();
+}
+
 /* Wait until the controller has taken and finished everything. */
 static void settle(void)
 {
-	for (int i = 0; i < 20000; i++) {
+	for (double t0 = now_s();;) {
+		if (now_s() - t0 > 5.0)
+			hung("I/O queue never settled");
 		pump();	/* may delete queues: look them up afterwards */
 		consume_cqs();
 		struct nvme_sq *sq = g_ctrl->sqs[1];
@@ -153,7 +172,9 @@ static void io(const struct nvme_sqe *e)
 static void start_controller(void)
 {
 	reg_write(NVME_REG_CC, 0);
-	for (int i = 0; i < 200000 && (reg_read(NVME_REG_CSTS) & NVME_CSTS_RDY); i++) {
+	for (double t0 = now_s(); reg_read(NVME_REG_CSTS) & NVME_CSTS_RDY;) {
+		if (now_s() - t0 > 5.0)
+			hung("reset never cleared CSTS.RDY");
 		pump();
 		sched_yield();
 	}

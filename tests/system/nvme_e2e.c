@@ -1669,6 +1669,32 @@ static void case_fused(void)
 	REQUIRE_OK(nvme_host_submit(h, 1, &w));
 	EXPECT_ST(nvme_host_wait(h, 1, &w, 5000), 0, 0x0a);
 	CHECK(read_check(h, 1, O.nsid, 600, n, O.seed + 1));
+	/* a second half that fails (broadcast NSID) fails its first half */
+	struct nvme_host_cmd c;
+	REQUIRE_OK(nvme_host_cmd_rw(h, &c, NVME_CMD_COMPARE, O.nsid, 600, n, cmp, 0));
+	REQUIRE_OK(nvme_host_cmd_rw(h, &w, NVME_CMD_WRITE, NVME_NSID_ALL, 600, n, wr, 0));
+	c.sqe.flags |= 1;
+	w.sqe.flags |= 2;
+	REQUIRE_OK(nvme_host_submit(h, 1, &c));
+	REQUIRE_OK(nvme_host_submit(h, 1, &w));
+	EXPECT_ST(nvme_host_wait(h, 1, &c, 5000), 0, 0x09);
+	EXPECT_ST(nvme_host_wait(h, 1, &w, 5000), 0, NVME_SC_INVALID_NS);
+	CHECK(read_check(h, 1, O.nsid, 600, n, O.seed + 1));
+	/* a first half left waiting for its partner does not hold up deleting
+	 * its queue: it completes as Command Aborted due to SQ Deletion */
+	REQUIRE_OK(nvme_host_cmd_rw(h, &c, NVME_CMD_COMPARE, O.nsid, 600, n, cmp, 0));
+	c.sqe.flags |= 1;
+	REQUIRE_OK(nvme_host_submit(h, 1, &c));
+	EXPECT_OK(nvme_host_delete_io_sq(h, 1));
+	EXPECT_ST(nvme_host_wait(h, 1, &c, 5000), 0, NVME_SC_ABORT_SQ_DELETED);
+	EXPECT_OK(nvme_host_delete_io_cq(h, 1));
+	/* nor a controller reset */
+	REQUIRE_OK(nvme_host_reset(h));
+	REQUIRE_OK(nvme_host_cmd_rw(h, &c, NVME_CMD_COMPARE, O.nsid, 600, n, cmp, 0));
+	c.sqe.flags |= 1;
+	REQUIRE_OK(nvme_host_submit(h, 1, &c));
+	REQUIRE_OK(nvme_host_reset(h));
+	CHECK(read_check(h, 1, O.nsid, 600, n, O.seed + 1));
 out:
 	if (h) {
 		nvme_host_free(h, cmp);
