@@ -153,4 +153,12 @@ uint32_t emu_queues_available(void);
 int emu_queues_reserve(uint32_t n);
 void emu_queues_release(uint32_t n);
 
+/* --- controller names --- */
+/* Name a new controller: `given` when not NULL (1..cap-1 characters, else
+ * -EINVAL), otherwise the first of prefix1, prefix2, ... that `taken`
+ * reports free. -EEXIST when the name is taken. Writes out (cap bytes) and,
+ * on error, a message to err. Main thread. */
+int emu_ctrl_name_pick(const char *given, const char *prefix, bool (*taken)(const char *name),
+		       char *out, size_t cap, char *err, size_t errlen);
+
 #endif

@@ -661,6 +661,11 @@ struct nvme_namespace *nvme_ctrl_ns(struct nvme_ctrl *c, uint32_t nsid)
 	return NULL;
 }
 
+static bool nvme_name_taken(const char *name)
+{
+	return nvme_ctrl_find(name) != NULL;
+}
+
 int nvme_ctrl_create(const struct nvme_ctrl_params *p, struct nvme_ctrl **out, char *err,
 		     size_t errlen)
 {
@@ -688,23 +693,9 @@ int nvme_ctrl_create(const struct nvme_ctrl_params *p, struct nvme_ctrl **out, c
 		}
 	}
 	char name[64];
-	if (p->name) {
-		if (!p->name[0] || strlen(p->name) >= sizeof(name)) {
-			snprintf(err, errlen, "controller name must be 1..63 characters");
-			return -EINVAL;
-		}
-		snprintf(name, sizeof(name), "%s", p->name);
-	} else {
-		for (int i = 1;; i++) {
-			snprintf(name, sizeof(name), "NVMeCtrl%d", i);
-			if (!nvme_ctrl_find(name))
-				break;
-		}
-	}
-	if (nvme_ctrl_find(name)) {
-		snprintf(err, errlen, "controller %s already exists", name);
-		return -EEXIST;
-	}
+	int nrc = emu_ctrl_name_pick(p->name, "NVMeCtrl", nvme_name_taken, name, sizeof(name), err, errlen);
+	if (nrc)
+		return nrc;
 	uint16_t nmsix = emu_fn_num_msix(p->fn);
 	uint32_t maxq = nmsix > 1 ? nmsix - 1 : 1;	/* one vector for the admin CQ */
 	if (maxq > NVME_MAX_IO_QUEUES)

@@ -111,6 +111,11 @@ static int claim(struct vblk_ctrl *c, struct bdev *b, char *err, size_t errlen)
 	return 0;
 }
 
+static bool vblk_name_taken(const char *name)
+{
+	return vblk_ctrl_find(name) != NULL;
+}
+
 int vblk_ctrl_create(const struct vblk_params *p, struct vblk_ctrl **out, char *err, size_t errlen)
 {
 	char name[64];
@@ -125,19 +130,9 @@ int vblk_ctrl_create(const struct vblk_params *p, struct vblk_ctrl **out, char *
 			 emu_fn_ctrl_id(p->fn));
 		return -EBUSY;
 	}
-	if (p->name) {
-		snprintf(name, sizeof(name), "%s", p->name);
-	} else {
-		for (int i = 1;; i++) {
-			snprintf(name, sizeof(name), "VblkCtrl%d", i);
-			if (!vblk_ctrl_find(name))
-				break;
-		}
-	}
-	if (vblk_ctrl_find(name)) {
-		snprintf(err, errlen, "controller %s already exists", name);
-		return -EEXIST;
-	}
+	int nrc = emu_ctrl_name_pick(p->name, "VblkCtrl", vblk_name_taken, name, sizeof(name), err, errlen);
+	if (nrc)
+		return nrc;
 	if (p->bdev && strcmp(p->bdev, "none")) {
 		b = bdev_get_by_name(p->bdev);
 		if (!b) {

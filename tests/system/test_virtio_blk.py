@@ -822,6 +822,11 @@ def rpc_errors():
         check(e.code < 0, "live_migration: code %r" % e.code)
         check("live_migration" in e.message and "not supported" in e.message,
               "live_migration: message %r is not clear" % e.message)
+        # controller names: 1..63 characters, never cut short
+        for bad in ("x" * 64, ""):
+            e = rpc_err(d, "virtio_blk_controller_create", {"pf_id": 0, "bdev": "B0", "ctrl_id": bad})
+            check(e.code < 0 and "1..63" in e.message, "ctrl_id of %d characters: %d %r" %
+                  (len(bad), e.code, e.message))
         eq(d.rpc("virtio_blk_controller_list"), [], "controllers after the failures")
         eq(d.rpc("bdev_get_bdevs", {"name": "B0"})[0]["claimed"], False, "B0 after the failures")
         for f in d.rpc("emulation_function_list"):
