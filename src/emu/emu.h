@@ -135,7 +135,10 @@ int emu_irq_raise(struct emu_function *fn, uint16_t vector);
 /* --- providers: the client's memory map (main thread) --- */
 
 /* Map [gpa, gpa+size) of the client's memory from fd at offset (fd is not
- * kept). -EEXIST on overlap, -EINVAL for a range past the file's end. */
+ * kept). -EEXIST on overlap, -EINVAL for a range past the file's end.
+ * fd -1: the client shares the range without a file descriptor (QEMU does
+ * so for firmware ROM): it is recorded, so that it can be removed, but
+ * emu_dma_map refuses every address in it with -EFAULT. */
 int emu_mem_add(struct emu_function *fn, uint64_t gpa, uint64_t size, int prot, int fd,
 		uint64_t offset);
 /* Remove exactly [gpa, gpa+size): the bound controller lets go first

@@ -236,7 +236,8 @@ static void fn_free(struct emu_function *fn)
 	struct emu_memmap *m = atomic_load(&fn->map);
 	if (m) {
 		for (int i = 0; i < m->n; i++)
-			munmap(m->r[i].hva, m->r[i].size);
+			if (m->r[i].hva)
+				munmap(m->r[i].hva, m->r[i].size);
 		free(m);
 	}
 	for (int i = 0; i < PCI_NUM_BARS; i++) {

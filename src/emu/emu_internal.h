@@ -13,7 +13,10 @@
 
 struct emu_region {
 	uint64_t gpa, size;
-	uint8_t *hva;
+	uint8_t *hva;		/* NULL: a region the client shared without a file
+				 * descriptor (firmware ROM and other non-shared
+				 * memory); it is known, so that its unmap
+				 * succeeds, but osnap cannot reach into it */
 	int prot;		/* EMU_DMA_READ | EMU_DMA_WRITE */
 };
 

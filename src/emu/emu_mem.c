@@ -104,20 +104,25 @@ int emu_mem_add(struct emu_function *fn, uint64_t gpa, uint64_t size, int prot, 
 		if (r->gpa < gpa)
 			pos = i + 1;
 	}
-	/* pages past the end of a regular file (memfd, tmpfs, hugetlbfs) map
-	 * fine but fault with SIGBUS when touched: refuse such a range */
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISREG(st.st_mode) && (offset > (uint64_t)st.st_size || size > (uint64_t)st.st_size - offset))
-		return -EINVAL;
-	int mprot = (prot & EMU_DMA_READ ? PROT_READ : 0) | (prot & EMU_DMA_WRITE ? PROT_WRITE : 0);
-	void *hva = mmap(NULL, size, mprot ? mprot : PROT_NONE, MAP_SHARED, fd, (off_t)offset);
-	if (hva == MAP_FAILED)
-		return -errno;
+	void *hva = NULL;
+	if (fd >= 0) {
+		/* pages past the end of a regular file (memfd, tmpfs, hugetlbfs)
+		 * map fine but fault with SIGBUS when touched: refuse such a range */
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if (S_ISREG(st.st_mode) &&
+		    (offset > (uint64_t)st.st_size || size > (uint64_t)st.st_size - offset))
+			return -EINVAL;
+		int mprot = (prot & EMU_DMA_READ ? PROT_READ : 0) | (prot & EMU_DMA_WRITE ? PROT_WRITE : 0);
+		hva = mmap(NULL, size, mprot ? mprot : PROT_NONE, MAP_SHARED, fd, (off_t)offset);
+		if (hva == MAP_FAILED)
+			return -errno;
+	}
 	struct emu_memmap *m = map_alloc(n + 1);
 	if (!m) {
-		munmap(hva, size);
+		if (hva)
+			munmap(hva, size);
 		return -ENOMEM;
 	}
 	if (pos)
@@ -143,7 +148,8 @@ static void unmap_after_grace(void *p)
 {
 	struct unmap_job *j = p;
 	for (int i = 0; i < j->n; i++)
-		munmap(j->regions[i].hva, j->regions[i].size);
+		if (j->regions[i].hva)
+			munmap(j->regions[i].hva, j->regions[i].size);
 	j->done(j->arg, 0);
 	free(j->regions);
 	free(j);
@@ -248,8 +254,8 @@ int emu_dma_map(struct emu_function *fn, uint64_t gpa, uint64_t len, int prot,
 		if (idx < 0 || idx >= m->n)
 			return -EFAULT;
 		const struct emu_region *r = &m->r[idx];
-		if (gpa < r->gpa || gpa - r->gpa >= r->size)
-			return -EFAULT;
+		if (gpa < r->gpa || gpa - r->gpa >= r->size || !r->hva)
+			return -EFAULT;	/* outside the map, or memory without an fd */
 		if ((prot & r->prot) != prot)
 			return -EACCES;
 		uint64_t avail = r->size - (gpa - r->gpa);

@@ -1,7 +1,14 @@
 /* MSI-X: the table and PBA live in a BAR's shared memory; each vector
- * fires by writing its eventfd. Masked vectors (table entry mask, function
- * mask, or the client's VFIO-level mask) latch their pending bit instead
- * and fire when unmasked. */
+ * fires by writing its eventfd.
+ *
+ * Masking follows VFIO, not bare PCI: a VFIO client (QEMU's vfio-user-pci,
+ * like QEMU's vfio-pci on a kernel device) emulates the MSI-X table itself,
+ * so the guest's writes to the table and its per-vector mask bits never
+ * reach the device. What the device honours is the MSI-X Enable and
+ * Function Mask bits of config space (the client writes those through) and
+ * the client's SET_IRQS MASK/UNMASK per vector (we report MSI-X as
+ * VFIO_IRQ_INFO_MASKABLE). The table in the BAR is plain storage. A masked
+ * vector latches its pending bit and fires when unmasked. */
 #include "emu_internal.h"
 #include "core/log.h"
 
@@ -53,7 +60,8 @@ void emu_msix_fini(struct emu_function *fn)
 	fn->msix_vfio_mask = NULL;
 }
 
-/* Reset state: every vector masked, nothing pending. */
+/* Reset state: the table's mask bits set as PCI says (they are storage
+ * only, see above), nothing pending. */
 void emu_msix_reset(struct emu_function *fn)
 {
 	uint8_t *t = fn->bars[fn->msix_bar].mem + fn->msix_table_off;
@@ -66,7 +74,6 @@ void emu_msix_reset(struct emu_function *fn)
 static bool vector_masked(struct emu_function *fn, uint16_t v)
 {
 	return !pci_cfg_msix_enabled(fn->cfg) || pci_cfg_msix_function_masked(fn->cfg) ||
-	       (atomic_load_explicit(vec_ctrl(fn, v), memory_order_relaxed) & CTRL_MASKBIT) ||
 	       atomic_load_explicit(&fn->msix_vfio_mask[v], memory_order_relaxed);
 }
 
@@ -148,10 +155,11 @@ int emu_msix_write(struct emu_function *fn, int bar, uint64_t off, const void *b
 {
 	uint8_t *mem = fn->bars[fn->msix_bar].mem;
 	uint64_t tend = fn->msix_table_off + (uint64_t)fn->num_msix * ENTRY_SIZE;
-	bool unmasked = false;
 
 	(void)bar;
-	/* the PBA is read-only: only the bytes inside the table are written */
+	/* The PBA is read-only: only the bytes inside the table are written.
+	 * The table is storage only (see the top of this file): writing a
+	 * mask bit neither masks nor unmasks the vector. */
 	for (size_t i = 0; i < len; i++) {
 		uint64_t o = off + i;
 		if (o < fn->msix_table_off || o >= tend)
@@ -162,15 +170,11 @@ int emu_msix_write(struct emu_function *fn, int bar, uint64_t off, const void *b
 		if (in_entry == 12) {
 			/* Vector Control: only the mask bit is writable */
 			unsigned old = atomic_load(vec_ctrl(fn, v));
-			unsigned nw = (old & ~CTRL_MASKBIT) | (b & CTRL_MASKBIT);
-			atomic_store(vec_ctrl(fn, v), nw);
-			unmasked |= (old & CTRL_MASKBIT) && !(nw & CTRL_MASKBIT);
+			atomic_store(vec_ctrl(fn, v), (old & ~CTRL_MASKBIT) | (b & CTRL_MASKBIT));
 		} else if (in_entry < 12) {
 			mem[o] = b;
 		}
 	}
-	if (unmasked)
-		deliver_pending(fn);
 	return 0;
 }
 

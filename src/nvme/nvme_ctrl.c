@@ -609,6 +609,20 @@ static void ctrl_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(v
 	nvme_ctrl_quiesce(c, unmap_quiesced, w);
 }
 
+/* Memory came (back): queues that waited for their rings look again. */
+static void ctrl_mem_map(void *ctx, uint64_t gpa, uint64_t len)
+{
+	struct nvme_ctrl *c = ctx;
+	(void)gpa;
+	(void)len;
+	if (c->state != NVME_CTRL_READY)
+		return;
+	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++)
+		if (c->sqs[q])
+			nvme_ioq_kick(c->sqs[q]);
+	nvme_admin_poll(c);
+}
+
 static void ctrl_dev_reset(void *ctx, enum emu_reset_reason why)
 {
 	struct nvme_ctrl *c = ctx;
@@ -629,6 +643,7 @@ static const struct emu_ctrl_ops nvme_emu_ops = {
 	.bar_read = ctrl_bar_read,
 	.bar_write = ctrl_bar_write,
 	.mem_unmap = ctrl_mem_unmap,
+	.mem_map = ctrl_mem_map,
 	.reset = ctrl_dev_reset,
 };
 

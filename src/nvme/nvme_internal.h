@@ -130,6 +130,7 @@ struct nvme_sq {
 	uint32_t inflight;
 	bool paused;
 	bool stopping;
+	bool unmapped;			/* rings outside the client's map: waiting */
 	uint64_t received;
 	uint64_t reads, writes, flushes, others;
 	uint64_t bytes_read, bytes_written;

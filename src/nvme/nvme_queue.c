@@ -158,6 +158,14 @@ bool nvme_cq_post(struct nvme_cq *cq, struct nvme_req *r)
 {
 	if (cq_full(cq))
 		return false;
+	/* The client's map changed since the ring was translated (an admin
+	 * completion raised by an RPC or an AER may be the first to notice):
+	 * translate again. While the ring is outside the map the completion
+	 * waits in the backlog; the old pointer is never used, as its memory
+	 * may be unmapped already. */
+	if (cq->mem.gen != emu_mem_generation(cq->ctrl->fn) &&
+	    nvme_qmem_map(cq->ctrl, &cq->mem, EMU_DMA_WRITE))
+		return false;
 	struct nvme_cqe *e = nvme_qmem_entry(&cq->mem, cq->tail * (uint32_t)sizeof(*e));
 	if (!e)
 		return false;
@@ -215,10 +223,35 @@ static bool cq_flush_backlog(struct nvme_cq *cq)
 
 /* --- I/O queue poller (reactor) --- */
 
-static void sq_fatal_main(void *arg)
+/* Completions of sq waiting in cq's backlog. */
+static uint32_t cq_backlogged(const struct nvme_cq *cq, const struct nvme_sq *sq)
 {
-	struct nvme_sq *sq = arg;
-	nvme_ctrl_fatal(sq->ctrl, "I/O queue memory left the client's map");
+	uint32_t n = 0;
+	for (const struct nvme_req *r = cq->backlog; r; r = r->next)
+		n += r->sq == sq;
+	return n;
+}
+
+/* Forget the completions of sq waiting in cq's backlog (sq is stopping and
+ * its CQ ring is unreachable): their slots go back to sq. */
+static void cq_drop_backlog(struct nvme_cq *cq, struct nvme_sq *sq)
+{
+	struct nvme_req **pp = &cq->backlog, *last = NULL;
+	while (*pp) {
+		struct nvme_req *r = *pp;
+		if (r->sq != sq) {
+			last = r;
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		r->in_use = false;
+		r->next = sq->free_list;
+		sq->free_list = r;
+		sq->free_slots++;
+		sq->inflight--;
+	}
+	cq->backlog_tail = last;
 }
 
 static void sq_notify_drained(struct nvme_sq *sq);
@@ -259,10 +292,17 @@ static bool sq_remap_if_needed(struct nvme_sq *sq)
 	    sq->dbbuf_epoch_seen == epoch)
 		return true;
 	if (nvme_qmem_map(c, &sq->mem, EMU_DMA_READ) || nvme_qmem_map(c, &sq->cq->mem, EMU_DMA_WRITE)) {
-		sq->paused = true;
-		thread_send_msg(thread_main(), sq_fatal_main, sq);
+		/* The rings are outside the client's map. QEMU does this for a
+		 * moment whenever the guest's memory layout changes (SeaBIOS
+		 * shadowing its ROMs while its NVMe driver has queues): as a
+		 * PCIe device would, wait for the memory to come back (the
+		 * controller's mem_map kicks the queue) instead of failing. */
+		if (!sq->unmapped)
+			log_warn("%s: SQ %u rings are not in the client's memory; waiting", c->name, sq->qid);
+		sq->unmapped = true;
 		return false;
 	}
+	sq->unmapped = false;
 	sq_map_dbbuf(sq);
 	sq->dbbuf_gen = gen;
 	sq->dbbuf_epoch_seen = epoch;
@@ -282,8 +322,15 @@ static int sq_poll(void *arg)
 	struct nvme_cq *cq = sq->cq;
 	int work = 0;
 
-	if (!sq_remap_if_needed(sq))
+	if (!sq_remap_if_needed(sq)) {
+		/* nothing is fetched or posted; a stop drops the completions
+		 * that can no longer reach the ring, a pause needs nothing */
+		if (sq->stopping)
+			cq_drop_backlog(cq, sq);
+		if ((sq->paused || sq->stopping) && sq_busy(sq) == cq_backlogged(cq, sq))
+			sq_notify_drained(sq);
 		return 0;
+	}
 	if (sq->cq_shadow_head) {
 		uint32_t h = __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE);
 		if (h < cq->size)

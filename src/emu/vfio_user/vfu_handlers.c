@@ -155,15 +155,20 @@ static int handle_dma_map(struct vfu_conn *c, const struct vfu_hdr *h, const uin
 	if (!m->size || (m->addr % PAGE) || (m->size % PAGE) || (m->offset % PAGE) ||
 	    m->addr + m->size < m->addr)
 		return -EINVAL;
-	if (nfds != 1) {
-		log_warn("%s: DMA_MAP of 0x%llx+0x%llx without a file descriptor refused: osnap works in "
-			 "place and needs shared guest memory (memory-backend-memfd,share=on)",
-			 c->fn->vuid, (unsigned long long)m->addr, (unsigned long long)m->size);
-		return nfds == 0 ? -ENOTSUP : -EINVAL;
-	}
+	if (nfds > 1)
+		return -EINVAL;
 	int prot = (m->flags & VFU_DMA_READ_FLAG ? EMU_DMA_READ : 0) |
 		   (m->flags & VFU_DMA_WRITE_FLAG ? EMU_DMA_WRITE : 0);
-	int rc = emu_mem_add(c->fn, m->addr, m->size, prot, fds[0], m->offset);
+	/* Without an fd the client keeps the memory to itself (QEMU does so
+	 * for ROM and other non-shared regions); the protocol then wants
+	 * DMA_READ/DMA_WRITE messages for device access. osnap works in place,
+	 * so such a region is recorded (its unmap succeeds) but no command
+	 * can reach it: I/O aimed at it fails like I/O outside the map. */
+	if (nfds == 0)
+		log_info("%s: DMA_MAP of 0x%llx+0x%llx without a file descriptor: recorded, but osnap "
+			 "cannot reach it (guest RAM must be shared: memory-backend-memfd,share=on)",
+			 c->fn->vuid, (unsigned long long)m->addr, (unsigned long long)m->size);
+	int rc = emu_mem_add(c->fn, m->addr, m->size, prot, nfds ? fds[0] : -1, m->offset);
 	close_fds(fds, nfds);	/* the mapping keeps the memory */
 	if (rc)
 		return rc;
@@ -216,7 +221,8 @@ static int handle_dma_unmap(struct vfu_conn *c, const struct vfu_hdr *h, const u
 static int handle_device_info(struct vfu_conn *c, const struct vfu_hdr *h, const uint8_t *p, size_t plen)
 {
 	const struct vfu_device_info *in = (const void *)p;
-	if (plen != sizeof(*in) || in->argsz < sizeof(*in))
+	/* as GET_REGION_INFO: the payload may be argsz bytes long */
+	if (plen < sizeof(*in) || in->argsz < sizeof(*in))
 		return -EINVAL;
 	struct vfu_device_info r = {
 		.argsz = sizeof(r), .flags = VFU_DEV_FLAG_RESET | VFU_DEV_FLAG_PCI,
@@ -241,7 +247,10 @@ static int handle_region_info(struct vfu_conn *c, const struct vfu_hdr *h, const
 		uint64_t off, size;
 	} __attribute__((packed)) r;
 
-	if (plen != sizeof(*in) || in->argsz < sizeof(*in))
+	/* The request's payload may be as long as argsz (a client may send
+	 * its whole reply buffer, so that capabilities fit): only the fixed
+	 * part is read. */
+	if (plen < sizeof(*in) || in->argsz < sizeof(*in))
 		return -EINVAL;
 	if (in->index >= EMU_NUM_REGIONS)
 		return -EINVAL;
@@ -275,7 +284,9 @@ static int handle_region_info(struct vfu_conn *c, const struct vfu_hdr *h, const
 static int handle_irq_info(struct vfu_conn *c, const struct vfu_hdr *h, const uint8_t *p, size_t plen)
 {
 	const struct vfu_irq_info *in = (const void *)p;
-	if (plen != sizeof(*in) || in->argsz < sizeof(*in) || in->index >= VFU_NUM_IRQS)
+	/* as GET_REGION_INFO: the payload may be argsz bytes long */
+	if (plen < sizeof(*in) || in->argsz < sizeof(*in) ||
+	    in->index >= VFU_NUM_IRQS)
 		return -EINVAL;
 	struct vfu_irq_info r = { .argsz = sizeof(r), .index = in->index };
 	if (in->index == VFU_IRQ_INDEX_MSIX) {
