@@ -202,7 +202,15 @@ static void unmap_done(void *arg, int rc)
 static int handle_dma_unmap(struct vfu_conn *c, const struct vfu_hdr *h, const uint8_t *p, size_t plen)
 {
 	const struct vfu_dma_unmap *m = (const void *)p;
-	if (plen != sizeof(*m) || m->argsz < sizeof(*m) || m->flags)
+	if (plen != sizeof(*m) || m->argsz < sizeof(*m))
+		return -EINVAL;
+	if (m->flags & VFU_DMA_UNMAP_GET_DIRTY_BITMAP)
+		return -ENOTSUP;	/* no dirty-page logging (no migration) */
+	if (m->flags & ~VFU_DMA_UNMAP_ALL)
+		return -EINVAL;
+	/* QEMU sends FLAG_ALL when a section covering the whole address
+	 * space goes away: addr and size must then be 0 */
+	if ((m->flags & VFU_DMA_UNMAP_ALL) && (m->addr || m->size))
 		return -EINVAL;
 	struct unmap_ctx *u = calloc(1, sizeof(*u));
 	if (!u)
@@ -212,7 +220,10 @@ static int handle_dma_unmap(struct vfu_conn *c, const struct vfu_hdr *h, const u
 	u->req = *m;
 	u->req.argsz = sizeof(*m);
 	c->busy = true;		/* replies keep their order: read nothing until done */
-	emu_mem_remove(c->fn, m->addr, m->size, unmap_done, u);
+	if (m->flags & VFU_DMA_UNMAP_ALL)
+		emu_mem_remove_all(c->fn, unmap_done, u);
+	else
+		emu_mem_remove(c->fn, m->addr, m->size, unmap_done, u);
 	return 0;
 }
 

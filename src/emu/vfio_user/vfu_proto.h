@@ -59,6 +59,8 @@ struct vfu_dma_unmap {
 	uint64_t addr, size;
 } __attribute__((packed));
 _Static_assert(sizeof(struct vfu_dma_unmap) == 24, "dma unmap");
+#define VFU_DMA_UNMAP_GET_DIRTY_BITMAP	0x1u
+#define VFU_DMA_UNMAP_ALL		0x2u	/* every region; addr and size 0 */
 
 #define VFU_DEV_FLAG_RESET 0x1u
 #define VFU_DEV_FLAG_PCI 0x2u
