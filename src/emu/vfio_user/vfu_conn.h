@@ -36,6 +36,9 @@ struct vfu_conn {
 	bool in_handler;	/* inside vfu_conn_handle: completions must not resume */
 	uint32_t client_max_fds;
 	uint32_t client_max_xfer;
+	/* the client's ERR and REQ notification eventfds (-1: none); held
+	 * so that QEMU enables error recovery; not signalled yet */
+	int err_fd, req_fd;
 };
 
 void vfu_conn_init(struct vfu_conn *c, struct emu_function *fn, const struct vfu_conn_ops *ops,

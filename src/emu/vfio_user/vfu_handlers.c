@@ -21,6 +21,20 @@ void vfu_conn_init(struct vfu_conn *c, struct emu_function *fn, const struct vfu
 	c->user = user;
 	c->client_max_fds = 1;
 	c->client_max_xfer = VFU_MAX_DATA_XFER;
+	c->err_fd = c->req_fd = -1;
+}
+
+static int *notify_fd(struct vfu_conn *c, uint32_t index)
+{
+	return index == VFU_IRQ_INDEX_ERR ? &c->err_fd : index == VFU_IRQ_INDEX_REQ ? &c->req_fd : NULL;
+}
+
+static void notify_fd_set(struct vfu_conn *c, uint32_t index, int fd)
+{
+	int *slot = notify_fd(c, index);
+	if (*slot >= 0)
+		close(*slot);
+	*slot = fd;
 }
 
 static void close_fds(int *fds, int nfds)
@@ -303,8 +317,13 @@ static int handle_irq_info(struct vfu_conn *c, const struct vfu_hdr *h, const ui
 	if (in->index == VFU_IRQ_INDEX_MSIX) {
 		r.flags = VFU_IRQ_INFO_EVENTFD | VFU_IRQ_INFO_MASKABLE | VFU_IRQ_INFO_NORESIZE;
 		r.count = c->fn->num_msix;
+	} else if (notify_fd(c, in->index)) {
+		/* one ERR and one REQ notifier, as a PCIe function under VFIO
+		 * has: QEMU warns "Could not enable error recovery" without */
+		r.flags = VFU_IRQ_INFO_EVENTFD;
+		r.count = 1;
 	} else {
-		r.flags = VFU_IRQ_INFO_EVENTFD;	/* no INTx, MSI, ERR or REQ: count 0 */
+		r.flags = VFU_IRQ_INFO_EVENTFD;	/* no INTx or MSI: count 0 */
 	}
 	return send_reply(c, h, &r, sizeof(r), NULL, 0);
 }
@@ -334,10 +353,22 @@ static int handle_set_irqs(struct vfu_conn *c, const struct vfu_hdr *h, const ui
 			return -EINVAL;
 		if (s->index == VFU_IRQ_INDEX_MSIX)
 			emu_msix_clear_all(c->fn);
+		else if (notify_fd(c, s->index))
+			notify_fd_set(c, s->index, -1);
+		return send_reply(c, h, NULL, 0, NULL, 0);
+	}
+	if (notify_fd(c, s->index)) {
+		/* ERR / REQ: one eventfd to hold (or none: unset), nothing else */
+		if (s->start || s->count != 1 || data != VFU_IRQ_DATA_EVENTFD ||
+		    action != VFU_IRQ_ACTION_TRIGGER || nfds > 1)
+			return -EINVAL;
+		notify_fd_set(c, s->index, nfds ? fds[0] : -1);
+		if (nfds)
+			fds[0] = -1;	/* now owned by the connection */
 		return send_reply(c, h, NULL, 0, NULL, 0);
 	}
 	if (s->index != VFU_IRQ_INDEX_MSIX)
-		return -EINVAL;	/* the function has only MSI-X */
+		return -EINVAL;	/* no INTx, no MSI */
 	if (s->start >= c->fn->num_msix || s->count > c->fn->num_msix - s->start)
 		return -EINVAL;
 	if (data == VFU_IRQ_DATA_EVENTFD) {
@@ -562,6 +593,8 @@ void vfu_conn_gone(struct vfu_conn *c)
 {
 	struct emu_function *fn = c->fn;
 	log_info("%s: vfio-user client disconnected", fn->vuid);
+	notify_fd_set(c, VFU_IRQ_INDEX_ERR, -1);
+	notify_fd_set(c, VFU_IRQ_INDEX_REQ, -1);
 	emu_msix_clear_all(fn);
 	emu_fn_reset(fn, EMU_RESET_DISCONNECT);
 	emu_mem_remove_all(fn, gone_done, NULL);

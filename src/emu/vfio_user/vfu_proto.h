@@ -105,6 +105,8 @@ struct vfu_irq_info {
 #define VFU_IRQ_INDEX_INTX 0
 #define VFU_IRQ_INDEX_MSI 1
 #define VFU_IRQ_INDEX_MSIX 2
+#define VFU_IRQ_INDEX_ERR 3	/* error notification (QEMU: pci_aer when count is 1) */
+#define VFU_IRQ_INDEX_REQ 4	/* the device asks the client to release it */
 #define VFU_NUM_IRQS 5
 
 #define VFU_IRQ_DATA_NONE 0x1u
