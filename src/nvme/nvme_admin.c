@@ -391,6 +391,7 @@ static uint16_t adm_features(struct nvme_ctrl *c, struct nvme_req *r, bool set)
 		case NVME_FEAT_ERR_RECOVERY: case NVME_FEAT_VOLATILE_WC: case NVME_FEAT_NUM_QUEUES:
 		case NVME_FEAT_IRQ_COALESCE: case NVME_FEAT_IRQ_CONFIG: case NVME_FEAT_WRITE_ATOMIC:
 		case NVME_FEAT_ASYNC_EVENT: case NVME_FEAT_TIMESTAMP: case NVME_FEAT_KATO:
+		case NVME_FEAT_HOST_BEHAVIOR:
 			r->cpl.dw0 = 0x4;
 			return NVME_SC_SUCCESS;
 		default:
@@ -508,6 +509,23 @@ static uint16_t adm_features(struct nvme_ctrl *c, struct nvme_req *r, bool set)
 		}
 		r->cpl.dw0 = dflt ? 0 : f->kato;
 		return NVME_SC_SUCCESS;
+	case NVME_FEAT_HOST_BEHAVIOR: {
+		/* a 512-byte structure; NVMe 1.4 defines byte 0 (ACRE), the rest
+		 * is reserved and reads as 0 */
+		uint8_t hb[512] = { 0 };
+		if (set) {
+			uint16_t st = nvme_map_dptr(c, r, sizeof(hb), EMU_DMA_READ);
+			if (st)
+				return st;
+			copy_from_iov(r, hb, sizeof(hb));
+			if (hb[0] > 1)
+				return NVME_SC_INVALID_FIELD | NVME_DNR;
+			f->acre = hb[0];
+			return NVME_SC_SUCCESS;
+		}
+		hb[0] = dflt ? 0 : f->acre;
+		return send_data(c, r, hb, sizeof(hb));
+	}
 	default:
 		return NVME_SC_INVALID_FIELD | NVME_DNR;
 	}
@@ -561,7 +579,12 @@ static uint16_t adm_create_sq(struct nvme_ctrl *c, struct nvme_req *r)
 		return NVME_SC_QID_INVALID | NVME_DNR;
 	if (qsize < 2 || qsize > c->mqes + 1)
 		return NVME_SC_QUEUE_SIZE | NVME_DNR;
-	if (!cqid || cqid > NVME_MAX_IO_QUEUES || !c->cqs[cqid])
+	/* CQID 0 (the admin CQ) or past the CQs allocated by Number of
+	 * Queues: Invalid Queue Identifier (NVMe 1.4, Create I/O SQ); an
+	 * allowed CQID with no CQ created: Completion Queue Invalid */
+	if (!cqid || cqid > allowed_queues(c, true))
+		return NVME_SC_QID_INVALID | NVME_DNR;
+	if (!c->cqs[cqid])
 		return NVME_SC_CQ_INVALID | NVME_DNR;
 	if (!pc)
 		return NVME_SC_INVALID_FIELD | NVME_DNR;

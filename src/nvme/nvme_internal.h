@@ -167,6 +167,7 @@ struct nvme_features {
 	uint32_t async_event;
 	uint64_t timestamp_ms, timestamp_set_ns;
 	uint32_t kato;
+	uint8_t acre;			/* Host Behavior Support: Advanced Command Retry Enable */
 	uint16_t *irq_config;		/* per vector: bit 16 = coalescing disabled */
 };
 

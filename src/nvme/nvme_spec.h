@@ -188,6 +188,7 @@ enum {
 	NVME_FEAT_ASYNC_EVENT = 0x0b,
 	NVME_FEAT_TIMESTAMP = 0x0e,
 	NVME_FEAT_KATO = 0x0f,
+	NVME_FEAT_HOST_BEHAVIOR = 0x16,	/* 512-byte structure, byte 0: ACRE */
 };
 
 /* Log pages */

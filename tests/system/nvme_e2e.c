@@ -962,6 +962,40 @@ out:
 	nvme_host_close(h);
 }
 
+/* Host Behavior Support (FID 16h, NVMe 1.4): a 512-byte structure whose
+ * byte 0 is ACRE; Linux and SPDK's nvme_compliance read it. */
+static void case_feat_host_behavior(void)
+{
+	struct nvme_host *h = open_ctrl(NULL);
+	uint8_t *hb = NULL;
+	REQUIRE(h);
+	hb = xalloc(h, 4096, 4096, NULL);
+	REQUIRE(hb);
+	memset(hb, 0xee, 512);
+	REQUIRE_OK(nvme_host_get_features(h, 0x16, 0, 0, 0, hb, 512, NULL));
+	for (int i = 0; i < 512; i++)
+		CHECK_EQ(hb[i], 0);		/* ACRE off, the rest reserved */
+	memset(hb, 0, 512);
+	hb[0] = 1;
+	REQUIRE_OK(nvme_host_set_features(h, 0x16, false, 0, 0, hb, 512, NULL));
+	memset(hb, 0xee, 512);
+	REQUIRE_OK(nvme_host_get_features(h, 0x16, 0, 0, 0, hb, 512, NULL));
+	CHECK_EQ(hb[0], 1);
+	memset(hb, 0xee, 512);
+	REQUIRE_OK(nvme_host_get_features(h, 0x16, 1, 0, 0, hb, 512, NULL));	/* default */
+	CHECK_EQ(hb[0], 0);
+	memset(hb, 0, 512);
+	hb[0] = 2;				/* not a valid ACRE value */
+	EXPECT_ST(nvme_host_set_features(h, 0x16, false, 0, 0, hb, 512, NULL), 0, NVME_SC_INVALID_FIELD);
+	memset(hb, 0xee, 512);
+	REQUIRE_OK(nvme_host_get_features(h, 0x16, 0, 0, 0, hb, 512, NULL));
+	CHECK_EQ(hb[0], 1);			/* the refused Set changed nothing */
+out:
+	if (h)
+		nvme_host_free(h, hb);
+	nvme_host_close(h);
+}
+
 static int keep_alive(struct nvme_host *h)
 {
 	struct nvme_sqe s = { .opc = NVME_ADM_KEEP_ALIVE };
@@ -1218,9 +1252,12 @@ static void case_queues(void)
 	EXPECT_ST(nvme_host_create_io_sq(h, 0, 15, sq, 1, NVME_SQ_PC), 1, NVME_SC_QID_INVALID);
 	EXPECT_ST(nvme_host_create_io_sq(h, (uint16_t)(nsq + 1), 15, sq, 1, NVME_SQ_PC), 1,
 		  NVME_SC_QID_INVALID);
+	/* CQID 0 or past the allocated CQs: Invalid Queue Identifier (NVMe 1.4;
+	 * SPDK's nvme_compliance checks both) */
+	EXPECT_ST(nvme_host_create_io_sq(h, 1, 15, sq, 0, NVME_SQ_PC), 1, NVME_SC_QID_INVALID);
 	if (ncq < 0xfff0)
 		EXPECT_ST(nvme_host_create_io_sq(h, 1, 15, sq, (uint16_t)(ncq + 5), NVME_SQ_PC), 1,
-			  NVME_SC_CQ_INVALID);
+			  NVME_SC_QID_INVALID);
 	if (ncq >= 2)	/* an allowed CQ ID that was not created */
 		EXPECT_ST(nvme_host_create_io_sq(h, 1, 15, sq, 2, NVME_SQ_PC), 1, NVME_SC_CQ_INVALID);
 	EXPECT_ST(nvme_host_create_io_sq(h, 1, 0, sq, 1, NVME_SQ_PC), 1, NVME_SC_QUEUE_SIZE);
@@ -2844,6 +2881,7 @@ static const struct tcase cases[] = {
 	{ "feat_irq_config", case_feat_irq_config, true },
 	{ "feat_async_event", case_feat_async_event, true },
 	{ "feat_timestamp", case_feat_timestamp, true },
+	{ "feat_host_behavior", case_feat_host_behavior, true },
 	{ "feat_kato", case_feat_kato, true },
 	{ "feat_save", case_feat_save, true },
 	{ "logs", case_logs, true },
