@@ -264,23 +264,27 @@ static uint32_t sq_busy(const struct nvme_sq *sq)
 	return sq->inflight - (sq->fused_first ? 1u : 0u);
 }
 
-/* Translate the shadow doorbell and EventIdx slots of this queue. */
+/* Translate a 4-byte slot of the shadow doorbell or EventIdx buffer. */
+static uint32_t *dbbuf_slot(struct nvme_ctrl *c, uint64_t base, uint64_t off, int prot)
+{
+	struct iovec iov;
+	return emu_dma_map(c->fn, base + off, 4, prot, &iov, 1) == 1 ? iov.iov_base : NULL;
+}
+
+/* Translate the shadow doorbell and EventIdx slots of this queue: the SQ
+ * tail at the SQ's slot, the CQ head at its CQ's slot (2 * qid + 1: with
+ * several SQs on one CQ, the CQ's own, never the SQ's). */
 static void sq_map_dbbuf(struct nvme_sq *sq)
 {
 	struct nvme_ctrl *c = sq->ctrl;
-	struct iovec iov;
-	uint64_t off = (uint64_t)sq->qid * 8;
+	uint64_t soff = (uint64_t)sq->qid * 8, coff = (uint64_t)sq->cq->qid * 8 + 4;
 	sq->shadow_tail = sq->eventidx = sq->cq_shadow_head = sq->cq_eventidx = NULL;
 	if (!__atomic_load_n(&c->dbbuf_enabled, __ATOMIC_ACQUIRE))
 		return;
-	if (emu_dma_map(c->fn, c->dbbuf_gpa + off, 8, EMU_DMA_READ, &iov, 1) == 1) {
-		sq->shadow_tail = iov.iov_base;
-		sq->cq_shadow_head = (uint32_t *)iov.iov_base + 1;
-	}
-	if (emu_dma_map(c->fn, c->eventidx_gpa + off, 8, EMU_DMA_WRITE, &iov, 1) == 1) {
-		sq->eventidx = iov.iov_base;
-		sq->cq_eventidx = (uint32_t *)iov.iov_base + 1;
-	}
+	sq->shadow_tail = dbbuf_slot(c, c->dbbuf_gpa, soff, EMU_DMA_READ);
+	sq->cq_shadow_head = dbbuf_slot(c, c->dbbuf_gpa, coff, EMU_DMA_READ);
+	sq->eventidx = dbbuf_slot(c, c->eventidx_gpa, soff, EMU_DMA_WRITE);
+	sq->cq_eventidx = dbbuf_slot(c, c->eventidx_gpa, coff, EMU_DMA_WRITE);
 }
 
 static bool sq_remap_if_needed(struct nvme_sq *sq)
@@ -300,6 +304,10 @@ static bool sq_remap_if_needed(struct nvme_sq *sq)
 		if (!sq->unmapped)
 			log_warn("%s: SQ %u rings are not in the client's memory; waiting", c->name, sq->qid);
 		sq->unmapped = true;
+		/* the shadow doorbell slots may be unmapped too: forget them,
+		 * they are translated again with the rings */
+		sq->shadow_tail = sq->eventidx = sq->cq_shadow_head = sq->cq_eventidx = NULL;
+		sq->dbbuf_gen = 0;
 		return false;
 	}
 	sq->unmapped = false;
@@ -371,6 +379,8 @@ static bool sq_arm(void *arg)
 	if (sq->ctrl->doorbells_mmap)
 		return true;	/* mapped doorbells are never trapped: keep polling */
 	nvme_cq_irq(sq->cq, true);
+	if (sq->unmapped)
+		return false;	/* sleep until the memory comes back (mem_map kicks) */
 	if (sq->eventidx) {
 		/* ask the host to ring once it moves past what we have seen */
 		__atomic_store_n(sq->eventidx, sq->head, __ATOMIC_RELAXED);
