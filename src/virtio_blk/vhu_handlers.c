@@ -3,6 +3,7 @@
  * translated through its memory table. */
 #include "vhu_conn.h"
 #include "vblk_internal.h"
+#include "core/client_fd.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -397,6 +398,13 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		bool nofd = u64 & VHU_VRING_NOFD;
 		if (vring_index(c, idx) || (nofd ? nfds != 0 : nfds != 1))
 			return -EINVAL;
+		/* call and kick fds are written and read by a reactor: eventfds
+		 * only (a pipe could block it), non-blocking */
+		if (!nofd && h->request != VHU_SET_VRING_ERR && client_eventfd_accept(fds[0])) {
+			log_warn("%s: vring %u %s fd is not an eventfd: refused", ctrl->name, idx,
+				 h->request == VHU_SET_VRING_CALL ? "call" : "kick");
+			return -EINVAL;
+		}
 		int fd = nofd ? -1 : fds[0];
 		if (!nofd)
 			fds[0] = -1;

@@ -2,6 +2,7 @@
  * on the emulated function. Each handler returns 0 (reply sent or queued)
  * or a negative errno that becomes an error reply. */
 #include "vfu_conn.h"
+#include "core/client_fd.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -357,6 +358,13 @@ static int handle_set_irqs(struct vfu_conn *c, const struct vfu_hdr *h, const ui
 			notify_fd_set(c, s->index, -1);
 		return send_reply(c, h, NULL, 0, NULL, 0);
 	}
+	/* interrupt fds are written by reactors: eventfds only, non-blocking */
+	for (int i = 0; i < nfds; i++)
+		if (client_eventfd_accept(fds[i])) {
+			log_warn("%s: SET_IRQS with a file descriptor that is not an eventfd refused",
+				 c->fn->vuid);
+			return -EINVAL;
+		}
 	if (notify_fd(c, s->index)) {
 		/* ERR / REQ: one eventfd to hold (or none: unset), nothing else */
 		if (s->start || s->count != 1 || data != VFU_IRQ_DATA_EVENTFD ||
