@@ -26,6 +26,7 @@ struct conn {
 	struct conn *next, *prev;
 	bool feeding;		/* inside rpc_session_feed (handlers may run the loop) */
 	bool paused;		/* EPOLLIN off until that feed returns */
+	bool hup;		/* the peer hung up during a feed: closed after it */
 };
 
 static int g_lfd = -1;
@@ -38,7 +39,8 @@ static void conn_close(struct conn *c);
 
 static void conn_update_events(struct conn *c)
 {
-	loop_mod_fd(c->lf, (c->paused ? 0 : EPOLLIN) | (c->out_len ? EPOLLOUT : 0));
+	if (c->lf)
+		loop_mod_fd(c->lf, (c->paused ? 0 : EPOLLIN) | (c->out_len ? EPOLLOUT : 0));
 }
 
 static void conn_flush(struct conn *c)
@@ -102,7 +104,8 @@ static void conn_close(struct conn *c)
 {
 	if (c->fd < 0)
 		return;
-	loop_del_fd(c->lf);
+	loop_del_fd(c->lf);	/* NULL once a hang-up took it out of the loop */
+	c->lf = NULL;
 	close(c->fd);
 	c->fd = -1;
 	if (c->prev)
@@ -120,32 +123,44 @@ static void conn_event(void *arg, uint32_t events)
 	struct conn *c = arg;
 	char buf[65536];
 
+	/* a flush or a handler may close the connection, and closing drops
+	 * the transport's reference: hold one until we are done with c */
+	rpc_session_ref(&c->s);
 	if (events & EPOLLOUT)
 		conn_flush(c);
 	if (c->fd < 0)
-		return;
+		goto out;
 	if (c->feeding) {
 		/* A handler of this connection runs the event loop (the init
 		 * files replayed by framework_start_init wait for their I/O):
 		 * the framer is in the middle of this connection's input, so
 		 * read nothing more until that handler returns. */
-		if (!c->paused) {
+		if (events & (EPOLLHUP | EPOLLERR)) {
+			/* epoll reports a hang-up whatever the mask: stop watching
+			 * the fd (or the loop spins) and close after the feed */
+			c->hup = true;
+			loop_del_fd(c->lf);
+			c->lf = NULL;
+		} else if (!c->paused) {
 			c->paused = true;
 			conn_update_events(c);
 		}
-		return;
+		goto out;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			conn_close(c);
-			return;
+			goto out;
 		}
 		if (n > 0) {
-			rpc_session_ref(&c->s);
 			c->feeding = true;
 			int rc = rpc_session_feed(&c->s, buf, (size_t)n);
 			c->feeding = false;
+			if (c->hup) {
+				conn_close(c);
+				goto out;
+			}
 			if (c->paused) {
 				c->paused = false;
 				if (c->fd >= 0)
@@ -155,13 +170,16 @@ static void conn_event(void *arg, uint32_t events)
 				/* unframeable stream: the error was queued; send it, then drop */
 				if (c->fd >= 0) {
 					conn_flush(c);
-					shutdown(c->fd, SHUT_WR);
-					conn_close(c);
+					if (c->fd >= 0) {
+						shutdown(c->fd, SHUT_WR);
+						conn_close(c);
+					}
 				}
 			}
-			rpc_session_unref(&c->s);
 		}
 	}
+out:
+	rpc_session_unref(&c->s);
 }
 
 static void accept_event(void *arg, uint32_t events)
