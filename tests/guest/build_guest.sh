@@ -2,10 +2,11 @@
 # Build the guest of the guest tests into OUTDIR, from Debian packages only:
 #   OUTDIR/vmlinuz      the kernel of the installed linux-image-amd64
 #   OUTDIR/initrd.img   busybox-static, that kernel's virtio and NVMe
-#                       modules, /init (tests/guest/init), /tests/*.sh
+#                       modules, /init (tests/guest/init), /tests/*.sh,
+#                       /bin/NAME for each tests/guest/tools/NAME.c (static)
 #   OUTDIR/guest.env    KVER=, VMLINUZ=, INITRD= (sourceable)
 # The result is cached: it is rebuilt only when the kernel version, busybox,
-# or a file under tests/guest (init, cases, this script) changed.
+# or a file under tests/guest (init, cases, tools, this script) changed.
 # Prints the path of guest.env on stdout.
 #
 # usage: build_guest.sh OUTDIR
@@ -41,7 +42,9 @@ bb=/bin/busybox
 bbver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo unknown)
 
 # Cache key: kernel version + busybox version + every input file's hash.
-inputs=("$here/build_guest.sh" "$here/init" "$here/lib.sh" "$here"/cases/*.sh)
+tools=("$here"/tools/*.c)
+[ -e "${tools[0]}" ] || tools=()
+inputs=("$here/build_guest.sh" "$here/init" "$here/lib.sh" "$here"/cases/*.sh ${tools[@]+"${tools[@]}"})
 key=$( { echo "kver=$kver"; echo "busybox=$bbver"; sha256sum "${inputs[@]}" | sed "s|$here/||"; } \
        | sha256sum | cut -d' ' -f1)
 if [ -f "$out/key" ] && [ "$(cat "$out/key")" = "$key" ] && [ -f "$out/initrd.img" ] \
@@ -81,6 +84,11 @@ install -m 0755 "$here/init" "$root/init"
 install -m 0644 "$here/lib.sh" "$root/tests/lib.sh"
 for c in "$here"/cases/*.sh; do
   install -m 0644 "$c" "$root/tests/$(basename "$c")"
+done
+# the guest's helpers in C (busybox has no nvme-cli): static, no library
+for c in ${tools[@]+"${tools[@]}"}; do
+  command -v gcc >/dev/null || die "gcc is needed for $(basename "$c") (run scripts/guest_deps.sh)"
+  gcc -static -O2 -s -Wall -o "$root/bin/$(basename "$c" .c)" "$c" || die "cannot build $c"
 done
 # /dev/console for the kernel to open before /init runs (devtmpfs is not
 # mounted automatically by this kernel); only root can make the node, and

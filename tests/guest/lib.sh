@@ -93,4 +93,63 @@ read_sum() {
   echo "$s"
 }
 
+# pattern_run DEV [MB] [QUEUES]: write a random pattern across DEV (at most MB
+# MiB) with O_DIRECT, one writer per CPU on its own half so that every
+# hardware queue carries I/O, flush, drop the page cache, read it back with
+# O_DIRECT and compare. QUEUES: the number of blk-mq hardware queues DEV must
+# have. Prints OSNAP-INFO DEV_{size,hw_queues,write_ms,read_ms,mb} and
+# OSNAP-SUM DEV (the pattern's sha256, for the host to compare its file).
+pattern_run() {
+  local pdev=$1 q mb want got half t0 p0 p1
+  wait_disk $pdev 30 || fail "/dev/$pdev did not appear"
+  info ${pdev}_size $(blockdev --getsize64 /dev/$pdev)
+  q=$(hw_queues $pdev)
+  info ${pdev}_hw_queues $q
+  if [ -n "$3" ] && [ "$q" != "$3" ]; then
+    fail "$pdev has $q hardware queues, want $3"
+  fi
+  mb=$(disk_mb $pdev $2)
+  [ "$mb" -ge 2 ] || fail "$pdev is too small ($mb MiB)"
+  make_pattern /tmp/pat $mb
+  want=$(sha256sum /tmp/pat | cut -d' ' -f1)
+
+  half=$(( mb / 2 ))
+  t0=$(now)
+  if [ "$(nproc)" -ge 2 ] && [ "$q" -ge 2 ]; then
+    # two writers, one per CPU, hence one per hardware queue
+    taskset 1 dd if=/tmp/pat of=/dev/$pdev bs=1M count=$half oflag=direct conv=notrunc 2>/tmp/w0.err &
+    p0=$!
+    taskset 2 dd if=/tmp/pat of=/dev/$pdev bs=1M skip=$half seek=$half oflag=direct conv=notrunc 2>/tmp/w1.err &
+    p1=$!
+    wait $p0 || fail "$pdev: write (cpu0): $(tail -1 /tmp/w0.err)"
+    wait $p1 || fail "$pdev: write (cpu1): $(tail -1 /tmp/w1.err)"
+  else
+    dd if=/tmp/pat of=/dev/$pdev bs=1M oflag=direct conv=notrunc 2>/tmp/w0.err \
+      || fail "$pdev: write: $(tail -1 /tmp/w0.err)"
+  fi
+  # flush the device's volatile cache (VIRTIO_BLK_T_FLUSH, NVMe Flush)
+  sync -d /dev/$pdev || fail "fdatasync /dev/$pdev failed"
+  info ${pdev}_write_ms $(ms_since $t0)
+  drop_caches
+
+  t0=$(now)
+  dd if=/dev/$pdev of=/tmp/back bs=64k count=$(( mb * 16 )) iflag=direct 2>/tmp/r.err \
+    || fail "$pdev: read: $(tail -1 /tmp/r.err)"
+  info ${pdev}_read_ms $(ms_since $t0)
+  cmp /tmp/pat /tmp/back >/tmp/cmp.out 2>&1 || fail "$pdev: read back differs: $(head -1 /tmp/cmp.out)"
+  got=$(sha256sum /tmp/back | cut -d' ' -f1)
+  [ "$got" = "$want" ] || fail "$pdev: sha256 differs"
+  rm -f /tmp/pat /tmp/back
+  info ${pdev}_mb $mb
+  sum $pdev $want
+}
+
+# nvme_irqs CTRL: interrupts delivered so far to CTRL's I/O queues (nvme0q1...)
+nvme_irqs() {
+  awk -v c="$1" '$NF ~ "^" c "q[1-9]" { for (i = 2; i < NF; i++) if ($i ~ /^[0-9]+$/) n += $i } END { print n + 0 }' /proc/interrupts
+}
+
+# blk_ios DEV: I/Os completed on DEV (reads + writes from /sys/block/DEV/stat)
+blk_ios() { awk '{ print $1 + $5 }' /sys/block/$1/stat; }
+
 stty -echo 2>/dev/null || true

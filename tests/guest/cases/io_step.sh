@@ -4,10 +4,15 @@
 # Parameters: osnap.dev (vda), osnap.mode (write | read), osnap.mb (size of
 # the region written or read in each round, MiB; default 4), osnap.step
 # (name of the step the host acts in; default act), osnap.resume_rounds
-# (rounds that must complete after the host's action; default 2).
+# (rounds that must complete after the host's action; default 2),
+# osnap.action (host: the host acts in step osnap.step, the default; reset:
+# the guest itself resets its NVMe controller osnap.ctrl (nvme0) with
+# `echo 1 > /sys/class/nvme/CTRL/reset_controller`, osnap.resets times
+# (default 1), then tells the host in step osnap.step).
 dev=${OSNAP_DEV:-vda}
 mode=${OSNAP_MODE:-write}
 stepname=${OSNAP_STEP:-act}
+action=${OSNAP_ACTION:-host}
 rounds=${OSNAP_RESUME_ROUNDS:-2}
 wait_disk $dev 30 || fail "/dev/$dev did not appear"
 mb=$(disk_mb $dev ${OSNAP_MB:-4})
@@ -49,6 +54,19 @@ while [ "$(cat /tmp/iter)" -lt 1 ]; do
   [ $n -lt 600 ] || fail "the first round of I/O did not complete in 60 s"
 done
 info rounds_before $(cat /tmp/iter)
+if [ "$action" = reset ]; then
+  ctrl=${OSNAP_CTRL:-nvme0}
+  r=0
+  while [ $r -lt ${OSNAP_RESETS:-1} ]; do
+    # the write returns once the reset is done (nvme_reset_ctrl_sync)
+    echo 1 > /sys/class/nvme/$ctrl/reset_controller 2>/tmp/reset.err \
+      || { touch /tmp/stop; fail "reset_controller of $ctrl: $(cat /tmp/reset.err)"; }
+    st=$(cat /sys/class/nvme/$ctrl/state)
+    [ "$st" = live ] || { touch /tmp/stop; fail "$ctrl is $st after its reset"; }
+    r=$((r + 1))
+    info reset_${r}_at_round $(cat /tmp/iter)
+  done
+fi
 step $stepname 300
 at=$(cat /tmp/iter)
 n=0
