@@ -256,12 +256,28 @@ static void cq_drop_backlog(struct nvme_cq *cq, struct nvme_sq *sq)
 
 static void sq_notify_drained(struct nvme_sq *sq);
 
+
 /* Requests doing work. A held fused Compare (waiting for its Write, the
  * next SQE) is counted in inflight but touches nothing: a drain does not
  * wait for it, or a paused queue would wait for an SQE it will not fetch. */
 static uint32_t sq_busy(const struct nvme_sq *sq)
 {
 	return sq->inflight - (sq->fused_first ? 1u : 0u);
+}
+
+/* A pausing or stopping queue is drained when nothing of it works any
+ * more. Completions waiting for room in the CQ do not work: only the host
+ * can make room, and nothing may wait on a host that may be gone. A stop
+ * (Delete SQ, reset, disconnect, destroy) drops them; a pause keeps them,
+ * to be posted when there is room. */
+static void sq_check_drained(struct nvme_sq *sq)
+{
+	if (!sq->paused && !sq->stopping)
+		return;
+	if (sq->stopping)
+		cq_drop_backlog(sq->cq, sq);
+	if (sq_busy(sq) == cq_backlogged(sq->cq, sq))
+		sq_notify_drained(sq);
 }
 
 /* Translate a 4-byte slot of the shadow doorbell or EventIdx buffer. */
@@ -331,12 +347,8 @@ static int sq_poll(void *arg)
 	int work = 0;
 
 	if (!sq_remap_if_needed(sq)) {
-		/* nothing is fetched or posted; a stop drops the completions
-		 * that can no longer reach the ring, a pause needs nothing */
-		if (sq->stopping)
-			cq_drop_backlog(cq, sq);
-		if ((sq->paused || sq->stopping) && sq_busy(sq) == cq_backlogged(cq, sq))
-			sq_notify_drained(sq);
+		/* nothing is fetched or posted until the rings are back */
+		sq_check_drained(sq);
 		return 0;
 	}
 	if (sq->cq_shadow_head) {
@@ -368,8 +380,7 @@ static int sq_poll(void *arg)
 		}
 	}
 	nvme_cq_irq(cq, sq_busy(sq) == 0);
-	if ((sq->paused || sq->stopping) && sq_busy(sq) == 0)
-		sq_notify_drained(sq);
+	sq_check_drained(sq);
 	return work;
 }
 
@@ -520,20 +531,18 @@ static void sq_stop_on_reactor(void *p)
 	sq->drained = m->done;
 	sq->drained_arg = m->arg;
 	free(m);
-	if (!sq->poller || sq->inflight == 0) {
-		if (!sq->poller) {
-			/* never started */
-			struct sq_msg *d = calloc(1, sizeof(*d));
-			if (d) {
-				d->done = sq->drained;
-				d->arg = sq->drained_arg;
-				sq->drained = NULL;
-				thread_send_msg(thread_main(), call_done_main, d);
-			}
-			return;
+	if (!sq->poller) {
+		/* never started */
+		struct sq_msg *d = calloc(1, sizeof(*d));
+		if (d) {
+			d->done = sq->drained;
+			d->arg = sq->drained_arg;
+			sq->drained = NULL;
+			thread_send_msg(thread_main(), call_done_main, d);
 		}
-		sq_notify_drained(sq);
+		return;
 	}
+	sq_check_drained(sq);
 }
 
 static void ioq_stopped_main(void *p)
@@ -587,8 +596,7 @@ static void sq_pause_on_reactor(void *p)
 		sq->drained = m->done;
 		sq->drained_arg = m->arg;
 		free(m);
-		if (sq_busy(sq) == 0)
-			sq_notify_drained(sq);
+		sq_check_drained(sq);
 		return;
 	}
 	bool resumed = !m->flag;
@@ -737,6 +745,5 @@ void nvme_req_complete(struct nvme_req *r, uint16_t status)
 			cq->backlog = r;
 		cq->backlog_tail = r;
 	}
-	if ((sq->paused || sq->stopping) && sq_busy(sq) == 0)
-		sq_notify_drained(sq);
+	sq_check_drained(sq);
 }
