@@ -12,6 +12,7 @@
 
 #define DEF_MEM_SIZE		(64u << 20)
 #define DEF_IOVA_BASE		0x10000000ull
+#define DEF_ROM_IOVA		0xfffc0000ull
 #define DEF_IO_DEPTH		128u
 #define DEF_ADMIN_DEPTH		32u
 #define DEF_MAX_XFER		(1u << 20)
@@ -385,6 +386,20 @@ static void fill_defaults(struct nvme_host_opts *o, const struct nvme_host_opts 
 		o->admin_timeout_ms = DEF_TIMEOUT_MS;
 	if (o->io_timeout_ms <= 0)
 		o->io_timeout_ms = DEF_TIMEOUT_MS;
+	if (o->rom_size && !o->rom_iova)
+		o->rom_iova = DEF_ROM_IOVA;
+}
+
+/* The fd-less ROM range: page aligned, not wrapping, clear of the arena. */
+static bool rom_ok(const struct nvme_host_opts *o)
+{
+	if (!o->rom_size)
+		return true;
+	if ((o->rom_iova | o->rom_size) & (NVME_HOST_PAGE - 1) ||
+	    o->rom_iova + o->rom_size < o->rom_iova)
+		return false;
+	uint64_t mem = ((uint64_t)o->mem_size + NVME_HOST_PAGE - 1) & ~(uint64_t)(NVME_HOST_PAGE - 1);
+	return o->rom_iova + o->rom_size <= o->iova_base || o->iova_base + mem <= o->rom_iova;
 }
 
 int nvme_host_open(const char *path, const struct nvme_host_opts *opts, struct nvme_host **out)
@@ -396,7 +411,7 @@ int nvme_host_open(const char *path, const struct nvme_host_opts *opts, struct n
 		return -ENOMEM;
 	fill_defaults(&h->opts, opts);
 	if ((h->opts.iova_base & (NVME_HOST_PAGE - 1)) || h->opts.nr_io_queues == 0xffff ||
-	    h->opts.max_xfer < NVME_HOST_PAGE) {
+	    h->opts.max_xfer < NVME_HOST_PAGE || !rom_ok(&h->opts)) {
 		free(h);
 		return -EINVAL;
 	}
@@ -421,6 +436,13 @@ int nvme_host_open(const char *path, const struct nvme_host_opts *opts, struct n
 	if (rc)
 		goto fail;
 	h->dma_mapped = true;
+	if (h->opts.rom_size) {
+		/* what QEMU does for a VM's firmware ROM: mapped, but not shared */
+		rc = vfu_dma_map(h->c, h->opts.rom_iova, h->opts.rom_size, -1, 0, VFU_PROT_READ);
+		if (rc)
+			goto fail;
+		h->rom_mapped = true;
+	}
 	rc = nvme_host_pci_enable(h);
 	if (!rc)
 		rc = nvme_host_bar0_probe(h);
@@ -466,6 +488,8 @@ void nvme_host_close(struct nvme_host *h)
 	}
 	if (h->c) {
 		nvme_host_msix_teardown(h);
+		if (h->rom_mapped)
+			(void)vfu_dma_unmap(h->c, h->opts.rom_iova, h->opts.rom_size);
 		if (h->dma_mapped)
 			(void)vfu_dma_unmap(h->c, h->opts.iova_base, h->mem->size);
 		vfu_close(h->c);

@@ -64,6 +64,12 @@ struct nvme_host_opts {
 	enum nvme_host_db_mode doorbells;
 	enum nvme_host_irq_mode irq;
 	bool shadow_doorbells;		/* Doorbell Buffer Config when OACS bit 8 is set */
+	size_t rom_size;		/* when non-zero: also DMA_MAP this many bytes (4 KiB
+					 * multiple) read-only without a file descriptor at
+					 * rom_iova, as QEMU maps a VM's firmware ROM, so the
+					 * controller has memory in its map it cannot reach;
+					 * unmapped at close */
+	uint64_t rom_iova;		/* 4 KiB aligned; default 0xfffc0000 (the PC BIOS ROM) */
 	bool no_enable;			/* stop after PCI/MSI-X setup: the controller is left
 					 * as found; call nvme_host_enable() */
 };
@@ -71,10 +77,14 @@ struct nvme_host_opts {
 /* ---- lifetime ------------------------------------------------------------------- */
 
 /* Connect to the vfio-user socket at path and bring the controller up:
- * guest memory arena (memfd) DMA-mapped at opts->iova_base; BAR0 region info
+ * guest memory arena (memfd) DMA-mapped at opts->iova_base (and the
+ * fd-less ROM range when opts->rom_size asks for it; -EINVAL when it
+ * overlaps the arena); BAR0 region info
  * and, when allowed, the doorbell page mapped; PCI Memory Space + Bus Master
- * enabled; MSI-X enabled with one eventfd per vector (vector 0 admin,
- * vector i I/O queue i); then nvme_host_enable() unless opts->no_enable.
+ * enabled; MSI-X enabled as a VFIO user does it (config-space MSI-X Enable,
+ * one eventfd per vector through SET_IRQS, the MSI-X table never written;
+ * vector 0 admin, vector i I/O queue i); then nvme_host_enable() unless
+ * opts->no_enable.
  * On success *out owns the connection, the memory and the eventfds
  * (release with nvme_host_close()). Admin. Returns 0 or a negative errno
  * (vfio-user errors as returned by the client, -EOPNOTSUPP for a controller
@@ -124,6 +134,14 @@ uint32_t nvme_host_max_xfer(const struct nvme_host *h);	/* bytes per command */
 bool nvme_host_doorbells_mmapped(const struct nvme_host *h);
 bool nvme_host_shadow_doorbells(const struct nvme_host *h); /* DBBC accepted */
 bool nvme_host_irq_enabled(const struct nvme_host *h, uint16_t qid);
+/* Mask (mask true) or unmask the MSI-X vector of queue qid at the VFIO
+ * level (SET_IRQS ACTION_MASK / ACTION_UNMASK, as a VFIO user masks a
+ * vector; the MSI-X table is not involved). While masked, the controller's
+ * interrupts latch the vector's PBA bit instead of signalling the eventfd;
+ * unmasking delivers a latched one. -EINVAL when the queue has no
+ * interrupt, -EOPNOTSUPP when the function's MSI-X is not maskable. Any
+ * thread (the socket is locked inside). */
+int nvme_host_irq_mask(struct nvme_host *h, uint16_t qid, bool mask);
 /* The vfio-user client, for tests that send their own messages; still owned
  * by h. Do not use it while another thread uses h. */
 struct vfu_client *nvme_host_vfu(struct nvme_host *h);
@@ -204,6 +222,11 @@ struct nvme_host_sg {
 #define NVME_HOST_F_DSM_AD	(1u << 5)	/* dataset management: deallocate */
 #define NVME_HOST_F_DPTR	(1u << 6)	/* keep the SQE's PSDT and DPTR as given
 						 * (the driver still assigns the CID) */
+#define NVME_HOST_F_NO_DB	(1u << 7)	/* put the SQE in the ring but do not publish
+						 * the SQ tail: the next submission on the
+						 * queue without this flag (or
+						 * nvme_host_ring_sq()) publishes both, so
+						 * the controller sees them in one doorbell */
 
 struct nvme_host_cmd;
 typedef void (*nvme_host_done_fn)(struct nvme_host_cmd *cmd);
@@ -248,6 +271,11 @@ struct nvme_host_cmd {
  * shutdown; a doorbell write error (the command then stays in flight).
  * Queue thread. */
 int nvme_host_submit(struct nvme_host *h, uint16_t qid, struct nvme_host_cmd *cmd);
+
+/* Publish the SQ tail of queue qid (after submissions with
+ * NVME_HOST_F_NO_DB): 0 when nothing was held back, or as the doorbell
+ * write of nvme_host_submit(). Queue thread. */
+int nvme_host_ring_sq(struct nvme_host *h, uint16_t qid);
 
 /* Reap up to max completions (0: all available) from CQ qid: check the
  * phase tag, record SQHD, match the CID, run done(), then write the CQ head

@@ -148,30 +148,17 @@ bool nvme_host_doorbells_mmapped(const struct nvme_host *h)
 
 int nvme_host_msix_setup(struct nvme_host *h, uint16_t want)
 {
-	int cap = vfu_cfg_find_cap(h->c, NVME_PCI_CAP_MSIX);
-	if (cap < 0)
-		return cap;
-	uint16_t ctrl;
-	uint32_t table;
-	int rc = vfu_cfg_read16(h->c, (uint32_t)cap + NVME_MSIX_CTRL, &ctrl);
-	if (!rc)
-		rc = vfu_cfg_read32(h->c, (uint32_t)cap + NVME_MSIX_TABLE, &table);
+	struct vfu_msix_info mi;
+	int rc = vfu_msix_info(h->c, &mi);
 	if (rc)
 		return rc;
-	struct vfu_irq_info ii;
-	rc = vfu_get_irq_info(h->c, VFIO_PCI_MSIX_IRQ_INDEX, &ii);
-	if (rc)
-		return rc;
-	uint32_t n = NVME_MSIX_CTRL_QSIZE(ctrl);
-	if (ii.count < n)
-		n = ii.count;
+	uint32_t n = mi.table_size;
+	if (mi.irq_count < n)
+		n = mi.irq_count;
 	if (want < n)
 		n = want;
 	if (n == 0)
 		return -ENODEV;
-	uint32_t bir = table & 0x7u, toff = table & ~0x7u;
-	if (bir > VFIO_PCI_BAR5_REGION_INDEX)
-		return -EPROTO;
 
 	h->efds = malloc(n * sizeof(int));
 	if (!h->efds)
@@ -186,34 +173,14 @@ int nvme_host_msix_setup(struct nvme_host *h, uint16_t want)
 			goto fail;
 		}
 	}
-	/* Enable MSI-X with every vector masked while the table is set up. */
-	ctrl |= NVME_MSIX_CTRL_ENABLE | NVME_MSIX_CTRL_MASKALL;
-	rc = vfu_cfg_write16(h->c, (uint32_t)cap + NVME_MSIX_CTRL, ctrl);
+	/* As QEMU's vfio-pci: config-space enable, eventfds through SET_IRQS;
+	 * the MSI-X table in BAR4 is the client's business and never written
+	 * (a VFIO client emulates it), so nothing here relies on it. */
+	rc = vfu_msix_enable(h->c, h->efds, n);
 	if (rc)
 		goto fail;
-	rc = vfu_set_irqs(h->c, VFIO_PCI_MSIX_IRQ_INDEX,
-			  VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, n, h->efds, NULL);
-	if (rc)
-		goto fail_disable;
-	for (uint32_t i = 0; i < n; i++) {
-		/* Message address/data are meaningless over vfio-user (the
-		 * eventfd is the interrupt) but a real driver writes them. */
-		uint32_t e[4] = { 0xfee00000u, 0, i, 0 /* vector control: unmasked */ };
-		rc = vfu_region_write(h->c, bir, toff + i * NVME_MSIX_ENTRY_SIZE, e, sizeof(e), false);
-		if (rc)
-			goto fail_irqs;
-	}
-	ctrl &= (uint16_t)~NVME_MSIX_CTRL_MASKALL;
-	rc = vfu_cfg_write16(h->c, (uint32_t)cap + NVME_MSIX_CTRL, ctrl);
-	if (rc)
-		goto fail_irqs;
+	h->msix_maskable = mi.irq_flags & VFIO_IRQ_INFO_MASKABLE;
 	return 0;
-fail_irqs:
-	vfu_set_irqs(h->c, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
-		     0, 0, NULL, NULL);
-fail_disable:
-	ctrl &= (uint16_t)~(NVME_MSIX_CTRL_ENABLE | NVME_MSIX_CTRL_MASKALL);
-	vfu_cfg_write16(h->c, (uint32_t)cap + NVME_MSIX_CTRL, ctrl);
 fail:
 	nvme_host_msix_close_fds(h);
 	return rc;
@@ -223,15 +190,22 @@ void nvme_host_msix_teardown(struct nvme_host *h)
 {
 	if (!h->nvec)
 		return;
-	vfu_set_irqs(h->c, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
-		     0, 0, NULL, NULL);
-	int cap = vfu_cfg_find_cap(h->c, NVME_PCI_CAP_MSIX);
-	uint16_t ctrl;
-	if (cap > 0 && vfu_cfg_read16(h->c, (uint32_t)cap + NVME_MSIX_CTRL, &ctrl) == 0) {
-		ctrl &= (uint16_t)~NVME_MSIX_CTRL_ENABLE;
-		vfu_cfg_write16(h->c, (uint32_t)cap + NVME_MSIX_CTRL, ctrl);
-	}
+	(void)vfu_msix_disable(h->c);
 	nvme_host_msix_close_fds(h);
+}
+
+int nvme_host_irq_mask(struct nvme_host *h, uint16_t qid, bool mask)
+{
+	const struct nvme_host_queue *q = nvme_host_queue(h, qid);
+
+	if (!q || !q->irq)
+		return -EINVAL;
+	if (!h->msix_maskable)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&h->vfu_lock);
+	int rc = vfu_msix_mask(h->c, q->vector, 1, mask);
+	pthread_mutex_unlock(&h->vfu_lock);
+	return rc;
 }
 
 void nvme_host_msix_close_fds(struct nvme_host *h)

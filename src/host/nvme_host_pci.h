@@ -22,13 +22,16 @@ int nvme_host_bar0_probe(struct nvme_host *h);
 int nvme_host_doorbells_setup(struct nvme_host *h, uint16_t max_qid);
 
 /* Enable MSI-X with up to want vectors (bounded by the capability's table
- * size and the IRQ info count): eventfds into h->efds/h->nvec, given to the
- * server with SET_IRQS (DATA_EVENTFD | ACTION_TRIGGER), table entries
- * unmasked, function mask cleared. 0 or a negative errno (nothing left
- * enabled then); -ENOENT without an MSI-X capability. */
+ * size and the IRQ info count) as QEMU's vfio-pci does (vfu_msix_enable()):
+ * eventfds into h->efds/h->nvec, given to the server with SET_IRQS
+ * (DATA_EVENTFD | ACTION_TRIGGER), MSI-X Enable set and Function Mask
+ * cleared in config space; the MSI-X table is never written. 0 or a
+ * negative errno (nothing left enabled then); -ENOENT without an MSI-X
+ * capability. */
 int nvme_host_msix_setup(struct nvme_host *h, uint16_t want);
 
-/* Take the eventfds back from the server, disable MSI-X, close the fds. */
+/* Take the eventfds back from the server (SET_IRQS count 0), disable
+ * MSI-X in config space, close the fds. */
 void nvme_host_msix_teardown(struct nvme_host *h);
 
 /* Close and forget the eventfds only. */

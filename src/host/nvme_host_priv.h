@@ -128,6 +128,7 @@ struct nvme_host {
 	struct host_mem *mem;
 	struct nvme_arena arena;
 	bool dma_mapped;
+	bool rom_mapped;		/* opts.rom_size bytes mapped without an fd */
 	struct nvme_host_opts opts;	/* with defaults filled in */
 
 	/* BAR0 */
@@ -137,6 +138,7 @@ struct nvme_host {
 	/* MSI-X */
 	uint16_t nvec;			/* vectors with an eventfd */
 	int *efds;
+	bool msix_maskable;		/* GET_IRQ_INFO: VFIO_IRQ_INFO_MASKABLE */
 
 	/* controller */
 	uint64_t cap;

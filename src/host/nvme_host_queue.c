@@ -318,8 +318,21 @@ int nvme_queue_submit(struct nvme_host *h, struct nvme_host_queue *q, struct nvm
 	uint32_t tail = nvme_sq_ring_push(&q->sq, &sqe);
 	cmd->priv.queued = true;
 	q->st.submitted++;
+	if (cmd->flags & NVME_HOST_F_NO_DB)
+		return 0;	/* published by the next submission or nvme_host_ring_sq() */
 	/* doorbell() orders the SQE copy above before the tail becomes visible. */
 	return doorbell(q, q->sq_db_off, q->shadow_sq, q->ei_sq, &q->last_sq_db, tail);
+}
+
+int nvme_host_ring_sq(struct nvme_host *h, uint16_t qid)
+{
+	struct nvme_host_queue *q = nvme_host_queue(h, qid);
+
+	if (!q || !q->live)
+		return -EINVAL;
+	if (q->sq.tail == q->last_sq_db)
+		return 0;
+	return doorbell(q, q->sq_db_off, q->shadow_sq, q->ei_sq, &q->last_sq_db, q->sq.tail);
 }
 
 void nvme_queue_abandon(struct nvme_host_queue *q, struct nvme_host_cmd *cmd, void *bounce)

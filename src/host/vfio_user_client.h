@@ -155,13 +155,75 @@ int vfu_get_irq_info(struct vfu_client *c, uint32_t index, struct vfu_irq_info *
 /* DEVICE_SET_IRQS: flags = one VFIO_IRQ_SET_DATA_* | one VFIO_IRQ_SET_ACTION_*.
  * - DATA_EVENTFD: fds holds count eventfds (still owned by the caller; they
  *   are duplicated into the server). fds == NULL sends none, which
- *   de-assigns start..start+count-1. More fds than the server's
- *   max_msg_fds are sent as several messages of consecutive sub-ranges.
+ *   de-assigns start..start+count-1; so does an entry of -1 (vfio-user
+ *   has no in-band "no fd": as QEMU's vfio-user-pci does, runs of valid
+ *   fds and runs of -1 go in separate messages). More fds than the
+ *   server's max_msg_fds are sent as several messages of consecutive
+ *   sub-ranges. -EOPNOTSUPP when there are fds to send and the server
+ *   takes none (max_msg_fds 0).
  * - DATA_BOOL: bools holds count bytes (0 or 1).
  * - DATA_NONE: neither; count 0 with start 0 disables the whole index.
- * -EINVAL when the data argument does not match the DATA flag. */
+ * -EINVAL when the data argument does not match the DATA flag, or for an
+ * fd below -1. */
 int vfu_set_irqs(struct vfu_client *c, uint32_t index, uint32_t flags, uint32_t start,
 		 uint32_t count, const int *fds, const uint8_t *bools);
+
+/* ---- MSI-X, the way a VFIO user drives it ------------------------------- */
+
+/* A VFIO client (QEMU's vfio-pci on a kernel device, and its vfio-user-pci)
+ * emulates the MSI-X table for its guest and never writes the table in the
+ * device's BAR: the device hears about interrupts only through SET_IRQS
+ * (one eventfd per vector, ACTION_MASK/UNMASK per vector) and through the
+ * MSI-X Enable and Function Mask bits of Message Control in config space,
+ * which the client writes through. The helpers below do just that; none
+ * of them touches the table. Each finds the MSI-X capability anew. */
+
+struct vfu_msix_info {
+	int cap;		/* config-space offset of the MSI-X capability */
+	uint16_t ctrl;		/* Message Control as read */
+	uint32_t table_size;	/* vectors in the table (Message Control + 1) */
+	uint32_t table_bar, table_off;	/* Table BIR and offset */
+	uint32_t pba_bar, pba_off;	/* PBA BIR and offset */
+	uint32_t irq_count;	/* DEVICE_GET_IRQ_INFO count of the MSI-X index */
+	uint32_t irq_flags;	/* its flags (VFIO_IRQ_INFO_MASKABLE, ...) */
+};
+
+/* The MSI-X capability and the MSI-X IRQ info. -ENOENT without an MSI-X
+ * capability, -EPROTO for a BIR above 5. */
+int vfu_msix_info(struct vfu_client *c, struct vfu_msix_info *mi);
+
+/* Enable MSI-X with eventfd fds[i] on vector i for i < n (n >= 1; -1
+ * leaves vector i without one), in the order QEMU's vfio-pci follows when
+ * a guest enables MSI-X:
+ *   1. Message Control: MSI-X Enable and Function Mask set;
+ *   2. SET_IRQS DATA_EVENTFD | ACTION_TRIGGER of vector 0 without an fd
+ *      (QEMU's "enabled, no vector in use yet");
+ *   3. SET_IRQS DATA_EVENTFD | ACTION_TRIGGER of vectors 0..n-1 with the
+ *      fds (see vfu_set_irqs());
+ *   4. Message Control: Function Mask cleared.
+ * The per-vector VFIO masks are left as they are (clear on a fresh
+ * connection). -EINVAL for n of 0 or above the table size or the IRQ
+ * count; on any failure MSI-X is disabled again. */
+int vfu_msix_enable(struct vfu_client *c, const int *fds, uint32_t n);
+
+/* Disable MSI-X: SET_IRQS DATA_NONE | ACTION_TRIGGER with count 0 (the
+ * server lets go of every eventfd), then MSI-X Enable and Function Mask
+ * cleared in Message Control. Both steps are tried; the first error is
+ * returned. */
+int vfu_msix_disable(struct vfu_client *c);
+
+/* Mask (mask true) or unmask vectors start..start+count-1 (count >= 1):
+ * SET_IRQS DATA_NONE | ACTION_MASK or ACTION_UNMASK. A masked vector that
+ * fires latches its PBA bit; unmasking delivers it. */
+int vfu_msix_mask(struct vfu_client *c, uint32_t start, uint32_t count, bool mask);
+
+/* Set (mask true) or clear the Function Mask bit of Message Control,
+ * keeping the other bits. */
+int vfu_msix_function_mask(struct vfu_client *c, bool mask);
+
+/* The Pending Bit of vector v, read from the PBA in the device's BAR (QEMU's
+ * vfio-user-pci forwards guest reads of the PBA to the device as well). */
+int vfu_msix_pending(struct vfu_client *c, uint32_t v, bool *pending);
 
 /* ---- region access ------------------------------------------------------- */
 
@@ -199,8 +261,10 @@ int vfu_region_write_multi(struct vfu_client *c, const struct vfu_write *wrs, si
 
 /* DMA_MAP: share [iova, iova+size) with the server. fd >= 0 is sent with
  * the message (still owned by the caller) and mapped by the server at
- * file_offset; fd -1 maps without an fd (the server would then need
- * DMA_READ/WRITE, which this client refuses). prot: VFU_PROT_*. */
+ * file_offset; fd -1 maps without an fd, as QEMU does for memory it does
+ * not share (a VM's firmware ROM): the server cannot reach such memory
+ * except through DMA_READ/WRITE, which this client refuses, so commands
+ * pointing there must fail on the server's side. prot: VFU_PROT_*. */
 int vfu_dma_map(struct vfu_client *c, uint64_t iova, uint64_t size, int fd, uint64_t file_offset,
 		uint32_t prot);
 

@@ -142,10 +142,18 @@ int vfu_get_region_info(struct vfu_client *c, uint32_t index, struct vfu_region_
 	/* Two rounds suffice for a server that states its size; a third allows
 	 * for a region that grew between them. */
 	for (int round = 0; round < 3; round++) {
+		/* The request carries argsz bytes, the whole reply buffer (as
+		 * SPDK's vfio-user driver sends it, and as an ioctl's argument
+		 * would be); only its fixed part means anything. */
 		struct vfu_msg_region_info req = { .argsz = argsz, .index = index };
-		struct iovec iov = iov_of(&req, sizeof(req));
+		uint8_t *buf = calloc(1, argsz);
+		if (!buf)
+			return -ENOMEM;
+		memcpy(buf, &req, sizeof(req));
+		struct iovec iov = iov_of(buf, argsz);
 		struct vfu_reply r;
 		int rc = vfu_xchg(c, VFU_CMD_DEVICE_GET_REGION_INFO, &iov, 1, NULL, 0, false, &r);
+		free(buf);
 		if (rc)
 			return rc;
 		uint32_t retry;
@@ -343,16 +351,25 @@ int vfu_set_irqs(struct vfu_client *c, uint32_t index, uint32_t flags, uint32_t 
 	if (!fds || !count)	/* no data: DATA_NONE, de-assignment, or odd flags */
 		return set_irqs_one(c, index, flags, start, count, NULL, 0, NULL, 0);
 
-	for (uint32_t i = 0; i < count; i++)
-		if (fds[i] < 0)
-			return -EINVAL;	/* no in-band "no fd" marker exists in vfio-user */
 	uint32_t per = c->caps.max_msg_fds;
+	for (uint32_t i = 0; i < count; i++)
+		if (fds[i] < -1)
+			return -EINVAL;
+		else if (fds[i] >= 0 && !per)
+			return -EOPNOTSUPP;
+	/* vfio-user has no in-band "no fd" marker: as QEMU's vfio-user-pci
+	 * does, send runs of valid fds and runs of -1 (vectors de-assigned:
+	 * a message without fds) as separate messages of consecutive
+	 * sub-ranges, each of at most max_msg_fds vectors, in order. */
 	if (!per)
-		return -EOPNOTSUPP;
-	/* Sub-ranges of at most max_msg_fds vectors each, in order. */
+		per = count;
 	for (uint32_t done = 0; done < count;) {
-		uint32_t n = count - done < per ? count - done : per;
-		int rc = set_irqs_one(c, index, flags, start + done, n, fds + done, (int)n, NULL, 0);
+		bool valid = fds[done] >= 0;
+		uint32_t n = 1;
+		while (done + n < count && n < per && (fds[done + n] >= 0) == valid)
+			n++;
+		int rc = set_irqs_one(c, index, flags, start + done, n, valid ? fds + done : NULL,
+				      valid ? (int)n : 0, NULL, 0);
 		if (rc)
 			return rc;
 		done += n;

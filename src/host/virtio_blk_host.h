@@ -112,8 +112,10 @@ int vblk_host_open_vhost_user(const char *path, const struct vblk_host_opts *opt
  * DRIVER, read device features (select 0 and 1), write the driver
  * features, FEATURES_OK and check it stuck (else FAILED, -ENOTSUP), read
  * the device configuration (natural widths, config_generation retried),
- * MSI-X (eventfds through SET_IRQS, table entries unmasked; config vector
- * 0, queue q vector q + 1 when there are enough, else polled), then per
+ * MSI-X as a VFIO user drives it (vfu_msix_enable(): MSI-X Enable in
+ * config space, eventfds through SET_IRQS, the MSI-X table never written;
+ * config vector 0, queue q vector q + 1 when there are enough, else
+ * polled), then per
  * queue: queue_select, queue_size (capped, power of 2), msix vector
  * (checked), desc/driver/device addresses, queue_enable; finally
  * DRIVER_OK. Notifications: a posted 16-bit write of the queue index to

@@ -30,8 +30,7 @@ struct vblk_pci {
 	pthread_mutex_t lock;		/* the socket: queue threads notify concurrently */
 	struct vpci_struct common, notify, isr, device;
 	uint32_t notify_mult;
-	int msix_cap;			/* config offset, or -1 */
-	uint16_t msix_ctrl;
+	bool msix_on;			/* MSI-X enabled by msix_setup() */
 	uint32_t nvec;			/* vectors given eventfds */
 	int *efds;			/* per vector; moved into queues when assigned */
 	uint16_t config_vector;
@@ -316,36 +315,24 @@ static int pci_read_config(struct vblk_host *d, struct vh_blk_config *cfg)
 static int msix_setup(struct vblk_host *d)
 {
 	struct vblk_pci *p = d->pci;
-	uint16_t ctrl;
-	uint32_t table;
-	struct vfu_irq_info ii;
+	struct vfu_msix_info mi;
 
-	p->msix_cap = -1;
+	p->msix_on = false;
 	p->config_vector = VH_PCI_MSI_NO_VECTOR;
 	if (d->opts.irq == VBLK_HOST_IRQ_POLL)
 		return 0;
-	int cap = vfu_cfg_find_cap(p->c, VH_PCI_CAP_ID_MSIX);
-	if (cap == -ENOENT)
+	int rc = vfu_msix_info(p->c, &mi);
+	if (rc == -ENOENT)
 		return d->opts.irq == VBLK_HOST_IRQ_REQUIRED ? -EOPNOTSUPP : 0;
-	if (cap < 0)
-		return cap;
-	int rc = vfu_cfg_read16(p->c, (uint32_t)cap + VH_MSIX_CTRL, &ctrl);
-	if (!rc)
-		rc = vfu_cfg_read32(p->c, (uint32_t)cap + VH_MSIX_TABLE, &table);
-	if (!rc)
-		rc = vfu_get_irq_info(p->c, VFIO_PCI_MSIX_IRQ_INDEX, &ii);
 	if (rc)
 		return rc;
-	uint32_t n = VH_MSIX_CTRL_QSIZE(ctrl);
-	if (ii.count < n)
-		n = ii.count;
+	uint32_t n = mi.table_size;
+	if (mi.irq_count < n)
+		n = mi.irq_count;
 	if (n > 1u + d->nq)
 		n = 1u + d->nq;
-	uint32_t bir = table & 0x7u, toff = table & ~0x7u;
 	if (n == 0)
 		return d->opts.irq == VBLK_HOST_IRQ_REQUIRED ? -EOPNOTSUPP : 0;
-	if (bir > 5)
-		return -EPROTO;
 
 	p->efds = malloc(n * sizeof(int));
 	if (!p->efds)
@@ -358,26 +345,13 @@ static int msix_setup(struct vblk_host *d)
 		if (p->efds[i] < 0)
 			return -errno;
 	}
-	p->msix_cap = cap;
-	p->msix_ctrl = (uint16_t)(ctrl | VH_MSIX_CTRL_ENABLE | VH_MSIX_CTRL_MASKALL);
-	rc = vfu_cfg_write16(p->c, (uint32_t)cap + VH_MSIX_CTRL, p->msix_ctrl);
-	if (!rc)
-		rc = vfu_set_irqs(p->c, VFIO_PCI_MSIX_IRQ_INDEX,
-				  VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, n,
-				  p->efds, NULL);
-	for (uint32_t i = 0; !rc && i < n; i++) {
-		/* Address/data mean nothing over vfio-user (the eventfd is the
-		 * interrupt) but are written as a real driver would; vector
-		 * control 0 unmasks the entry. */
-		uint32_t e[4] = { 0xfee00000u, 0, i, 0 };
-		rc = vfu_region_write(p->c, bir, toff + i * VH_MSIX_ENTRY_SIZE, e, sizeof(e), false);
-	}
-	if (!rc) {
-		p->msix_ctrl &= (uint16_t)~VH_MSIX_CTRL_MASKALL;
-		rc = vfu_cfg_write16(p->c, (uint32_t)cap + VH_MSIX_CTRL, p->msix_ctrl);
-	}
+	/* As QEMU's vfio-pci: MSI-X Enable in config space and one eventfd
+	 * per vector through SET_IRQS; the MSI-X table in the BAR belongs to
+	 * the client (a VFIO user emulates it) and is never written. */
+	rc = vfu_msix_enable(p->c, p->efds, n);
 	if (rc)
 		return rc;
+	p->msix_on = true;
 	/* Configuration changes get vector 0 only when every queue can have
 	 * its own vector too. */
 	if (n >= 1u + d->nq) {
@@ -402,12 +376,9 @@ static uint16_t queue_vector(const struct vblk_host *d, uint16_t q)
 static void msix_teardown(struct vblk_host *d)
 {
 	struct vblk_pci *p = d->pci;
-	if (p->msix_cap >= 0) {
-		vfu_set_irqs(p->c, VFIO_PCI_MSIX_IRQ_INDEX,
-			     VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL, NULL);
-		vfu_cfg_write16(p->c, (uint32_t)p->msix_cap + VH_MSIX_CTRL,
-				(uint16_t)(p->msix_ctrl & ~VH_MSIX_CTRL_ENABLE));
-		p->msix_cap = -1;
+	if (p->msix_on) {
+		(void)vfu_msix_disable(p->c);
+		p->msix_on = false;
 	}
 }
 
@@ -579,7 +550,7 @@ int vblk_host_open_pci(const char *path, const struct vblk_host_opts *opts,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&d->pci->lock, NULL);
-	d->pci->msix_cap = -1;
+	d->pci->msix_on = false;
 	d->notify = pci_notify;
 	d->read_config = pci_read_config;
 	d->device_status = pci_device_status;

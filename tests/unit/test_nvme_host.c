@@ -27,6 +27,7 @@
 #include "host/nvme_host.h"
 #include "host/nvme_host_priv.h"
 #include "host/nvme_host_ring.h"
+#include "host/vfio_user_client.h"
 #include "host/vfio_user_proto.h"
 
 #define PG 4096u
@@ -471,11 +472,22 @@ struct fk {
 	uint8_t cfg[256];
 	uint8_t bar4[FK_BAR4];
 	int efd[FK_NVEC];
+	bool vmask[FK_NVEC];		/* SET_IRQS ACTION_MASK state (VFIO level) */
+	/* SET_IRQS messages of the MSI-X index, in order */
+	int n_irq_set;
+	struct {
+		uint32_t flags, start, count;
+		int nfds;
+	} irq_set[32];
+	atomic_int n_table_writes;	/* REGION_WRITEs that touched the MSI-X table */
 	struct {
 		uint64_t iova, size;
 		uint8_t *va;
 	} map[4];
 	int nmap;
+	int n_fdless_map, n_fdless_unmap;	/* DMA_MAP without an fd, and its unmaps */
+	uint64_t fdless_iova, fdless_size;
+	uint32_t fdless_flags;
 	struct fk_q sq[FK_NQ], cq[FK_NQ];
 	uint8_t *disk;
 	int aer_cid;
@@ -798,6 +810,46 @@ static int fk_io(struct fk *f, const struct nvme_sqe *s)
 	return st;
 }
 
+/* MSI-X as a VFIO device does it: the table in BAR4 is the client's and
+ * never masks; MSI-X Enable, the Function Mask (config space) and the
+ * SET_IRQS masks do. A masked vector latches its PBA bit. */
+static bool fk_vec_masked(struct fk *f, uint16_t v)
+{
+	uint8_t ctl_hi = f->cfg[0x43];
+	return !(ctl_hi & 0x80) || (ctl_hi & 0x40) || f->vmask[v];
+}
+
+static void fk_fire(struct fk *f, uint16_t v)
+{
+	if (f->efd[v] < 0)
+		return;
+	uint64_t one = 1;
+	(void)!write(f->efd[v], &one, sizeof(one));
+	atomic_fetch_add(&f->n_irq, 1);
+}
+
+static void fk_irq(struct fk *f, uint16_t v)
+{
+	if (v >= FK_NVEC || !(f->cfg[0x43] & 0x80) || f->efd[v] < 0)
+		return;
+	if (fk_vec_masked(f, v))
+		f->bar4[0x800 + v / 8] |= (uint8_t)(1u << (v % 8));
+	else
+		fk_fire(f, v);
+}
+
+/* After an unmask: deliver the pending vectors that can fire now. */
+static void fk_deliver_pending(struct fk *f)
+{
+	for (uint16_t v = 0; v < FK_NVEC; v++) {
+		uint8_t bit = (uint8_t)(1u << (v % 8));
+		if ((f->bar4[0x800 + v / 8] & bit) && !fk_vec_masked(f, v)) {
+			f->bar4[0x800 + v / 8] &= (uint8_t)~bit;
+			fk_fire(f, v);
+		}
+	}
+}
+
 static void fk_post(struct fk *f, uint16_t cqid, uint16_t sqid, uint16_t cid, int st, uint32_t dw0)
 {
 	struct fk_q *cq = &f->cq[cqid];
@@ -817,11 +869,8 @@ static void fk_post(struct fk *f, uint16_t cqid, uint16_t sqid, uint16_t cid, in
 		cq->ptr = 0;
 		cq->phase ^= 1;
 	}
-	if (cq->ien && cq->iv < FK_NVEC && f->efd[cq->iv] >= 0) {
-		uint64_t one = 1;
-		(void)!write(f->efd[cq->iv], &one, sizeof(one));
-		atomic_fetch_add(&f->n_irq, 1);
-	}
+	if (cq->ien)
+		fk_irq(f, cq->iv);
 }
 
 static void fk_process_sq(struct fk *f, uint16_t qid)
@@ -1029,6 +1078,12 @@ static void fk_handle(struct fk *f, const struct vfu_msg_hdr *h, uint8_t *p, siz
 	case VFU_CMD_DMA_MAP: {
 		struct vfu_msg_dma_map m;
 		memcpy(&m, p, sizeof(m));
+		if (nfds == 0) {
+			f->n_fdless_map++;
+			f->fdless_iova = m.address;
+			f->fdless_size = m.size;
+			f->fdless_flags = m.flags;
+		}
 		if (nfds == 1 && f->nmap < 4) {
 			void *va = mmap(NULL, m.size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0],
 					(off_t)m.offset);
@@ -1045,6 +1100,8 @@ static void fk_handle(struct fk *f, const struct vfu_msg_hdr *h, uint8_t *p, siz
 	case VFU_CMD_DMA_UNMAP: {
 		struct vfu_msg_dma_unmap m;
 		memcpy(&m, p, sizeof(m));
+		if (f->n_fdless_map && m.address == f->fdless_iova && m.size == f->fdless_size)
+			f->n_fdless_unmap++;
 		for (int i = 0; i < f->nmap; i++) {
 			if (f->map[i].iova == m.address) {
 				munmap(f->map[i].va, f->map[i].size);
@@ -1069,6 +1126,8 @@ static void fk_handle(struct fk *f, const struct vfu_msg_hdr *h, uint8_t *p, siz
 		memcpy(&ii, p, sizeof(ii));
 		ii.argsz = sizeof(ii);
 		ii.flags = VFIO_IRQ_INFO_EVENTFD;
+		if (ii.index == VFIO_PCI_MSIX_IRQ_INDEX)
+			ii.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_NORESIZE;
 		ii.count = ii.index == VFIO_PCI_MSIX_IRQ_INDEX ? FK_NVEC : ii.index == 0 ? 1 : 0;
 		fk_reply(f, h, &ii, sizeof(ii), -1);
 		break;
@@ -1077,21 +1136,41 @@ static void fk_handle(struct fk *f, const struct vfu_msg_hdr *h, uint8_t *p, siz
 		struct vfu_msg_irq_set s;
 		memcpy(&s, p, sizeof(s));
 		if (s.index == VFIO_PCI_MSIX_IRQ_INDEX) {
-			for (uint32_t i = 0; i < s.count && s.start + i < FK_NVEC; i++) {
-				if (f->efd[s.start + i] >= 0)
-					close(f->efd[s.start + i]);
-				f->efd[s.start + i] = -1;
-				if ((s.flags & VFIO_IRQ_SET_DATA_EVENTFD) && (int)i < nfds) {
-					f->efd[s.start + i] = fds[i];
-					fds[i] = -1;
-				}
+			if (f->n_irq_set < 32) {
+				f->irq_set[f->n_irq_set].flags = s.flags;
+				f->irq_set[f->n_irq_set].start = s.start;
+				f->irq_set[f->n_irq_set].count = s.count;
+				f->irq_set[f->n_irq_set].nfds = nfds;
 			}
-			if (s.count == 0) {
+			f->n_irq_set++;
+			uint32_t action = s.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+			const uint8_t *bools = (s.flags & VFIO_IRQ_SET_DATA_BOOL) ? p + sizeof(s) : NULL;
+			if (action == VFIO_IRQ_SET_ACTION_TRIGGER && s.count == 0) {
+				/* the whole index off: eventfds and masks forgotten */
 				for (int i = 0; i < FK_NVEC; i++) {
 					if (f->efd[i] >= 0)
 						close(f->efd[i]);
 					f->efd[i] = -1;
+					f->vmask[i] = false;
 				}
+			} else if (action == VFIO_IRQ_SET_ACTION_TRIGGER &&
+				   (s.flags & VFIO_IRQ_SET_DATA_EVENTFD)) {
+				for (uint32_t i = 0; i < s.count && s.start + i < FK_NVEC; i++) {
+					if (f->efd[s.start + i] >= 0)
+						close(f->efd[s.start + i]);
+					f->efd[s.start + i] = -1;
+					if ((int)i < nfds) {
+						f->efd[s.start + i] = fds[i];
+						fds[i] = -1;
+					}
+				}
+				fk_deliver_pending(f);
+			} else if (action == VFIO_IRQ_SET_ACTION_MASK ||
+				   action == VFIO_IRQ_SET_ACTION_UNMASK) {
+				for (uint32_t i = 0; i < s.count && s.start + i < FK_NVEC; i++)
+					if (!bools || bools[i])
+						f->vmask[s.start + i] = action == VFIO_IRQ_SET_ACTION_MASK;
+				fk_deliver_pending(f);
 			}
 		}
 		fk_reply(f, h, NULL, 0, -1);
@@ -1117,12 +1196,22 @@ static void fk_handle(struct fk *f, const struct vfu_msg_hdr *h, uint8_t *p, siz
 		if (a.region == 0 && a.offset >= 0x1000 && a.count == 4) {
 			atomic_fetch_add(&f->n_trapped_db, 1);
 			fk_doorbell(f, (uint32_t)(a.offset - 0x1000) / 4, rd32(data));
+		} else if (a.region == 4) {
+			/* the MSI-X table: storage the driver has no business
+			 * writing (a VFIO user emulates it); the PBA: read-only */
+			atomic_fetch_add(&f->n_table_writes, 1);
+			uint8_t *dst = fk_region(f, a.region, a.offset, a.count);
+			if (dst && a.offset + a.count <= 0x800)
+				memcpy(dst, data, a.count);
 		} else {
 			uint8_t *dst = fk_region(f, a.region, a.offset, a.count);
 			if (dst)
 				memcpy(dst, data, a.count);
 			if (a.region == 0 && a.offset <= NVME_REG_CC && a.offset + a.count > NVME_REG_CC)
 				fk_cc_write(f);
+			if (a.region == VFIO_PCI_CONFIG_REGION_INDEX && a.offset <= 0x43 &&
+			    a.offset + a.count > 0x42)
+				fk_deliver_pending(f);	/* MSI-X Message Control */
 		}
 		if (!(h->flags & VFU_F_NO_REPLY))
 			fk_reply(f, h, &a, sizeof(a), -1);
@@ -1290,10 +1379,23 @@ static void test_e2e_open_identify(void **state)
 	assert_true(nvme_host_irq_enabled(h, 0));
 	assert_true(nvme_host_irq_enabled(h, 1));
 	assert_true(nvme_host_irq_enabled(h, 2));
-	/* MSI-X enabled, function unmasked, vectors unmasked */
+	/* MSI-X enabled and the function unmasked in config space; the table
+	 * never written (its mask bits still set from reset), as a VFIO user
+	 * leaves it; eventfds given as QEMU does: vector 0 first without an fd
+	 * ("enabled, no vector yet"), then vectors 0-2 with theirs */
 	assert_int_equal(f->cfg[0x43] & 0xc0, 0x80);
-	for (int v = 0; v < 3; v++)
-		assert_int_equal(f->bar4[16 * v + 12] & 1, 0);
+	assert_int_equal(atomic_load(&f->n_table_writes), 0);
+	for (int v = 0; v < FK_NVEC; v++)
+		assert_int_equal(f->bar4[16 * v + 12] & 1, 1);
+	assert_int_equal(f->n_irq_set, 2);
+	assert_int_equal(f->irq_set[0].flags, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER);
+	assert_int_equal(f->irq_set[0].start, 0);
+	assert_int_equal(f->irq_set[0].count, 1);
+	assert_int_equal(f->irq_set[0].nfds, 0);
+	assert_int_equal(f->irq_set[1].flags, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER);
+	assert_int_equal(f->irq_set[1].start, 0);
+	assert_int_equal(f->irq_set[1].count, 3);
+	assert_int_equal(f->irq_set[1].nfds, 3);
 	assert_int_equal(f->cfg[4] & 0x6, 0x6);		/* memory space + bus master */
 	/* queues on the controller: CQ i interrupts on vector i */
 	assert_true(f->cq[1].live && f->cq[1].ien && f->cq[1].iv == 1);
@@ -1718,6 +1820,128 @@ static void *worker_main(void *arg)
 
 /* Two queue pairs driven from two threads at once (trapped doorbells share
  * the socket; the arena is shared). */
+/* Per-vector masking as a VFIO user does it: SET_IRQS MASK/UNMASK. A masked
+ * vector's interrupt latches in the PBA and comes once on unmask. */
+static void test_e2e_irq_mask(void **state)
+{
+	(void)state;
+	struct fk *f = fk_start(false, 0, 0);
+	struct nvme_host *h = open_fk(f, NULL);
+	int efd = nvme_host_irq_fd(h, 1);
+	uint64_t v;
+	assert_true(efd >= 0);
+	uint8_t *b = nvme_host_alloc(h, PG, PG, NULL);
+	fill(b, PG, 9);
+
+	assert_int_equal(nvme_host_irq_mask(h, 1, true), 0);
+	assert_true(f->vmask[1]);
+	assert_false(f->vmask[0] || f->vmask[2]);
+	assert_int_equal(f->irq_set[f->n_irq_set - 1].flags,
+			 VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK);
+	assert_int_equal(f->irq_set[f->n_irq_set - 1].start, 1);
+	assert_int_equal(f->irq_set[f->n_irq_set - 1].count, 1);
+	while (read(efd, &v, sizeof(v)) == sizeof(v))
+		;
+	/* the command completes (the driver polls), no interrupt: pending */
+	struct nvme_host_cmd c;
+	assert_int_equal(nvme_host_cmd_rw(h, &c, NVME_CMD_WRITE, 1, 16, 8, b, 0), 0);
+	assert_int_equal(nvme_host_submit(h, 1, &c), 0);
+	/* poll only: nvme_host_wait() would consume the eventfd */
+	for (int i = 0; i < 50000 && !c.completed; i++) {
+		assert_true(nvme_host_poll(h, 1, 0) >= 0);
+		if (!c.completed)
+			usleep(100);
+	}
+	assert_true(c.completed);
+	assert_int_equal(c.result, 0);
+	assert_int_equal(vfu_sync(nvme_host_vfu(h)), 0);	/* the fake is done posting */
+	assert_int_equal(read(efd, &v, sizeof(v)), -1);
+	assert_int_equal(f->bar4[0x800] & 2, 2);
+	/* unmask: delivered once, PBA clear */
+	assert_int_equal(nvme_host_irq_mask(h, 1, false), 0);
+	assert_false(f->vmask[1]);
+	assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
+	assert_int_equal(v, 1);
+	assert_int_equal(f->bar4[0x800] & 2, 0);
+	/* a queue without an interrupt */
+	assert_int_equal(nvme_host_irq_mask(h, 3, true), -EINVAL);
+	assert_int_equal(atomic_load(&f->n_table_writes), 0);
+	nvme_host_close(h);
+	fk_stop(f);
+}
+
+/* NVME_HOST_F_NO_DB: two SQEs, one doorbell. */
+static void test_e2e_deferred_doorbell(void **state)
+{
+	(void)state;
+	struct fk *f = fk_start(false, 0, 0);
+	struct nvme_host *h = open_fk(f, NULL);
+	struct vfu_client *v = nvme_host_vfu(h);
+	uint8_t *b = nvme_host_alloc(h, 2 * PG, PG, NULL);
+	fill(b, 2 * PG, 4);
+	struct nvme_host_cmd c1, c2;
+	assert_int_equal(nvme_host_cmd_rw(h, &c1, NVME_CMD_WRITE, 1, 40, 8, b, 0), 0);
+	assert_int_equal(nvme_host_cmd_rw(h, &c2, NVME_CMD_WRITE, 1, 48, 8, b + PG, 0), 0);
+	c1.flags |= NVME_HOST_F_NO_DB;
+	/* held back: the controller's SQ tail does not move */
+	assert_int_equal(vfu_sync(v), 0);
+	uint32_t tail0 = f->sq[1].db;
+	int db0 = atomic_load(&f->n_trapped_db);
+	assert_int_equal(nvme_host_submit(h, 1, &c1), 0);
+	assert_int_equal(vfu_sync(v), 0);
+	assert_int_equal(f->sq[1].db, tail0);
+	assert_int_equal(atomic_load(&f->n_trapped_db), db0);
+	assert_int_equal(nvme_host_poll(h, 1, 0), 0);
+	assert_false(c1.completed);
+	/* the next plain submission publishes both in one doorbell */
+	assert_int_equal(nvme_host_submit(h, 1, &c2), 0);
+	assert_int_equal(vfu_sync(v), 0);
+	assert_int_equal(atomic_load(&f->n_trapped_db), db0 + 1);
+	assert_int_equal(f->sq[1].db, tail0 + 2);
+	assert_int_equal(nvme_host_wait(h, 1, &c1, 5000), 0);
+	assert_int_equal(nvme_host_wait(h, 1, &c2, 5000), 0);
+	assert_memory_equal(f->disk + 40 * 512, b, 2 * PG);
+	/* or nvme_host_ring_sq(), which has nothing to do the second time */
+	assert_int_equal(nvme_host_submit(h, 1, &c1), 0);
+	assert_int_equal(vfu_sync(v), 0);
+	db0 = atomic_load(&f->n_trapped_db);
+	assert_int_equal(nvme_host_ring_sq(h, 1), 0);
+	assert_int_equal(nvme_host_ring_sq(h, 1), 0);
+	assert_int_equal(vfu_sync(v), 0);
+	assert_int_equal(atomic_load(&f->n_trapped_db), db0 + 1);
+	assert_int_equal(nvme_host_wait(h, 1, &c1, 5000), 0);
+	assert_int_equal(nvme_host_ring_sq(h, 9), -EINVAL);
+	nvme_host_close(h);
+	fk_stop(f);
+}
+
+/* The fd-less ROM range: DMA_MAP without an fd, read-only, unmapped at close;
+ * one overlapping the arena is refused before anything is sent. */
+static void test_e2e_rom_map(void **state)
+{
+	(void)state;
+	struct fk *f = fk_start(false, 0, 0);
+	struct nvme_host_opts o = { .nr_io_queues = 1, .rom_size = 0x40000 };
+	struct nvme_host *h = open_fk(f, &o);
+	assert_int_equal(f->n_fdless_map, 1);
+	assert_int_equal(f->fdless_iova, 0xfffc0000ull);
+	assert_int_equal(f->fdless_size, 0x40000);
+	assert_int_equal(f->fdless_flags, VFIO_DMA_MAP_FLAG_READ);
+	uint8_t *b = nvme_host_alloc(h, PG, PG, NULL);
+	fill(b, PG, 5);
+	assert_int_equal(nvme_host_rw(h, 1, NVME_CMD_WRITE, 1, 0, 8, b, 0), 0);
+	nvme_host_close(h);
+	assert_int_equal(f->n_fdless_unmap, 1);
+	fk_stop(f);
+
+	struct nvme_host_opts bad = { .mem_size = 1u << 20, .iova_base = 0x100000,
+				      .rom_size = 0x2000, .rom_iova = 0x1ff000 };
+	assert_int_equal(nvme_host_open("/nonexistent/osnap.sock", &bad, &h), -EINVAL);
+	bad.rom_iova = 0x200000;
+	bad.rom_size = 0x1800;
+	assert_int_equal(nvme_host_open("/nonexistent/osnap.sock", &bad, &h), -EINVAL);
+}
+
 static void test_e2e_two_threads(void **state)
 {
 	(void)state;
@@ -1759,6 +1983,9 @@ int main(void)
 		cmocka_unit_test(test_e2e_mmap_doorbells),
 		cmocka_unit_test(test_e2e_shadow_doorbells),
 		cmocka_unit_test(test_e2e_two_threads),
+		cmocka_unit_test(test_e2e_irq_mask),
+		cmocka_unit_test(test_e2e_deferred_doorbell),
+		cmocka_unit_test(test_e2e_rom_map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

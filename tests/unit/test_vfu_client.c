@@ -69,6 +69,8 @@ struct fake {
 	char got_json[512];
 	int n_region_info;
 	uint32_t region_info_argsz[4];
+	size_t region_info_plen[4];	/* payload bytes of each request */
+	int n_bar_writes;		/* REGION_WRITEs to region 0 */
 	uint32_t max_count;
 	int n_reads, n_writes, n_replies_to_posted;
 	int n_irq_msgs;
@@ -163,12 +165,15 @@ static void fk_version(struct fake *f, const struct vfu_msg_hdr *h, const uint8_
 	fk_reply(f, h, out, n, NULL, 0);
 }
 
-static void fk_region_info(struct fake *f, const struct vfu_msg_hdr *h, const uint8_t *p, int mode)
+static void fk_region_info(struct fake *f, const struct vfu_msg_hdr *h, const uint8_t *p, size_t len,
+			   int mode)
 {
 	struct vfu_msg_region_info rq;
 	memcpy(&rq, p, sizeof(rq));
-	if (f->n_region_info < 4)
+	if (f->n_region_info < 4) {
 		f->region_info_argsz[f->n_region_info] = rq.argsz;
+		f->region_info_plen[f->n_region_info] = len;
+	}
 	f->n_region_info++;
 
 	uint8_t out[1024] = { 0 };
@@ -268,6 +273,8 @@ static void fk_rw(struct fake *f, const struct vfu_msg_hdr *h, const uint8_t *p,
 		return;
 	}
 	f->n_writes++;
+	if (ra.region == 0)
+		f->n_bar_writes++;
 	if (mem && len == sizeof(ra) + ra.count) {
 		memcpy(mem, p + sizeof(ra), ra.count);
 		if (ra.region == VFIO_PCI_CONFIG_REGION_INDEX)
@@ -408,7 +415,7 @@ static bool fk_handle(struct fake *f, struct vfu_msg_hdr *h, uint8_t *p, size_t 
 		break;
 	}
 	case VFU_CMD_DEVICE_GET_REGION_INFO:
-		fk_region_info(f, h, p, mode);
+		fk_region_info(f, h, p, len, mode);
 		break;
 	case VFU_CMD_DEVICE_GET_IRQ_INFO: {
 		struct vfu_msg_irq_info ii;
@@ -504,6 +511,9 @@ static void fk_init_device(struct fake *f)
 	f->cfg[0x34] = VPD_CAP;
 	cfg_put16(f->cfg, VPD_CAP, 0x5003);		/* VPD, next 0x50 */
 	cfg_put16(f->cfg, 0x50, 0x6011);		/* MSI-X, next 0x60 */
+	cfg_put16(f->cfg, 0x52, 0x0003);		/* 4 vectors, disabled */
+	cfg_put32(f->cfg, 0x54, 0x00002000u);		/* table: BAR0 + 0x2000 */
+	cfg_put32(f->cfg, 0x58, 0x00002800u);		/* PBA: BAR0 + 0x2800 */
 	cfg_put16(f->cfg, 0x60, 0x0010);		/* PCIe, last */
 	cfg_put32(f->cfg, 0x100, 0x14010001u);		/* AER v1, next 0x140 */
 	cfg_put32(f->cfg, 0x140, 0x00010010u);		/* SR-IOV v1, last */
@@ -684,6 +694,9 @@ static void test_region_info_sparse(void **state)
 	assert_int_equal(st.st_size, BAR0_SIZE);
 	close(fd);
 	assert_int_equal(e->f.n_region_info, 1);
+	/* the request carries argsz bytes (its whole reply buffer) */
+	assert_true(e->f.region_info_argsz[0] > 32);
+	assert_int_equal(e->f.region_info_plen[0], e->f.region_info_argsz[0]);
 
 	/* Config space: no fd, no caps. */
 	assert_int_equal(vfu_get_region_info(e->c, VFIO_PCI_CONFIG_REGION_INDEX, &ri, NULL, 0, &fd), 0);
@@ -705,6 +718,9 @@ static void test_region_info_retry(void **state)
 	assert_int_equal(e->f.n_region_info, 2);
 	assert_int_equal(e->f.region_info_argsz[1], 32 + 16 + 20 * 16);
 	assert_true(e->f.region_info_argsz[0] < e->f.region_info_argsz[1]);
+	/* both rounds sent argsz bytes */
+	assert_int_equal(e->f.region_info_plen[0], e->f.region_info_argsz[0]);
+	assert_int_equal(e->f.region_info_plen[1], e->f.region_info_argsz[1]);
 	assert_int_equal(ri.nr_areas, 20);	/* all listed, 4 copied */
 	assert_int_equal(a[3].offset, 0x1000);
 	assert_int_equal(a[2].offset, 0x3000);
@@ -857,11 +873,104 @@ static void test_set_irqs(void **state)
 	/* mismatched data */
 	assert_int_equal(vfu_set_irqs(e->c, 2, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
 				      0, 1, efd, NULL), -EINVAL);
-	int bad[1] = { -1 };
+	int bad[1] = { -2 };
 	assert_int_equal(vfu_set_irqs(e->c, 2, trig, 0, 1, bad, NULL), -EINVAL);
+	/* -1 entries: runs of fds and runs of "no fd" in separate messages
+	 * (as QEMU's vfio-user-pci sends them), each run split at max_msg_fds */
+	int mixed[6] = { efd[0], -1, -1, -1, efd[1], efd[2] };
+	e->f.n_irq_msgs = 0;
+	assert_int_equal(vfu_set_irqs(e->c, VFIO_PCI_MSIX_IRQ_INDEX, trig, 0, 6, mixed, NULL), 0);
+	assert_int_equal(e->f.n_irq_msgs, 4);
+	static const uint32_t want_start[4] = { 0, 1, 3, 4 }, want_count[4] = { 1, 2, 1, 2 };
+	static const int want_nfds[4] = { 1, 0, 0, 2 };
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(e->f.irq_start[i], want_start[i]);
+		assert_int_equal(e->f.irq_count[i], want_count[i]);
+		assert_int_equal(e->f.irq_nfds[i], want_nfds[i]);
+		assert_int_equal(e->f.irq_flags[i], trig);
+	}
+	int none[1] = { -1 };
+	assert_int_equal(vfu_set_irqs(e->c, VFIO_PCI_MSIX_IRQ_INDEX, trig, 0, 1, none, NULL), 0);
+	assert_int_equal(e->f.irq_nfds[4], 0);
+	assert_int_equal(e->f.irq_count[4], 1);
 	for (int i = 0; i < 5; i++)
 		close(efd[i]);
 	env_free(e);
+}
+
+/* MSI-X the VFIO way: config space and SET_IRQS only, the table untouched. */
+static void test_msix(void **state)
+{
+	struct env *e = *state;
+	struct vfu_msix_info mi;
+	assert_int_equal(vfu_msix_info(e->c, &mi), 0);
+	assert_int_equal(mi.cap, 0x50);
+	assert_int_equal(mi.table_size, 4);
+	assert_int_equal(mi.table_bar, 0);
+	assert_int_equal(mi.table_off, 0x2000);
+	assert_int_equal(mi.pba_bar, 0);
+	assert_int_equal(mi.pba_off, 0x2800);
+	assert_int_equal(mi.irq_count, 4);
+	assert_int_equal(mi.irq_flags, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE);
+
+	int efd[5];
+	for (int i = 0; i < 5; i++)
+		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint32_t trig = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	assert_int_equal(vfu_msix_enable(e->c, efd, 5), -EINVAL);	/* above the table */
+	assert_int_equal(vfu_msix_enable(e->c, efd, 0), -EINVAL);
+	assert_int_equal(e->f.n_irq_msgs, 0);
+	e->f.cfg[0x53] |= 0x08;		/* a reserved bit (11): kept by every update */
+	assert_int_equal(vfu_msix_enable(e->c, efd, 3), 0);
+	assert_int_equal(e->f.n_irq_msgs, 2);
+	assert_int_equal(e->f.irq_flags[0], trig);	/* vector 0 without an fd first */
+	assert_int_equal(e->f.irq_start[0], 0);
+	assert_int_equal(e->f.irq_count[0], 1);
+	assert_int_equal(e->f.irq_nfds[0], 0);
+	assert_int_equal(e->f.irq_flags[1], trig);
+	assert_int_equal(e->f.irq_start[1], 0);
+	assert_int_equal(e->f.irq_count[1], 3);
+	assert_int_equal(e->f.irq_nfds[1], 3);
+	assert_int_equal(e->f.cfg[0x53] & 0xc0, 0x80);	/* enabled, function unmasked */
+	assert_int_equal(e->f.cfg[0x52], 0x03);
+	assert_int_equal(e->f.cfg[0x53] & 0x3f, 0x08);
+	assert_int_equal(e->f.n_bar_writes, 0);		/* the table never written */
+
+	assert_int_equal(vfu_msix_mask(e->c, 1, 2, true), 0);
+	assert_int_equal(e->f.irq_flags[2], VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK);
+	assert_int_equal(e->f.irq_start[2], 1);
+	assert_int_equal(e->f.irq_count[2], 2);
+	assert_int_equal(vfu_msix_mask(e->c, 2, 1, false), 0);
+	assert_int_equal(e->f.irq_flags[3], VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK);
+	assert_int_equal(e->f.irq_start[3], 2);
+	assert_int_equal(vfu_msix_mask(e->c, 0, 0, true), -EINVAL);
+
+	assert_int_equal(vfu_msix_function_mask(e->c, true), 0);
+	assert_int_equal(e->f.cfg[0x53] & 0xc0, 0xc0);
+	assert_int_equal(vfu_msix_function_mask(e->c, false), 0);
+	assert_int_equal(e->f.cfg[0x53] & 0xc0, 0x80);
+	assert_int_equal(e->f.cfg[0x52], 0x03);
+	assert_int_equal(e->f.cfg[0x53] & 0x3f, 0x08);
+
+	bool pend = true;
+	assert_int_equal(vfu_msix_pending(e->c, 1, &pend), 0);
+	assert_false(pend);
+	e->f.bar[0x2800] = 0x02;
+	assert_int_equal(vfu_msix_pending(e->c, 1, &pend), 0);
+	assert_true(pend);
+	assert_int_equal(vfu_msix_pending(e->c, 0, &pend), 0);
+	assert_false(pend);
+	assert_int_equal(vfu_msix_pending(e->c, 4, &pend), -EINVAL);
+
+	assert_int_equal(vfu_msix_disable(e->c), 0);
+	assert_int_equal(e->f.irq_flags[4], VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER);
+	assert_int_equal(e->f.irq_count[4], 0);
+	assert_int_equal(e->f.cfg[0x53] & 0xc0, 0);
+	assert_int_equal(e->f.cfg[0x52], 0x03);
+	assert_int_equal(e->f.cfg[0x53] & 0x3f, 0x08);
+	assert_int_equal(e->f.n_bar_writes, 0);
+	for (int i = 0; i < 5; i++)
+		close(efd[i]);
 }
 
 static void test_dma_map(void **state)
@@ -1120,6 +1229,7 @@ int main(void)
 		cmocka_unit_test(test_region_rw_chunked),
 		cmocka_unit_test_setup_teardown(test_write_multi, setup, teardown),
 		cmocka_unit_test(test_set_irqs),
+		cmocka_unit_test_setup_teardown(test_msix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dma_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_id, setup, teardown),
