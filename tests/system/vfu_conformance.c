@@ -302,6 +302,64 @@ static int expect_error(struct vfu_client *c, uint16_t cmd, const void *payload,
 	return 0;
 }
 
+/* Send cmd and require an error reply carrying exactly errno err. */
+static int expect_errno(struct vfu_client *c, uint16_t cmd, const void *payload, size_t plen, int err,
+			const char *what)
+{
+	uint16_t id = vfu_next_msg_id(c);
+	struct raw_reply r;
+	int rc = raw_cmd(c, id, cmd, VFU_F_TYPE_COMMAND, payload, plen, NULL, 0);
+	if (!rc)
+		rc = raw_recv(c, &r, 3000);
+	if (rc) {
+		diag("%s: %s", what, strerror(-rc));
+		return -1;
+	}
+	if (r.h.msg_id != id || r.h.command != cmd || (r.h.flags & VFU_F_TYPE_MASK) != VFU_F_TYPE_REPLY ||
+	    !(r.h.flags & VFU_F_ERROR) || r.h.error != (uint32_t)err || r.len != sizeof(r.h)) {
+		diag("%s: reply id %u command %u flags 0x%x errno %u (%zu bytes), want an error reply with "
+		     "errno %d (%s)", what, r.h.msg_id, r.h.command, r.h.flags, r.h.error, r.len, err,
+		     strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+/* Send cmd and require a successful reply; *r gets it (fds closed). */
+static int expect_reply(struct vfu_client *c, uint16_t cmd, const void *payload, size_t plen,
+			struct raw_reply *r, const char *what)
+{
+	uint16_t id = vfu_next_msg_id(c);
+	int rc = raw_cmd(c, id, cmd, VFU_F_TYPE_COMMAND, payload, plen, NULL, 0);
+	if (!rc)
+		rc = raw_recv(c, r, 3000);
+	if (rc) {
+		diag("%s: %s", what, strerror(-rc));
+		return -1;
+	}
+	if (r->h.msg_id != id || r->h.command != cmd ||
+	    (r->h.flags & VFU_F_TYPE_MASK) != VFU_F_TYPE_REPLY || (r->h.flags & VFU_F_ERROR)) {
+		diag("%s: reply id %u command %u flags 0x%x errno %u, want success", what, r->h.msg_id,
+		     r->h.command, r->h.flags, r->h.error);
+		return -1;
+	}
+	return 0;
+}
+
+/* A GET_*_INFO request of plen bytes: the fixed part req (rlen bytes) with
+ * its argsz set to argsz, zeroes after it. Returns 0 and the reply in *r,
+ * or -1 (diagnosed) for an error reply. */
+static int info_request(uint16_t cmd, const void *req, size_t rlen, uint32_t argsz, size_t plen,
+			struct raw_reply *r, const char *what)
+{
+	uint8_t buf[512] = { 0 };
+	if (plen > sizeof(buf) || rlen > sizeof(buf))
+		return -1;
+	memcpy(buf, req, rlen);
+	memcpy(buf, &argsz, sizeof(argsz));	/* every GET_*_INFO starts with argsz */
+	return expect_reply(C, cmd, buf, plen, r, what);
+}
+
 /* Wait for the server to close c: error replies may come first. */
 static int expect_close(struct vfu_client *c, int timeout_ms, const char *what)
 {
@@ -389,11 +447,20 @@ static int msix_ctrl_set(const struct msix_layout *m, bool enable, bool maskall)
 	return vfu_cfg_write16(C, (uint32_t)m->cap + MSIX_CTRL, ctl);
 }
 
-static int msix_vec_mask(const struct msix_layout *m, uint16_t v, bool masked)
+/* Write the mask bit of vector v's Vector Control in the MSI-X table. A
+ * VFIO client emulates the table itself, so for the device the table is
+ * plain storage: this masks nothing (see the msix_* cases). */
+static int msix_table_mask(const struct msix_layout *m, uint16_t v, bool masked)
 {
 	uint32_t le = htole32(masked ? MSIX_VEC_MASKED : 0);
 	return vfu_region_write(C, m->table_bir, m->table_off + (uint64_t)v * MSIX_ENTRY + MSIX_VEC_CTRL,
 				&le, 4, false);
+}
+
+/* What masks a vector over vfio-user: SET_IRQS ACTION_MASK / ACTION_UNMASK. */
+static int msix_mask(uint16_t v, bool masked)
+{
+	return vfu_msix_mask(C, v, 1, masked);
 }
 
 static int msix_vec_ctrl(const struct msix_layout *m, uint16_t v, uint32_t *val)
@@ -436,7 +503,8 @@ static uint64_t efd_wait(int fd, int timeout_ms)
 }
 
 /* MSI-X test bench: eventfds for every vector, MSI-X enabled, function
- * unmasked, every vector masked in the table, nothing pending. */
+ * unmasked, every vector masked with SET_IRQS ACTION_MASK, nothing
+ * pending. */
 struct irq_bench {
 	struct msix_layout m;
 	int *efd;
@@ -479,9 +547,10 @@ static int bench_setup(struct irq_bench *b)
 			return -errno;
 	}
 	/* mask everything, enable, then hand over the eventfds */
-	for (uint16_t i = 0; i < b->n; i++)
-		if ((rc = msix_vec_mask(&b->m, i, true)))
-			return rc;
+	if ((rc = vfu_msix_mask(C, 0, b->n, true))) {
+		diag("SET_IRQS ACTION_MASK of %u vectors: %s", b->n, strerror(-rc));
+		return rc;
+	}
 	if ((rc = msix_ctrl_set(&b->m, true, false)))
 		return rc;
 	rc = vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
@@ -497,7 +566,7 @@ static int bench_setup(struct irq_bench *b)
 		if ((rc = msix_pending(&b->m, i, &pend)))
 			return rc;
 		if (pend) {
-			if ((rc = msix_vec_mask(&b->m, i, false)) || (rc = msix_vec_mask(&b->m, i, true)))
+			if ((rc = msix_mask(i, false)) || (rc = msix_mask(i, true)))
 				return rc;
 		}
 	}
@@ -685,6 +754,28 @@ static int t_device_info(void)
 	struct vfu_msg_device_info bad = { .argsz = 8 };
 	CHECK(expect_error(C, VFU_CMD_DEVICE_GET_INFO, &bad, sizeof(bad), NULL, 0, "argsz 8") == 0,
 	      "DEVICE_GET_INFO with argsz < 16 must fail");
+	/* a payload of argsz bytes (a client's whole reply buffer) is fine:
+	 * the same answer as with the bare structure */
+	{
+		struct vfu_msg_device_info rq = { .argsz = sizeof(rq) };
+		struct raw_reply r16, r256;
+		CHECK(info_request(VFU_CMD_DEVICE_GET_INFO, &rq, sizeof(rq), 16, 16, &r16, "payload 16") == 0,
+		      "DEVICE_GET_INFO with a payload of 16 bytes failed");
+		CHECK(info_request(VFU_CMD_DEVICE_GET_INFO, &rq, sizeof(rq), 256, 256, &r256,
+				   "payload 256") == 0, "DEVICE_GET_INFO with argsz = payload = 256 failed");
+		CHECK(r16.len == sizeof(r16.h) + 16 && r256.len == r16.len &&
+		      !memcmp(r16.data, r256.data, 16),
+		      "DEVICE_GET_INFO answers differ for payloads of 16 and 256 bytes (%zu, %zu bytes)",
+		      r16.len, r256.len);
+		struct vfu_msg_device_info got;
+		memcpy(&got, r256.data, sizeof(got));
+		CHECK(got.argsz == 16 && got.num_regions == NUM_REGIONS && got.num_irqs == NUM_IRQS,
+		      "DEVICE_GET_INFO for argsz 256: argsz %u regions %u irqs %u", got.argsz,
+		      got.num_regions, got.num_irqs);
+		/* shorter than the structure: EINVAL */
+		CHECK(expect_errno(C, VFU_CMD_DEVICE_GET_INFO, &rq, 12, EINVAL, "payload 12") == 0,
+		      "DEVICE_GET_INFO with a payload of 12 bytes not refused with EINVAL");
+	}
 	OK(vfu_sync(C));
 	ret = 0;
 out:
@@ -750,6 +841,45 @@ static int t_region_info(void)
 	struct vfu_msg_region_info bad = { .argsz = 16, .index = 0 };
 	CHECK(expect_error(C, VFU_CMD_DEVICE_GET_REGION_INFO, &bad, sizeof(bad), NULL, 0, "argsz 16") == 0,
 	      "GET_REGION_INFO with argsz 16 must fail");
+	/* A payload of argsz bytes, the client's whole reply buffer (SPDK's
+	 * vfio-user driver sends it so): the same answer as with the bare
+	 * 32-byte structure and the same argsz, for every region. */
+	for (uint32_t i = 0; i < NUM_REGIONS; i++) {
+		struct vfu_msg_region_info rq = { .index = i };
+		struct raw_reply r32, r256;
+		CHECK(info_request(VFU_CMD_DEVICE_GET_REGION_INFO, &rq, sizeof(rq), 256, 32, &r32,
+				   "argsz 256, payload 32") == 0, "GET_REGION_INFO %u, payload 32 failed", i);
+		CHECK(info_request(VFU_CMD_DEVICE_GET_REGION_INFO, &rq, sizeof(rq), 256, 256, &r256,
+				   "argsz 256, payload 256") == 0,
+		      "GET_REGION_INFO %u with argsz = payload = 256 failed", i);
+		CHECK(r32.len >= sizeof(r32.h) + 32 && r256.len == r32.len &&
+		      !memcmp(r32.data, r256.data, r32.len - sizeof(r32.h)),
+		      "GET_REGION_INFO %u answers differ for payloads of 32 and 256 bytes (%zu, %zu bytes)", i,
+		      r32.len, r256.len);
+		struct vfu_msg_region_info got;
+		memcpy(&got, r256.data, sizeof(got));
+		CHECK(got.index == i && got.size == region_size[i], "GET_REGION_INFO %u, payload 256: index %u "
+		      "size 0x%llx, want size 0x%llx", i, got.index, (unsigned long long)got.size,
+		      (unsigned long long)region_size[i]);
+		/* and with argsz 32 the fixed part is the same */
+		struct raw_reply rs;
+		CHECK(info_request(VFU_CMD_DEVICE_GET_REGION_INFO, &rq, sizeof(rq), 32, 32, &rs,
+				   "argsz 32") == 0, "GET_REGION_INFO %u with argsz 32 failed", i);
+		struct vfu_msg_region_info small;
+		memcpy(&small, rs.data, sizeof(small));
+		CHECK(small.flags == got.flags && small.size == got.size && small.offset == got.offset,
+		      "GET_REGION_INFO %u: argsz 32 gives flags 0x%x size 0x%llx, argsz 256 flags 0x%x size "
+		      "0x%llx", i, small.flags, (unsigned long long)small.size, got.flags,
+		      (unsigned long long)got.size);
+	}
+	/* a payload shorter than the structure: EINVAL */
+	{
+		struct vfu_msg_region_info rq = { .argsz = 32, .index = 0 };
+		CHECK(expect_errno(C, VFU_CMD_DEVICE_GET_REGION_INFO, &rq, 16, EINVAL, "payload 16") == 0,
+		      "GET_REGION_INFO with a payload of 16 bytes not refused with EINVAL");
+		CHECK(expect_errno(C, VFU_CMD_DEVICE_GET_REGION_INFO, &rq, 31, EINVAL, "payload 31") == 0,
+		      "GET_REGION_INFO with a payload of 31 bytes not refused with EINVAL");
+	}
 	OK(vfu_sync(C));
 	ret = 0;
 out:
@@ -772,6 +902,9 @@ static int t_irq_info(void)
 				CHECK(info.count == (uint32_t)opt.msix, "MSI-X count %u, want %d", info.count,
 				      opt.msix);
 			CHECK(info.flags & VFIO_IRQ_INFO_EVENTFD, "MSI-X flags 0x%x lack EVENTFD", info.flags);
+			/* vectors are masked through SET_IRQS, not the table */
+			CHECK(info.flags & VFIO_IRQ_INFO_MASKABLE, "MSI-X flags 0x%x lack MASKABLE",
+			      info.flags);
 		} else if (i == VFIO_PCI_INTX_IRQ_INDEX || i == VFIO_PCI_MSI_IRQ_INDEX) {
 			/* no INTx (Interrupt Pin 0) and no MSI capability */
 			CHECK(info.count == 0, "IRQ index %u: count %u, the function has none", i, info.count);
@@ -780,6 +913,27 @@ static int t_irq_info(void)
 	struct vfu_irq_info info;
 	FAILS(vfu_get_irq_info(C, NUM_IRQS, &info), "IRQ index 5");
 	FAILS(vfu_get_irq_info(C, 42, &info), "IRQ index 42");
+	/* a payload of argsz bytes: the same answer as with the bare structure */
+	for (uint32_t i = 0; i < NUM_IRQS; i++) {
+		struct vfu_msg_irq_info rq = { .index = i };
+		struct raw_reply r16, r256;
+		CHECK(info_request(VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, sizeof(rq), 16, 16, &r16, "payload 16") == 0,
+		      "GET_IRQ_INFO %u with a payload of 16 bytes failed", i);
+		CHECK(info_request(VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, sizeof(rq), 256, 256, &r256,
+				   "payload 256") == 0, "GET_IRQ_INFO %u with argsz = payload = 256 failed", i);
+		CHECK(r16.len == sizeof(r16.h) + 16 && r256.len == r16.len &&
+		      !memcmp(r16.data, r256.data, 16),
+		      "GET_IRQ_INFO %u answers differ for payloads of 16 and 256 bytes (%zu, %zu bytes)", i,
+		      r16.len, r256.len);
+	}
+	{
+		struct vfu_msg_irq_info rq = { .argsz = 16, .index = VFIO_PCI_MSIX_IRQ_INDEX };
+		CHECK(expect_errno(C, VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, 12, EINVAL, "payload 12") == 0,
+		      "GET_IRQ_INFO with a payload of 12 bytes not refused with EINVAL");
+		rq.argsz = 8;
+		CHECK(expect_errno(C, VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, 16, EINVAL, "argsz 8") == 0,
+		      "GET_IRQ_INFO with argsz 8 not refused with EINVAL");
+	}
 	OK(vfu_sync(C));
 	ret = 0;
 out:
@@ -1180,25 +1334,40 @@ static int t_msix_trigger(void)
 {
 	int ret = -1;
 	struct irq_bench b;
+	bool pend;
 	OK(bench_setup(&b));
 	uint16_t last = (uint16_t)(b.n - 1);
 	/* vector 0 unmasked fires, and only its eventfd */
-	OK(msix_vec_mask(&b.m, 0, false));
+	OK(msix_mask(0, false));
 	OK(msix_trigger(0));
-	CHECK(efd_wait(b.efd[0], 1000) >= 1, "unmasked vector 0 did not fire");
+	CHECK(efd_wait(b.efd[0], 1000) == 1, "unmasked vector 0 did not fire (once)");
 	for (uint16_t i = 1; i < b.n; i++)
 		CHECK(efd_wait(b.efd[i], 0) == 0, "vector %u fired when vector 0 was triggered", i);
 	/* the last vector too (range end) */
-	OK(msix_vec_mask(&b.m, last, false));
+	OK(msix_mask(last, false));
 	OK(msix_trigger(last));
-	CHECK(efd_wait(b.efd[last], 1000) >= 1, "unmasked vector %u did not fire", last);
+	CHECK(efd_wait(b.efd[last], 1000) == 1, "unmasked vector %u did not fire (once)", last);
+	/* the table does not mask: vector 0 with its table mask bit set (as it
+	 * is from reset, and as QEMU leaves it: it never writes the table)
+	 * fires all the same, and nothing is left pending */
+	{
+		uint32_t ctl;
+		OK(msix_table_mask(&b.m, 0, true));
+		OK(msix_vec_ctrl(&b.m, 0, &ctl));
+		CHECK(ctl & MSIX_VEC_MASKED, "vector control reads 0x%08x after setting the mask bit", ctl);
+		OK(msix_trigger(0));
+		CHECK(efd_wait(b.efd[0], 1000) == 1,
+		      "vector 0, unmasked by SET_IRQS, did not fire because of its table mask bit");
+		OK(msix_pending(&b.m, 0, &pend));
+		CHECK(!pend, "vector 0 fired and is pending too");
+	}
 	/* DATA_BOOL trigger fires the vectors whose bool is 1 */
 	if (b.n > 1) {
 		uint8_t bools[2] = { 1, 0 };
-		OK(msix_vec_mask(&b.m, 1, false));
+		OK(msix_mask(1, false));
 		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
 				0, 2, NULL, bools));
-		CHECK(efd_wait(b.efd[0], 1000) >= 1, "DATA_BOOL trigger of vector 0 did not fire");
+		CHECK(efd_wait(b.efd[0], 1000) == 1, "DATA_BOOL trigger of vector 0 did not fire (once)");
 		CHECK(efd_wait(b.efd[1], 100) == 0, "DATA_BOOL 0 fired vector 1");
 	}
 	/* the eventfd of a vector can be replaced */
@@ -1211,10 +1380,27 @@ static int t_msix_trigger(void)
 			close(nfd);
 			OK(rc);
 		}
-		close(b.efd[0]);
+		int old = b.efd[0];
 		b.efd[0] = nfd;
 		OK(msix_trigger(0));
-		CHECK(efd_wait(b.efd[0], 1000) >= 1, "vector 0 did not fire on its new eventfd");
+		CHECK(efd_wait(b.efd[0], 1000) == 1, "vector 0 did not fire on its new eventfd");
+		uint64_t stale = efd_wait(old, 0);
+		close(old);
+		CHECK(stale == 0, "vector 0 fired on its old eventfd");
+	}
+	/* a vector de-assigned the way QEMU does it (DATA_EVENTFD, count 1, no
+	 * fd) stays silent, and gets its eventfd back */
+	{
+		int none = -1;
+		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
+				VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &none, NULL));
+		OK(msix_trigger(0));
+		OK(vfu_sync(C));
+		CHECK(efd_wait(b.efd[0], 100) == 0, "vector 0 fired after its eventfd was de-assigned");
+		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
+				VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &b.efd[0], NULL));
+		OK(msix_trigger(0));
+		CHECK(efd_wait(b.efd[0], 1000) == 1, "vector 0 did not fire on its eventfd given back");
 	}
 	/* with the index disabled (DATA_NONE, count 0) nothing fires */
 	OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0,
@@ -1228,6 +1414,9 @@ out:
 	return ret;
 }
 
+/* Per-vector masking over vfio-user is SET_IRQS ACTION_MASK/UNMASK (MSI-X
+ * is reported MASKABLE): a masked vector latches its PBA bit and fires once
+ * on unmask. The table's mask bit neither masks nor unmasks. */
 static int t_msix_vector_mask(void)
 {
 	int ret = -1;
@@ -1237,7 +1426,7 @@ static int t_msix_vector_mask(void)
 	uint16_t v = b.n > 1 ? 1 : 0;
 	OK(msix_pending(&b.m, v, &pend));
 	CHECK(!pend, "vector %u pending before any trigger", v);
-	/* masked in the table: latches its PBA bit, does not fire */
+	/* masked: latches its PBA bit, does not fire */
 	OK(msix_trigger(v));
 	OK(vfu_sync(C));
 	CHECK(efd_wait(b.efd[v], 100) == 0, "masked vector %u fired", v);
@@ -1250,16 +1439,48 @@ static int t_msix_vector_mask(void)
 		OK(msix_pending(&b.m, v, &pend));
 		CHECK(pend, "a write of 0 to the PBA cleared vector %u's pending bit", v);
 	}
-	/* unmask: fires once and clears the bit */
-	OK(msix_vec_mask(&b.m, v, false));
-	CHECK(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire (once) on unmask", v);
+	/* clearing the table's mask bit does not unmask it */
+	OK(msix_table_mask(&b.m, v, false));
+	OK(vfu_sync(C));
+	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired when its table mask bit was cleared", v);
+	OK(msix_pending(&b.m, v, &pend));
+	CHECK(pend, "vector %u lost its pending bit when its table mask bit was cleared", v);
+	/* a second trigger while masked: still one pending interrupt */
+	OK(msix_trigger(v));
+	/* unmask (table mask bit set again, which does not matter): fires
+	 * exactly once and clears the bit */
+	OK(msix_table_mask(&b.m, v, true));
+	OK(msix_mask(v, false));
+	CHECK(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire exactly once on unmask", v);
+	OK(vfu_sync(C));
+	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired again after its delivery", v);
 	OK(msix_pending(&b.m, v, &pend));
 	CHECK(!pend, "vector %u still pending after delivery", v);
-	/* mask again: no stale delivery */
-	OK(msix_vec_mask(&b.m, v, true));
-	OK(msix_vec_mask(&b.m, v, false));
+	/* mask and unmask again: no stale delivery */
+	OK(msix_mask(v, true));
+	OK(msix_mask(v, false));
 	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired again without a trigger", v);
-	/* Vector Control: only the mask bit is writable */
+	/* unmasked, it fires at once */
+	OK(msix_trigger(v));
+	CHECK(efd_wait(b.efd[v], 1000) == 1, "unmasked vector %u did not fire", v);
+	/* DATA_BOOL: only the vectors whose bool is 1 change */
+	if (b.n > 1) {
+		uint8_t bools[2] = { 0, 1 };
+		OK(msix_mask(0, false));
+		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_MASK,
+				0, 2, NULL, bools));
+		OK(msix_trigger(0));
+		OK(msix_trigger(1));
+		CHECK(efd_wait(b.efd[0], 1000) == 1, "vector 0 (bool 0: left unmasked) did not fire");
+		OK(vfu_sync(C));
+		CHECK(efd_wait(b.efd[1], 100) == 0, "vector 1 masked with DATA_BOOL fired");
+		OK(msix_pending(&b.m, 1, &pend));
+		CHECK(pend, "vector 1 masked with DATA_BOOL did not latch");
+		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_UNMASK,
+				0, 2, NULL, bools));
+		CHECK(efd_wait(b.efd[1], 1000) == 1, "vector 1 unmasked with DATA_BOOL did not fire once");
+	}
+	/* Vector Control: only the mask bit is writable (storage) */
 	{
 		uint32_t ctl;
 		uint32_t le = htole32(0xfffffffeu);
@@ -1274,6 +1495,8 @@ out:
 	return ret;
 }
 
+/* Config space masks too: the Function Mask holds every vector (latching),
+ * MSI-X Enable off sends and latches nothing. */
 static int t_msix_function_mask(void)
 {
 	int ret = -1;
@@ -1281,7 +1504,7 @@ static int t_msix_function_mask(void)
 	bool pend;
 	OK(bench_setup(&b));
 	uint16_t v = 0;
-	OK(msix_vec_mask(&b.m, v, false));
+	OK(msix_mask(v, false));
 	OK(msix_ctrl_set(&b.m, true, true));
 	OK(msix_trigger(v));
 	OK(vfu_sync(C));
@@ -1293,11 +1516,30 @@ static int t_msix_function_mask(void)
 	      v);
 	OK(msix_pending(&b.m, v, &pend));
 	CHECK(!pend, "vector %u still pending after delivery", v);
-	/* MSI-X disabled: nothing fires */
+	/* masked twice over (function and SET_IRQS): clearing one is not enough */
+	OK(msix_mask(v, true));
+	OK(msix_ctrl_set(&b.m, true, true));
+	OK(msix_trigger(v));
+	OK(msix_ctrl_set(&b.m, true, false));
+	OK(vfu_sync(C));
+	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired while still masked by SET_IRQS", v);
+	OK(msix_pending(&b.m, v, &pend));
+	CHECK(pend, "vector %u masked twice over did not latch", v);
+	OK(msix_mask(v, false));
+	CHECK(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire (once) when both masks were gone", v);
+	/* MSI-X disabled: nothing fires and nothing latches, so nothing comes
+	 * when it is enabled again */
 	OK(msix_ctrl_set(&b.m, false, false));
 	OK(msix_trigger(v));
 	OK(vfu_sync(C));
 	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired with MSI-X disabled", v);
+	OK(msix_pending(&b.m, v, &pend));
+	CHECK(!pend, "vector %u latched a trigger with MSI-X disabled", v);
+	OK(msix_ctrl_set(&b.m, true, false));
+	OK(vfu_sync(C));
+	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired when MSI-X was enabled again", v);
+	OK(msix_trigger(v));
+	CHECK(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire with MSI-X enabled again", v);
 	ret = 0;
 out:
 	bench_free(&b);
@@ -1421,8 +1663,22 @@ static int t_dma_bad(void)
 	FAILS(vfu_dma_map(C, IOVA_B, 0x1000, m->fd, 0x10, RW), "unaligned file offset");
 	FAILS(vfu_dma_map(C, IOVA_B, 0, m->fd, 0, RW), "size 0");
 	FAILS(vfu_dma_map(C, 0xfffffffffffff000ull, 0x2000, m->fd, 0, RW), "range wrapping around");
-	FAILS(vfu_dma_map(C, IOVA_B, 0x1000, -1, 0, RW), "map without an fd");
 	FAILS(vfu_dma_map(C, IOVA_B, 0x1000, m->fd, 0, 0x4), "unknown protection flag");
+	FAILS(vfu_dma_map(C, IOVA_B + 0x200, 0x1000, -1, 0, RW), "unaligned address without an fd");
+	FAILS(vfu_dma_map(C, IOVA_B, 0, -1, 0, RW), "size 0 without an fd");
+	/* two fds for one region: EINVAL */
+	{
+		struct vfu_msg_dma_map dm = { .argsz = sizeof(dm), .flags = RW, .address = IOVA_B,
+					      .size = 0x1000 };
+		int two[2] = { m->fd, small->fd };
+		uint16_t id = vfu_next_msg_id(C);
+		struct raw_reply r;
+		OK(raw_cmd(C, id, VFU_CMD_DMA_MAP, VFU_F_TYPE_COMMAND, &dm, sizeof(dm), two, 2));
+		OK(raw_recv(C, &r, 3000));
+		CHECK(r.h.msg_id == id && (r.h.flags & VFU_F_ERROR) && r.h.error == EINVAL,
+		      "DMA_MAP with 2 fds: reply id %u flags 0x%x errno %u, want EINVAL", r.h.msg_id, r.h.flags,
+		      r.h.error);
+	}
 	/* nothing of that was mapped: the range can be mapped now */
 	OK(vfu_dma_map(C, IOVA_B, 0x1000, m->fd, 0, RW));
 	OK(vfu_dma_unmap(C, IOVA_B, 0x1000));
@@ -1433,6 +1689,55 @@ static int t_dma_bad(void)
 	ret = 0;
 out:
 	host_mem_destroy(small);
+	host_mem_destroy(m);
+	return ret;
+}
+
+/* DMA_MAP without an fd: QEMU maps memory it does not share (a VM's
+ * firmware ROM) so. The server records the range (so that its unmap
+ * succeeds and overlaps are refused) though it cannot reach into it. */
+static int t_dma_fdless(void)
+{
+	int ret = -1;
+	struct host_mem *m = NULL;
+	OK(host_mem_create(MIB, &m));
+	OK(vfu_dma_map(C, IOVA_B, 0x40000, -1, 0, VFU_PROT_READ));
+	/* overlaps with it are refused, whatever backs either side */
+	int rc = vfu_dma_map(C, IOVA_B, 0x40000, -1, 0, VFU_PROT_READ);
+	CHECK(rc == -EEXIST, "fd-less range mapped twice: %d (%s), want EEXIST", rc, strerror(-rc));
+	rc = vfu_dma_map(C, IOVA_B + 0x10000, 0x1000, m->fd, 0, RW);
+	CHECK(rc == -EEXIST, "fd range inside an fd-less one: %d (%s), want EEXIST", rc, strerror(-rc));
+	rc = vfu_dma_map(C, IOVA_B - 0x1000, 0x2000, m->fd, 0, RW);
+	CHECK(rc == -EEXIST, "fd range over the start of an fd-less one: %d (%s), want EEXIST", rc,
+	      strerror(-rc));
+	rc = vfu_dma_map(C, IOVA_B + 0x3f000, 0x2000, -1, 0, RW);
+	CHECK(rc == -EEXIST, "fd-less range over the end of an fd-less one: %d (%s), want EEXIST", rc,
+	      strerror(-rc));
+	OK(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
+	rc = vfu_dma_map(C, IOVA_A + MIB - 0x1000, 0x2000, -1, 0, RW);
+	CHECK(rc == -EEXIST, "fd-less range over the end of an fd one: %d (%s), want EEXIST", rc,
+	      strerror(-rc));
+	/* adjacent is fine on both sides */
+	OK(vfu_dma_map(C, IOVA_A + MIB, 0x1000, -1, 0, RW));
+	OK(vfu_dma_map(C, IOVA_B + 0x40000, 0x1000, m->fd, 0, RW));
+	/* only the exact range unmaps */
+	FAILS(vfu_dma_unmap(C, IOVA_B, 0x1000), "unmap of part of an fd-less range");
+	OK(vfu_sync(C));
+	FAILS(vfu_dma_unmap(C, IOVA_B, 0x80000), "unmap of more than an fd-less range");
+	OK(vfu_sync(C));
+	OK(vfu_dma_unmap(C, IOVA_B, 0x40000));
+	FAILS(vfu_dma_unmap(C, IOVA_B, 0x40000), "unmap of an fd-less range already unmapped");
+	/* the range is free again, for either kind */
+	OK(vfu_dma_map(C, IOVA_B, 0x40000, m->fd, 0, RW));
+	OK(vfu_dma_unmap(C, IOVA_B, 0x40000));
+	OK(vfu_dma_map(C, IOVA_B, 0x40000, -1, 0, RW));
+	OK(vfu_dma_unmap(C, IOVA_B, 0x40000));
+	OK(vfu_dma_unmap(C, IOVA_B + 0x40000, 0x1000));
+	OK(vfu_dma_unmap(C, IOVA_A + MIB, 0x1000));
+	OK(vfu_dma_unmap(C, IOVA_A, MIB));
+	OK(vfu_sync(C));
+	ret = 0;
+out:
 	host_mem_destroy(m);
 	return ret;
 }
@@ -1686,7 +1991,7 @@ static int t_flr(void)
 	int exp = vfu_cfg_find_cap(C, CAP_EXP);
 	OK(exp);
 	OK(msix_ctrl_set(&m, true, false));
-	OK(msix_vec_mask(&m, 0, false));
+	OK(msix_table_mask(&m, 0, false));
 	OK(vfu_cfg_read16(C, (uint32_t)exp + EXP_DEVCTL, &devctl));
 	OK(vfu_cfg_write16(C, (uint32_t)exp + EXP_DEVCTL, devctl | EXP_DEVCTL_FLR));
 	OK(vfu_cfg_read16(C, (uint32_t)exp + EXP_DEVCTL, &devctl));
@@ -1695,7 +2000,7 @@ static int t_flr(void)
 	CHECK(!(ctl & MSIX_CTRL_ENABLE), "MSI-X still enabled after FLR (0x%04x)", ctl);
 	uint32_t vc;
 	OK(msix_vec_ctrl(&m, 0, &vc));
-	CHECK(vc & MSIX_VEC_MASKED, "vector 0 unmasked after FLR");
+	CHECK(vc & MSIX_VEC_MASKED, "vector 0's table mask bit not back to its reset value after FLR");
 	ret = 0;
 out:
 	return ret;
@@ -1708,7 +2013,7 @@ static int t_device_reset(void)
 	uint16_t ctl, cmd;
 	OK(msix_layout(&m));
 	OK(msix_ctrl_set(&m, true, false));
-	OK(msix_vec_mask(&m, 0, false));
+	OK(msix_table_mask(&m, 0, false));
 	OK(vfu_cfg_read16(C, PCI_COMMAND, &cmd));
 	OK(vfu_cfg_write16(C, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY));
 	OK(vfu_cfg_read16(C, (uint32_t)m.cap + MSIX_CTRL, &ctl));
@@ -1718,7 +2023,7 @@ static int t_device_reset(void)
 	CHECK(!(ctl & MSIX_CTRL_ENABLE), "MSI-X still enabled after DEVICE_RESET (0x%04x)", ctl);
 	uint32_t vc;
 	OK(msix_vec_ctrl(&m, 0, &vc));
-	CHECK(vc & MSIX_VEC_MASKED, "vector 0 unmasked after DEVICE_RESET");
+	CHECK(vc & MSIX_VEC_MASKED, "vector 0's table mask bit not back to its reset value after DEVICE_RESET");
 	OK(vfu_cfg_read16(C, PCI_COMMAND, &cmd));
 	CHECK(!(cmd & PCI_COMMAND_MEMORY), "Memory Space still enabled after DEVICE_RESET (0x%04x)", cmd);
 	/* a payload is not expected */
@@ -1773,8 +2078,9 @@ static int t_reconnect_fresh(void)
 	struct irq_bench b = { .efd = NULL };
 	OK(host_mem_create(MIB, &m));
 	OK(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
+	OK(vfu_dma_map(C, IOVA_B, 0x10000, -1, 0, VFU_PROT_READ));
 	OK(bench_setup(&b));
-	OK(msix_vec_mask(&b.m, 0, false));
+	OK(msix_mask(0, false));
 	/* keep vector 0's eventfd; the server holds its own copies of all */
 	int old0 = b.efd[0];
 	for (uint16_t i = 1; i < b.n; i++)
@@ -1790,9 +2096,12 @@ static int t_reconnect_fresh(void)
 		CHECK(rc == 0, "reconnect right after a disconnect: %s", strerror(-rc));
 	}
 	rc = vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW);
+	if (!rc)
+		rc = vfu_dma_map(C, IOVA_B, 0x10000, -1, 0, VFU_PROT_READ);
 	if (rc) {
 		close(old0);
-		CHECK(rc == 0, "the previous client's DMA map survived: map of the same range: %s", strerror(-rc));
+		CHECK(rc == 0, "the previous client's DMA maps survived: map of the same ranges: %s",
+		      strerror(-rc));
 	}
 	/* nor do its eventfds: MSI-X may still be enabled, but vector 0 has none */
 	rc = msix_trigger(0);
@@ -1803,6 +2112,7 @@ static int t_reconnect_fresh(void)
 	OK(rc);
 	CHECK(fired == 0, "the previous client's eventfd fired for the new client");
 	OK(vfu_dma_unmap(C, IOVA_A, MIB));
+	OK(vfu_dma_unmap(C, IOVA_B, 0x10000));
 	ret = 0;
 out:
 	host_mem_destroy(m);
@@ -1842,6 +2152,7 @@ static const struct tcase cases[] = {
 	{ "set_irqs_bad", t_set_irqs_bad, true, false },
 	{ "dma_map_unmap", t_dma_map, true, false },
 	{ "dma_map_bad", t_dma_bad, true, false },
+	{ "dma_map_without_fd", t_dma_fdless, true, false },
 	{ "dma_unmap_wrong_range_keeps_connection", t_dma_unmap_wrong, true, false },
 	{ "region_access_bad", t_region_bad, true, false },
 	{ "region_write_posted", t_posted_write, true, false },
