@@ -2,6 +2,7 @@
 #include "bdev/bdev.h"
 #include "core/cpumask.h"
 #include "core/event_loop.h"
+#include "core/guest_fault.h"
 #include "core/log.h"
 #include "core/params.h"
 #include "core/thread.h"
@@ -271,6 +272,11 @@ int main(int argc, char **argv)
 	sig_lf = loop_add_fd(sfd, EPOLLIN, on_signal, &sfd);
 	if (!sig_lf) {
 		fprintf(stderr, "osnapd: cannot watch signals: %s\n", strerror(errno));
+		return 1;
+	}
+	/* a client truncating the memory it shares must not kill the service */
+	if (guest_fault_init()) {
+		fprintf(stderr, "osnapd: cannot install the SIGBUS handler: %s\n", strerror(errno));
 		return 1;
 	}
 	rpc_tables_register();

@@ -54,6 +54,11 @@ struct emu_ctrl_ops {
 	void (*reset)(void *ctrl, enum emu_reset_reason why);
 	/* A client connected (true) or went away (false). */
 	void (*client)(void *ctrl, bool connected);
+	/* The client broke its memory (it truncated a file it shared: a
+	 * SIGBUS was caught): drop it. For providers that live with the
+	 * controller (vhost-user); vfio-user clients are dropped by the
+	 * device plane itself. */
+	void (*client_fault)(void *ctrl);
 };
 
 /* --- the device plane --- */

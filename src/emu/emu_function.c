@@ -1,6 +1,7 @@
 /* Emulated PCI functions: creation from the emulation config, identities,
  * register files in shared memory, config space, SR-IOV, binding. */
 #include "emu_internal.h"
+#include "core/guest_fault.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -236,8 +237,10 @@ static void fn_free(struct emu_function *fn)
 	struct emu_memmap *m = atomic_load(&fn->map);
 	if (m) {
 		for (int i = 0; i < m->n; i++)
-			if (m->r[i].hva)
+			if (m->r[i].hva) {
+				guest_fault_unwatch(m->r[i].fault_id);
 				munmap(m->r[i].hva, m->r[i].size);
+			}
 		free(m);
 	}
 	for (int i = 0; i < PCI_NUM_BARS; i++) {

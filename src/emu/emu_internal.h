@@ -18,6 +18,7 @@ struct emu_region {
 				 * memory); it is known, so that its unmap
 				 * succeeds, but osnap cannot reach into it */
 	int prot;		/* EMU_DMA_READ | EMU_DMA_WRITE */
+	int fault_id;		/* guest_fault watch of hva (-1: none) */
 };
 
 /* An immutable snapshot of the client's memory map, sorted by gpa. A new
@@ -114,6 +115,8 @@ void emu_fn_client_event(struct emu_function *fn, bool connected);
 
 /* vfio-user provider (vfio_user/). */
 int vfu_endpoint_create(struct emu_function *fn, char *err, size_t errlen);
+/* Drop the client (if any), as if it had disconnected. */
+void vfu_endpoint_drop_client(struct emu_function *fn);
 void vfu_endpoint_destroy(struct emu_function *fn);
 bool vfu_endpoint_connected(struct emu_function *fn);
 

@@ -1,5 +1,6 @@
 /* The client's memory map and guest-address translation. */
 #include "emu_internal.h"
+#include "core/guest_fault.h"
 #include "core/log.h"
 #include "core/thread.h"
 
@@ -87,6 +88,19 @@ int emu_mem_count(struct emu_function *fn)
 	return m ? m->n : 0;
 }
 
+/* A page of the client's memory faulted (it truncated its file): the page
+ * is anonymous memory now, and the client has to go. Main thread. */
+static void region_fault(void *arg)
+{
+	struct emu_function *fn = arg;
+	log_err("%s: the client's memory faulted (a shared file was truncated under us): "
+		"dropping the client", fn->vuid);
+	if (fn->ep)
+		vfu_endpoint_drop_client(fn);
+	else if (fn->ops && fn->ops->client_fault)
+		fn->ops->client_fault(fn->ctrl);
+}
+
 int emu_mem_add(struct emu_function *fn, uint64_t gpa, uint64_t size, int prot, int fd,
 		uint64_t offset)
 {
@@ -127,7 +141,9 @@ int emu_mem_add(struct emu_function *fn, uint64_t gpa, uint64_t size, int prot, 
 	}
 	if (pos)
 		memcpy(m->r, cur->r, (size_t)pos * sizeof(m->r[0]));
-	m->r[pos] = (struct emu_region){ gpa, size, hva, prot };
+	m->r[pos] = (struct emu_region){ gpa, size, hva, prot, -1 };
+	if (hva)
+		m->r[pos].fault_id = guest_fault_watch(hva, size, region_fault, fn);
 	if (n > pos)
 		memcpy(&m->r[pos + 1], &cur->r[pos], (size_t)(n - pos) * sizeof(m->r[0]));
 	map_publish(fn, m);
@@ -148,8 +164,10 @@ static void unmap_after_grace(void *p)
 {
 	struct unmap_job *j = p;
 	for (int i = 0; i < j->n; i++)
-		if (j->regions[i].hva)
+		if (j->regions[i].hva) {
+			guest_fault_unwatch(j->regions[i].fault_id);
 			munmap(j->regions[i].hva, j->regions[i].size);
+		}
 	j->done(j->arg, 0);
 	free(j->regions);
 	free(j);

@@ -331,7 +331,16 @@ static void fn_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(voi
 	vblk_queue_pause_all(c, VBLK_PAUSE_MEM, true, done, arg);
 }
 
-static const struct emu_ctrl_ops vhu_fn_ops = { .mem_unmap = fn_mem_unmap };
+/* The front end broke its memory (see emu_ctrl_ops.client_fault): drop it. */
+static void fn_client_fault(void *ctx)
+{
+	struct vblk_ctrl *c = ctx;
+	if (c->tctx)
+		client_close(c->tctx);
+}
+
+static const struct emu_ctrl_ops vhu_fn_ops = { .mem_unmap = fn_mem_unmap,
+						.client_fault = fn_client_fault };
 
 int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen);
 int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen)

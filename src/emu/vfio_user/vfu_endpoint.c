@@ -258,6 +258,12 @@ void vfu_endpoint_destroy(struct emu_function *fn)
 	free(ep);
 }
 
+void vfu_endpoint_drop_client(struct emu_function *fn)
+{
+	if (fn->ep)
+		client_close(fn->ep);
+}
+
 bool vfu_endpoint_connected(struct emu_function *fn)
 {
 	return fn->ep && fn->ep->cfd >= 0;
