@@ -5,8 +5,10 @@
 # default 0x0a07: aggregation time 10 x 100 us, threshold 8 entries), Get
 # Features must read the value back, the pattern again (I/O must complete:
 # the aggregation time bounds every completion's delay); off again, read
-# back 0. Interrupts and I/Os of each pattern are reported (OSNAP-INFO
-# irqs_off, ios_off, irqs_on, ios_on), not asserted.
+# back 0. After each pattern, 8 readers at once on CPU 0 (one hardware
+# queue, up to 8 commands in flight, 4 KiB each) must complete too.
+# Interrupts and I/Os of each state are reported (OSNAP-INFO irqs_off,
+# ios_off, irqs_on, ios_on), not asserted.
 # Parameters: osnap.dev (nvme0n1), osnap.mb, osnap.queues, osnap.value.
 dev=${OSNAP_DEV:-nvme0n1}
 ctrl=/dev/${OSNAP_CTRL:-nvme0}
@@ -30,6 +32,16 @@ run_with() {
   [ $(( got & 0xffff )) = $(( $1 )) ] || fail "Get Features 0x08 reads $got after Set Features 0x08 $1"
   i0=$(nvme_irqs $c); n0=$(blk_ios $dev)
   pattern_run $dev "$OSNAP_MB" "$OSNAP_QUEUES"
+  k=0; pids=
+  while [ $k -lt 8 ]; do
+    taskset 1 dd if=/dev/$dev of=/dev/null bs=4k count=256 skip=$((k * 256)) iflag=direct 2>/tmp/qd$k.err &
+    pids="$pids $!"; k=$((k + 1))
+  done
+  k=0
+  for p in $pids; do
+    wait $p || fail "reader $k with coalescing $1: $(tail -1 /tmp/qd$k.err)"
+    k=$((k + 1))
+  done
   info irqs_$2 $(( $(nvme_irqs $c) - i0 ))
   info ios_$2 $(( $(blk_ios $dev) - n0 ))
   info coalescing_$2 $got
