@@ -1199,18 +1199,6 @@ def _nvme_hw_queues(be):
     return min(GUEST_SMP, be.NVME_QUEUES)
 
 
-def _wait_for(what, fn, timeout=10):
-    """Poll fn() until it returns a true value; that value (Failure after timeout)."""
-    end = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.time() > end:
-            raise Failure("%s: not within %ds" % (what, timeout))
-        time.sleep(0.05)
-
-
 def case_nvme_pattern(ctx, doorbells="trap"):
     """NVMe over vfio-user, controller with 4 I/O queues, guest with 2 vCPUs:
     nvme0n1 must have min(CPUs, queues) = 2 hardware queues; an 8 MiB random
