@@ -30,15 +30,21 @@ PKGS=(
 
 # The QEMU with a vfio-user client: Debian 13's, in a chroot (root only).
 vfio_user_qemu() {
-  local out
+  local log rc
   if [ "$(id -u)" -ne 0 ]; then
     echo "guest_deps.sh: vfio-user QEMU unavailable: the chroot of QEMU 11 needs root" >&2
     return 0
   fi
-  if ! out=$("$here/qemu-vfio-user.sh" --setup 2>&1); then
-    echo "$out" | sed 's/^/  /' >&2
-    echo "guest_deps.sh: vfio-user QEMU unavailable: $(echo "$out" | grep -v '^qemu-vfio-user.sh: building' | tail -1)" >&2
+  # its progress (a first build takes minutes) and its version line on stderr
+  log=$(mktemp)
+  set +e
+  "$here/qemu-vfio-user.sh" --setup 2>&1 | tee "$log" >&2
+  rc=${PIPESTATUS[0]}
+  set -e
+  if [ "$rc" -ne 0 ]; then
+    echo "guest_deps.sh: vfio-user QEMU unavailable: $(grep -v '^qemu-vfio-user.sh: building' "$log" | tail -1)" >&2
   fi
+  rm -f "$log"
   return 0
 }
 
