@@ -5,6 +5,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +27,28 @@ static bool g_ready;
 
 /* --- shared memory --- */
 
-static int shm_alloc(const char *name, size_t size, int *fd, void **mem)
+/* A memfd of size bytes, sealed against shrinking and growing: the doorbell
+ * page is handed to clients (EMU_NVME_DOORBELLS=mmap), and a client that
+ * could truncate it would make the service fault. */
+static int shm_create(const char *name, size_t size)
 {
-	*fd = memfd_create(name, MFD_CLOEXEC);
-	if (*fd < 0)
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
 		return -errno;
-	if (ftruncate(*fd, (off_t)size) < 0) {
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		int e = errno;
-		close(*fd);
+		close(fd);
 		return -e;
 	}
+	return fd;
+}
+
+static int shm_alloc(const char *name, size_t size, int *fd, void **mem)
+{
+	*fd = shm_create(name, size);
+	if (*fd < 0)
+		return *fd;
 	*mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
 	if (*mem == MAP_FAILED) {
 		int e = errno;
@@ -245,10 +258,12 @@ static void fn_free(struct emu_function *fn)
 	}
 	for (int i = 0; i < PCI_NUM_BARS; i++) {
 		if (fn->bars[i].mem) {
-			munmap(fn->bars[i].mem, fn->bars[i].size);
+			munmap(fn->bars[i].mem, fn->bars[i].size);	/* the doorbell page too */
 			close(fn->bars[i].fd);
 		}
 	}
+	if (fn->db_fd > 0)	/* 0: never made (the function is calloc'ed) */
+		close(fn->db_fd);
 	if (fn->cfg) {
 		munmap(fn->cfg, sizeof(*fn->cfg));
 		close(fn->cfg_fd);
@@ -283,6 +298,24 @@ static int fn_setup(struct emu_function *fn, char *err, size_t errlen)
 		rc = shm_alloc(fn->vuid, d.bar_size[i], &fn->bars[i].fd, (void **)&fn->bars[i].mem);
 		if (rc)
 			goto fail;
+	}
+	if (fn->type == EMU_TYPE_NVME && fn->bars[0].mem) {
+		/* The doorbell page is its own memfd, mapped over BAR0's, so that
+		 * a client given it (mapped doorbells) reaches nothing but the
+		 * doorbells: never the registers. It holds a spare page first so
+		 * that the page sits at its BAR offset in the file too, where a
+		 * VFIO client maps it (region offset 0 + area offset). */
+		fn->db_fd = shm_create("doorbells", EMU_NVME_DOORBELL_OFF + EMU_NVME_DOORBELL_SIZE);
+		if (fn->db_fd < 0) {
+			rc = fn->db_fd;
+			goto fail;
+		}
+		if (mmap(fn->bars[0].mem + EMU_NVME_DOORBELL_OFF, EMU_NVME_DOORBELL_SIZE,
+			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fn->db_fd,
+			 EMU_NVME_DOORBELL_OFF) == MAP_FAILED) {
+			rc = -errno;
+			goto fail;
+		}
 	}
 	rc = emu_msix_init(fn);
 	if (rc)

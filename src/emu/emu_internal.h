@@ -60,6 +60,7 @@ struct emu_function {
 	int cfg_fd;
 	struct pci_cfg *cfg;
 	struct emu_bar bars[PCI_NUM_BARS];
+	int db_fd;		/* NVMe: the doorbell page's own memfd (> 0) */
 	uint32_t msix_table_off, msix_pba_off;	/* inside bars[msix_bar] */
 	int msix_bar;
 

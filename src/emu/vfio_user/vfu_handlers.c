@@ -288,10 +288,15 @@ static int handle_region_info(struct vfu_conn *c, const struct vfu_hdr *h, const
 	size_t len = sizeof(r.info);
 	int fd = -1;
 	if (doorbells_mappable(c->fn, in->index)) {
-		/* only the doorbell page may be mapped; registers stay trapped */
-		r.info.flags |= VFU_REGION_FLAG_MMAP | VFU_REGION_FLAG_CAPS;
+		/* only the doorbell page may be mapped; registers stay trapped.
+		 * The capability (and the fd) come only when the client's
+		 * buffer holds them: otherwise the reply says how big it must
+		 * be (argsz) and the client asks again. A CAPS flag with no
+		 * capability in the reply makes QEMU refuse the region. */
+		r.info.flags |= VFU_REGION_FLAG_MMAP;
 		r.info.argsz = sizeof(r);
 		if (in->argsz >= sizeof(r)) {
+			r.info.flags |= VFU_REGION_FLAG_CAPS;
 			r.info.cap_offset = sizeof(r.info);
 			r.cap.id = VFU_REGION_CAP_SPARSE_MMAP;
 			r.cap.version = 1;
@@ -299,8 +304,8 @@ static int handle_region_info(struct vfu_conn *c, const struct vfu_hdr *h, const
 			r.off = EMU_NVME_DOORBELL_OFF;
 			r.size = EMU_NVME_DOORBELL_SIZE;
 			len = sizeof(r);
+			fd = c->fn->db_fd;	/* the doorbell page only, never the registers */
 		}
-		fd = c->fn->bars[0].fd;
 	} else {
 		r.info.argsz = sizeof(r.info);
 	}
