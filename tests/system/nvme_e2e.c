@@ -210,6 +210,10 @@ static bool all_zero(const void *buf, size_t len)
 
 /* ---- opening the controller ------------------------------------------------------------- */
 
+/* The fd-less range every connection maps (see nvme_host_opts.rom_size). */
+#define ROM_IOVA	0xfffc0000ull
+#define ROM_SIZE	0x40000u
+
 struct open_opts {
 	uint16_t queues;
 	bool no_enable;
@@ -231,6 +235,9 @@ static struct nvme_host *open_ctrl(const struct open_opts *oo)
 	o.io_timeout_ms = 5000;
 	o.doorbells = O.mode == MODE_MMAP ? NVME_HOST_DB_MMAP : NVME_HOST_DB_TRAP;
 	o.shadow_doorbells = (O.mode == MODE_SHADOW || (oo && oo->shadow)) && !(oo && oo->no_shadow);
+	/* as QEMU does: firmware ROM in the map without a file descriptor */
+	o.rom_size = ROM_SIZE;
+	o.rom_iova = ROM_IOVA;
 	int rc = nvme_host_open(O.sock, &o, &h);
 	if (rc) {
 		FAIL("nvme_host_open(%s): %s", O.sock, st_str(rc));
@@ -464,6 +471,17 @@ static int ctrl_off(struct nvme_host *h)
 {
 	int rc = nvme_host_reg_write32(h, NVME_REG_CC, 0);
 	return rc ? rc : wait_rdy(h, false, (int)cap_to_ms(h) + 1000, NULL);
+}
+
+/* Read CSTS and check it says ready and not failed. */
+static void check_csts_ok(struct nvme_host *h, const char *when)
+{
+	uint32_t csts = 0;
+	int rc = nvme_host_reg_read32(h, NVME_REG_CSTS, &csts);
+	if (rc)
+		FAIL("CSTS %s: %s", when, st_str(rc));
+	else if ((csts & (NVME_CSTS_RDY | NVME_CSTS_CFS)) != NVME_CSTS_RDY)
+		FAIL("CSTS %s: 0x%x, want RDY and not CFS", when, csts);
 }
 
 /* ====================================================================================== */
@@ -1718,10 +1736,22 @@ static void case_fused(void)
 	EXPECT_ST(nvme_host_wait(h, 1, &w, 5000), 0, NVME_SC_INVALID_NS);
 	CHECK(read_check(h, 1, O.nsid, 600, n, O.seed + 1));
 	/* a first half left waiting for its partner does not hold up deleting
-	 * its queue: it completes as Command Aborted due to SQ Deletion */
-	REQUIRE_OK(nvme_host_cmd_rw(h, &c, NVME_CMD_COMPARE, O.nsid, 600, n, cmp, 0));
-	c.sqe.flags |= 1;
-	REQUIRE_OK(nvme_host_submit(h, 1, &c));
+	 * its queue: it completes as Command Aborted due to SQ Deletion. It
+	 * must have been fetched before the Delete arrives (a command the
+	 * controller never fetched is aborted implicitly, without a
+	 * completion): a Flush goes in front of it under the same doorbell, so
+	 * both are fetched in one go, and the Flush's completion shows it. */
+	{
+		struct nvme_host_cmd fl;
+		REQUIRE_OK(nvme_host_cmd_rw(h, &fl, NVME_CMD_FLUSH, O.nsid, 0, 0, NULL, 0));
+		fl.flags |= NVME_HOST_F_NO_DB;
+		REQUIRE_OK(nvme_host_cmd_rw(h, &c, NVME_CMD_COMPARE, O.nsid, 600, n, cmp, 0));
+		c.sqe.flags |= 1;
+		REQUIRE_OK(nvme_host_submit(h, 1, &fl));
+		REQUIRE_OK(nvme_host_submit(h, 1, &c));
+		EXPECT_OK(nvme_host_wait(h, 1, &fl, 5000));
+		REQUIRE(!c.completed);
+	}
 	EXPECT_OK(nvme_host_delete_io_sq(h, 1));
 	EXPECT_ST(nvme_host_wait(h, 1, &c, 5000), 0, NVME_SC_ABORT_SQ_DELETED);
 	EXPECT_OK(nvme_host_delete_io_cq(h, 1));
@@ -2311,13 +2341,208 @@ out:
 	nvme_host_close(h);
 }
 
+/* Wait up to ms for vector v's PBA bit to read want. */
+static bool pending_becomes(struct vfu_client *v, uint32_t vec, bool want, int ms)
+{
+	int64_t end = now_ms() + ms;
+	for (;;) {
+		bool pend = !want;
+		int rc = vfu_msix_pending(v, vec, &pend);
+		if (rc) {
+			FAIL("reading the PBA: %s", st_str(rc));
+			return false;
+		}
+		if (pend == want)
+			return true;
+		if (now_ms() > end)
+			return false;
+		sleep_ms(1);
+	}
+}
+
+/* An eventfd's count if it fires within ms, else 0. */
+static uint64_t efd_count(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t n = 0;
+	if (poll(&p, 1, ms) == 1 && read(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		n = 0;
+	return n;
+}
+
+/* One write of a block on queue 1, reaped by polling only (so that the
+ * queue's eventfd is left for the caller to look at). */
+static int write_polled(struct nvme_host *h, uint8_t *b, uint64_t lba)
+{
+	struct nvme_host_cmd c;
+	pattern_fill(b, lba, 1, bs(), O.seed + 40);
+	int rc = nvme_host_cmd_rw(h, &c, NVME_CMD_WRITE, O.nsid, lba, 1, b, 0);
+	if (!rc)
+		rc = nvme_host_submit(h, 1, &c);
+	if (!rc)
+		rc = poll_until(h, 1, &c, 5000);
+	return rc ? rc : c.result;
+}
+
+/* Interrupt masking as a VFIO user does it. The MSI-X table in BAR4 is the
+ * client's (QEMU emulates it and never writes it): its mask bits change
+ * nothing. SET_IRQS ACTION_MASK holds a vector's interrupt in the PBA
+ * until ACTION_UNMASK delivers it, once; so does the Function Mask. */
+static void case_irq_mask(void)
+{
+	struct nvme_host *h = open_ctrl(NULL);
+	uint8_t *b = NULL;
+	REQUIRE(h);
+	REQUIRE(nvme_host_irq_enabled(h, 1));
+	struct vfu_client *v = nvme_host_vfu(h);
+	int efd = nvme_host_irq_fd(h, 1);
+	REQUIRE(efd >= 0);
+	b = xalloc(h, 4096, 4096, NULL);
+	REQUIRE(b);
+	struct vfu_msix_info mi;
+	REQUIRE_OK(vfu_msix_info(v, &mi));
+	CHECK(mi.irq_flags & VFIO_IRQ_INFO_MASKABLE);
+	(void)efd_count(efd, 0);
+
+	/* the table's mask bit of vector 1 set (its reset value, which QEMU
+	 * never changes): the interrupt comes all the same */
+	{
+		uint32_t le = htole32(1), ctl = 0;
+		uint64_t at = mi.table_off + 16ull * 1 + 12;
+		REQUIRE_OK(vfu_region_write(v, mi.table_bar, at, &le, 4, false));
+		REQUIRE_OK(vfu_region_read(v, mi.table_bar, at, &ctl, 4));
+		CHECK_EQ(le32toh(ctl) & 1, 1);
+		EXPECT_OK(write_polled(h, b, 73000));
+		CHECK_EQ(efd_count(efd, 2000), 1);
+		bool pend = true;
+		REQUIRE_OK(vfu_msix_pending(v, 1, &pend));
+		CHECK(!pend);
+	}
+	/* SET_IRQS ACTION_MASK: completion without interrupt, PBA bit set */
+	REQUIRE_OK(nvme_host_irq_mask(h, 1, true));
+	EXPECT_OK(write_polled(h, b, 73001));
+	CHECK(pending_becomes(v, 1, true, 5000));
+	EXPECT_OK(write_polled(h, b, 73002));	/* a second one: still one pending interrupt */
+	CHECK_EQ(efd_count(efd, 0), 0);
+	/* ACTION_UNMASK: delivered exactly once, the PBA bit clears */
+	REQUIRE_OK(nvme_host_irq_mask(h, 1, false));
+	CHECK_EQ(efd_count(efd, 2000), 1);
+	CHECK(pending_becomes(v, 1, false, 0));
+	CHECK_EQ(efd_count(efd, 100), 0);
+	/* the admin vector was never masked */
+	{
+		struct nvme_id_ctrl id;
+		int afd = nvme_host_irq_fd(h, 0);
+		(void)efd_count(afd, 0);
+		EXPECT_OK(nvme_host_identify_ctrl(h, &id));
+	}
+	/* the Function Mask (config space) holds every vector the same way */
+	REQUIRE_OK(vfu_msix_function_mask(v, true));
+	EXPECT_OK(write_polled(h, b, 73003));
+	CHECK(pending_becomes(v, 1, true, 5000));
+	CHECK_EQ(efd_count(efd, 0), 0);
+	REQUIRE_OK(vfu_msix_function_mask(v, false));
+	CHECK_EQ(efd_count(efd, 2000), 1);
+	CHECK(pending_becomes(v, 1, false, 0));
+	/* and everything written meanwhile is there */
+	for (uint64_t lba = 73000; lba <= 73003; lba++)
+		CHECK(read_check(h, 1, O.nsid, lba, 1, O.seed + 40));
+	check_csts_ok(h, "at the end");
+out:
+	if (h)
+		nvme_host_free(h, b);
+	nvme_host_close(h);
+}
+
+/* Data pointers into memory the client mapped without a file descriptor
+ * (the ROM range of open_ctrl(), as QEMU maps a VM's firmware): the
+ * controller cannot reach it and must treat it as memory outside the map,
+ * with the status it gives there (Data Transfer Error). */
+static void case_fdless_memory(void)
+{
+	struct nvme_host *h = open_ctrl(NULL);
+	uint8_t *mem = NULL, *aux = NULL;
+	uint64_t mi = 0, ai = 0;
+	struct nvme_sqe s;
+	REQUIRE(h);
+	const uint64_t nowhere = 0x4000000000ull;	/* never mapped */
+	const uint64_t rom = ROM_IOVA + 0x1000;
+	mem = xalloc(h, 4 * 4096, 4096, &mi);
+	aux = xalloc(h, 4096, 4096, &ai);
+	REQUIRE(mem && aux);
+	uint64_t *list = (uint64_t *)aux;
+	const uint32_t p3 = 3 * 4096 / bs();
+	CHECK(write_verify(h, 1, O.nsid, 74000, 8, O.seed + 50));
+
+	/* each shape: first outside the map, then in the fd-less range; the
+	 * statuses must be the same, Data Transfer Error */
+	const uint64_t where[2] = { nowhere, rom };
+	for (int k = 0; k < 2; k++) {
+		const char *w = k ? "fd-less" : "unmapped";
+		diag("data pointers into %s memory", w);
+		s = rw_sqe(NVME_CMD_READ, O.nsid, 74000, 1);
+		s.dptr.prp1 = where[k];			/* PRP1, controller writes */
+		EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_DATA_XFER_ERROR);
+		s.opc = NVME_CMD_WRITE;			/* PRP1, controller reads */
+		EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_DATA_XFER_ERROR);
+		s = rw_sqe(NVME_CMD_READ, O.nsid, 74000, 8192 / bs());
+		s.dptr.prp1 = mi;
+		s.dptr.prp2 = where[k];			/* PRP2 as the second page */
+		EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_DATA_XFER_ERROR);
+		s = rw_sqe(NVME_CMD_READ, O.nsid, 74000, p3);
+		s.dptr.prp1 = mi;
+		s.dptr.prp2 = where[k];			/* the PRP list itself */
+		EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_DATA_XFER_ERROR);
+		list[0] = mi + 4096;
+		list[1] = where[k];			/* a page of the list */
+		s.dptr.prp2 = ai;
+		EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_DATA_XFER_ERROR);
+		if (NVME_SGLS_SUPPORT(nvme_host_id_ctrl(h)->sgls) != NVME_SGLS_NONE) {
+			s = sgl_sqe(NVME_CMD_WRITE, 74000, 1, sgl(NVME_SGL_TYPE_DATA_BLOCK, where[k], bs()));
+			EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_DATA_XFER_ERROR);
+		}
+		/* an admin command's data there */
+		struct nvme_sqe a = { .opc = NVME_ADM_IDENTIFY, .cdw10 = NVME_CNS_CTRL };
+		a.dptr.prp1 = where[k];
+		EXPECT_ST(raw(h, 0, &a, NULL), 0, NVME_SC_DATA_XFER_ERROR);
+	}
+	/* a queue ring there: refused as a ring outside the map is */
+	{
+		int st_out = nvme_host_create_io_cq(h, 7, 15, nowhere, 0, NVME_CQ_PC);
+		int st_rom = nvme_host_create_io_cq(h, 7, 15, ROM_IOVA, 0, NVME_CQ_PC);
+		CHECK(st_out > 0);
+		CHECK_EQ(st_rom, st_out);
+		if (st_rom == 0)
+			(void)nvme_host_delete_io_cq(h, 7);
+	}
+	/* nothing of that disturbed the controller or the data */
+	CHECK(read_check(h, 1, O.nsid, 74000, 8, O.seed + 50));
+	check_csts_ok(h, "after the bad pointers");
+	/* the range unmaps (exactly) and maps again */
+	{
+		struct vfu_client *v = nvme_host_vfu(h);
+		REQUIRE_OK(vfu_dma_unmap(v, ROM_IOVA, ROM_SIZE));
+		REQUIRE_OK(vfu_dma_map(v, ROM_IOVA, ROM_SIZE, -1, 0, VFU_PROT_READ));
+		s = rw_sqe(NVME_CMD_WRITE, O.nsid, 74000, 1);
+		s.dptr.prp1 = rom;
+		EXPECT_ST(raw(h, 1, &s, NULL), 0, NVME_SC_DATA_XFER_ERROR);
+	}
+out:
+	if (h) {
+		nvme_host_free(h, mem);
+		nvme_host_free(h, aux);
+	}
+	nvme_host_close(h);
+}
+
 /* ---- controller reset under I/O ------------------------------------------------------------ */
 
 /* The client unmaps guest memory holding live queues and maps it again in
- * pieces (what a VM's firmware does before the OS driver takes over). The
- * controller must never touch the memory while it is gone; afterwards it
- * either carries on or reports Controller Fatal Status, and a controller
- * reset (the OS driver's first step) brings everything back, data intact. */
+ * pieces, same fd and offsets (QEMU does so under SeaBIOS while the BIOS's
+ * NVMe driver has its queues). The controller must never touch the memory
+ * while it is gone, and must not give up on it either: CSTS.CFS stays 0
+ * and the queues carry on once the memory is back, without a reset. A
+ * reset afterwards works as well. */
 static void case_remap(void)
 {
 	struct nvme_host *h = open_ctrl(NULL);
@@ -2334,30 +2559,147 @@ static void case_remap(void)
 	struct vfu_client *v = nvme_host_vfu(h);
 	int fd = h->mem->fd;
 	REQUIRE_OK(vfu_dma_unmap(v, iova, size));
-	/* queues idle with their memory gone: nothing may be read or written */
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	nanosleep(&ts, NULL);
+	check_csts_ok(h, "with the memory gone");
 	size_t half = size / 2 & ~(size_t)4095;
 	REQUIRE_OK(vfu_dma_map(v, iova, half, fd, 0, VFU_PROT_READ | VFU_PROT_WRITE));
 	REQUIRE_OK(vfu_dma_map(v, iova + half, size - half, fd, half, VFU_PROT_READ | VFU_PROT_WRITE));
-	uint32_t csts = 0;
-	REQUIRE_OK(nvme_host_reg_read32(h, 0x1c, &csts));
-	diag("CSTS after the remap: 0x%x", csts);
-	/* the OS driver resets the controller and starts over */
-	REQUIRE_OK(nvme_host_reset(h));
+	check_csts_ok(h, "after the remap");
+	/* the same queues go on: I/O and admin */
 	memset(chk, 0, 64 * 1024);
 	REQUIRE_OK(io(h, 1, NVME_CMD_READ, O.nsid, 70000, nblk, chk, 0));
-	long bad = pattern_check(chk, 70000, nblk, bs(), O.seed + 20);
-	if (bad >= 0)
-		FAIL("data written before the remap differs at byte %ld", bad);
+	if (pattern_check(chk, 70000, nblk, bs(), O.seed + 20) >= 0)
+		FAIL("data written before the remap reads back wrong through the same queue");
+	{
+		struct nvme_id_ctrl id;
+		EXPECT_OK(nvme_host_identify_ctrl(h, &id));
+	}
 	pattern_fill(buf, 71000, nblk, bs(), O.seed + 21);
 	REQUIRE_OK(io(h, 1, NVME_CMD_WRITE, O.nsid, 71000, nblk, buf, 0));
+	/* and a reset brings everything back as well */
+	REQUIRE_OK(nvme_host_reset(h));
+	memset(chk, 0, 64 * 1024);
 	REQUIRE_OK(io(h, 1, NVME_CMD_READ, O.nsid, 71000, nblk, chk, 0));
 	if (pattern_check(chk, 71000, nblk, bs(), O.seed + 21) >= 0)
-		FAIL("data written after the remap reads back wrong");
+		FAIL("data written after the remap reads back wrong after a reset");
+	check_csts_ok(h, "at the end");
 out:
 	if (h)
 		nvme_host_close(h);
+}
+
+/* Wait for a command that raced with a DMA_UNMAP of its memory: it was
+ * fetched before the unmap (success) or while the memory was going away
+ * (Data Transfer Error, as DMA to memory the IOMMU let go of fails on a
+ * real device); anything else, or no completion, is wrong. True on
+ * success. */
+static bool raced_ok(struct nvme_host *h, struct nvme_host_cmd *c, const char *what)
+{
+	int st = nvme_host_wait(h, 1, c, 5000);
+	if (st == 0)
+		return true;
+	if (!st_is(st, 0, NVME_SC_DATA_XFER_ERROR))
+		FAIL("%s, submitted before the unmap: %s, want success or Data Transfer Error", what,
+		     st_str(st));
+	else
+		diag("%s raced with the unmap: Data Transfer Error", what);
+	return false;
+}
+
+/* As case_remap, with commands on their way: some submitted just before
+ * the unmap and not waited for (they race with it), some submitted while
+ * the memory is gone (the controller cannot fetch them until it is back),
+ * an admin command among them. Those complete once the memory is back,
+ * with the right data, and CSTS.CFS stays 0 all along. */
+static void case_remap_live(void)
+{
+	struct nvme_host *h = open_ctrl(NULL);
+	uint8_t *wa = NULL, *wb = NULL, *wc = NULL, *wz = NULL, *r1 = NULL, *r2 = NULL;
+	REQUIRE(h);
+	const uint32_t nblk = 16;
+	const size_t len = (size_t)nblk * bs();
+	uint64_t iova;
+	size_t size;
+	nvme_host_mem_base(h, &iova, &size);
+	size_t half = size / 2 & ~(size_t)4095;
+	uint64_t hi = 0;
+	wa = xalloc(h, len, 4096, NULL);
+	wb = xalloc(h, len, 4096, NULL);
+	wc = xalloc(h, len, 4096, NULL);
+	wz = xalloc(h, len, 4096, NULL);
+	r1 = xalloc(h, len, 4096, NULL);
+	r2 = xalloc(h, len, 4096, NULL);
+	REQUIRE(wa && wb && wc && wz && r1 && r2);
+	/* the rings and these buffers come first in the arena: all in the
+	 * lower half, which is mapped again last (so that nothing is fetched
+	 * half-way through the remap) */
+	REQUIRE_OK(nvme_host_iova(h, r2 + len - 1, 1, &hi));
+	REQUIRE(hi < iova + half);
+	pattern_fill(wa, 72000, nblk, bs(), O.seed + 30);
+	pattern_fill(wb, 72100, nblk, bs(), O.seed + 31);
+	pattern_fill(wc, 72200, nblk, bs(), O.seed + 32);
+	pattern_fill(wz, 72100, nblk, bs(), O.seed + 33);
+	REQUIRE_OK(io(h, 1, NVME_CMD_WRITE, O.nsid, 72000, nblk, wa, 0));
+	REQUIRE_OK(io(h, 1, NVME_CMD_WRITE, O.nsid, 72100, nblk, wz, 0));
+
+	struct vfu_client *v = nvme_host_vfu(h);
+	int fd = h->mem->fd;
+	struct nvme_host_cmd rd1, wr1, rd2, wr2, adm;
+	/* right before the unmap, not waited for */
+	REQUIRE_OK(nvme_host_cmd_rw(h, &rd1, NVME_CMD_READ, O.nsid, 72000, nblk, r1, 0));
+	REQUIRE_OK(nvme_host_cmd_rw(h, &wr1, NVME_CMD_WRITE, O.nsid, 72100, nblk, wb, 0));
+	REQUIRE_OK(nvme_host_submit(h, 1, &rd1));
+	REQUIRE_OK(nvme_host_submit(h, 1, &wr1));
+	REQUIRE_OK(vfu_dma_unmap(v, iova, size));
+	check_csts_ok(h, "with the memory gone");
+	/* while it is gone */
+	REQUIRE_OK(nvme_host_cmd_rw(h, &rd2, NVME_CMD_READ, O.nsid, 72000, nblk, r2, 0));
+	REQUIRE_OK(nvme_host_cmd_rw(h, &wr2, NVME_CMD_WRITE, O.nsid, 72200, nblk, wc, 0));
+	REQUIRE_OK(nvme_host_submit(h, 1, &rd2));
+	REQUIRE_OK(nvme_host_submit(h, 1, &wr2));
+	memset(&adm, 0, sizeof(adm));
+	adm.sqe.opc = NVME_ADM_GET_FEATURES;
+	adm.sqe.cdw10 = NVME_FEAT_NUM_QUEUES;
+	REQUIRE_OK(nvme_host_submit(h, 0, &adm));
+	/* nothing the controller cannot see completes meanwhile (a bounded
+	 * look: the memory is gone, there is nothing to wait for) */
+	{
+		int64_t end = now_ms() + 200;
+		while (now_ms() < end) {
+			(void)nvme_host_poll(h, 1, 0);
+			(void)nvme_host_poll(h, 0, 0);
+			sleep_ms(5);
+		}
+		CHECK(!rd2.completed && !wr2.completed && !adm.completed);
+	}
+	check_csts_ok(h, "with commands waiting for the memory");
+	REQUIRE_OK(vfu_dma_map(v, iova + half, size - half, fd, half, VFU_PROT_READ | VFU_PROT_WRITE));
+	REQUIRE_OK(vfu_dma_map(v, iova, half, fd, 0, VFU_PROT_READ | VFU_PROT_WRITE));
+	bool r1_ok = raced_ok(h, &rd1, "a read");
+	bool w1_ok = raced_ok(h, &wr1, "a write");
+	EXPECT_OK(nvme_host_wait(h, 1, &rd2, 5000));
+	EXPECT_OK(nvme_host_wait(h, 1, &wr2, 5000));
+	EXPECT_OK(nvme_host_wait(h, 0, &adm, 5000));
+	if (r1_ok)
+		CHECK(pattern_check(r1, 72000, nblk, bs(), O.seed + 30) < 0);
+	CHECK(pattern_check(r2, 72000, nblk, bs(), O.seed + 30) < 0);
+	/* the racing write took effect whole, or not at all */
+	CHECK(read_check(h, 1, O.nsid, 72100, nblk, w1_ok ? O.seed + 31 : O.seed + 33));
+	CHECK(read_check(h, 1, O.nsid, 72200, nblk, O.seed + 32));
+	check_csts_ok(h, "after the remap");
+	struct nvme_host_qstats qs;
+	REQUIRE_OK(nvme_host_queue_stats(h, 1, &qs));
+	CHECK_EQ(qs.bad_cqes, 0);
+	CHECK_EQ(qs.inflight, 0);
+out:
+	if (h) {
+		nvme_host_free(h, wa);
+		nvme_host_free(h, wb);
+		nvme_host_free(h, wc);
+		nvme_host_free(h, wz);
+		nvme_host_free(h, r1);
+		nvme_host_free(h, r2);
+	}
+	nvme_host_close(h);
 }
 
 static void case_reset_io(void)
@@ -2901,7 +3243,10 @@ static const struct tcase cases[] = {
 	{ "inflight2", case_inflight2, false },
 	{ "interrupts", case_interrupts, true },
 	{ "reset_io", case_reset_io, true },
+	{ "irq_mask", case_irq_mask, true },
+	{ "fdless_memory", case_fdless_memory, true },
 	{ "remap", case_remap, true },
+	{ "remap_live", case_remap_live, true },
 	{ "shutdown", case_shutdown, true },
 	{ "bad_doorbells", case_bad_doorbells, true },
 	{ "file_pattern", case_file_pattern, false },

@@ -68,9 +68,10 @@ BASE_CASES = ["bringup", "identify_ctrl", "identify_ns", "active_ns_list", "ns_d
               "feat_irq_coalesce", "feat_irq_config", "feat_async_event", "feat_timestamp",
               "feat_kato", "feat_save", "logs", "queues", "cq_backlog", "aer_limit", "abort", "keep_alive",
               "dbbuf", "firmware", "io_basic", "compare", "fused", "io_align", "io_sgl", "io_bad",
-              "interrupts", "reset_io", "shutdown", "bad_doorbells"]
+              "interrupts", "irq_mask", "fdless_memory", "reset_io", "remap", "remap_live",
+              "shutdown", "bad_doorbells"]
 DATA_CASES = ["io_basic", "compare", "fused", "io_align", "io_sgl", "io_bad", "inflight2",
-              "interrupts", "reset_io"]
+              "interrupts", "reset_io", "remap_live"]
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -303,7 +304,8 @@ def mmap_doorbells():
         sock = setup_ctrl(d, "--num_queues 2")
         run_e2e(sock, ["--mode", "mmap", "--mqes", 255] + expect_args(d) +
                 cases(["bringup", "identify_ctrl", "dbbuf", "queues", "cq_backlog", "io_basic", "io_align", "io_sgl",
-                       "io_bad", "inflight2", "interrupts", "reset_io", "shutdown", "bad_doorbells"]))
+                       "io_bad", "inflight2", "interrupts", "irq_mask", "fdless_memory", "reset_io", "remap",
+                       "remap_live", "shutdown", "bad_doorbells"]))
         eq(d.stop(), 0, "osnapd exit code")
 
 
