@@ -1400,13 +1400,7 @@ VFU_CASES = [
 ]
 # Cases that fail because of a known server bug, reported as SKIP (with the
 # reason) while it lasts, and as a note when they pass: temporary only.
-_MMAP_BUG = ("osnapd's GET_REGION_INFO of BAR0 with mapped doorbells: with argsz 32 "
-             "(QEMU's first query) the reply has FLAG_CAPS with cap_offset 0, which QEMU's "
-             "vfio-user-pci refuses (EINVAL: 'failed to get region 0 info') before asking again")
-XFAIL = {
-    "nvme_mmap_doorbells": _MMAP_BUG,
-    "nvme_mmap_guest_reset": _MMAP_BUG,
-}
+XFAIL = {}
 for _name, _fn, _kw, _san in VFU_CASES:
     for _fw, _bios in FIRMWARES:
         CASES.append(("%s/%s" % (_name, _fw), functools.partial(_fn, **_kw), "vfu",
