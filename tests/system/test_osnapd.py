@@ -223,41 +223,45 @@ def sigterm_and_sigint_exit_cleanly():
             idle.close()
 
 
-def inflight_attempt(delay, nreg=256, blocks=512):
-    """Stream nreg 256 KiB FUA writes (one per region, a few every
-    millisecond) to a uring bdev and send SIGTERM after `delay` s.
-    Returns (answers received, regions written)."""
+def inflight_attempt(nreg=2048, blocks=8):
+    """Send nreg 4 KiB FUA writes (one per region) to a uring bdev, many
+    more than bdev_dbg_io keeps in flight at once (256): the rest wait and
+    start one by one as earlier ones finish. SIGTERM osnapd when the first
+    answer arrives, i.e. while that stream of writes runs. Returns
+    (answers received, regions written)."""
     import threading
     td = osnaptest.tmpdir()
     img = temp_file(td, "u.img", nreg * blocks * 512)
     with Daemon() as d:
         d.rpc("bdev_uring_create", {"filename": img, "name": "U0"})
-        c = RpcConn(d.sock)
+        c = RpcConn(d.sock, timeout=60)
         reqs = [json.dumps({"jsonrpc": "2.0", "id": i + 1, "method": "bdev_dbg_io",
                             "params": {"name": "U0", "op": "write", "offset_blocks": i * blocks,
                                        "num_blocks": blocks, "pattern": i % 255 + 1, "fua": True}})
                 for i in range(nreg)]
 
         def sender():
+            # a thread of its own: osnapd reads while we wait for its answers
             try:
-                for k in range(0, nreg, 4):
-                    c.send_raw("".join(reqs[k:k + 4]))
-                    time.sleep(0.001)
+                for k in range(0, nreg, 64):
+                    c.send_raw("".join(reqs[k:k + 64]))
             except OSError:
                 pass  # the daemon closed the connection
         t = threading.Thread(target=sender)
         t.start()
-        time.sleep(delay)
-        os.kill(d.proc.pid, signal.SIGTERM)
         answered = set()
+        r = c.recv_obj()        # the event: the writes are streaming
+        check("result" in r, "a write failed: %r" % r)
+        answered.add(r["id"] - 1)
+        os.kill(d.proc.pid, signal.SIGTERM)
         try:
             while True:
                 r = c.recv_obj()
                 check("result" in r, "a write failed: %r" % r)
                 answered.add(r["id"] - 1)
-        except (EOFError, ConnectionResetError, socket.timeout):
+        except (EOFError, ConnectionResetError):
             pass
-        t.join(30)
+        t.join(60)
         c.close()
         rc = reap(d)
         eq(rc, 0, "exit code with writes in flight:\n" + d.logtext()[-3000:])
@@ -279,16 +283,19 @@ def inflight_attempt(delay, nreg=256, blocks=512):
 def sigterm_with_io_in_flight():
     # Evidence of a write in flight at SIGTERM: it completed (its data is in
     # the file) but its answer could no longer be sent, because the RPC
-    # connections close first and the I/O is drained after. Timing decides
-    # how many are caught, so try a few delays.
+    # connections close first and the I/O is drained after. SIGTERM goes
+    # out at the first answer, while hundreds of writes are queued behind
+    # the ones running, so there is always I/O on its way when osnapd
+    # handles the signal; a couple of attempts allow for a machine that
+    # stalls this process until the stream has run dry.
     seen = []
-    for delay in (0.03, 0.01, 0.05, 0.02, 0.04):
-        got, written = inflight_attempt(delay)
-        seen.append((delay, got, written))
+    for _ in range(3):
+        got, written = inflight_attempt()
+        seen.append((got, written))
         if written > got:
-            print("# SIGTERM after %.3fs: %d answers, %d writes done" % (delay, got, written))
+            print("# SIGTERM at the first answer: %d answers, %d writes done" % (got, written))
             return
-    raise AssertionError("no write was caught in flight (delay, answers, written): %r" % seen)
+    raise AssertionError("no write was caught in flight (answers, written): %r" % seen)
 
 
 @test
