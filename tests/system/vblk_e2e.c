@@ -41,6 +41,7 @@
 #define VBLK_HOST_INTERNAL
 #include "host/host_mem.h"
 #include "host/vhost_user_front.h"
+#include "host/vfio_user_client.h"
 #include "host/virtio_blk_host.h"
 
 #define SECTOR 512u
@@ -1268,6 +1269,7 @@ struct mal {
 	bool needs_indirect;	/* negotiated */
 	bool no_indirect;	/* open without INDIRECT_DESC */
 	int (*build)(struct vblk_host *d, struct raw_bufs *b, struct vring_host_raw *rd);
+	bool pci_only;		/* needs the vfio-user transport */
 };
 
 /* Builders fill rd (returning its length); the header is a 4 KiB read of
@@ -1530,6 +1532,67 @@ static int mb_status_outside(struct vblk_host *d, struct raw_bufs *b, struct vri
 	return 3;
 }
 
+/* Memory the client maps without a file descriptor (vfio-user DMA_MAP
+ * with no fd, as QEMU maps a VM's firmware ROM): the device cannot reach
+ * it, so a chain pointing there is treated as one pointing outside the
+ * memory. 64 KiB at the start of the gap between the two regions. */
+static uint64_t fdless_addr(struct vblk_host *d)
+{
+	return d->opts.mem_base + d->opts.mem_size;
+}
+
+static int map_fdless(struct vblk_host *d)
+{
+	int rc = vfu_dma_map(vblk_host_vfu(d), fdless_addr(d), 0x10000, -1, 0,
+			     VFU_PROT_READ | VFU_PROT_WRITE);
+	if (rc)
+		FAIL("DMA_MAP without an fd at 0x%llx: %s", (unsigned long long)fdless_addr(d), strerror(-rc));
+	return rc;
+}
+
+static int mb_data_fdless(struct vblk_host *d, struct raw_bufs *b, struct vring_host_raw *rd)
+{
+	int rc = map_fdless(d);
+	if (rc)
+		return rc;
+	rd[0] = (struct vring_host_raw){ b->hdr_a, 16, VH_DESC_F_NEXT, 1, false };
+	rd[1] = (struct vring_host_raw){ fdless_addr(d) + 0x1000, 4096, VH_DESC_F_WRITE | VH_DESC_F_NEXT, 2, false };
+	rd[2] = (struct vring_host_raw){ b->st_a, 1, VH_DESC_F_WRITE, 0, false };
+	return 3;
+}
+
+static int mb_hdr_fdless(struct vblk_host *d, struct raw_bufs *b, struct vring_host_raw *rd)
+{
+	int rc = map_fdless(d);
+	if (rc)
+		return rc;
+	rd[0] = (struct vring_host_raw){ fdless_addr(d), 16, VH_DESC_F_NEXT, 1, false };
+	rd[1] = (struct vring_host_raw){ b->data_a, 4096, VH_DESC_F_WRITE | VH_DESC_F_NEXT, 2, false };
+	rd[2] = (struct vring_host_raw){ b->st_a, 1, VH_DESC_F_WRITE, 0, false };
+	return 3;
+}
+
+static int mb_status_fdless(struct vblk_host *d, struct raw_bufs *b, struct vring_host_raw *rd)
+{
+	int rc = map_fdless(d);
+	if (rc)
+		return rc;
+	rd[0] = (struct vring_host_raw){ b->hdr_a, 16, VH_DESC_F_NEXT, 1, false };
+	rd[1] = (struct vring_host_raw){ b->data_a, 4096, VH_DESC_F_WRITE | VH_DESC_F_NEXT, 2, false };
+	rd[2] = (struct vring_host_raw){ fdless_addr(d) + 0x2000, 1, VH_DESC_F_WRITE, 0, false };
+	return 3;
+}
+
+static int mb_ind_fdless(struct vblk_host *d, struct raw_bufs *b, struct vring_host_raw *rd)
+{
+	(void)b;
+	int rc = map_fdless(d);
+	if (rc)
+		return rc;
+	rd[0] = (struct vring_host_raw){ fdless_addr(d) + 0x3000, 48, VH_DESC_F_INDIRECT, 0, false };
+	return 1;
+}
+
 static int mb_huge_len(struct vblk_host *d, struct raw_bufs *b, struct vring_host_raw *rd)
 {
 	(void)d;
@@ -1576,6 +1639,10 @@ static const struct mal mals[] = {
 	{ "status outside the memory", false, false, mb_status_outside },
 	{ "descriptor of 4 GiB", false, false, mb_huge_len },
 	{ "address wrapping past 2^64", false, false, mb_addr_wrap },
+	{ "data in memory mapped without an fd", false, false, mb_data_fdless, true },
+	{ "header in memory mapped without an fd", false, false, mb_hdr_fdless, true },
+	{ "status in memory mapped without an fd", false, false, mb_status_fdless, true },
+	{ "indirect table in memory mapped without an fd", true, false, mb_ind_fdless, true },
 };
 
 static void case_malformed(void)
@@ -1584,7 +1651,7 @@ static void case_malformed(void)
 	unsigned ran = 0;
 	for (size_t i = 0; i < sizeof(mals) / sizeof(mals[0]); i++) {
 		const struct mal *m = &mals[i];
-		if (m->needs_indirect && O.indirect <= 0)
+		if ((m->needs_indirect && O.indirect <= 0) || (m->pci_only && is_vhu()))
 			continue;
 		base_opts(&o);
 		if (m->no_indirect)
