@@ -31,6 +31,7 @@ struct vhu_endpoint {
 	int nfds;
 	bool closing;		/* client going away: its queues are stopping */
 	bool destroyed;		/* freed when the client teardown ends */
+	bool hup;		/* hung up while busy (clf NULL): close on resume */
 };
 
 static void client_close(struct vhu_endpoint *ep);
@@ -145,7 +146,6 @@ static int rx_step(struct vhu_endpoint *ep)
 static void client_event(void *arg, uint32_t events)
 {
 	struct vhu_endpoint *ep = arg;
-	(void)events;
 	while (ep->cfd >= 0 && !ep->conn.busy && !ep->closing) {
 		int r = rx_step(ep);
 		if (r < 0) {
@@ -163,8 +163,18 @@ static void client_event(void *arg, uint32_t events)
 			return;
 		}
 	}
-	if (ep->cfd >= 0 && ep->conn.busy)
-		loop_mod_fd(ep->clf, 0);
+	if (ep->cfd >= 0 && ep->conn.busy) {
+		if (events & (EPOLLHUP | EPOLLERR)) {
+			/* epoll reports a hang-up whatever the mask: stop watching
+			 * (or the main loop spins) and close once the command that
+			 * keeps the connection busy is done (resume) */
+			loop_del_fd(ep->clf);
+			ep->clf = NULL;
+			ep->hup = true;
+		} else {
+			loop_mod_fd(ep->clf, 0);	/* resume() re-arms */
+		}
+	}
 }
 
 static void ep_resume(struct vhu_conn *c)
@@ -172,6 +182,10 @@ static void ep_resume(struct vhu_conn *c)
 	struct vhu_endpoint *ep = c->user;
 	if (ep->cfd < 0 || ep->closing)
 		return;
+	if (ep->hup) {
+		client_close(ep);
+		return;
+	}
 	loop_mod_fd(ep->clf, EPOLLIN);
 	client_event(ep, EPOLLIN);
 }
@@ -204,7 +218,9 @@ static void client_close(struct vhu_endpoint *ep)
 {
 	if (ep->cfd < 0)
 		return;
-	loop_del_fd(ep->clf);
+	loop_del_fd(ep->clf);	/* NULL after a hang-up: nothing to do */
+	ep->clf = NULL;
+	ep->hup = false;
 	close(ep->cfd);
 	ep->cfd = -1;
 	reset_rx(ep);

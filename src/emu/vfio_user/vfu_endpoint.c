@@ -24,7 +24,8 @@ struct vfu_endpoint {
 	struct loop_fd *llf;
 	/* the connected client */
 	int cfd;
-	struct loop_fd *clf;
+	struct loop_fd *clf;		/* NULL after a hang-up while busy */
+	bool hup;			/* hung up while busy: close on resume */
 	struct vfu_conn conn;
 	struct vfu_hdr hdr;
 	size_t hdr_got;
@@ -132,7 +133,6 @@ static int rx_step(struct vfu_endpoint *ep)
 static void client_event(void *arg, uint32_t events)
 {
 	struct vfu_endpoint *ep = arg;
-	(void)events;
 
 	while (ep->cfd >= 0 && !ep->conn.busy) {
 		int r = rx_step(ep);
@@ -161,8 +161,18 @@ static void client_event(void *arg, uint32_t events)
 			return;
 		}
 	}
-	if (ep->cfd >= 0 && ep->conn.busy)
-		loop_mod_fd(ep->clf, 0);	/* resume() re-arms */
+	if (ep->cfd >= 0 && ep->conn.busy) {
+		if (events & (EPOLLHUP | EPOLLERR)) {
+			/* epoll reports a hang-up whatever the mask: stop watching
+			 * (or the main loop spins) and close once the command that
+			 * keeps the connection busy is done (resume) */
+			loop_del_fd(ep->clf);
+			ep->clf = NULL;
+			ep->hup = true;
+		} else {
+			loop_mod_fd(ep->clf, 0);	/* resume() re-arms */
+		}
+	}
 }
 
 static void ep_resume(struct vfu_conn *c)
@@ -174,6 +184,10 @@ static void ep_resume(struct vfu_conn *c)
 	}
 	if (ep->cfd < 0)
 		return;
+	if (ep->hup) {
+		client_close(ep);
+		return;
+	}
 	loop_mod_fd(ep->clf, EPOLLIN);
 	client_event(ep, EPOLLIN);
 }
@@ -182,7 +196,9 @@ static void client_close(struct vfu_endpoint *ep)
 {
 	if (ep->cfd < 0)
 		return;
-	loop_del_fd(ep->clf);
+	loop_del_fd(ep->clf);	/* NULL after a hang-up: nothing to do */
+	ep->clf = NULL;
+	ep->hup = false;
 	close(ep->cfd);
 	ep->cfd = -1;
 	reset_rx(ep);
