@@ -31,7 +31,8 @@ fuzz: deps
 test: build asan fuzz guest-deps
 	@python3 tests/run_tests.py --fuzz-seconds $(FUZZ_SECONDS)
 
-run: build
+# guest-deps: the QEMU lines that make run prints boot a guest as printed
+run: build guest-deps
 	@scripts/run.sh $(SOCK)
 
 clean:
