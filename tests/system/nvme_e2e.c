@@ -2413,7 +2413,7 @@ static void case_irq_mask(void)
 		REQUIRE_OK(vfu_region_read(v, mi.table_bar, at, &ctl, 4));
 		CHECK_EQ(le32toh(ctl) & 1, 1);
 		EXPECT_OK(write_polled(h, b, 73000));
-		CHECK_EQ(efd_count(efd, 2000), 1);
+		CHECK_EQ(efd_count(efd, 5000), 1);
 		bool pend = true;
 		REQUIRE_OK(vfu_msix_pending(v, 1, &pend));
 		CHECK(!pend);
@@ -2426,7 +2426,7 @@ static void case_irq_mask(void)
 	CHECK_EQ(efd_count(efd, 0), 0);
 	/* ACTION_UNMASK: delivered exactly once, the PBA bit clears */
 	REQUIRE_OK(nvme_host_irq_mask(h, 1, false));
-	CHECK_EQ(efd_count(efd, 2000), 1);
+	CHECK_EQ(efd_count(efd, 5000), 1);
 	CHECK(pending_becomes(v, 1, false, 0));
 	CHECK_EQ(efd_count(efd, 100), 0);
 	/* the admin vector was never masked */
@@ -2442,7 +2442,7 @@ static void case_irq_mask(void)
 	CHECK(pending_becomes(v, 1, true, 5000));
 	CHECK_EQ(efd_count(efd, 0), 0);
 	REQUIRE_OK(vfu_msix_function_mask(v, false));
-	CHECK_EQ(efd_count(efd, 2000), 1);
+	CHECK_EQ(efd_count(efd, 5000), 1);
 	CHECK(pending_becomes(v, 1, false, 0));
 	/* and everything written meanwhile is there */
 	for (uint64_t lba = 73000; lba <= 73003; lba++)
