@@ -2,7 +2,7 @@
 # Builds go to build/ (gcc), build-asan/ (gcc, ASan+UBSan) and build-fuzz/
 # (clang, libFuzzer targets).
 
-SOCK ?= /var/tmp/osnap.sock
+SOCK ?= /var/run/osnap/osnap.sock
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps guest-deps build asan fuzz test run clean

@@ -4,7 +4,7 @@
 # (SIGINT), which osnapd handles cleanly.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-sock=${1:-/var/tmp/osnap.sock}
+sock=${1:-/var/run/osnap/osnap.sock}
 bin=$top/build
 rpc=$bin/tools/osnap-rpc/osnap-rpc
 emu_dir=/var/run/osnap		# osnapd's default EMU_DIR (no -c FILE here)

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/params.h"
 #include "core/thread.h"
+#include "core/unix_socket.h"
 #include "emu/emu.h"
 #include "nvme/nvme.h"
 #include "virtio_blk/vblk.h"
@@ -27,7 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_RPC_SOCKET "/var/tmp/osnap.sock"
+#define DEFAULT_RPC_DIR "/var/run/osnap"	/* only root writes there (checked) */
+#define DEFAULT_RPC_SOCKET DEFAULT_RPC_DIR "/osnap.sock"
 #define DEFAULT_RPC_LOG "/var/log/snap-log/rpc-log"
 #define MAX_INIT_FILES 16
 #define SHUTDOWN_DRAIN_MS 30000
@@ -173,6 +175,22 @@ static int app_init(char *err, size_t errlen)
 	return 0;
 }
 
+/* Start the RPC server. The default socket's directory is made if missing
+ * and refused when others could write there (a squatter would receive the
+ * operator's RPCs); a socket given with -r is the operator's choice. */
+static int rpc_listen(void)
+{
+	if (!strcmp(g_opts.rpc_socket, DEFAULT_RPC_SOCKET)) {
+		char err[256];
+		if (unix_socket_dir(DEFAULT_RPC_DIR, err, sizeof(err))) {
+			log_err("RPC server: %s", err);
+			fprintf(stderr, "osnapd: %s\n", err);
+			return -EACCES;
+		}
+	}
+	return rpc_server_start(g_opts.rpc_socket);
+}
+
 static void on_signal(void *arg, uint32_t events)
 {
 	int fd = *(int *)arg;
@@ -287,7 +305,7 @@ int main(int argc, char **argv)
 
 	if (g_opts.wait_for_rpc) {
 		rpc_set_state(RPC_STARTUP);
-		if (rpc_server_start(g_opts.rpc_socket)) {
+		if (rpc_listen()) {
 			g_exit_code = 1;
 			goto out;
 		}
@@ -299,7 +317,7 @@ int main(int argc, char **argv)
 			g_exit_code = 1;
 			goto out;
 		}
-		if (rpc_server_start(g_opts.rpc_socket)) {
+		if (rpc_listen()) {
 			g_exit_code = 1;
 			goto out;
 		}

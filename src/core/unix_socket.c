@@ -41,11 +41,13 @@ int unix_listen(const char *path, mode_t mode, const char *group, char *err, siz
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return rc;
 	}
-	/* created owner-only, then opened up as configured */
-	mode_t old = umask(0177);
+	/* created with its final mode by bind itself (never a chmod by path,
+	 * which would follow a symlink put there meanwhile). The umask is
+	 * process-wide, but only the main thread creates files. */
+	mode_t old = umask(~mode & 0777);
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc < 0 || listen(fd, 64) < 0 || chmod(path, mode) < 0) {
+	if (rc < 0 || listen(fd, 64) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
 		goto fail;
@@ -59,7 +61,8 @@ int unix_listen(const char *path, mode_t mode, const char *group, char *err, siz
 			snprintf(err, errlen, "no group %s", group);
 			goto fail;
 		}
-		if (chown(path, (uid_t)-1, (gid_t)gid) < 0) {
+		/* lchown: the socket we just made, never what a symlink names */
+		if (lchown(path, (uid_t)-1, (gid_t)gid) < 0) {
 			rc = -errno;
 			snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
 			goto fail;
@@ -110,6 +113,53 @@ int unix_send_fds(int fd, const void *buf, size_t len, const int *fds, int nfds,
 		/* the fds travel with the first bytes only */
 		mh.msg_control = NULL;
 		mh.msg_controllen = 0;
+	}
+	return 0;
+}
+
+int unix_socket_dir(const char *dir, char *err, size_t errlen)
+{
+	char path[256];
+	struct stat st;
+
+	if (!dir || !*dir || strlen(dir) >= sizeof(path)) {
+		snprintf(err, errlen, "invalid socket directory");
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+				int e = errno;
+				snprintf(err, errlen, "cannot create %s: %s", path, strerror(e));
+				return -e;
+			}
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	if (lstat(dir, &st) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", dir, strerror(e));
+		return -e;
+	}
+	if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is %s, not a directory: refused for sockets", dir,
+			 S_ISLNK(st.st_mode) ? "a symbolic link" : "something else");
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(err, errlen, "%s belongs to uid %u, not to us: refused for sockets", dir,
+			 (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err, errlen, "%s is writable by others (mode %03o): refused for sockets", dir,
+			 (unsigned)(st.st_mode & 0777));
+		return -EPERM;
 	}
 	return 0;
 }

@@ -2,6 +2,7 @@
 #ifndef OSNAP_UNIX_SOCKET_H
 #define OSNAP_UNIX_SOCKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -10,6 +11,12 @@
  * a stale one (from a crashed run) is replaced. Returns the non-blocking
  * listening fd, or -errno with a message in err. */
 int unix_listen(const char *path, mode_t mode, const char *group, char *err, size_t errlen);
+
+/* A directory for service sockets: create it (and its parents, 0755) when
+ * missing, then refuse it when it is a symlink, not a directory, not owned
+ * by us (or root), or writable by others: anyone who can write there can
+ * replace our sockets. Returns 0 or -errno with a message in err. */
+int unix_socket_dir(const char *dir, char *err, size_t errlen);
 
 /* Send len bytes with nfds file descriptors (attached to the first bytes)
  * on a non-blocking socket, waiting up to timeout_ms whenever the peer is

@@ -3,6 +3,7 @@
 #include "emu_internal.h"
 #include "core/guest_fault.h"
 #include "core/log.h"
+#include "core/unix_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,28 +55,6 @@ static int shm_alloc(const char *name, size_t size, int *fd, void **mem)
 		int e = errno;
 		close(*fd);
 		return -e;
-	}
-	return 0;
-}
-
-/* Create dir and its parents (0755). Returns 0 or -errno with a message. */
-static int mkdir_p_dir(const char *dir, char *err, size_t errlen)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "%s", dir);
-	for (char *p = path + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-			*p = '\0';
-			if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-				int e = errno;
-				snprintf(err, errlen, "cannot create EMU_DIR %s: %s", path, strerror(e));
-				return -e;
-			}
-			*p = c;
-			if (!c)
-				break;
-		}
 	}
 	return 0;
 }
@@ -412,8 +391,15 @@ int emu_init(const struct emu_config *cfg, char *err, size_t errlen)
 	g_next_vhca = 1;
 	g_msix_used = g_queues_used = 0;
 
-	if (!g_cfg.no_endpoints && mkdir_p_dir(g_cfg.dir, err, errlen))
-		return -EACCES;
+	/* the endpoints' directory: made if missing, refused when another
+	 * user could replace our sockets in it */
+	if (!g_cfg.no_endpoints) {
+		char why[200];
+		if (unix_socket_dir(g_cfg.dir, why, sizeof(why))) {
+			snprintf(err, errlen, "EMU_DIR: %s", why);
+			return -EACCES;
+		}
+	}
 	struct { enum emu_type t; uint32_t n; bool en; } kinds[2] = {
 		{ EMU_TYPE_NVME, cfg->nvme_num_pf, cfg->nvme_enable },
 		{ EMU_TYPE_VBLK, cfg->vblk_num_pf, cfg->vblk_enable },

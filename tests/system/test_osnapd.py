@@ -515,5 +515,38 @@ def help_and_bad_options():
         check(rc != 0, "%r accepted:\n%s" % (args, out))
 
 
+@test
+def emu_dir_others_could_write_refused():
+    """EMU_DIR where another user could replace our sockets: refused."""
+    td = osnaptest.tmpdir()
+    real = os.path.join(td, "real")
+    os.mkdir(real, 0o755)
+    link = os.path.join(td, "link")
+    os.symlink(real, link)
+    ww = os.path.join(td, "ww")
+    os.mkdir(ww)
+    os.chmod(ww, 0o1777)                  # like /tmp: world-writable, sticky
+    for d, why in ((link, "symbolic link"), (ww, "writable by others")):
+        conf = write(os.path.join(td, "emu-%s.conf" % os.path.basename(d)), "EMU_DIR=%s\n" % d)
+        rc, out, dm = run_fail(["-c", conf])
+        check(rc != 0, "osnapd started with EMU_DIR %s:\n%s" % (d, out))
+        check("EMU_DIR" in out and why in out, "the refusal does not say '%s':\n%s" % (why, out))
+        check(not os.path.exists(dm.sock), "a socket was left by the refused start")
+    check(os.listdir(real) == [], "sockets were made through the symlink: %r" % os.listdir(real))
+    # a private directory that does not exist yet is made, owner-only sockets in it
+    fresh = os.path.join(td, "fresh", "emu")
+    conf = write(os.path.join(td, "emu-fresh.conf"), "EMU_DIR=%s\nEMU_SOCKET_MODE=0660\n" % fresh)
+    d = Daemon(["-c", conf])
+    try:
+        socks = [f for f in os.listdir(fresh) if f.endswith(".sock")]
+        check(socks, "no endpoint in %s" % fresh)
+        for f in socks:
+            mode = os.stat(os.path.join(fresh, f)).st_mode & 0o777
+            eq(mode, 0o660, "mode of %s" % f)
+        eq(os.stat(d.sock).st_mode & 0o777, 0o600, "mode of the RPC socket")
+    finally:
+        d.stop()
+
+
 if __name__ == "__main__":
     main()

@@ -15,7 +15,7 @@
 #include "cli/cli.h"
 #include "rpc_client.h"
 
-#define DEFAULT_SOCKET "/var/tmp/osnap.sock"
+#define DEFAULT_SOCKET "/var/run/osnap/osnap.sock"	/* osnapd's default */
 #define DEFAULT_TIMEOUT 60.0
 
 struct global_opts {
