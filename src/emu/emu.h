@@ -45,9 +45,14 @@ struct emu_ctrl_ops {
 	int (*bar_read)(void *ctrl, int bar, uint64_t off, void *buf, size_t len);
 	int (*bar_write)(void *ctrl, int bar, uint64_t off, const void *buf, size_t len);
 	/* The client is about to remove guest memory [gpa, gpa+len): stop
-	 * using translations into it and call done(arg) when no I/O touches
-	 * it any more (maybe later). The region is unmapped after done. */
+	 * fetching new work (the region is still in the map: work in flight
+	 * finishes normally) and call done(arg) when no I/O touches it any
+	 * more (maybe later). Stay stopped: the region leaves the map and is
+	 * unmapped after done, then mem_resume is called. */
 	void (*mem_unmap)(void *ctrl, uint64_t gpa, uint64_t len, void (*done)(void *arg), void *arg);
+	/* After mem_unmap's done: the region is out of the map (and unmapped):
+	 * the queues may go on. */
+	void (*mem_resume)(void *ctrl);
 	/* New guest memory was mapped. */
 	void (*mem_map)(void *ctrl, uint64_t gpa, uint64_t len);
 	/* The function is reset (FLR, client reset or disconnect). */
@@ -131,10 +136,10 @@ int emu_dma_map(struct emu_function *fn, uint64_t gpa, uint64_t len, int prot,
  * translations made under another generation must be redone. */
 uint64_t emu_mem_generation(struct emu_function *fn);
 
-/* Signal MSI-X vector (eventfd write). A masked vector (or function mask)
- * sets its pending bit instead and fires on unmask. Returns 0, -EINVAL for
- * a vector out of range, -ENODEV when MSI-X is disabled or no eventfd is
- * set for that vector (nothing sent). */
+/* Signal MSI-X vector (eventfd write). A masked vector (function mask,
+ * the client's SET_IRQS mask) or one without an eventfd at the moment sets
+ * its pending bit instead and fires once it can. Returns 0, -EINVAL for a
+ * vector out of range, -ENODEV when MSI-X is disabled (nothing sent). */
 int emu_irq_raise(struct emu_function *fn, uint16_t vector);
 
 /* --- providers: the client's memory map (main thread) --- */

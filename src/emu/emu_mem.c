@@ -152,13 +152,32 @@ int emu_mem_add(struct emu_function *fn, uint64_t gpa, uint64_t size, int prot, 
 	return 0;
 }
 
+/* Removing client memory, in this order: the controller quiesces (its
+ * queues stop fetching, in-flight I/O still sees the region and finishes);
+ * then the map without the region is published; then, after a grace
+ * period (no reactor mid-translation), the memory is unmapped; then the
+ * controller resumes (mem_resume) and the client hears back (done).
+ * Publishing before the quiesce would fail commands fetched in between
+ * (Data Transfer Error on memory that may come right back). */
 struct unmap_job {
 	struct emu_function *fn;
-	struct emu_region *regions;	/* to munmap */
+	bool all;			/* every region, or exactly [gpa, gpa+size) */
+	uint64_t gpa, size;
+	struct emu_region *regions;	/* taken out of the map: to munmap */
 	int n;
 	void (*done)(void *arg, int rc);
 	void *arg;
 };
+
+static void removal_finish(struct unmap_job *j, int rc)
+{
+	struct emu_function *fn = j->fn;
+	if (fn->ops && fn->ops->mem_resume)
+		fn->ops->mem_resume(fn->ctrl);
+	j->done(j->arg, rc);
+	free(j->regions);
+	free(j);
+}
 
 static void unmap_after_grace(void *p)
 {
@@ -168,80 +187,80 @@ static void unmap_after_grace(void *p)
 			guest_fault_unwatch(j->regions[i].fault_id);
 			munmap(j->regions[i].hva, j->regions[i].size);
 		}
-	j->done(j->arg, 0);
-	free(j->regions);
-	free(j);
+	removal_finish(j, 0);
 }
 
-static void unmap_ctrl_done(void *p)
+/* The controller let go: take the regions out of the map as it is now
+ * (another removal may have taken some meanwhile: those are its own). */
+static void removal_quiesced(void *p)
 {
-	/* the controller let go: wait until no reactor is mid-translation */
-	emu_sync(unmap_after_grace, p);
-}
-
-/* Publish the map without the regions selected by keep[i] == false, then
- * drain and unmap them. */
-static void remove_regions(struct emu_function *fn, struct emu_memmap *cur, const bool *keep,
-			   uint64_t lo, uint64_t hi, void (*done)(void *arg, int rc), void *arg)
-{
-	int nkeep = 0, nrem = 0;
-	for (int i = 0; i < cur->n; i++)
-		keep[i] ? nkeep++ : nrem++;
-	struct emu_memmap *m = map_alloc(nkeep);
-	struct unmap_job *j = calloc(1, sizeof(*j));
-	struct emu_region *rem = calloc((size_t)nrem + 1, sizeof(*rem));
-	if (!m || !j || !rem) {
+	struct unmap_job *j = p;
+	struct emu_function *fn = j->fn;
+	struct emu_memmap *cur = atomic_load_explicit(&fn->map, memory_order_acquire);
+	int n = cur ? cur->n : 0, nrem = 0;
+	for (int i = 0; i < n; i++)
+		nrem += j->all || (cur->r[i].gpa == j->gpa && cur->r[i].size == j->size);
+	if (!nrem) {
+		removal_finish(j, 0);
+		return;
+	}
+	struct emu_memmap *m = map_alloc(n - nrem);
+	j->regions = calloc((size_t)nrem, sizeof(*j->regions));
+	if (!m || !j->regions) {
 		free(m);
-		free(j);
-		free(rem);
+		removal_finish(j, -ENOMEM);
+		return;
+	}
+	for (int i = 0, k = 0; i < n; i++) {
+		if (j->all || (cur->r[i].gpa == j->gpa && cur->r[i].size == j->size))
+			j->regions[j->n++] = cur->r[i];
+		else
+			m->r[k++] = cur->r[i];
+	}
+	map_publish(fn, m);
+	/* wait until no reactor is mid-translation in the old map */
+	emu_sync(unmap_after_grace, j);
+}
+
+static void start_removal(struct emu_function *fn, bool all, uint64_t gpa, uint64_t size,
+			  void (*done)(void *arg, int rc), void *arg)
+{
+	struct unmap_job *j = calloc(1, sizeof(*j));
+	if (!j) {
 		done(arg, -ENOMEM);
 		return;
 	}
-	for (int i = 0, k = 0, r = 0; i < cur->n; i++) {
-		if (keep[i])
-			m->r[k++] = cur->r[i];
-		else
-			rem[r++] = cur->r[i];
-	}
-	j->fn = fn;
-	j->regions = rem;
-	j->n = nrem;
-	j->done = done;
-	j->arg = arg;
-	map_publish(fn, m);
+	*j = (struct unmap_job){ .fn = fn, .all = all, .gpa = gpa, .size = size, .done = done,
+				 .arg = arg };
 	if (fn->ops && fn->ops->mem_unmap)
-		fn->ops->mem_unmap(fn->ctrl, lo, hi - lo, unmap_ctrl_done, j);
+		fn->ops->mem_unmap(fn->ctrl, all ? 0 : gpa, all ? UINT64_MAX : size, removal_quiesced, j);
 	else
-		unmap_ctrl_done(j);
+		removal_quiesced(j);
 }
 
 void emu_mem_remove(struct emu_function *fn, uint64_t gpa, uint64_t size,
 		    void (*done)(void *arg, int rc), void *arg)
 {
 	struct emu_memmap *cur = atomic_load_explicit(&fn->map, memory_order_acquire);
-	bool keep[EMU_MAX_DMA_REGIONS];
 	bool found = false;
 
-	for (int i = 0; cur && i < cur->n; i++) {
-		keep[i] = !(cur->r[i].gpa == gpa && cur->r[i].size == size);
-		found |= !keep[i];
-	}
+	for (int i = 0; cur && i < cur->n; i++)
+		found |= cur->r[i].gpa == gpa && cur->r[i].size == size;
 	if (!found) {
 		done(arg, -ENOENT);
 		return;
 	}
-	remove_regions(fn, cur, keep, gpa, gpa + size, done, arg);
+	start_removal(fn, false, gpa, size, done, arg);
 }
 
 void emu_mem_remove_all(struct emu_function *fn, void (*done)(void *arg, int rc), void *arg)
 {
 	struct emu_memmap *cur = atomic_load_explicit(&fn->map, memory_order_acquire);
-	bool keep[EMU_MAX_DMA_REGIONS] = { false };
 	if (!cur || cur->n == 0) {
 		done(arg, 0);
 		return;
 	}
-	remove_regions(fn, cur, keep, 0, UINT64_MAX, done, arg);
+	start_removal(fn, true, 0, 0, done, arg);
 }
 
 /* --- translation (any thread) --- */

@@ -71,10 +71,14 @@ void emu_msix_reset(struct emu_function *fn)
 	memset(fn->bars[fn->msix_bar].mem + fn->msix_pba_off, 0, ((fn->num_msix + 63) / 64) * 8);
 }
 
+/* Masked, or without an eventfd for now (QEMU takes a vector's fd away
+ * and gives it back while it reconfigures vectors): the interrupt waits
+ * in the PBA and fires when the vector can deliver again. */
 static bool vector_masked(struct emu_function *fn, uint16_t v)
 {
 	return !pci_cfg_msix_enabled(fn->cfg) || pci_cfg_msix_function_masked(fn->cfg) ||
-	       atomic_load_explicit(&fn->msix_vfio_mask[v], memory_order_relaxed);
+	       atomic_load_explicit(&fn->msix_vfio_mask[v], memory_order_relaxed) ||
+	       atomic_load_explicit(&fn->msix_efd[v], memory_order_relaxed) < 0;
 }
 
 static void fire(struct emu_function *fn, uint16_t v)
@@ -99,8 +103,6 @@ int emu_irq_raise(struct emu_function *fn, uint16_t vector)
 	if (vector >= fn->num_msix)
 		return -EINVAL;
 	if (!pci_cfg_msix_enabled(fn->cfg))
-		return -ENODEV;
-	if (atomic_load_explicit(&fn->msix_efd[vector], memory_order_relaxed) < 0)
 		return -ENODEV;
 	if (!vector_masked(fn, vector)) {
 		fire(fn, vector);

@@ -586,12 +586,20 @@ struct unmap_wait {
 static void unmap_quiesced(struct nvme_ctrl *c, void *arg)
 {
 	struct unmap_wait *w = arg;
-	/* nothing in flight: resume right away; every poll re-translates
-	 * against the new map, which no longer has the region */
-	if (!c->suspended)
-		nvme_ctrl_unquiesce(c);
+	(void)c;
+	/* nothing in flight: the region may go; the queues stay quiet until
+	 * it is out of the map (ctrl_mem_resume) */
 	w->done(w->arg);
 	free(w);
+}
+
+/* The region is out of the map: every poll translates against the new
+ * map from now on. */
+static void ctrl_mem_resume(void *ctx)
+{
+	struct nvme_ctrl *c = ctx;
+	if (!c->suspended)
+		nvme_ctrl_unquiesce(c);
 }
 
 static void ctrl_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(void *arg), void *arg)
@@ -643,6 +651,7 @@ static const struct emu_ctrl_ops nvme_emu_ops = {
 	.bar_read = ctrl_bar_read,
 	.bar_write = ctrl_bar_write,
 	.mem_unmap = ctrl_mem_unmap,
+	.mem_resume = ctrl_mem_resume,
 	.mem_map = ctrl_mem_map,
 	.reset = ctrl_dev_reset,
 };

@@ -284,6 +284,13 @@ static void t_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(void
 	vblk_queue_pause_all(t->c, VBLK_PAUSE_MEM, true, done, arg);
 }
 
+/* the region is out of the map: the rings translate again and go on */
+static void t_mem_resume(void *ctx)
+{
+	struct vblk_pci *t = ctx;
+	vblk_queue_pause_all(t->c, VBLK_PAUSE_MEM, false, NULL, NULL);
+}
+
 static void t_mem_map(void *ctx, uint64_t gpa, uint64_t len)
 {
 	struct vblk_pci *t = ctx;
@@ -296,6 +303,7 @@ static const struct emu_ctrl_ops pci_fn_ops = {
 	.bar_read = t_bar_read,
 	.bar_write = t_bar_write,
 	.mem_unmap = t_mem_unmap,
+	.mem_resume = t_mem_resume,
 	.mem_map = t_mem_map,
 	.reset = t_fn_reset,
 };

@@ -1394,16 +1394,26 @@ static int t_msix_trigger(void)
 		CHECK(stale == 0, "vector 0 fired on its old eventfd");
 	}
 	/* a vector de-assigned the way QEMU does it (DATA_EVENTFD, count 1, no
-	 * fd) stays silent, and gets its eventfd back */
+	 * fd) stays silent; what was raised meanwhile waits in the PBA and
+	 * fires once when the eventfd comes back (QEMU takes fds away and
+	 * gives them back while it reconfigures vectors: nothing is lost) */
 	{
+		pend = false;
 		int none = -1;
 		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
 				VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &none, NULL));
 		OK(msix_trigger(0));
+		OK(msix_trigger(0));
 		OK(vfu_sync(C));
 		CHECK(efd_wait(b.efd[0], 100) == 0, "vector 0 fired after its eventfd was de-assigned");
+		OK(msix_pending(&b.m, 0, &pend));
+		CHECK(pend, "vector 0 raised without an eventfd: PBA bit clear (the interrupt is lost)");
 		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
 				VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &b.efd[0], NULL));
+		CHECK(efd_wait(b.efd[0], 1000) == 1,
+		      "the interrupt raised while vector 0 had no eventfd did not fire once when it came back");
+		OK(msix_pending(&b.m, 0, &pend));
+		CHECK(!pend, "vector 0 still pending after its interrupt was delivered");
 		OK(msix_trigger(0));
 		CHECK(efd_wait(b.efd[0], 1000) == 1, "vector 0 did not fire on its eventfd given back");
 	}

@@ -321,7 +321,11 @@ static int handle_irq_info(struct vfu_conn *c, const struct vfu_hdr *h, const ui
 		return -EINVAL;
 	struct vfu_irq_info r = { .argsz = sizeof(r), .index = in->index };
 	if (in->index == VFU_IRQ_INDEX_MSIX) {
-		r.flags = VFU_IRQ_INFO_EVENTFD | VFU_IRQ_INFO_MASKABLE | VFU_IRQ_INFO_NORESIZE;
+		/* not NORESIZE: osnap takes eventfds for any sub-range, so QEMU
+		 * sets one vector at a time as the guest starts using it,
+		 * instead of disabling the whole index and setting every fd
+		 * again (interrupts raised in between were lost) */
+		r.flags = VFU_IRQ_INFO_EVENTFD | VFU_IRQ_INFO_MASKABLE;
 		r.count = c->fn->num_msix;
 	} else if (notify_fd(c, in->index)) {
 		/* one ERR and one REQ notifier, as a PCIe function under VFIO
