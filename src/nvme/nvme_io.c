@@ -58,15 +58,19 @@ static void dsm_range(const struct nvme_req *r, uint32_t i, uint64_t *slba, uint
 	memcpy(slba, buf + 8, 8);
 }
 
-/* Next non-empty range at or after r->dsm_next; false when none is left. */
-static bool dsm_next_range(struct nvme_req *r, uint64_t *slba, uint32_t *nlb)
+/* Next non-empty range at or after r->dsm_next: 1 found, 0 none left, -1
+ * out of the namespace. The list lives in guest memory and is read again
+ * range by range: a guest may rewrite it after the first check, so every
+ * range is checked again as it is used. */
+static int dsm_next_range(struct nvme_req *r, uint64_t nsze, uint64_t *slba, uint32_t *nlb)
 {
 	for (; r->dsm_next < r->dsm_count; r->dsm_next++) {
 		dsm_range(r, r->dsm_next, slba, nlb);
-		if (*nlb)
-			return true;
+		if (!*nlb)
+			continue;
+		return *slba >= nsze || *nlb > nsze - *slba ? -1 : 1;
 	}
-	return false;
+	return 0;
 }
 
 static struct nvme_qns *req_ns(struct nvme_req *r)
@@ -95,12 +99,13 @@ static void io_done(struct bdev_io *bio, void *arg)
 		uint64_t slba;
 		uint32_t nlb;
 		r->dsm_next++;
-		if (dsm_next_range(r, &slba, &nlb)) {
+		int more = dsm_next_range(r, q->nsze, &slba, &nlb);
+		if (more > 0) {
 			q->inflight++;
 			submit(r, q, BDEV_IO_UNMAP, slba, nlb, false, io_done);
 			return;
 		}
-		finish(r, NVME_SC_SUCCESS);
+		finish(r, more < 0 ? NVME_SC_LBA_RANGE | NVME_DNR : NVME_SC_SUCCESS);
 		return;
 	}
 	if (r->fused) {
@@ -243,8 +248,10 @@ static void exec_dsm(struct nvme_ctrl *c, struct nvme_req *r, struct nvme_qns *q
 	r->dsm_next = 0;
 	uint64_t slba;
 	uint32_t nlb;
-	if (!dsm_next_range(r, &slba, &nlb)) {
-		finish(r, NVME_SC_SUCCESS);	/* every range empty */
+	int first = dsm_next_range(r, q->nsze, &slba, &nlb);
+	if (first <= 0) {
+		/* every range empty, or the list changed since it was checked */
+		finish(r, first < 0 ? NVME_SC_LBA_RANGE | NVME_DNR : NVME_SC_SUCCESS);
 		return;
 	}
 	q->inflight++;
