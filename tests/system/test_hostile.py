@@ -10,11 +10,15 @@ round trip, SIGTERM and exit code 0, and no sanitizer report in the log.
 Waits for events are polls with generous deadlines (a loaded 2-core
 machine), never fixed short sleeps.
 
-Default cases: classes the server fixes (2, 3 via test_nvme.py's remap
-case in trap, shadow and mmap modes, 4, 5, 6, 7's spin, 8) and isolation.
+Default cases: the classes fixed on main (2; 3 is test_nvme.py's remap
+case, scheduled there in trap, shadow and mmap modes; 4, 5, 6, 7's spin,
+8, 9's default RPC socket) and isolation between tenants. Each fails
+against c3fca77's osnapd (driven by that tree's own host library).
 --all adds reproducers of the bugs not fixed yet (classes 1, 7's blocking
-send, 10, 11); they fail on today's server and print "# TODO" after their
-"not ok" line. Names on the command line run only those cases.
+send, 10, 11): they fail on today's server, and a failing reproducer is
+reported "not ok N - name # TODO not fixed: ..." (tests/run_tests.py
+would count that as a failure, hence not in the default run); one that
+passes says "# fixed?". Names on the command line run only those cases.
 """
 import fcntl
 import json
@@ -486,8 +490,8 @@ DSM_CMDS = 16       # 16 x 256 ranges of 64 MiB: seconds of work for the reactor
 def unmap_then_hangup_does_not_spin():
     """Long DSMs running; the client sends a DMA_UNMAP of their range list
     (its reply waits for them) and hangs up at once. While the DSMs still
-    run, osnapd's main thread uses well under 1 s of CPU in 2 s (no spin on
-    the hung-up socket) and RPC answers; once they end, the function resets
+    run (2 s at most), osnapd's main thread uses under a quarter of that
+    in CPU time (no spin on the hung-up socket) and RPC answers; once they end, the function resets
     and a new client works."""
     with start() as d:
         sock = nvme_ctrl(d)
@@ -497,15 +501,18 @@ def unmap_then_hangup_does_not_spin():
         r = h.finish()
         eq(r.get("vanished"), "1", "the client hung up")
         total = DSM_CMDS * 256
+        # the window: 2 s, or until the DSMs end (the connection is busy
+        # as long as they run); a spinning main thread burns all of it
         cpu0, t0 = main_thread_cpu(d.proc.pid), time.time()
-        time.sleep(2.0)     # the measurement window, not a wait for an event
-        cpu = main_thread_cpu(d.proc.pid) - cpu0
-        ops = bdev_stat(d, bdev)["num_unmap_ops"]
-        window = time.time() - t0
+        ops = 0
+        while time.time() - t0 < 2.0 and ops < total:
+            time.sleep(0.05)
+            ops = bdev_stat(d, bdev)["num_unmap_ops"]
+        cpu, window = main_thread_cpu(d.proc.pid) - cpu0, time.time() - t0
         alive(d, "while the DSMs run")
-        check(ops < total, "the DSMs ended within the window (%d of %d deallocates): the "
-              "measurement saw no busy connection; raise DSM_CMDS" % (ops, total))
-        check(cpu < 0.5, "main thread used %.2fs of CPU in %.2fs (spinning)" % (cpu, window))
+        check(window >= 1.0, "the DSMs ended after %.2fs: too short a window to see a spin; "
+              "raise DSM_CMDS" % window)
+        check(cpu < 0.25 * window, "main thread used %.2fs of CPU in %.2fs (spinning)" % (cpu, window))
         end = time.time() + 120
         while bdev_stat(d, bdev)["num_unmap_ops"] < total:
             check(time.time() < end, "the DSMs did not end")
@@ -545,6 +552,84 @@ def rpc_big_replies_then_close():
             s.close()
             alive(d, "after a client closed on its big answers")
         finish(d)
+
+
+# ---- class 9: the default RPC socket's directory ---------------------------------------------------
+
+def ns_osnapd(prep=""):
+    """osnapd with the default RPC socket, in a mount namespace of its own
+    whose /run and /var/tmp are fresh tmpfs (0755 and 1777, as usual):
+    prep runs there first. Returns (Popen, log path, work dir)."""
+    if os.geteuid() != 0 or not shutil_which("unshare"):
+        raise osnaptest.Skip("needs root and unshare(1) for a private /run")
+    td = osnaptest.tmpdir()
+    conf = os.path.join(td, "emu.conf")
+    with open(conf, "w") as f:
+        f.write("EMU_DIR=%s\n" % os.path.join(td, "emu"))
+    log = os.path.join(td, "osnapd.log")
+    script = ("mount -t tmpfs -o mode=0755 tmpfs /run && mount -t tmpfs -o mode=1777 tmpfs /var/tmp "
+              "&& %s exec %s -c %s -m 0x1" % (prep, osnaptest.OSNAPD, conf))
+    env = dict(os.environ, SNAP_RPC_LOG_ENABLE="0")
+    with open(log, "wb") as lf:
+        p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                             stdout=lf, stderr=subprocess.STDOUT, env=env)
+    return p, log, td
+
+
+def shutil_which(name):
+    return any(os.access(os.path.join(d, name), os.X_OK)
+               for d in os.environ.get("PATH", "").split(os.pathsep))
+
+
+@case
+def default_rpc_socket_dir_is_private():
+    """Without -r the RPC socket lives in /var/run/osnap, made 0755 (nobody
+    else may write there) with the socket 0600, and answers; a world-
+    writable /var/run/osnap or a symlink there is refused at start with a
+    message naming it (nobody can squat the operator's socket)."""
+    p, log, td = ns_osnapd()
+    try:
+        root = "/proc/%d/root" % p.pid
+        sock = root + "/run/osnap/osnap.sock"
+        end = time.time() + DEADLINE
+        while not os.path.exists(sock):
+            check(p.poll() is None, "osnapd exited %s:\n%s" % (p.returncode, quoted(open(log).read())))
+            check(time.time() < end, "no socket at /var/run/osnap/osnap.sock:\n" + quoted(open(log).read()))
+            time.sleep(0.02)
+        st = os.lstat(root + "/run/osnap")
+        eq(st.st_mode & 0o7777, 0o755, "mode of /var/run/osnap")
+        eq(st.st_uid, os.geteuid(), "owner of /var/run/osnap")
+        eq(os.lstat(sock).st_mode & 0o777, 0o600, "mode of the RPC socket")
+        end = time.time() + DEADLINE
+        while True:
+            try:
+                c = osnaptest.RpcConn(sock, timeout=DEADLINE)
+                break
+            except OSError:
+                check(time.time() < end, "the default socket does not answer")
+                time.sleep(0.02)
+        check("version" in c.call("spdk_get_version"), "spdk_get_version")
+        c.close()
+        p.send_signal(signal.SIGTERM)
+        eq(p.wait(timeout=DEADLINE), 0, "exit code")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for prep, why in (("mkdir -m 1777 /run/osnap &&", "writable by others"),
+                      ("mkdir -m 0755 /run/elsewhere && ln -s /run/elsewhere /run/osnap &&",
+                       "symbolic link")):
+        p, log, td = ns_osnapd(prep)
+        try:
+            rc = p.wait(timeout=DEADLINE)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        out = open(log).read()
+        check(rc != 0, "osnapd started with /var/run/osnap %s:\n%s" % (why, quoted(out)))
+        check("/var/run/osnap" in out and why in out, "the refusal does not say '%s':\n%s" %
+              (why, quoted(out)))
 
 
 # ---- isolation -------------------------------------------------------------------------------------------
@@ -676,6 +761,8 @@ def sigterm_with_full_cq_no_use_after_free():
     """full_cq_sigterm's sequence: SIGTERM with a full CQ and its client
     connected exits 0 with no sanitizer report (build-asan:
     heap-use-after-free in ka_stop, nvme_ctrl.c, freed by destroy_finish)."""
+    if not osnaptest.SANITIZED:
+        raise osnaptest.Skip("the use after free shows under ASan (build-asan)")
     with start() as d:
         sock = nvme_ctrl(d)
         h = full_cq_held(d, sock)
@@ -763,7 +850,8 @@ def client_never_reading_replies():
             t0 = time.time()
             alive(d, "with a client that does not read")
             took = time.time() - t0
-            check(took < 1, "an RPC took %.1fs while a client did not read its replies" % took)
+            check(took < 1, "an RPC took %.1fs while a client did not read its replies; log:\n%s"
+                  % (took, quoted(d.logtext()[-1500:])))
         finally:
             h.send()
             h.kill()
