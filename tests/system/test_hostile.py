@@ -266,6 +266,11 @@ def go_when_dsm_runs(d, h, bdev, ctrl="NVMeCtrl1"):
     h.send()
 
 
+def proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
 def main_thread_cpu(pid):
     """CPU seconds of osnapd's main thread (its tid is the pid)."""
     with open("/proc/%d/task/%d/stat" % (pid, pid)) as f:
@@ -529,7 +534,8 @@ def rpc_big_replies_then_close():
     """1000 pipelined rpc_get_methods: answers far larger than the socket
     buffers; once osnapd has read every request (our send queue empty)
     and answered them (an RPC on another connection came back), the
-    client closes without reading a byte, 5 times: osnapd survives
+    client closes without reading a byte while osnapd is stopped
+    (SIGSTOP/SIGCONT), 5 times: osnapd survives
     (ASan: no use after free of the connection), answers RPC."""
     with start() as d:
         methods = len(json.dumps(d.rpc("rpc_get_methods")))
@@ -549,7 +555,19 @@ def rpc_big_replies_then_close():
             # a round trip on another connection: the main thread has
             # handled every request read, their answers wait in its buffer
             alive(d, "with a client not reading its answers")
-            s.close()
+            # close while osnapd is descheduled (as on a loaded machine): it
+            # then sees the hang-up and the room our close made at once
+            # (EPOLLOUT with EPOLLHUP), the order that freed the connection
+            # under its own event handler
+            os.kill(d.proc.pid, signal.SIGSTOP)
+            try:
+                end = time.time() + DEADLINE
+                while proc_state(d.proc.pid) != "T":
+                    check(time.time() < end, "osnapd did not stop")
+                    time.sleep(0.005)
+                s.close()
+            finally:
+                os.kill(d.proc.pid, signal.SIGCONT)
             alive(d, "after a client closed on its big answers")
         finish(d)
 
