@@ -689,8 +689,11 @@ def isolation_from_a_hostile_neighbour():
               (r["ios"], r["verify_checked"], r["lat_us"]["max"]))
         eq(r["errors"], 0, "osnap-perf errors")
         check(r["verify_checked"] > 0, "reads verified: %r" % r.get("verify_checked"))
-        check(r["lat_us"]["max"] < 1000000, "an I/O of the verified client took %d us" %
-              r["lat_us"]["max"])
+        # the bound holds on build/; under ASan on a loaded 2-core machine
+        # one slow I/O is not a stall: there the bound only catches a wedge
+        bound = 5000000 if osnaptest.SANITIZED else 1000000
+        check(r["lat_us"]["max"] < bound, "an I/O of the verified client took %d us (bound %d)" %
+              (r["lat_us"]["max"], bound))
         check(hostile < 8, "the hostile sequence outlasted the verified run (%.1fs)" % hostile)
         finish(d)
 
