@@ -652,20 +652,32 @@ def default_rpc_socket_dir_is_private():
 
 # ---- isolation -------------------------------------------------------------------------------------------
 
+def ctrl_ios(d, ctrl):
+    st = d.rpc("nvme_controller_dbg_io_stats_get", {"ctrl_id": ctrl})
+    return st["read_io_count"] + st["write_io_count"]
+
+
 @case
 def isolation_from_a_hostile_neighbour():
-    """A well-behaved client (osnap-perf --verify, randrw, 4 in flight) on
-    NVMe PF 1 while PF 0's client truncates its memory twice, fills its CQ
-    and vanishes, hands full eventfds, and unmaps its rings under AERs:
-    the verified client sees no error and no I/O slower than 1 s."""
+    """A well-behaved client (osnap-perf --verify, randrw, 4 in flight,
+    interrupts) on NVMe PF 1 runs all along while PF 0's client truncates
+    its memory twice, fills its CQ and vanishes, hands full eventfds, and
+    unmaps its rings under AERs: the verified client still gets I/O done
+    after all that, sees no error, and no I/O of it waits 5 s."""
     with start("NVME_EMULATION_NUM_PF=2") as d:
         sock = nvme_ctrl(d, nsids=(1, 2), attach=(1,))
         other = nvme_ctrl(d, pf=1, ctrl="NVMeCtrl2", nsids=(3,), attach=(3,))
         perf = subprocess.Popen([PERF, "--vfio-user", other, "--nvme", "--nsid", "3", "-w", "randrw",
-                                 "--verify", "-q", "4", "-t", "8", "--json"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                                 "--verify", "-q", "4", "--interrupts", "-t", "300", "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL)
         try:
-            t0 = time.time()
+            end = time.time() + DEADLINE
+            while ctrl_ios(d, "NVMeCtrl2") == 0:
+                if perf.poll() is not None:
+                    raise AssertionError("osnap-perf exited %s: %s" % (perf.returncode, perf.communicate()))
+                check(time.time() < end, "the verified client does no I/O")
+                time.sleep(0.02)
             for op in ("read", "write"):
                 eq(run_helper(sock, "truncate", "--op", op).get("dropped"), "1", "dropped")
             h = full_cq_held(d, sock)
@@ -677,7 +689,14 @@ def isolation_from_a_hostile_neighbour():
             d.rpc("nvme_controller_attach_ns", {"ctrl_id": "NVMeCtrl1", "nsid": 2})
             h.send("attached")
             h.finish()
-            hostile = time.time() - t0
+            # the verified client still runs and still gets I/O done
+            ios = ctrl_ios(d, "NVMeCtrl2")
+            end = time.time() + DEADLINE
+            while ctrl_ios(d, "NVMeCtrl2") == ios:
+                check(time.time() < end, "the verified client's I/O stopped")
+                time.sleep(0.02)
+            check(perf.poll() is None, "osnap-perf ended during the hostile sequence")
+            perf.send_signal(signal.SIGINT)
             out, err = perf.communicate(timeout=120)
         finally:
             if perf.poll() is None:
@@ -689,12 +708,14 @@ def isolation_from_a_hostile_neighbour():
               (r["ios"], r["verify_checked"], r["lat_us"]["max"]))
         eq(r["errors"], 0, "osnap-perf errors")
         check(r["verify_checked"] > 0, "reads verified: %r" % r.get("verify_checked"))
-        # the bound holds on build/; under ASan on a loaded 2-core machine
-        # one slow I/O is not a stall: there the bound only catches a wedge
-        bound = 5000000 if osnaptest.SANITIZED else 1000000
+        # A stall here is a wedge (a reactor or the main thread blocked on
+        # the hostile client), not scheduling: on this 2-core machine, under
+        # the load of other test runs, the same client with no neighbour at
+        # all sees single I/Os of up to 0.5 s and, with the neighbour, up to
+        # ~4 s once in a while; a blocked thread is 5 s or for ever.
+        bound = 5000000
         check(r["lat_us"]["max"] < bound, "an I/O of the verified client took %d us (bound %d)" %
               (r["lat_us"]["max"], bound))
-        check(hostile < 8, "the hostile sequence outlasted the verified run (%.1fs)" % hostile)
         finish(d)
 
 
