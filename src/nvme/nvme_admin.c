@@ -629,7 +629,7 @@ static void del_sq_done(void *arg)
 static bool adm_delete_sq(struct nvme_ctrl *c, struct nvme_req *r, uint16_t *st)
 {
 	uint16_t qid = r->cmd.cdw10 & 0xffff;
-	if (!qid || qid > NVME_MAX_IO_QUEUES || !c->sqs[qid] || c->sqs[qid]->stopping) {
+	if (!qid || qid > NVME_MAX_IO_QUEUES || !c->sqs[qid] || qlife_stop_requested(&c->sqs[qid]->life)) {
 		*st = NVME_SC_QID_INVALID | NVME_DNR;
 		return false;
 	}

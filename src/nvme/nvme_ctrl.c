@@ -2,6 +2,7 @@
  * (BAR0), enable / reset / shutdown, quiescing, namespaces, events. */
 #include "nvme_internal.h"
 #include "core/event_loop.h"
+#include "core/fanout.h"
 #include "core/log.h"
 #include "core/thread.h"
 
@@ -60,9 +61,7 @@ void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why)
 	c->state = NVME_CTRL_FATAL;
 	nvme_set_reg32(c, NVME_REG_CSTS, nvme_reg32(c, NVME_REG_CSTS) | NVME_CSTS_CFS);
 	/* stop the queues; the host recovers with a controller reset */
-	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++)
-		if (c->sqs[q])
-			nvme_ioq_pause(c->sqs[q], true, NULL, NULL);
+	nvme_ctrl_quiesce(c, QLIFE_FATAL, NULL, NULL);
 }
 
 /* NVMe 1.4 4.1: an invalid doorbell write, while an Asynchronous Event
@@ -132,10 +131,8 @@ static void cc_write(struct nvme_ctrl *c, uint32_t v)
 		log_info("%s: controller reset by the host (CC.EN=0)", c->name);
 		ctrl_reset(c, NULL, NULL);
 	}
-	if ((v & NVME_CC_EN) && NVME_CC_SHN(v) && !NVME_CC_SHN(old)) {
-		extern void nvme_ctrl_shutdown(struct nvme_ctrl *c);
+	if ((v & NVME_CC_EN) && NVME_CC_SHN(v) && !NVME_CC_SHN(old))
 		nvme_ctrl_shutdown(c);
-	}
 }
 
 static void reg_write32(struct nvme_ctrl *c, uint32_t off, uint32_t v)
@@ -436,15 +433,23 @@ static void ctrl_enable(struct nvme_ctrl *c)
 	nvme_admin_poll(c);
 }
 
-struct reset_ctx {
-	struct nvme_ctrl *c;
-	int pending;
+struct reset_waiter {
 	void (*done)(struct nvme_ctrl *c, void *arg);
 	void *arg;
+	struct reset_waiter *next;
 };
 
-static void reset_finish(struct reset_ctx *r)
+/* The reset under way: one per controller; later resets (a destroy while
+ * the host's reset runs) wait for it. */
+struct reset_ctx {
+	struct nvme_ctrl *c;
+	struct reset_waiter *waiters;
+	bool had_waiters;	/* a destroy or client reset asked: do not re-enable */
+};
+
+static void reset_finish(void *arg)
 {
+	struct reset_ctx *r = arg;
 	struct nvme_ctrl *c = r->c;
 	ka_stop(c);
 	c->io_queues_created = false;
@@ -473,6 +478,10 @@ static void reset_finish(struct reset_ctx *r)
 	c->aer_npending = 0;
 	c->aer_ns_masked = false;
 	c->aer_err_masked = false;
+	/* a shutdown and a fatal error end with the reset; a suspend and a
+	 * memory change under way go on (new queues start paused by them) */
+	c->qpause[QLIFE_SHUTDOWN] = 0;
+	c->qpause[QLIFE_FATAL] = 0;
 	c->state = NVME_CTRL_DISABLED;
 	/* doorbells back to zero; CSTS: not ready, no shutdown, no fatal */
 	memset(c->bar0 + EMU_NVME_DOORBELL_OFF, 0, EMU_NVME_DOORBELL_SIZE);
@@ -481,47 +490,68 @@ static void reset_finish(struct reset_ctx *r)
 		c->regs_reset_pending = false;
 		regs_init(c);
 	}
-	void (*done)(struct nvme_ctrl *, void *) = r->done;
-	void *arg = r->arg;
+	c->reset = NULL;
+	struct reset_waiter *w = r->waiters;
+	bool reenable = !r->had_waiters;
 	free(r);
 	log_info("%s: reset complete", c->name);
-	if (done)
-		done(c, arg);
-	else if (nvme_reg32(c, NVME_REG_CC) & NVME_CC_EN)
+	if (reenable && !c->destroying && (nvme_reg32(c, NVME_REG_CC) & NVME_CC_EN))
 		ctrl_enable(c);
+	/* the waiters last: a destroy frees the controller */
+	while (w) {
+		struct reset_waiter *n = w->next;
+		w->done(c, w->arg);
+		free(w);
+		w = n;
+	}
 }
 
-static void reset_queue_stopped(void *arg)
-{
-	struct reset_ctx *r = arg;
-	if (--r->pending == 0)
-		reset_finish(r);
-}
-
+/* Stop every I/O queue (those already stopping too) and the admin
+ * doorbell watch, then reset the controller; done(c, arg) after. A reset
+ * requested while one runs waits for it. */
 static void ctrl_reset(struct nvme_ctrl *c, void (*done)(struct nvme_ctrl *c, void *arg), void *arg)
 {
-	struct reset_ctx *r = calloc(1, sizeof(*r));
+	struct reset_ctx *r = c->reset;
 	if (!r) {
-		log_crit("%s: out of memory during reset", c->name);
-		return;
+		r = calloc(1, sizeof(*r));
+		if (!r) {
+			log_crit("%s: out of memory during reset", c->name);
+			abort();
+		}
+		r->c = c;
 	}
-	r->c = c;
-	r->done = done;
-	r->arg = arg;
-	r->pending = 1;
+	if (done) {
+		struct reset_waiter *w = calloc(1, sizeof(*w));
+		if (!w) {
+			log_crit("%s: out of memory during reset", c->name);
+			abort();
+		}
+		w->done = done;
+		w->arg = arg;
+		/* in request order */
+		struct reset_waiter **pp = &r->waiters;
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = w;
+		r->had_waiters = true;
+	}
+	if (c->reset)
+		return;	/* under way: answered when it finishes */
+	c->reset = r;
 	c->state = NVME_CTRL_RESETTING;
+	struct fanout *f = fanout_begin(reset_finish, r);
 	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++) {
 		if (c->sqs[q]) {
 			/* queues already stopping (a Delete SQ) are waited for too */
-			r->pending++;
-			nvme_ioq_stop(c->sqs[q], reset_queue_stopped, r);
+			fanout_add(f);
+			nvme_ioq_stop(c->sqs[q], fanout_ack, f);
 		}
 	}
 	/* the reactor watching mapped admin doorbells lets go too */
-	r->pending++;
-	if (!admin_watch_stop(c, reset_queue_stopped, r))
-		r->pending--;
-	reset_queue_stopped(r);
+	fanout_add(f);
+	if (!admin_watch_stop(c, fanout_ack, f))
+		fanout_ack(f);
+	fanout_end(f);
 }
 
 static void shutdown_done(struct nvme_ctrl *c, void *arg)
@@ -533,47 +563,63 @@ static void shutdown_done(struct nvme_ctrl *c, void *arg)
 	log_info("%s: shutdown complete", c->name);
 }
 
-void nvme_ctrl_shutdown(struct nvme_ctrl *c);
 void nvme_ctrl_shutdown(struct nvme_ctrl *c)
 {
 	uint32_t csts = nvme_reg32(c, NVME_REG_CSTS) & ~NVME_CSTS_SHST_MASK;
 	nvme_set_reg32(c, NVME_REG_CSTS, csts | NVME_CSTS_SHST_OCCUR);
 	log_info("%s: shutdown requested", c->name);
-	/* finish what was fetched, fetch nothing new */
-	nvme_ctrl_quiesce(c, shutdown_done, NULL);
+	/* finish what was fetched, fetch nothing new (until a reset) */
+	nvme_ctrl_quiesce(c, QLIFE_SHUTDOWN, shutdown_done, NULL);
 }
 
 /* --- quiesce --- */
 
-static void quiesce_ack(void *arg)
+struct quiesce_ctx {
+	struct nvme_ctrl *c;
+	void (*cb)(struct nvme_ctrl *c, void *arg);
+	void *arg;
+};
+
+static void quiesce_done(void *arg)
 {
-	struct nvme_ctrl *c = arg;
-	if (--c->quiesce_pending == 0 && c->quiesce_cb) {
-		void (*cb)(struct nvme_ctrl *, void *) = c->quiesce_cb;
-		c->quiesce_cb = NULL;
-		cb(c, c->quiesce_arg);
-	}
+	struct quiesce_ctx *q = arg;
+	if (q->cb)
+		q->cb(q->c, q->arg);
+	free(q);
 }
 
-void nvme_ctrl_quiesce(struct nvme_ctrl *c, void (*cb)(struct nvme_ctrl *c, void *arg), void *arg)
+void nvme_ctrl_quiesce(struct nvme_ctrl *c, enum qlife_reason why,
+		       void (*cb)(struct nvme_ctrl *c, void *arg), void *arg)
 {
-	c->quiesce_cb = cb;
-	c->quiesce_arg = arg;
-	c->quiesce_pending = 1;
-	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++) {
-		if (c->sqs[q] && !c->sqs[q]->stopping) {
-			c->quiesce_pending++;
-			nvme_ioq_pause(c->sqs[q], true, quiesce_ack, c);
+	struct quiesce_ctx *q = malloc(sizeof(*q));
+	if (!q) {
+		log_crit("%s: out of memory quiescing", c->name);
+		abort();
+	}
+	*q = (struct quiesce_ctx){ .c = c, .cb = cb, .arg = arg };
+	c->qpause[why]++;
+	/* every I/O queue, those on their way down included: a stopping
+	 * queue's commands still run until it is stopped */
+	struct fanout *f = fanout_begin(quiesce_done, q);
+	for (int i = 1; i <= NVME_MAX_IO_QUEUES; i++) {
+		if (c->sqs[i]) {
+			fanout_add(f);
+			nvme_ioq_pause(c->sqs[i], why, fanout_ack, f);
 		}
 	}
-	quiesce_ack(c);
+	fanout_end(f);
 }
 
-void nvme_ctrl_unquiesce(struct nvme_ctrl *c)
+void nvme_ctrl_unquiesce(struct nvme_ctrl *c, enum qlife_reason why)
 {
-	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++)
-		if (c->sqs[q] && !c->sqs[q]->stopping)
-			nvme_ioq_pause(c->sqs[q], false, NULL, NULL);
+	if (!c->qpause[why]) {
+		log_err("%s: unquiesce (reason %d) without a quiesce", c->name, (int)why);
+		return;
+	}
+	c->qpause[why]--;
+	for (int i = 1; i <= NVME_MAX_IO_QUEUES; i++)
+		if (c->sqs[i])
+			nvme_ioq_resume(c->sqs[i], why);
 }
 
 /* --- device-plane events --- */
@@ -598,8 +644,7 @@ static void unmap_quiesced(struct nvme_ctrl *c, void *arg)
 static void ctrl_mem_resume(void *ctx)
 {
 	struct nvme_ctrl *c = ctx;
-	if (!c->suspended)
-		nvme_ctrl_unquiesce(c);
+	nvme_ctrl_unquiesce(c, QLIFE_MEM);
 }
 
 static void ctrl_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(void *arg), void *arg)
@@ -614,7 +659,7 @@ static void ctrl_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(v
 	}
 	w->done = done;
 	w->arg = arg;
-	nvme_ctrl_quiesce(c, unmap_quiesced, w);
+	nvme_ctrl_quiesce(c, QLIFE_MEM, unmap_quiesced, w);
 }
 
 /* Memory came (back): queues that waited for their rings look again. */
@@ -840,27 +885,44 @@ struct suspend_ctx {
 	nvme_done_fn cb;
 	void *arg;
 	struct loop_timer *timer;
-	bool done;
+	bool answered;
 };
 
 static void suspend_quiesced(struct nvme_ctrl *c, void *arg)
 {
 	struct suspend_ctx *s = arg;
-	(void)c;
-	if (!s->done) {
-		s->done = true;
+	if (s->timer)
+		loop_timer_cancel(s->timer);
+	if (!s->answered) {
+		log_info("%s: suspended", c->name);
 		s->cb(s->arg, 0, NULL);
 	}
 	free(s);
 }
 
+/* timeout_ms passed with commands still in flight: answer now. They are
+ * not discarded (that would lose the host's data): the controller stays
+ * suspended and finishes them; a later suspend waits for that. */
+static void suspend_timeout(void *arg)
+{
+	struct suspend_ctx *s = arg;
+	char msg[160];
+	s->timer = NULL;
+	s->answered = true;
+	snprintf(msg, sizeof(msg), "%s: commands still in flight after timeout_ms; the controller "
+		 "stays suspended and completes them", s->c->name);
+	log_warn("%s", msg);
+	s->cb(s->arg, -ETIMEDOUT, msg);
+}
+
 void nvme_ctrl_suspend(struct nvme_ctrl *c, uint32_t timeout_ms, bool admin_only, nvme_done_fn cb,
 		       void *arg)
 {
-	(void)timeout_ms;	/* in-flight I/O always completes: nothing is discarded */
+	bool was = c->suspended;
 	c->suspended = true;
-	c->suspended_admin_only = admin_only;
-	if (admin_only) {
+	if (!was)
+		c->suspended_admin_only = admin_only;
+	if (c->suspended_admin_only && !c->qpause[QLIFE_SUSPEND]) {
 		cb(arg, 0, NULL);
 		return;
 	}
@@ -873,7 +935,17 @@ void nvme_ctrl_suspend(struct nvme_ctrl *c, uint32_t timeout_ms, bool admin_only
 	s->cb = cb;
 	s->arg = arg;
 	log_info("%s: suspending", c->name);
-	nvme_ctrl_quiesce(c, suspend_quiesced, s);
+	/* armed first: the quiesce may finish (and free s) right away */
+	if (timeout_ms)
+		s->timer = loop_timer_add(timeout_ms, suspend_timeout, s);
+	nvme_ctrl_quiesce(c, QLIFE_SUSPEND, suspend_quiesced, s);
+	if (c->qpause[QLIFE_SUSPEND] > 1)
+		/* already suspended (an earlier suspend timed out, say): this
+		 * one only waits for the drain. A pause lifted right away
+		 * leaves the queues paused by the first; its waiters are
+		 * answered at the drain, not at the lift (the count of the
+		 * reason stays above zero). */
+		nvme_ctrl_unquiesce(c, QLIFE_SUSPEND);
 }
 
 int nvme_ctrl_resume(struct nvme_ctrl *c, char *err, size_t errlen)
@@ -885,11 +957,12 @@ int nvme_ctrl_resume(struct nvme_ctrl *c, char *err, size_t errlen)
 	c->suspended = false;
 	c->suspended_admin_only = false;
 	log_info("%s: resumed", c->name);
+	if (c->qpause[QLIFE_SUSPEND])
+		nvme_ctrl_unquiesce(c, QLIFE_SUSPEND);
 	if (c->state == NVME_CTRL_ENABLING) {
 		c->state = NVME_CTRL_DISABLED;
 		ctrl_enable(c);
 	} else if (c->state == NVME_CTRL_READY) {
-		nvme_ctrl_unquiesce(c);
 		nvme_admin_poll(c);
 	}
 	return 0;
@@ -1000,7 +1073,7 @@ static void ns_op_run(struct nvme_ctrl *c, uint32_t nsid, bool attach, nvme_done
 	if (attach)
 		ns->ctrl = c;
 	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++) {
-		if (c->sqs[q] && !c->sqs[q]->stopping) {
+		if (c->sqs[q] && !qlife_stop_requested(&c->sqs[q]->life)) {
 			o->pending++;
 			nvme_ioq_set_ns(c->sqs[q], nsid, attach ? ns->bdev : NULL, ns_op_ack, o);
 		}
@@ -1106,9 +1179,10 @@ json_t *nvme_ctrl_debug_stats_json(struct nvme_ctrl *c)
 		struct nvme_sq *sq = c->sqs[q];
 		struct nvme_cq *cq = c->cqs[q];
 		if (sq)
-			json_array_append_new(sqs, json_pack("{s:i, s:I, s:i, s:s, s:I, s:I, s:I}",
+			json_array_append_new(sqs, json_pack("{s:i, s:I, s:i, s:i, s:s, s:I, s:I, s:I}",
 				"qid", q, "depth", (json_int_t)sq->size, "cqid", sq->cq->qid,
-				"state", sq->stopping ? "STOPPING" : sq->paused ? "SUSPENDED" : "RUNNING",
+				"reactor", sq->reactor,
+				"state", q ? qlife_state_name(qlife_state(&sq->life)) : "RUNNING",
 				"tail_doorbell", (json_int_t)nvme_sq_tail_doorbell(sq),
 				"head", (json_int_t)__atomic_load_n(&sq->head, __ATOMIC_RELAXED),
 				"received", (json_int_t)__atomic_load_n(&sq->received, __ATOMIC_RELAXED)));
@@ -1171,7 +1245,6 @@ void nvme_shutdown_all(void)
 	while (g_ctrls) {
 		bool done = false;
 		nvme_ctrl_destroy(g_ctrls, true, shutdown_one, &done);
-		extern int loop_run_once(int timeout_ms);
 		while (!done)
 			loop_run_once(10);
 	}

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include "bdev/bdev.h"
+#include "core/queue_life.h"
 #include "emu/emu.h"
 #include "nvme.h"
 #include "nvme_spec.h"
@@ -56,12 +57,6 @@ struct nvme_cq;
 struct admin_watch;
 struct nvme_sq;
 struct loop_timer;
-
-struct nvme_stop_waiter {
-	void (*done)(void *arg);
-	void *arg;
-	struct nvme_stop_waiter *next;
-};
 
 /* One command in flight; a per-SQ array sized by the queue depth. */
 struct nvme_req {
@@ -128,8 +123,7 @@ struct nvme_sq {
 	uint32_t *shadow_tail, *eventidx;	/* translated shadow doorbell slots */
 	uint32_t *cq_shadow_head, *cq_eventidx;
 	uint32_t inflight;
-	bool paused;
-	bool stopping;
+	struct qlife life;		/* I/O queues: running, paused, stopping */
 	bool unmapped;			/* rings outside the client's map: waiting */
 	uint64_t received;
 	uint64_t reads, writes, flushes, others;
@@ -138,11 +132,6 @@ struct nvme_sq {
 	/* namespace table of this queue's reactor, indexed by nsid-1 */
 	struct nvme_qns *ns;
 	uint32_t ns_max;
-	/* main thread: who waits for this queue to stop (several may) */
-	struct nvme_stop_waiter *stop_waiters;
-	/* quiesce waiter */
-	void (*drained)(void *arg);
-	void *drained_arg;
 };
 
 enum nvme_ctrl_state {
@@ -235,9 +224,9 @@ struct nvme_ctrl {
 	char fw_rev[8][9];
 
 	/* in-progress operations */
-	int quiesce_pending;
-	void (*quiesce_cb)(struct nvme_ctrl *c, void *arg);
-	void *quiesce_arg;
+	uint16_t qpause[QLIFE_NREASONS];	/* quiesces in force, per reason:
+						 * new I/O queues start with them */
+	struct reset_ctx *reset;		/* the reset under way (one at a time) */
 	bool destroying;
 	bool regs_reset_pending;	/* FLR/client reset: registers to reset values */
 };
@@ -248,9 +237,15 @@ uint32_t nvme_reg32(struct nvme_ctrl *c, uint32_t off);
 void nvme_set_reg32(struct nvme_ctrl *c, uint32_t off, uint32_t v);
 void nvme_ctrl_fatal(struct nvme_ctrl *c, const char *why);
 struct nvme_namespace *nvme_ctrl_ns(struct nvme_ctrl *c, uint32_t nsid);
-/* Stop fetching on every I/O queue and wait until nothing is in flight. */
-void nvme_ctrl_quiesce(struct nvme_ctrl *c, void (*cb)(struct nvme_ctrl *c, void *arg), void *arg);
-void nvme_ctrl_unquiesce(struct nvme_ctrl *c);
+/* Stop fetching on every I/O queue for reason why and call cb on main once
+ * nothing is in flight on any of them (queues on their way down included).
+ * Any number of quiesces may be under way at once; each unquiesce lifts
+ * one quiesce of its reason. */
+void nvme_ctrl_quiesce(struct nvme_ctrl *c, enum qlife_reason why,
+		       void (*cb)(struct nvme_ctrl *c, void *arg), void *arg);
+void nvme_ctrl_unquiesce(struct nvme_ctrl *c, enum qlife_reason why);
+/* CC.SHN written: quiesce, then CSTS.SHST = complete. */
+void nvme_ctrl_shutdown(struct nvme_ctrl *c);
 /* Report an asynchronous event (main thread). */
 void nvme_ctrl_aen(struct nvme_ctrl *c, uint32_t dw0);
 /* Keep Alive: (re)start the timer for the current KATO (0 stops it), and
@@ -278,12 +273,14 @@ void nvme_sq_free(struct nvme_sq *sq);
 struct nvme_cq *nvme_cq_alloc(struct nvme_ctrl *c, uint16_t qid, uint32_t size, uint64_t gpa,
 			      bool ien, uint16_t vector);
 void nvme_cq_free(struct nvme_cq *cq);
-/* Start / stop an I/O SQ on its reactor; stop calls done when drained. */
+/* Start / stop an I/O SQ on its reactor; stop calls done (main) once the
+ * queue drained and let go; any number of stops and pauses may wait. */
 void nvme_ioq_start(struct nvme_sq *sq);
 /* A trapped doorbell of this queue was written: wake its reactor. */
 void nvme_ioq_kick(struct nvme_sq *sq);
 void nvme_ioq_stop(struct nvme_sq *sq, void (*done)(void *arg), void *arg);
-void nvme_ioq_pause(struct nvme_sq *sq, bool pause, void (*done)(void *arg), void *arg);
+void nvme_ioq_pause(struct nvme_sq *sq, enum qlife_reason why, void (*done)(void *arg), void *arg);
+void nvme_ioq_resume(struct nvme_sq *sq, enum qlife_reason why);
 /* Update a queue's namespace table entry (on its reactor); NULL bdev clears. */
 void nvme_ioq_set_ns(struct nvme_sq *sq, uint32_t nsid, struct bdev *bdev, void (*done)(void *arg),
 		     void *arg);
@@ -296,5 +293,7 @@ uint16_t nvme_map_dptr(struct nvme_ctrl *c, struct nvme_req *r, uint64_t len, in
 /* nvme_io.c: execute an I/O command (reactor) */
 void nvme_io_execute(struct nvme_sq *sq, struct nvme_req *r);
 void nvme_req_complete(struct nvme_req *r, uint16_t status);
+/* An I/O of namespace table entry q finished (its reactor). */
+void nvme_qns_io_done(struct nvme_sq *sq, struct nvme_qns *q);
 
 #endif

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <string.h>
 
-void nvme_qns_io_done(struct nvme_sq *sq, struct nvme_qns *q);
 
 #define STAT_INC(f, v) __atomic_store_n(&(f), (f) + (v), __ATOMIC_RELAXED)
 

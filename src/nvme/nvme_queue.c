@@ -2,6 +2,7 @@
  * completion posting and interrupts, shadow doorbells with EventIdx. */
 #include "nvme_internal.h"
 #include "core/log.h"
+#include "core/reactor_load.h"
 #include "core/thread.h"
 
 #include <errno.h>
@@ -67,11 +68,15 @@ struct nvme_cq *nvme_cq_alloc(struct nvme_ctrl *c, uint16_t qid, uint32_t size, 
 	cq->phase = 1;
 	cq->irq_enabled = ien;
 	cq->vector = vector;
-	cq->reactor = qid && reactor_count() ? (qid - 1) % reactor_count() : -1;
+	cq->reactor = -1;
 	if (nvme_qmem_map(c, &cq->mem, EMU_DMA_WRITE)) {
 		free(cq);
 		return NULL;
 	}
+	/* I/O queues go to the least-loaded reactor of the whole service (its
+	 * SQs follow it); the admin queue runs on main */
+	if (qid)
+		cq->reactor = reactor_place(size);
 	/* the ring starts empty: phase tags 0 (the host zeroes it, we don't
 	 * rely on it) */
 	return cq;
@@ -79,8 +84,12 @@ struct nvme_cq *nvme_cq_alloc(struct nvme_ctrl *c, uint16_t qid, uint32_t size, 
 
 void nvme_cq_free(struct nvme_cq *cq)
 {
+	if (cq && cq->reactor >= 0)
+		reactor_unplace(cq->reactor, cq->size);
 	free(cq);
 }
+
+static const struct qlife_ops sq_life_ops;
 
 struct nvme_sq *nvme_sq_alloc(struct nvme_ctrl *c, uint16_t qid, uint32_t size, uint64_t gpa,
 			      struct nvme_cq *cq)
@@ -120,6 +129,10 @@ struct nvme_sq *nvme_sq_alloc(struct nvme_ctrl *c, uint16_t qid, uint32_t size, 
 	}
 	sq->free_slots = size;
 	cq->sq_refs++;
+	if (qid)
+		/* an I/O queue starts with the pauses its controller has in
+		 * force (a memory change, a suspend, a shutdown under way) */
+		qlife_init(&sq->life, &sq_life_ops, sq, reactor_get(sq->reactor), c->qpause);
 	return sq;
 }
 
@@ -254,9 +267,6 @@ static void cq_drop_backlog(struct nvme_cq *cq, struct nvme_sq *sq)
 	cq->backlog_tail = last;
 }
 
-static void sq_notify_drained(struct nvme_sq *sq);
-
-
 /* Requests doing work. A held fused Compare (waiting for its Write, the
  * next SQE) is counted in inflight but touches nothing: a drain does not
  * wait for it, or a paused queue would wait for an SQE it will not fetch. */
@@ -270,14 +280,17 @@ static uint32_t sq_busy(const struct nvme_sq *sq)
  * can make room, and nothing may wait on a host that may be gone. A stop
  * (Delete SQ, reset, disconnect, destroy) drops them; a pause keeps them,
  * to be posted when there is room. */
+static bool sq_idle(void *arg)
+{
+	struct nvme_sq *sq = arg;
+	return sq_busy(sq) == cq_backlogged(sq->cq, sq);
+}
+
 static void sq_check_drained(struct nvme_sq *sq)
 {
-	if (!sq->paused && !sq->stopping)
-		return;
-	if (sq->stopping)
+	if (qlife_stopping(&sq->life))
 		cq_drop_backlog(sq->cq, sq);
-	if (sq_busy(sq) == cq_backlogged(sq->cq, sq))
-		sq_notify_drained(sq);
+	qlife_check(&sq->life);
 }
 
 /* Translate a 4-byte slot of the shadow doorbell or EventIdx buffer. */
@@ -358,7 +371,7 @@ static int sq_poll(void *arg)
 	}
 	if (cq->backlog && cq_flush_backlog(cq))
 		work++;
-	if (!sq->paused && !sq->stopping) {
+	if (qlife_fetching(&sq->life)) {
 		uint32_t tail = sq_tail(sq);
 		if (tail >= sq->size)
 			tail = sq->head;	/* invalid doorbell value: ignored */
@@ -402,7 +415,7 @@ static bool sq_arm(void *arg)
 		 * its EventIdx check */
 		atomic_thread_fence(memory_order_seq_cst);
 	}
-	if (!sq->paused && !sq->stopping && sq_tail(sq) != sq->head)
+	if (qlife_fetching(&sq->life) && sq_tail(sq) != sq->head)
 		return true;
 	if (sq->cq->backlog)
 		return sq->cq_shadow_head &&
@@ -490,131 +503,68 @@ static void call_done_main(void *p)
 	free(m);
 }
 
-static void sq_notify_drained(struct nvme_sq *sq)
+/* --- lifecycle (src/core/queue_life.h) --- */
+
+/* Reactor: a pause, resume or stop arrived. */
+static void sq_life_changed(void *arg)
 {
-	if (!sq->drained)
-		return;
-	void (*d)(void *) = sq->drained;
-	void *a = sq->drained_arg;
-	sq->drained = NULL;
-	if (sq->stopping) {
-		/* release everything of this queue on its reactor */
-		for (uint32_t i = 0; i < NVME_MAX_NS_PER_CTRL; i++) {
-			if (sq->ns[i].ch) {
-				bdev_channel_put(sq->ns[i].ch);
-				sq->ns[i].ch = NULL;
-			}
+	struct nvme_sq *sq = arg;
+	if (qlife_stopping(&sq->life)) {
+		if (sq->fused_first) {
+			/* its Write will never be fetched */
+			struct nvme_req *first = sq->fused_first;
+			sq->fused_first = NULL;
+			nvme_req_complete(first, NVME_SC_ABORT_SQ_DELETED);
 		}
-		poller_unregister(sq->poller);
-		sq->poller = NULL;
+		cq_drop_backlog(sq->cq, sq);
+	} else if (qlife_fetching(&sq->life)) {
+		nvme_ioq_kick(sq);	/* resumed: look at the doorbell again */
 	}
-	struct sq_msg *m = calloc(1, sizeof(*m));
-	if (!m)
-		return;
-	m->done = d;
-	m->arg = a;
-	thread_send_msg(thread_main(), call_done_main, m);
 }
 
-static void sq_stop_on_reactor(void *p)
+/* Reactor: drained and stopping: let go of the channels and the poller. */
+static void sq_life_release(void *arg)
 {
-	struct sq_msg *m = p;
-	struct nvme_sq *sq = m->sq;
-	sq->stopping = true;
-	if (sq->fused_first) {
-		/* its Write will never be fetched; drained is not armed yet, so
-		 * this completion cannot report the drain early */
-		struct nvme_req *first = sq->fused_first;
-		sq->fused_first = NULL;
-		nvme_req_complete(first, NVME_SC_ABORT_SQ_DELETED);
-	}
-	sq->drained = m->done;
-	sq->drained_arg = m->arg;
-	free(m);
-	if (!sq->poller) {
-		/* never started */
-		struct sq_msg *d = calloc(1, sizeof(*d));
-		if (d) {
-			d->done = sq->drained;
-			d->arg = sq->drained_arg;
-			sq->drained = NULL;
-			thread_send_msg(thread_main(), call_done_main, d);
+	struct nvme_sq *sq = arg;
+	for (uint32_t i = 0; sq->ns && i < NVME_MAX_NS_PER_CTRL; i++) {
+		if (sq->ns[i].ch) {
+			bdev_channel_put(sq->ns[i].ch);
+			sq->ns[i].ch = NULL;
 		}
-		return;
 	}
-	sq_check_drained(sq);
+	poller_unregister(sq->poller);
+	sq->poller = NULL;
 }
 
-static void ioq_stopped_main(void *p)
+/* Main: the queue stopped; close the namespaces its start opened. */
+static void sq_life_stopped(void *arg)
 {
-	struct nvme_sq *sq = p;
+	struct nvme_sq *sq = arg;
 	for (struct nvme_namespace *ns = sq->ctrl->ss->ns; ns; ns = ns->next)
 		if (ns->nsid <= NVME_MAX_NS_PER_CTRL && sq->ns && sq->ns[ns->nsid - 1].bdev)
 			bdev_close(ns->bdev);
-	/* detach the list first: a waiter may free the queue */
-	struct nvme_stop_waiter *w = sq->stop_waiters;
-	sq->stop_waiters = NULL;
-	while (w) {
-		struct nvme_stop_waiter *n = w->next;
-		w->done(w->arg);
-		free(w);
-		w = n;
-	}
 }
+
+static const struct qlife_ops sq_life_ops = {
+	.idle = sq_idle,
+	.changed = sq_life_changed,
+	.release = sq_life_release,
+	.stopped = sq_life_stopped,
+};
 
 void nvme_ioq_stop(struct nvme_sq *sq, void (*done)(void *arg), void *arg)
 {
-	struct nvme_stop_waiter *w = calloc(1, sizeof(*w));
-	if (!w) {
-		log_crit("out of memory stopping an NVMe queue");
-		return;
-	}
-	w->done = done;
-	w->arg = arg;
-	w->next = sq->stop_waiters;
-	sq->stop_waiters = w;
-	if (sq->stopping)
-		return;	/* already on its way down: just wait with the others */
-	struct sq_msg *m = calloc(1, sizeof(*m));
-	if (!m) {
-		log_crit("out of memory stopping an NVMe queue");
-		return;
-	}
-	sq->stopping = true;	/* seen by main; the reactor sets its own copy */
-	m->sq = sq;
-	m->done = ioq_stopped_main;
-	m->arg = sq;
-	thread_send_msg(reactor_get(sq->reactor), sq_stop_on_reactor, m);
+	qlife_stop(&sq->life, done, arg);
 }
 
-static void sq_pause_on_reactor(void *p)
+void nvme_ioq_pause(struct nvme_sq *sq, enum qlife_reason why, void (*done)(void *arg), void *arg)
 {
-	struct sq_msg *m = p;
-	struct nvme_sq *sq = m->sq;
-	sq->paused = m->flag;
-	if (m->flag && m->done) {
-		sq->drained = m->done;
-		sq->drained_arg = m->arg;
-		free(m);
-		sq_check_drained(sq);
-		return;
-	}
-	bool resumed = !m->flag;
-	free(m);
-	if (resumed)
-		nvme_ioq_kick(sq);
+	qlife_pause(&sq->life, why, done, arg);
 }
 
-void nvme_ioq_pause(struct nvme_sq *sq, bool pause, void (*done)(void *arg), void *arg)
+void nvme_ioq_resume(struct nvme_sq *sq, enum qlife_reason why)
 {
-	struct sq_msg *m = calloc(1, sizeof(*m));
-	if (!m)
-		return;
-	m->sq = sq;
-	m->flag = pause;
-	m->done = done;
-	m->arg = arg;
-	thread_send_msg(reactor_get(sq->reactor), sq_pause_on_reactor, m);
+	qlife_resume(&sq->life, why, NULL, NULL);
 }
 
 /* namespace table updates */
@@ -647,7 +597,6 @@ static void ns_detached(struct nvme_sq *sq, struct nvme_qns *q)
 	thread_send_msg(reactor_get(sq->reactor), qns_put_later, m);
 }
 
-void nvme_qns_io_done(struct nvme_sq *sq, struct nvme_qns *q);
 void nvme_qns_io_done(struct nvme_sq *sq, struct nvme_qns *q)
 {
 	if (--q->inflight == 0 && q->detaching && q->detached)

@@ -183,6 +183,9 @@ int vblk_ctrl_create(const struct vblk_params *p, struct vblk_ctrl **out, char *
 	} else {
 		c->no_media_pause = true;	/* no media: nothing is served yet */
 	}
+	/* queues start with the pauses in force */
+	c->qpause[QLIFE_SUSPEND] = c->suspended;
+	c->qpause[QLIFE_MEDIA] = c->no_media_pause;
 	c->features = compute_features(c);
 	int rc = emu_get_config()->vblk_transport == EMU_VBLK_VFIO_USER ? vblk_pci_attach(c, err, errlen)
 									  : vhu_endpoint_create(c, err, errlen);
@@ -302,7 +305,7 @@ void vblk_ctrl_suspend(struct vblk_ctrl *c, vblk_done_fn cb, void *arg)
 	o->arg = arg;
 	c->suspended = true;
 	/* stop fetching; requests in flight finish */
-	vblk_queue_pause_all(c, VBLK_PAUSE_SUSPEND, true, suspended_cb, o);
+	vblk_queue_hold(c, QLIFE_SUSPEND, suspended_cb, o);
 }
 
 int vblk_ctrl_resume(struct vblk_ctrl *c, char *err, size_t errlen)
@@ -312,7 +315,7 @@ int vblk_ctrl_resume(struct vblk_ctrl *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	c->suspended = false;
-	vblk_queue_pause_all(c, VBLK_PAUSE_SUSPEND, false, NULL, NULL);
+	vblk_queue_unhold(c, QLIFE_SUSPEND);
 	log_info("%s: resumed", c->name);
 	return 0;
 }
@@ -359,7 +362,7 @@ void vblk_ctrl_bdev_detach(struct vblk_ctrl *c, vblk_done_fn cb, void *arg)
 		set_null_media(c, false);
 		c->no_media_pause = true;
 		c->media_gen++;
-		vblk_queue_pause_all(c, VBLK_PAUSE_MEDIA, true, none_detached_cb, o);
+		vblk_queue_hold(c, QLIFE_MEDIA, none_detached_cb, o);
 		return;
 	}
 	if (!c->bdev) {
@@ -381,7 +384,7 @@ void vblk_ctrl_bdev_detach(struct vblk_ctrl *c, vblk_done_fn cb, void *arg)
 	c->no_media_pause = true;
 	c->media_gen++;	/* an attach whose swap is still under way must not resume */
 	/* the controller stops fetching; what is in flight finishes on the old bdev */
-	vblk_queue_pause_all(c, VBLK_PAUSE_MEDIA, true, detach_paused, o);
+	vblk_queue_hold(c, QLIFE_MEDIA, detach_paused, o);
 }
 
 struct attach_ctx {
@@ -397,7 +400,7 @@ static void attach_swapped(void *arg)
 	 * another attach) since then owns the media state now */
 	if (c->media_gen == a->gen) {
 		c->no_media_pause = false;
-		vblk_queue_pause_all(c, VBLK_PAUSE_MEDIA, false, NULL, NULL);
+		vblk_queue_unhold(c, QLIFE_MEDIA);
 	}
 	free(a);
 }
@@ -461,7 +464,7 @@ int vblk_ctrl_bdev_attach_none(struct vblk_ctrl *c, const char *vblk_id, char *e
 		/* the queues have no bdev (rbdev NULL): from now on they answer
 		 * every request (capacity 0) rather than hold them */
 		c->no_media_pause = false;
-		vblk_queue_pause_all(c, VBLK_PAUSE_MEDIA, false, NULL, NULL);
+		vblk_queue_unhold(c, QLIFE_MEDIA);
 	}
 	log_info("%s: 'none' bdev attached (no media, requests answered)", c->name);
 	return 0;
@@ -556,8 +559,8 @@ json_t *vblk_ctrl_debug_stats_json(struct vblk_ctrl *c)
 				hw_used = __atomic_load_n((uint16_t *)u.iov_base + 1, __ATOMIC_RELAXED);
 		}
 		const char *state = !q->running ? "STOPPED" : q->broken ? "ERROR" : c->suspended ? "SUSPENDED" : "RUNNING";
-		json_array_append_new(qs, json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:I, s:I}", "qid", i,
-			"state", state, "hw_available_index", hw_avail,
+		json_array_append_new(qs, json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "qid", i,
+			"state", state, "reactor", q->running ? q->reactor : -1, "hw_available_index", hw_avail,
 			"sw_available_index", __atomic_load_n(&q->vq.last_avail, __ATOMIC_RELAXED),
 			"hw_used_index", hw_used, "sw_used_index", __atomic_load_n(&q->vq.used_idx, __ATOMIC_RELAXED),
 			"hw_received_descs", (json_int_t)__atomic_load_n(&q->received, __ATOMIC_RELAXED),

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 
 #include "bdev/bdev.h"
+#include "core/queue_life.h"
 #include "emu/emu.h"
 #include "vblk.h"
 #include "vq_split.h"
@@ -38,11 +39,9 @@ struct vblk_queue {
 	uint16_t idx;
 	int reactor;
 	struct vq vq;
-	bool running;			/* main's view */
-	bool paused;			/* reactor: not fetching (pause_mask != 0) */
-	uint8_t pause_mask;		/* reactor: VBLK_PAUSE_* reasons in force */
-	struct q_msg *pause_waiters;	/* reactor: pauses waiting for the drain */
-	bool stopping;
+	bool running;			/* main's view: started, not yet stopped */
+	struct qlife life;		/* running, paused, stopping */
+	uint16_t stopped_last_avail;	/* where the ring stood when it stopped */
 	int kick_fd;
 	_Atomic int call_fd;
 	uint16_t vector;
@@ -65,9 +64,6 @@ struct vblk_queue {
 					 * re-checked when the map changes */
 	/* stats, written by the reactor */
 	uint64_t reads, writes, flushes, received, completed;
-	/* the stop waiting for the drain (reactor) */
-	void (*drained)(void *arg);
-	void *drained_arg;
 };
 
 enum vblk_state { VBLK_RUNNING, VBLK_SUSPENDED };
@@ -96,22 +92,24 @@ struct vblk_ctrl {
 	const struct vblk_transport_ops *tops;
 	void *tctx;
 	int pending;			/* main: messages awaited */
+	uint16_t qpause[QLIFE_NREASONS];	/* pauses in force, per reason:
+						 * queues start with them */
 };
 
 /* vblk_queue.c */
 
-/* Why a queue does not fetch: each reason is set and lifted on its own, so
- * that lifting one (a resume) never lifts another (a memory change or a
- * detach under way). */
-#define VBLK_PAUSE_SUSPEND	0x1	/* suspended by RPC */
-#define VBLK_PAUSE_MEDIA	0x2	/* no bdev (detached) */
-#define VBLK_PAUSE_MEM		0x4	/* the client's memory map is changing */
-
-/* Set (pause) or lift reason on every running queue; done(arg) on the main
- * thread once every queue took it, and for a pause once what was in flight
- * has finished (or the same reason was lifted meanwhile). */
-void vblk_queue_pause_all(struct vblk_ctrl *c, uint8_t reason, bool pause, void (*done)(void *arg),
+/* Pause (or lift one pause of) reason why on every running queue; done(arg)
+ * on the main thread once every queue took it, and for a pause once what
+ * was in flight has finished (or the same reason was lifted meanwhile).
+ * Pauses are counted per reason (src/core/queue_life.h): each pause needs
+ * its resume. */
+void vblk_queue_pause_all(struct vblk_ctrl *c, enum qlife_reason why, bool pause, void (*done)(void *arg),
 			  void *arg);
+/* A controller-wide pause state (suspended, no media): the first hold
+ * pauses every queue; a hold while held only waits for the drain. unhold
+ * lifts it (nothing if not held). */
+void vblk_queue_hold(struct vblk_ctrl *c, enum qlife_reason why, void (*done)(void *arg), void *arg);
+void vblk_queue_unhold(struct vblk_ctrl *c, enum qlife_reason why);
 void vblk_queue_set_bdev_all(struct vblk_ctrl *c, struct bdev *b, void (*done)(void *arg), void *arg);
 
 /* vblk_io.c */

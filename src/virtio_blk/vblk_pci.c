@@ -77,9 +77,13 @@ static void reset_stopped(void *arg, uint16_t last)
 
 static void device_reset(struct vblk_pci *t)
 {
+	if (t->resetting)
+		return;	/* one under way: its end is this one's too */
 	struct reset_ctx *r = calloc(1, sizeof(*r));
-	if (!r)
-		return;
+	if (!r) {
+		log_crit("%s: out of memory resetting the device", t->c->name);
+		abort();
+	}
 	r->t = t;
 	r->pending = 1;
 	t->resetting = true;
@@ -281,14 +285,14 @@ static void t_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(void
 	struct vblk_pci *t = ctx;
 	(void)gpa;
 	(void)len;
-	vblk_queue_pause_all(t->c, VBLK_PAUSE_MEM, true, done, arg);
+	vblk_queue_pause_all(t->c, QLIFE_MEM, true, done, arg);
 }
 
 /* the region is out of the map: the rings translate again and go on */
 static void t_mem_resume(void *ctx)
 {
 	struct vblk_pci *t = ctx;
-	vblk_queue_pause_all(t->c, VBLK_PAUSE_MEM, false, NULL, NULL);
+	vblk_queue_pause_all(t->c, QLIFE_MEM, false, NULL, NULL);
 }
 
 static void t_mem_map(void *ctx, uint64_t gpa, uint64_t len)
@@ -296,7 +300,9 @@ static void t_mem_map(void *ctx, uint64_t gpa, uint64_t len)
 	struct vblk_pci *t = ctx;
 	(void)gpa;
 	(void)len;
-	vblk_queue_pause_all(t->c, VBLK_PAUSE_MEM, false, NULL, NULL);
+	/* queues waiting for their rings look again */
+	for (uint32_t i = 0; i < t->c->num_queues; i++)
+		vblk_ctrl_queue_kick(t->c, (uint16_t)i);
 }
 
 static const struct emu_ctrl_ops pci_fn_ops = {

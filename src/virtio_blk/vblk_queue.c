@@ -1,7 +1,9 @@
 /* virtio-blk queues on the reactors: fetching, completing, notifying,
  * starting, stopping and pausing. */
 #include "vblk_internal.h"
+#include "core/fanout.h"
 #include "core/log.h"
+#include "core/reactor_load.h"
 #include "core/thread.h"
 
 #include <errno.h>
@@ -69,8 +71,6 @@ static void order_append(struct vblk_queue *q, struct vblk_req *r)
 	q->order_tail = r;
 }
 
-static void notify_drained(struct vblk_queue *q);
-
 void vblk_req_finish(struct vblk_req *r, uint8_t status)
 {
 	struct vblk_queue *q = r->q;
@@ -85,10 +85,11 @@ void vblk_req_finish(struct vblk_req *r, uint8_t status)
 		req_free(q, r);
 	}
 	q->need_signal = true;
-	if ((q->paused || q->stopping) && q->inflight == 0) {
+	if (!qlife_fetching(&q->life)) {
 		/* publish before saying drained: then the memory may go */
-		flush_and_signal(q);
-		notify_drained(q);
+		if (q->inflight == 0)
+			flush_and_signal(q);
+		qlife_check(&q->life);
 	}
 }
 
@@ -115,12 +116,12 @@ static int q_poll(void *arg)
 		 * are outside it nothing is fetched and the ring is not touched */
 		bool was = q->unmapped;
 		q->unmapped = vq_map(&q->vq) != 0;
-		if (q->unmapped && !was && !q->paused)
+		if (q->unmapped && !was && qlife_fetching(&q->life))
 			log_warn("%s: queue %u rings are not in the client's memory; waiting", q->c->name, q->idx);
 	}
 	if (q->unmapped)
 		return 0;
-	while (!q->paused && !q->stopping && can_serve(q) && q->free_list && work < POLL_BUDGET) {
+	while (qlife_fetching(&q->life) && can_serve(q) && q->free_list && work < POLL_BUDGET) {
 		struct vblk_req *r = q->free_list;
 		struct vq_chain ch = { .iov = r->chain_iov, .max_iov = (int)q->max_iov };
 		int rc = vq_pop(&q->vq, &ch);
@@ -171,7 +172,7 @@ static bool q_arm(void *arg)
 {
 	struct vblk_queue *q = arg;
 	flush_and_signal(q);
-	if (q->broken || q->unmapped || q->paused || q->stopping || !can_serve(q))
+	if (q->broken || q->unmapped || !qlife_fetching(&q->life) || !can_serve(q))
 		return false;
 	return vq_enable_kick(&q->vq);
 }
@@ -182,12 +183,8 @@ struct q_msg {
 	struct vblk_queue *q;
 	void (*done)(void *arg);
 	void *arg;
-	bool flag;
-	uint8_t reason;			/* VBLK_PAUSE_* */
-	struct q_msg *next;		/* pause_waiters */
 	struct bdev *bdev;
-	void (*stopped)(void *arg, uint16_t last_avail);
-	uint16_t last_avail;
+	int call_fd;
 };
 
 static void q_start_on_reactor(void *p)
@@ -195,10 +192,6 @@ static void q_start_on_reactor(void *p)
 	struct q_msg *m = p;
 	struct vblk_queue *q = m->q;
 	free(m);
-	/* q->pause_mask was set by main before this message */
-	q->paused = q->pause_mask != 0;
-	q->pause_waiters = NULL;
-	q->stopping = false;
 	q->broken = false;
 	q->rbdev = q->bdev;	/* set by main before this message */
 	if (q->rbdev)
@@ -210,6 +203,79 @@ static void q_start_on_reactor(void *p)
 	if (q->poller)
 		poller_set_wake_fd(q->poller, q->kick_fd, q_arm);
 }
+
+/* --- lifecycle (src/core/queue_life.h) --- */
+
+static bool q_idle(void *arg)
+{
+	struct vblk_queue *q = arg;
+	return q->inflight == 0;
+}
+
+static void q_kick_self(struct vblk_queue *q)
+{
+	if (q->kick_fd >= 0) {
+		uint64_t one = 1;
+		ssize_t w = write(q->kick_fd, &one, sizeof(one));
+		(void)w;
+	}
+}
+
+/* Reactor: a pause, resume or stop arrived. */
+static void q_life_changed(void *arg)
+{
+	struct vblk_queue *q = arg;
+	if (qlife_fetching(&q->life))
+		q_kick_self(q);	/* resumed: look at the ring again */
+	else if (q->inflight == 0)
+		flush_and_signal(q);	/* publish before saying drained */
+}
+
+/* Reactor: drained and stopping: let go of the poller and the channel. */
+static void q_life_release(void *arg)
+{
+	struct vblk_queue *q = arg;
+	flush_and_signal(q);
+	poller_unregister(q->poller);
+	q->poller = NULL;
+	if (q->ch) {
+		bdev_channel_put(q->ch);
+		q->ch = NULL;
+	}
+	q->stopped_last_avail = q->vq.last_avail;
+}
+
+/* Main: the queue stopped: close and free what main holds. */
+static void q_life_stopped(void *arg)
+{
+	struct vblk_queue *q = arg;
+	if (q->bdev)
+		bdev_close(q->bdev);
+	q->bdev = NULL;
+	if (q->kick_fd >= 0 && q->kick_fd != q->own_kick)
+		close(q->kick_fd);
+	if (q->own_kick >= 0)
+		close(q->own_kick);
+	int cf = atomic_exchange(&q->call_fd, -1);
+	if (cf >= 0)
+		close(cf);
+	q->kick_fd = q->own_kick = -1;
+	free(q->reqs);
+	free(q->bio_mem);
+	free(q->iov_pool);
+	q->reqs = NULL;
+	q->bio_mem = NULL;
+	q->iov_pool = NULL;
+	q->running = false;
+	reactor_unplace(q->reactor, q->vq.size);
+}
+
+static const struct qlife_ops q_life_ops = {
+	.idle = q_idle,
+	.changed = q_life_changed,
+	.release = q_life_release,
+	.stopped = q_life_stopped,
+};
 
 int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct vblk_vq_params *p)
 {
@@ -226,7 +292,6 @@ int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct vblk_v
 	memset(&q->vq, 0, sizeof(q->vq));
 	q->c = c;
 	q->idx = idx;
-	q->reactor = idx % reactor_count();
 	q->vq.fn = c->fn;
 	q->vq.size = p->size;
 	q->vq.desc_gpa = p->desc;
@@ -273,12 +338,16 @@ int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct vblk_v
 	q->bdev = c->bdev;
 	if (q->bdev)
 		bdev_open(q->bdev);
-	q->pause_mask = (uint8_t)((c->suspended ? VBLK_PAUSE_SUSPEND : 0) |
-				  (c->no_media_pause ? VBLK_PAUSE_MEDIA : 0));
+	/* the least-loaded reactor of the whole service */
+	q->reactor = reactor_place(p->size);
+	/* it starts with the pauses its controller has in force */
+	qlife_init(&q->life, &q_life_ops, q, reactor_get(q->reactor), c->qpause);
 	q->running = true;
 	struct q_msg *m = calloc(1, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
+	if (!m) {
+		log_crit("out of memory starting a virtio-blk queue");
+		abort();
+	}
 	m->q = q;
 	thread_send_msg(reactor_get(q->reactor), q_start_on_reactor, m);
 	log_debug("%s: queue %u started (%u entries, reactor %d)", c->name, idx, p->size, q->reactor);
@@ -290,146 +359,42 @@ bool vblk_ctrl_queue_running(const struct vblk_ctrl *c, uint16_t idx)
 	return idx < c->num_queues && c->queues[idx].running;
 }
 
-static void call_main(void *p)
-{
-	struct q_msg *m = p;
-	if (m->stopped)
-		m->stopped(m->arg, m->last_avail);
-	else if (m->done)
-		m->done(m->arg);
-	free(m);
-}
-
-/* Tell main that a pause took effect (or was lifted before it could). */
-static void pause_ack(struct q_msg *m)
-{
-	m->stopped = NULL;
-	thread_send_msg(thread_main(), call_main, m);
-}
-
-static void notify_drained(struct vblk_queue *q)
-{
-	if (q->paused) {
-		struct q_msg *w = q->pause_waiters;
-		q->pause_waiters = NULL;
-		while (w) {
-			struct q_msg *n = w->next;
-			pause_ack(w);
-			w = n;
-		}
-	}
-	if (!q->stopping || !q->drained)
-		return;
-	struct q_msg *m = calloc(1, sizeof(*m));
-	if (!m)
-		return;
-	m->q = q;
-	m->done = q->drained;
-	m->arg = q->drained_arg;
-	q->drained = NULL;
-	thread_send_msg(thread_main(), call_main, m);
-}
-
-struct stop_ctx {
+struct stop_wait {
 	struct vblk_queue *q;
 	void (*done)(void *arg, uint16_t last_avail);
 	void *arg;
-	uint16_t last_avail;
 };
 
-static void stop_finish_main(void *p)
+static void q_stopped_answer(void *p)
 {
-	struct stop_ctx *s = p;
-	struct vblk_queue *q = s->q;
-	if (q->bdev)
-		bdev_close(q->bdev);
-	q->bdev = NULL;
-	if (q->kick_fd >= 0 && q->kick_fd != q->own_kick)
-		close(q->kick_fd);
-	if (q->own_kick >= 0)
-		close(q->own_kick);
-	int cf = atomic_exchange(&q->call_fd, -1);
-	if (cf >= 0)
-		close(cf);
-	q->kick_fd = q->own_kick = -1;
-	free(q->reqs);
-	free(q->bio_mem);
-	free(q->iov_pool);
-	q->reqs = NULL;
-	q->bio_mem = NULL;
-	q->iov_pool = NULL;
-	q->running = false;
-	if (s->done)
-		s->done(s->arg, s->last_avail);
-	free(s);
-}
-
-/* On the reactor once nothing is in flight: let go and report. */
-static void stop_release(void *p)
-{
-	struct stop_ctx *s = p;
-	struct vblk_queue *q = s->q;
-	flush_and_signal(q);
-	poller_unregister(q->poller);
-	q->poller = NULL;
-	if (q->ch) {
-		bdev_channel_put(q->ch);
-		q->ch = NULL;
-	}
-	s->last_avail = q->vq.last_avail;
-	thread_send_msg(thread_main(), stop_finish_main, s);
-}
-
-static void stop_drained(void *p)
-{
-	struct stop_ctx *s = p;
-	/* drained is reported to main; come back to the reactor to release,
-	 * never from inside a bdev completion */
-	thread_send_msg(reactor_get(s->q->reactor), stop_release, s);
-}
-
-static void stop_drained_reactor(void *p)
-{
-	stop_drained(p);
-}
-
-static void q_stop_on_reactor(void *p)
-{
-	struct stop_ctx *s = p;
-	struct vblk_queue *q = s->q;
-	q->stopping = true;
-	if (q->inflight == 0) {
-		thread_send_msg(reactor_get(q->reactor), stop_release, s);
-		return;
-	}
-	q->drained = stop_drained_reactor;
-	q->drained_arg = s;
+	struct stop_wait *w = p;
+	if (w->done)
+		w->done(w->arg, w->q->stopped_last_avail);
+	free(w);
 }
 
 void vblk_ctrl_queue_stop(struct vblk_ctrl *c, uint16_t idx,
 			  void (*done)(void *arg, uint16_t last_avail), void *arg)
 {
-	struct vblk_queue *q = &c->queues[idx];
-	if (idx >= c->num_queues || !q->running) {
+	if (idx >= c->num_queues || !c->queues[idx].running) {
 		if (done)
-			done(arg, idx < c->num_queues ? q->vq.last_avail : 0);
+			done(arg, idx < c->num_queues ? c->queues[idx].vq.last_avail : 0);
 		return;
 	}
-	struct stop_ctx *s = calloc(1, sizeof(*s));
-	if (!s) {
+	struct stop_wait *w = calloc(1, sizeof(*w));
+	if (!w) {
 		log_crit("out of memory stopping a virtio-blk queue");
-		return;
+		abort();
 	}
-	s->q = q;
-	s->done = done;
-	s->arg = arg;
-	thread_send_msg(reactor_get(q->reactor), q_stop_on_reactor, s);
+	*w = (struct stop_wait){ .q = &c->queues[idx], .done = done, .arg = arg };
+	/* a second stop (two device resets in a row) waits with the first */
+	qlife_stop(&c->queues[idx].life, q_stopped_answer, w);
 }
 
 static void q_set_call_on_reactor(void *p)
 {
 	struct q_msg *m = p;
-	int old = atomic_exchange(&m->q->call_fd, m->last_avail == 1 ? -1 : (int)(intptr_t)m->arg);
+	int old = atomic_exchange(&m->q->call_fd, m->call_fd);
 	if (old >= 0)
 		close(old);
 	free(m);
@@ -440,7 +405,8 @@ void vblk_ctrl_queue_set_call(struct vblk_ctrl *c, uint16_t idx, int call_fd)
 	struct vblk_queue *q = &c->queues[idx];
 	if (idx >= c->num_queues)
 		return;
-	if (!q->running) {
+	if (!q->running || qlife_stop_requested(&q->life)) {
+		/* stopped, or stopping: the stop closes what is set then */
 		int old = atomic_exchange(&q->call_fd, call_fd);
 		if (old >= 0)
 			close(old);
@@ -450,8 +416,7 @@ void vblk_ctrl_queue_set_call(struct vblk_ctrl *c, uint16_t idx, int call_fd)
 	if (!m)
 		return;
 	m->q = q;
-	m->arg = (void *)(intptr_t)call_fd;
-	m->last_avail = call_fd < 0;
+	m->call_fd = call_fd;
 	/* swapped on the reactor: it may be writing to the old fd right now */
 	thread_send_msg(reactor_get(q->reactor), q_set_call_on_reactor, m);
 }
@@ -468,86 +433,46 @@ void vblk_ctrl_queue_kick(struct vblk_ctrl *c, uint16_t idx)
 
 /* --- pause / bdev swap of all running queues --- */
 
-struct all_ctx {
-	int pending;
-	void (*done)(void *arg);
-	void *arg;
-};
-
-static void all_ack(void *p)
-{
-	struct all_ctx *a = p;
-	if (--a->pending == 0) {
-		if (a->done)
-			a->done(a->arg);
-		free(a);
-	}
-}
-
-static void q_pause_on_reactor(void *p)
-{
-	struct q_msg *m = p;
-	struct vblk_queue *q = m->q;
-	if (m->flag) {
-		q->pause_mask |= m->reason;
-		q->paused = true;
-		if (q->inflight) {
-			/* acknowledged by notify_drained() */
-			m->next = q->pause_waiters;
-			q->pause_waiters = m;
-			return;
-		}
-		pause_ack(m);
-		return;
-	}
-	q->pause_mask &= (uint8_t)~m->reason;
-	q->paused = q->pause_mask != 0;
-	/* pauses for the reason just lifted no longer wait for the drain */
-	for (struct q_msg **pp = &q->pause_waiters; *pp;) {
-		struct q_msg *w = *pp;
-		if (w->reason == m->reason) {
-			*pp = w->next;
-			pause_ack(w);
-		} else {
-			pp = &w->next;
-		}
-	}
-	if (!q->paused && q->kick_fd >= 0) {
-		uint64_t one = 1;
-		ssize_t w = write(q->kick_fd, &one, sizeof(one));
-		(void)w;
-	}
-	pause_ack(m);
-}
-
-void vblk_queue_pause_all(struct vblk_ctrl *c, uint8_t reason, bool pause, void (*done)(void *arg),
+void vblk_queue_pause_all(struct vblk_ctrl *c, enum qlife_reason why, bool pause, void (*done)(void *arg),
 			  void *arg)
 {
-	struct all_ctx *a = calloc(1, sizeof(*a));
-	if (!a) {
+	if (!pause && !c->qpause[why]) {
+		log_err("%s: resume (reason %d) without a pause", c->name, (int)why);
 		if (done)
 			done(arg);
 		return;
 	}
-	a->pending = 1;
-	a->done = done;
-	a->arg = arg;
+	c->qpause[why] += pause ? 1 : -1;
+	struct fanout *f = fanout_begin(done, arg);
 	for (uint32_t i = 0; i < c->num_queues; i++) {
 		struct vblk_queue *q = &c->queues[i];
 		if (!q->running)
 			continue;
-		struct q_msg *m = calloc(1, sizeof(*m));
-		if (!m)
-			continue;
-		a->pending++;
-		m->q = q;
-		m->flag = pause;
-		m->reason = reason;
-		m->done = all_ack;
-		m->arg = a;
-		thread_send_msg(reactor_get(q->reactor), q_pause_on_reactor, m);
+		fanout_add(f);
+		if (pause)
+			qlife_pause(&q->life, why, fanout_ack, f);
+		else
+			qlife_resume(&q->life, why, fanout_ack, f);
 	}
-	all_ack(a);
+	fanout_end(f);
+}
+
+void vblk_queue_hold(struct vblk_ctrl *c, enum qlife_reason why, void (*done)(void *arg), void *arg)
+{
+	bool held = c->qpause[why] != 0;
+	vblk_queue_pause_all(c, why, true, done, arg);
+	if (held)
+		/* already held: this one only waits for the drain. The pause
+		 * lifted right away leaves the first in force; its waiters
+		 * are answered at the drain, not at the lift (the count of the
+		 * reason stays above zero). */
+		vblk_queue_pause_all(c, why, false, NULL, NULL);
+}
+
+void vblk_queue_unhold(struct vblk_ctrl *c, enum qlife_reason why)
+{
+	if (c->qpause[why])
+		vblk_queue_pause_all(c, why, false, NULL, NULL);
 }
 
 static void q_bdev_on_reactor(void *p)
@@ -559,7 +484,8 @@ static void q_bdev_on_reactor(void *p)
 		bdev_channel_put(q->ch);
 	q->rbdev = m->bdev;
 	q->ch = m->bdev ? bdev_channel_get(m->bdev) : NULL;
-	thread_send_msg(thread_main(), call_main, m);
+	thread_send_msg(thread_main(), m->done, m->arg);
+	free(m);
 }
 
 struct bdev_swap {
@@ -580,31 +506,23 @@ static void bdev_swap_main(void *p)
 
 void vblk_queue_set_bdev_all(struct vblk_ctrl *c, struct bdev *b, void (*done)(void *arg), void *arg)
 {
-	struct all_ctx *a = calloc(1, sizeof(*a));
-	if (!a) {
-		done(arg);
-		return;
-	}
-	a->pending = 1;
-	a->done = done;
-	a->arg = arg;
+	struct fanout *f = fanout_begin(done, arg);
 	for (uint32_t i = 0; i < c->num_queues; i++) {
 		struct vblk_queue *q = &c->queues[i];
-		if (!q->running)
-			continue;
+		if (!q->running || qlife_stop_requested(&q->life))
+			continue;	/* a stopping queue lets go of its own bdev */
 		struct q_msg *m = calloc(1, sizeof(*m));
 		struct bdev_swap *s = calloc(1, sizeof(*s));
 		if (!m || !s) {
-			free(m);
-			free(s);
-			continue;
+			log_crit("out of memory swapping a virtio-blk queue's bdev");
+			abort();
 		}
-		a->pending++;
+		fanout_add(f);
 		s->q = q;
 		s->old = q->bdev;
 		s->nw = b;
-		s->done = all_ack;
-		s->arg = a;
+		s->done = fanout_ack;
+		s->arg = f;
 		if (b)
 			bdev_open(b);
 		q->bdev = b;
@@ -614,5 +532,5 @@ void vblk_queue_set_bdev_all(struct vblk_ctrl *c, struct bdev *b, void (*done)(v
 		m->arg = s;
 		thread_send_msg(reactor_get(q->reactor), q_bdev_on_reactor, m);
 	}
-	all_ack(a);
+	fanout_end(f);
 }

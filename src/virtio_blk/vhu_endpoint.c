@@ -344,7 +344,13 @@ static void fn_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(voi
 	struct vblk_ctrl *c = ctx;
 	(void)gpa;
 	(void)len;
-	vblk_queue_pause_all(c, VBLK_PAUSE_MEM, true, done, arg);
+	vblk_queue_pause_all(c, QLIFE_MEM, true, done, arg);
+}
+
+/* The removed region is out of the map: the queues go on. */
+static void fn_mem_resume(void *ctx)
+{
+	vblk_queue_pause_all(ctx, QLIFE_MEM, false, NULL, NULL);
 }
 
 /* The front end broke its memory (see emu_ctrl_ops.client_fault): drop it. */
@@ -355,7 +361,7 @@ static void fn_client_fault(void *ctx)
 		client_close(c->tctx);
 }
 
-static const struct emu_ctrl_ops vhu_fn_ops = { .mem_unmap = fn_mem_unmap,
+static const struct emu_ctrl_ops vhu_fn_ops = { .mem_unmap = fn_mem_unmap, .mem_resume = fn_mem_resume,
 						.client_fault = fn_client_fault };
 
 int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen);

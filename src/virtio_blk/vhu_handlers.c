@@ -176,8 +176,8 @@ static void mem_removed(void *arg, int rc)
 	}
 	if (err)
 		log_err("%s: vhost-user memory table refused: %s", c->ctrl->name, strerror(-err));
-	/* a removal paused the queues (see the function's mem_unmap): go on */
-	vblk_queue_pause_all(c->ctrl, VBLK_PAUSE_MEM, false, NULL, NULL);
+	/* the table is replaced: lift the pause of mem_table_then */
+	vblk_queue_pause_all(c->ctrl, QLIFE_MEM, false, NULL, NULL);
 	ack(c, &op->h, err);
 	async_finish(op);
 }
@@ -197,7 +197,7 @@ static void mem_table_paused(void *arg)
  * addresses again and resume (mem_removed). */
 static void mem_table_then(struct async_op *op)
 {
-	vblk_queue_pause_all(op->c->ctrl, VBLK_PAUSE_MEM, true, mem_table_paused, op);
+	vblk_queue_pause_all(op->c->ctrl, QLIFE_MEM, true, mem_table_paused, op);
 }
 
 static void reset_then(struct async_op *op)

@@ -137,14 +137,14 @@ static void settle(void)
 		struct nvme_sq *sq = g_ctrl->sqs[1];
 		if (g_ctrl->state == NVME_CTRL_RESETTING)
 			continue;
-		if (!sq || sq->stopping)
+		if (!sq || qlife_stop_requested(&sq->life))
 			return;
 		/* a fused compare waits for its partner: it may stay in flight */
 		uint32_t held = __atomic_load_n(&sq->fused_first, __ATOMIC_ACQUIRE) ? 1 : 0;
 		if (__atomic_load_n(&sq->head, __ATOMIC_ACQUIRE) == g_iosq_tail % sq->size &&
 		    __atomic_load_n(&sq->inflight, __ATOMIC_ACQUIRE) <= held)
 			return;
-		if (sq->paused || g_ctrl->state != NVME_CTRL_READY)
+		if (qlife_state(&sq->life) != QLIFE_RUNNING || g_ctrl->state != NVME_CTRL_READY)
 			return;
 		sched_yield();
 	}
