@@ -93,7 +93,9 @@ static void release_on_reactor(void *p)
 
 void qlife_check(struct qlife *l)
 {
-	if ((!paused(l) && !l->stopping) || !l->ops->idle(l->q)) {
+	if (!l->quiet)
+		return;	/* running: the hot path of every completion */
+	if (!l->ops->idle(l->q)) {
 		update_state(l);
 		return;
 	}
@@ -116,9 +118,11 @@ void qlife_check(struct qlife *l)
 
 static void changed(struct qlife *l)
 {
+	l->quiet = l->stopping || paused(l);
 	if (l->ops->changed)
 		l->ops->changed(l->q);
 	qlife_check(l);
+	update_state(l);
 }
 
 static void pause_on_reactor(void *p)
@@ -163,7 +167,7 @@ static void stop_on_reactor(void *p)
 
 bool qlife_fetching(const struct qlife *l)
 {
-	return !l->stopping && !paused(l);
+	return !l->quiet;
 }
 
 bool qlife_stopping(const struct qlife *l)
@@ -179,6 +183,7 @@ void qlife_init(struct qlife *l, const struct qlife_ops *ops, void *q, struct os
 	*l = (struct qlife){ .ops = ops, .q = q, .reactor = reactor };
 	for (int r = 0; r < QLIFE_NREASONS; r++)
 		l->count[r] = paused_counts ? paused_counts[r] : 0;
+	l->quiet = paused(l);
 	atomic_store_explicit(&l->state, paused(l) ? QLIFE_PAUSED : QLIFE_RUNNING,
 			      memory_order_relaxed);
 }

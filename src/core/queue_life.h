@@ -71,6 +71,7 @@ struct qlife {
 	/* the reactor's */
 	uint16_t count[QLIFE_NREASONS];	/* pauses in force, per reason */
 	bool stopping;
+	bool quiet;			/* stopping or paused: not fetching */
 	bool release_sent;
 	struct qlife_waiter *drain_waiters;	/* pauses waiting for the drain */
 	/* for display: written by the reactor, read by anyone */

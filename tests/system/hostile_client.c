@@ -935,6 +935,64 @@ out:
 	host_mem_destroy(rl);
 }
 
+/* class 1, a reset storm: DSMs running, then 40 rounds of posted CC.EN=0,
+ * CC.EN=1 and CC.SHN writes, DMA unmaps and maps of an extra region and
+ * DEVICE_RESETs, none waited for. osnapd must answer every message, and a
+ * fresh driver (a new connection) brings the controller up and gets its
+ * writes back. */
+static void case_reset_storm(void)
+{
+	struct nvme_host *h = open_nvme(NVME_HOST_DB_TRAP, true), *h2 = NULL;
+	struct host_mem *rl = NULL, *x = NULL;
+	struct nvme_host_cmd cmds[16];
+	REQUIRE(h);
+	struct vfu_client *v = nvme_host_vfu(h);
+	REQUIRE_OK(map_extra(h, XIOVA, XSIZE, &x));
+	int n = O.dsm_cmds > 16 ? 16 : O.dsm_cmds;
+	REQUIRE(start_dsms(h, &rl, cmds, n) == n);
+	uint32_t cc = 0;
+	REQUIRE_OK(nvme_host_reg_read32(h, NVME_REG_CC, &cc));
+	int64_t t0 = now_ms();
+	for (int i = 0; i < 40; i++) {
+		uint32_t w = cc;
+		switch (i % 5) {
+		case 0:
+			w = cc & ~NVME_CC_EN;
+			break;
+		case 1:
+			w = cc | NVME_CC_EN;
+			break;
+		case 2:
+			w = (cc & ~NVME_CC_SHN_MASK) | NVME_CC_SHN_NORMAL;
+			break;
+		case 3:
+			REQUIRE_OK(vfu_dma_unmap(v, XIOVA, XSIZE));
+			REQUIRE_OK(vfu_dma_map(v, XIOVA, XSIZE, x->fd, 0, VFU_PROT_READ | VFU_PROT_WRITE));
+			continue;
+		case 4:
+			REQUIRE_OK(vfu_device_reset(v));
+			continue;
+		}
+		REQUIRE_OK(vfu_region_write(v, VFIO_PCI_BAR0_REGION_INDEX, NVME_REG_CC, &w, 4, true));
+	}
+	REQUIRE_OK(vfu_sync(v));
+	diag("RESULT storm_ms=%lld", (long long)(now_ms() - t0));
+	nvme_host_close(h);
+	h = NULL;
+	/* a new driver on a new connection */
+	h2 = open_nvme(NVME_HOST_DB_TRAP, true);
+	REQUIRE(h2);
+	for (int i = 0; i < 4; i++)
+		CHECK(write_verify(h2, 2000 + (uint64_t)i * 64, 64, O.seed + 7 + (uint32_t)i));
+	check_csts_ok(h2, "after the storm");
+	diag("RESULT io=ok");
+out:
+	nvme_host_close(h);
+	nvme_host_close(h2);
+	host_mem_destroy(x);
+	host_mem_destroy(rl);
+}
+
 /* class 1: nvme_controller_suspend (by the Python side, between "READY
  * suspend" and its answer "suspending") while DSMs run, then a DMA_UNMAP:
  * both must be answered. */
@@ -1116,6 +1174,7 @@ static const struct {
 	{ "dsm_unmap_hup", case_dsm_unmap_hup },
 	{ "dsm_hold", case_dsm_hold },
 	{ "shn_unmap", case_shn_unmap },
+	{ "reset_storm", case_reset_storm },
 	{ "suspend_unmap", case_suspend_unmap },
 	{ "delete_sq_unmap", case_delete_sq_unmap },
 	{ "dsm_toctou", case_dsm_toctou },

@@ -796,6 +796,21 @@ def unmap_after_delete_sq_during_dsm():
 
 
 @case
+def reset_storm_during_dsm():
+    """class 1: DSMs running; 40 rounds of posted CC.EN=0, CC.EN=1, CC.SHN,
+    DMA unmap + map and DEVICE_RESET, none waited for: every message is
+    answered, and a new driver afterwards gets its writes back."""
+    with start() as d:
+        sock = nvme_ctrl(d)
+        h = Helper(sock, "reset_storm", "--dsm-cmds", 4)
+        go_when_dsm_runs(d, h, "NVMeCtrl1_ns1")
+        r = h.finish(timeout=180)
+        eq(r.get("io"), "ok", "I/O of a new driver after the storm")
+        alive(d, "after the storm")
+        finish(d)
+
+
+@case
 def sigterm_after_unmap_and_hangup_during_dsm():
     """As unmap_then_hangup_does_not_spin, but SIGTERM while the DSMs run:
     exit 0, no sanitizer report (build-asan: heap-use-after-free in
