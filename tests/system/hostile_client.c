@@ -1140,7 +1140,8 @@ static int read_full(int fd, void *buf, size_t len, int64_t end)
  * --count REGION_READs of 4 KiB of config space pipelined (more replies
  * than the socket buffers hold, fewer than the output queue's bound),
  * "# READY stuffed", then every reply read: in order, whole, each with
- * the config space read before; the connection still works after. */
+ * the config space read before; the connection still works after. Or,
+ * answered "vanish", hang up without reading a byte. */
 static void case_slow_reader(void)
 {
 	struct vfu_client *v = NULL;
@@ -1172,6 +1173,8 @@ static void case_slow_reader(void)
 		i++;
 	}
 	handshake("stuffed", 120000, line, sizeof(line));
+	if (!strcmp(line, "vanish"))
+		vanish();	/* hang up on the replies osnapd still holds */
 	end = now_ms() + DEADLINE_MS;
 	for (int i = 0; i < O.count; i++) {
 		struct vfu_msg_hdr h;

@@ -979,6 +979,33 @@ def slow_reader_is_served():
 
 
 @case
+def hangup_with_replies_queued():
+    """The slow reader's 200 pipelined REGION_READs, then it hangs up
+    without reading: osnapd drops its queued replies and the client (the
+    function resets), its main thread does not spin on the dead socket
+    (under a quarter of a 1 s window in CPU time), and a new client does
+    I/O; SIGTERM exits 0."""
+    with start() as d:
+        sock = nvme_ctrl(d)
+        resets = log_count(d, "NVMeCtrl1: function reset (client gone)")
+        h = Helper(sock, "slow_reader", "--count", 200)
+        try:
+            h.expect("READY stuffed")
+            h.send("vanish")
+            eq(h.finish().get("vanished"), "1", "the client hung up")
+        finally:
+            h.kill()
+        wait_log(d, "NVMeCtrl1: function reset (client gone)", count=resets + 1)
+        cpu0, t0 = main_thread_cpu(d.proc.pid), time.time()
+        while time.time() - t0 < 1.0:
+            time.sleep(0.05)
+        cpu, window = main_thread_cpu(d.proc.pid) - cpu0, time.time() - t0
+        check(cpu < 0.25 * window, "main thread used %.2fs of CPU in %.2fs (spinning)" % (cpu, window))
+        eq(run_helper(sock, "io").get("io"), "ok", "a new client")
+        finish(d)
+
+
+@case
 def vhost_front_end_never_reading_replies():
     """vhost-user: a front end sends 4000 GET_CONFIG (256 bytes) and
     GET_FEATURES in turn and reads none of the replies: RPC answers
