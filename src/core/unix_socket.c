@@ -3,17 +3,13 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#define MAX_SEND_FDS 16
 
 int unix_listen(const char *path, mode_t mode, const char *group, char *err, size_t errlen)
 {
@@ -73,48 +69,6 @@ fail:
 	close(fd);
 	unlink(path);
 	return rc;
-}
-
-int unix_send_fds(int fd, const void *buf, size_t len, const int *fds, int nfds, int timeout_ms)
-{
-	char cbuf[CMSG_SPACE(sizeof(int) * MAX_SEND_FDS)];
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	size_t sent = 0;
-
-	if (nfds > MAX_SEND_FDS)
-		return -EINVAL;
-	if (nfds > 0) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-	}
-	while (sent < len) {
-		iov.iov_base = (uint8_t *)buf + sent;
-		iov.iov_len = len - sent;
-		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pfd = { fd, POLLOUT, 0 };
-				if (poll(&pfd, 1, timeout_ms) <= 0)
-					return -ETIMEDOUT;
-				continue;
-			}
-			return -errno;
-		}
-		sent += (size_t)n;
-		/* the fds travel with the first bytes only */
-		mh.msg_control = NULL;
-		mh.msg_controllen = 0;
-	}
-	return 0;
 }
 
 int unix_socket_dir(const char *dir, char *err, size_t errlen)

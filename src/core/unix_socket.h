@@ -18,9 +18,4 @@ int unix_listen(const char *path, mode_t mode, const char *group, char *err, siz
  * replace our sockets. Returns 0 or -errno with a message in err. */
 int unix_socket_dir(const char *dir, char *err, size_t errlen);
 
-/* Send len bytes with nfds file descriptors (attached to the first bytes)
- * on a non-blocking socket, waiting up to timeout_ms whenever the peer is
- * not reading. Returns 0 or -errno (-ETIMEDOUT). */
-int unix_send_fds(int fd, const void *buf, size_t len, const int *fds, int nfds, int timeout_ms);
-
 #endif

@@ -13,7 +13,11 @@
 struct vhu_conn;
 
 struct vhu_conn_ops {
-	/* Send a reply (header included); 0 or -errno. */
+	/* Send a reply (header included) with optional fds (the caller keeps
+	 * them). Never blocks: what the socket does not take waits in the
+	 * connection's bounded output queue. 0, or -errno when the front end
+	 * is gone or does not read its replies (the endpoint then closes the
+	 * connection, once no request is completing). */
 	int (*send)(struct vhu_conn *c, const void *msg, size_t len, const int *fds, int nfds);
 	/* An asynchronous request finished: read messages again. */
 	void (*resume)(struct vhu_conn *c);

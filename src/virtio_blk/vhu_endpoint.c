@@ -1,9 +1,12 @@
 /* The vhost-user endpoint of a virtio-blk controller: EMU_DIR/{VUID}.sock,
- * listening while the controller exists, one front end at a time. */
+ * listening while the controller exists, one front end at a time. Replies
+ * go through a bounded output queue: the main thread never waits for a
+ * front end to read, and one that leaves too much unread is disconnected. */
 #include "vhu_conn.h"
 #include "vblk_internal.h"
 #include "core/event_loop.h"
 #include "core/log.h"
+#include "core/out_queue.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -22,6 +25,8 @@ struct vhu_endpoint {
 	char path[320];
 	int lfd, cfd;
 	struct loop_fd *llf, *clf;
+	uint32_t watched;	/* clf's epoll events */
+	struct out_queue out;	/* replies the socket did not take yet */
 	struct vhu_conn conn;
 	struct vhu_hdr hdr;
 	size_t hdr_got;
@@ -32,49 +37,55 @@ struct vhu_endpoint {
 	bool closing;		/* client going away: its queues are stopping */
 	bool destroyed;		/* freed when the client teardown ends */
 	bool hup;		/* hung up while busy (clf NULL): close on resume */
+	/* the front end cannot be written to (gone, or not reading its
+	 * replies): the socket is shut down, closed as soon as not busy */
+	bool dead;
 };
 
 static void client_close(struct vhu_endpoint *ep);
 
+/* What the front end's socket is watched for: its messages, unless a
+ * request is completing (replies keep their order: resume re-arms), and
+ * room for queued replies only while there are some (level-triggered:
+ * EPOLLOUT on a writable socket with nothing to send would spin). */
+static void ep_watch(struct vhu_endpoint *ep)
+{
+	uint32_t ev = (ep->conn.busy ? 0 : EPOLLIN) | (out_queue_pending(&ep->out) ? EPOLLOUT : 0);
+	/* most replies leave at once: no system call when nothing changes */
+	if (ep->clf && ev != ep->watched && loop_mod_fd(ep->clf, ev) == 0)
+		ep->watched = ev;
+}
+
+/* Nothing more can be sent to the front end. Called where the connection
+ * cannot be closed (inside the message handling, or a completion about to
+ * resume it): the socket is shut down (the front end sees the end now, and
+ * epoll reports the hang-up to us), and the hang-up paths close it. */
+static void ep_kill(struct vhu_endpoint *ep)
+{
+	ep->dead = true;
+	out_queue_clear(&ep->out);
+	shutdown(ep->cfd, SHUT_RDWR);
+}
+
 static int ep_send(struct vhu_conn *c, const void *msg, size_t len, const int *fds, int nfds)
 {
 	struct vhu_endpoint *ep = c->user;
-	char cbuf[CMSG_SPACE(sizeof(int) * VHU_MAX_FDS)];
-	struct iovec iov = { (void *)msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	if (ep->cfd < 0)
 		return -ENOTCONN;
-	if (nfds) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-	}
-	size_t sent = 0;
-	while (sent < len) {
-		iov.iov_base = (uint8_t *)msg + sent;
-		iov.iov_len = len - sent;
-		ssize_t n = sendmsg(ep->cfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pfd = { ep->cfd, POLLOUT, 0 };
-				if (poll(&pfd, 1, 5000) <= 0)
-					return -ETIMEDOUT;
-				continue;
-			}
-			return -errno;
-		}
-		sent += (size_t)n;
-		mh.msg_control = NULL;
-		mh.msg_controllen = 0;
-	}
-	return 0;
+	if (ep->dead)
+		return -EPIPE;
+	int rc = out_queue_send(&ep->out, msg, len, fds, nfds);
+	if (rc == -ENOBUFS)
+		log_warn("%s: the vhost-user front end does not read its replies (%zu bytes in %u "
+			 "messages waiting); disconnecting", ep->ctrl->name, ep->out.bytes, ep->out.msgs);
+	if (rc)
+		ep_kill(ep);
+	else if (out_queue_pending(&ep->out) && ep->clf && !(ep->watched & EPOLLOUT) &&
+		 loop_mod_fd(ep->clf, ep->watched | EPOLLOUT) == 0)
+		/* only EPOLLOUT added: input is the reader's business (a command
+		 * completing inside its handler sends while still busy) */
+		ep->watched |= EPOLLOUT;
+	return rc;
 }
 
 static void ep_resume(struct vhu_conn *c);
@@ -146,33 +157,44 @@ static int rx_step(struct vhu_endpoint *ep)
 static void client_event(void *arg, uint32_t events)
 {
 	struct vhu_endpoint *ep = arg;
+	if (ep->cfd >= 0 && !ep->dead && out_queue_pending(&ep->out) &&
+	    (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
+		if (out_queue_flush(&ep->out))
+			ep_kill(ep);	/* gone: closed below, or on resume when busy */
+		else
+			ep_watch(ep);	/* EPOLLOUT off once the queue is empty */
+	}
 	while (ep->cfd >= 0 && !ep->conn.busy && !ep->closing) {
-		int r = rx_step(ep);
+		int r = ep->dead ? -1 : rx_step(ep);
 		if (r < 0) {
 			client_close(ep);
 			return;
 		}
-		if (r == 0)
+		if (r == 0) {
+			ep_watch(ep);
 			return;
+		}
 		int nfds = ep->nfds;
 		ep->nfds = 0;
 		int rc = vhu_conn_handle(&ep->conn, ep->msg, sizeof(ep->hdr) + ep->hdr.size, ep->fds, nfds);
 		reset_rx(ep);
-		if (rc) {
+		if (rc || ep->dead) {
 			client_close(ep);
 			return;
 		}
 	}
-	if (ep->cfd >= 0 && ep->conn.busy) {
-		if (events & (EPOLLHUP | EPOLLERR)) {
+	if (ep->cfd >= 0 && ep->conn.busy && ep->clf) {
+		if ((events & (EPOLLHUP | EPOLLERR)) || ep->dead) {
 			/* epoll reports a hang-up whatever the mask: stop watching
 			 * (or the main loop spins) and close once the command that
-			 * keeps the connection busy is done (resume) */
+			 * keeps the connection busy is done (resume); its output
+			 * has nobody to go to */
+			out_queue_clear(&ep->out);
 			loop_del_fd(ep->clf);
 			ep->clf = NULL;
 			ep->hup = true;
 		} else {
-			loop_mod_fd(ep->clf, 0);	/* resume() re-arms */
+			ep_watch(ep);	/* output only: resume() re-arms input */
 		}
 	}
 }
@@ -182,11 +204,11 @@ static void ep_resume(struct vhu_conn *c)
 	struct vhu_endpoint *ep = c->user;
 	if (ep->cfd < 0 || ep->closing)
 		return;
-	if (ep->hup) {
+	if (ep->hup || ep->dead) {
 		client_close(ep);
 		return;
 	}
-	loop_mod_fd(ep->clf, EPOLLIN);
+	ep_watch(ep);
 	client_event(ep, EPOLLIN);
 }
 
@@ -221,6 +243,10 @@ static void client_close(struct vhu_endpoint *ep)
 	loop_del_fd(ep->clf);	/* NULL after a hang-up: nothing to do */
 	ep->clf = NULL;
 	ep->hup = false;
+	ep->dead = false;
+	/* a last reply leaves if the socket takes it now; nothing waits */
+	out_queue_flush(&ep->out);
+	out_queue_clear(&ep->out);
 	close(ep->cfd);
 	ep->cfd = -1;
 	reset_rx(ep);
@@ -271,7 +297,9 @@ static void accept_event(void *arg, uint32_t events)
 		close(fd);
 		return;
 	}
+	ep->watched = EPOLLIN;
 	ep->cfd = fd;
+	out_queue_init(&ep->out, fd);
 	vhu_conn_init(&ep->conn, ep->ctrl, &ep_ops, ep);
 	log_info("%s: vhost-user front end connected", ep->ctrl->name);
 }
@@ -299,6 +327,8 @@ static void t_destroy(struct vblk_ctrl *c, void *tctx)
 	ep->ctrl = NULL;
 	if (ep->cfd >= 0) {
 		loop_del_fd(ep->clf);
+		ep->clf = NULL;
+		out_queue_clear(&ep->out);
 		close(ep->cfd);
 		ep->cfd = -1;
 		reset_rx(ep);
@@ -399,6 +429,7 @@ int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen)
 	}
 	ep->ctrl = c;
 	ep->cfd = -1;
+	out_queue_init(&ep->out, -1);
 	snprintf(ep->path, sizeof(ep->path), "%s", path);
 	ep->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	mode_t old = umask(0177);

@@ -18,8 +18,11 @@
 struct vfu_conn;
 
 struct vfu_conn_ops {
-	/* Send one message (header included) with optional fds. Returns 0 or
-	 * -errno (the connection is then closed by the caller). */
+	/* Send one message (header included) with optional fds (the caller
+	 * keeps them). Never blocks: what the socket does not take waits in
+	 * the connection's bounded output queue. Returns 0 or -errno when the
+	 * client is gone or does not read its replies (the connection is then
+	 * closed by the endpoint, once no command is completing). */
 	int (*send)(struct vfu_conn *c, const void *msg, size_t len, const int *fds, int nfds);
 	/* An asynchronous command finished: resume reading messages. */
 	void (*resume)(struct vfu_conn *c);

@@ -1,9 +1,12 @@
 /* The vfio-user endpoint of a function: a listening Unix socket at
  * EMU_DIR/{VUID}.sock, one client at a time, messages framed by their
- * header (fds travel with the header bytes). Main thread. */
+ * header (fds travel with the header bytes). Replies go through a bounded
+ * output queue: the main thread never waits for a client to read, and a
+ * client that leaves too much unread is disconnected. Main thread. */
 #include "vfu_conn.h"
 #include "core/event_loop.h"
 #include "core/log.h"
+#include "core/out_queue.h"
 #include "core/unix_socket.h"
 
 #include <errno.h>
@@ -25,7 +28,12 @@ struct vfu_endpoint {
 	/* the connected client */
 	int cfd;
 	struct loop_fd *clf;		/* NULL after a hang-up while busy */
+	uint32_t watched;		/* clf's epoll events */
 	bool hup;			/* hung up while busy: close on resume */
+	/* the client cannot be written to (gone, or not reading its
+	 * replies): the socket is shut down, closed as soon as not busy */
+	bool dead;
+	struct out_queue out;		/* replies the socket did not take yet */
 	struct vfu_conn conn;
 	struct vfu_hdr hdr;
 	size_t hdr_got;
@@ -41,13 +49,48 @@ struct vfu_endpoint {
 
 static void client_close(struct vfu_endpoint *ep);
 
+/* What the client's socket is watched for: its messages, unless a command
+ * is completing (replies keep their order: resume re-arms), and room for
+ * queued replies only while there are some (level-triggered: EPOLLOUT on
+ * a writable socket with nothing to send would spin the loop). */
+static void ep_watch(struct vfu_endpoint *ep)
+{
+	uint32_t ev = (ep->conn.busy ? 0 : EPOLLIN) | (out_queue_pending(&ep->out) ? EPOLLOUT : 0);
+	/* most replies leave at once: no system call when nothing changes */
+	if (ep->clf && ev != ep->watched && loop_mod_fd(ep->clf, ev) == 0)
+		ep->watched = ev;
+}
+
+/* Nothing more can be sent to the client. Called where the connection
+ * cannot be closed (inside the message handling, or a completion about to
+ * resume it): the socket is shut down (the client sees the end now, and
+ * epoll reports the hang-up to us), and the hang-up paths close it. */
+static void ep_kill(struct vfu_endpoint *ep)
+{
+	ep->dead = true;
+	out_queue_clear(&ep->out);
+	shutdown(ep->cfd, SHUT_RDWR);
+}
+
 static int ep_send(struct vfu_conn *c, const void *msg, size_t len, const int *fds, int nfds)
 {
 	struct vfu_endpoint *ep = c->user;
 	if (ep->cfd < 0)
 		return -ENOTCONN;
-	/* a client that does not read its replies for 5 s is dropped */
-	return unix_send_fds(ep->cfd, msg, len, fds, nfds, 5000);
+	if (ep->dead)
+		return -EPIPE;
+	int rc = out_queue_send(&ep->out, msg, len, fds, nfds);
+	if (rc == -ENOBUFS)
+		log_warn("%s: the vfio-user client does not read its replies (%zu bytes in %u "
+			 "messages waiting); disconnecting", ep->fn->vuid, ep->out.bytes, ep->out.msgs);
+	if (rc)
+		ep_kill(ep);
+	else if (out_queue_pending(&ep->out) && ep->clf && !(ep->watched & EPOLLOUT) &&
+		 loop_mod_fd(ep->clf, ep->watched | EPOLLOUT) == 0)
+		/* only EPOLLOUT added: input is the reader's business (a command
+		 * completing inside its handler sends while still busy) */
+		ep->watched |= EPOLLOUT;
+	return rc;
 }
 
 static void ep_resume(struct vfu_conn *c);
@@ -134,14 +177,23 @@ static void client_event(void *arg, uint32_t events)
 {
 	struct vfu_endpoint *ep = arg;
 
+	if (ep->cfd >= 0 && !ep->dead && out_queue_pending(&ep->out) &&
+	    (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
+		if (out_queue_flush(&ep->out))
+			ep_kill(ep);	/* gone: closed below, or on resume when busy */
+		else
+			ep_watch(ep);	/* EPOLLOUT off once the queue is empty */
+	}
 	while (ep->cfd >= 0 && !ep->conn.busy) {
-		int r = rx_step(ep);
+		int r = ep->dead ? -1 : rx_step(ep);
 		if (r < 0) {
 			client_close(ep);
 			return;
 		}
-		if (r == 0)
+		if (r == 0) {
+			ep_watch(ep);
 			return;
+		}
 		int nfds = ep->nfds;
 		ep->nfds = 0;
 		int rc;
@@ -156,21 +208,23 @@ static void client_event(void *arg, uint32_t events)
 			rc = vfu_conn_handle(&ep->conn, ep->msg, ep->hdr.size, ep->fds, nfds);
 		}
 		reset_rx(ep);
-		if (rc) {
+		if (rc || ep->dead) {
 			client_close(ep);
 			return;
 		}
 	}
-	if (ep->cfd >= 0 && ep->conn.busy) {
-		if (events & (EPOLLHUP | EPOLLERR)) {
+	if (ep->cfd >= 0 && ep->conn.busy && ep->clf) {
+		if ((events & (EPOLLHUP | EPOLLERR)) || ep->dead) {
 			/* epoll reports a hang-up whatever the mask: stop watching
 			 * (or the main loop spins) and close once the command that
-			 * keeps the connection busy is done (resume) */
+			 * keeps the connection busy is done (resume); its output
+			 * has nobody to go to */
+			out_queue_clear(&ep->out);
 			loop_del_fd(ep->clf);
 			ep->clf = NULL;
 			ep->hup = true;
 		} else {
-			loop_mod_fd(ep->clf, 0);	/* resume() re-arms */
+			ep_watch(ep);	/* output only: resume() re-arms input */
 		}
 	}
 }
@@ -184,11 +238,11 @@ static void ep_resume(struct vfu_conn *c)
 	}
 	if (ep->cfd < 0)
 		return;
-	if (ep->hup) {
+	if (ep->hup || ep->dead) {
 		client_close(ep);
 		return;
 	}
-	loop_mod_fd(ep->clf, EPOLLIN);
+	ep_watch(ep);
 	client_event(ep, EPOLLIN);
 }
 
@@ -199,6 +253,13 @@ static void client_close(struct vfu_endpoint *ep)
 	loop_del_fd(ep->clf);	/* NULL after a hang-up: nothing to do */
 	ep->clf = NULL;
 	ep->hup = false;
+	ep->dead = false;
+	/* a last error reply (a protocol error closes after it) leaves if the
+	 * socket takes it now; nothing waits for more */
+	if (out_queue_flush(&ep->out) == 0 && out_queue_pending(&ep->out))
+		log_debug("%s: %zu bytes of replies dropped with the connection", ep->fn->vuid,
+			  ep->out.bytes);
+	out_queue_clear(&ep->out);
 	close(ep->cfd);
 	ep->cfd = -1;
 	reset_rx(ep);
@@ -222,7 +283,9 @@ static void accept_event(void *arg, uint32_t events)
 		close(fd);
 		return;
 	}
+	ep->watched = EPOLLIN;
 	ep->cfd = fd;
+	out_queue_init(&ep->out, fd);
 	vfu_conn_init(&ep->conn, ep->fn, &ep_ops, ep);
 	emu_fn_client_event(ep->fn, true);
 }
@@ -235,6 +298,7 @@ int vfu_endpoint_create(struct emu_function *fn, char *err, size_t errlen)
 		return -ENOMEM;
 	ep->fn = fn;
 	ep->cfd = -1;
+	out_queue_init(&ep->out, -1);
 	ep->lfd = unix_listen(fn->sock_path, cfg->socket_mode, cfg->socket_group, err, errlen);
 	if (ep->lfd < 0) {
 		int rc = ep->lfd;
