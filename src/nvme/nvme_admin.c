@@ -106,7 +106,6 @@ static void admin_flush_backlog(struct nvme_ctrl *c)
 
 /* --- asynchronous events --- */
 
-void nvme_admin_aer_flush(struct nvme_ctrl *c);
 void nvme_admin_aer_flush(struct nvme_ctrl *c)
 {
 	while (c->aer_outstanding && c->aer_npending && c->sqs[0]) {

@@ -1106,7 +1106,6 @@ void nvme_ctrl_aen(struct nvme_ctrl *c, uint32_t dw0)
 	}
 	if (c->aer_npending < 8)
 		c->aer_pending[c->aer_npending++] = dw0;
-	extern void nvme_admin_aer_flush(struct nvme_ctrl *c);
 	nvme_admin_aer_flush(c);
 }
 
@@ -1198,7 +1197,6 @@ json_t *nvme_ctrl_debug_stats_json(struct nvme_ctrl *c)
 			 (json_int_t)nvme_reg32(c, NVME_REG_CSTS), "sqs", sqs, "cqs", cqs);
 }
 
-void nvme_write_config_subsystems(json_t *cfg);
 
 void nvme_write_config(json_t *cfg)
 {

@@ -260,6 +260,11 @@ void nvme_ctrl_retire_sq_stats(struct nvme_ctrl *c, struct nvme_sq *sq);
 void nvme_admin_poll(struct nvme_ctrl *c);
 void nvme_admin_reset(struct nvme_ctrl *c);
 void nvme_admin_complete(struct nvme_ctrl *c, struct nvme_req *r);
+/* Complete outstanding AERs with the events waiting to be reported. */
+void nvme_admin_aer_flush(struct nvme_ctrl *c);
+
+/* nvme_subsys.c: the subsystems' part of save_config */
+void nvme_write_config_subsystems(json_t *cfg);
 
 /* nvme_queue.c */
 int nvme_qmem_map(struct nvme_ctrl *c, struct nvme_qmem *m, int prot);

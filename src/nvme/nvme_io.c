@@ -97,6 +97,13 @@ static void io_done(struct bdev_io *bio, void *arg)
 		/* next range of the deallocate list */
 		uint64_t slba;
 		uint32_t nlb;
+		if (qlife_stopping(&sq->life)) {
+			/* the queue is going (deleted, reset, its host gone):
+			 * nothing waits for the ranges left of a deallocate,
+			 * a hint the host learns was cut short */
+			finish(r, NVME_SC_ABORT_SQ_DELETED);
+			return;
+		}
 		r->dsm_next++;
 		int more = dsm_next_range(r, q->nsze, &slba, &nlb);
 		if (more > 0) {

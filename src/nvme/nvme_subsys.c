@@ -260,7 +260,6 @@ json_t *nvme_subsystem_json(struct nvme_subsystem *s)
 
 /* save_config: subsystems, then namespaces, then (from nvme_ctrl.c)
  * controllers and their attachments. */
-void nvme_write_config_subsystems(json_t *cfg);
 void nvme_write_config_subsystems(json_t *cfg)
 {
 	for (struct nvme_subsystem *s = g_subsys; s; s = s->next) {

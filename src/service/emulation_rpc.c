@@ -5,7 +5,6 @@
 #include "rpc/rpc.h"
 #include "rpc/rpc_decode.h"
 
-void emulation_rpc_register(void);
 
 struct list_params {
 	bool all;

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <string.h>
 
-void framework_rpc_register(void);
 
 static framework_init_fn g_init_fn;
 static bool g_initialized;

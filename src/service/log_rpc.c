@@ -5,7 +5,6 @@
 #include "rpc/rpc.h"
 #include "rpc/rpc_decode.h"
 
-void log_rpc_register(void);
 
 struct log_level_params {
 	int32_t level;

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void nvme_rpc_register(void);
 
 #define DECODE(tbl, p) RPC_DECODE_OR_RETURN(req, params, tbl, p)
 

@@ -3,11 +3,6 @@
 #include "bdev/bdev_rpc.h"
 #include "bdev/modules/modules.h"
 
-void framework_rpc_register(void);
-void log_rpc_register(void);
-void emulation_rpc_register(void);
-void nvme_rpc_register(void);
-void virtio_blk_rpc_register(void);
 
 void rpc_tables_register(void)
 {

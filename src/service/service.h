@@ -11,6 +11,12 @@
 
 /* Register every RPC family's table, in a fixed order. */
 void rpc_tables_register(void);
+/* each RPC file's table, registered by rpc_tables_register() */
+void framework_rpc_register(void);
+void log_rpc_register(void);
+void emulation_rpc_register(void);
+void nvme_rpc_register(void);
+void virtio_blk_rpc_register(void);
 
 /* --- start-up (framework_start_init) --- */
 

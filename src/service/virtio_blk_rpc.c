@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-void virtio_blk_rpc_register(void);
 
 #define DECODE(tbl, p) RPC_DECODE_OR_RETURN(req, params, tbl, p)
 

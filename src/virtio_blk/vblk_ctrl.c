@@ -1,6 +1,7 @@
 /* virtio-blk controllers: creation on a function, features and config,
  * suspend/resume, bdev attach/detach, destroy, lists. */
 #include "vblk_internal.h"
+#include "core/event_loop.h"
 #include "core/log.h"
 #include "core/thread.h"
 
@@ -12,8 +13,6 @@
 
 static struct vblk_ctrl *g_ctrls;
 
-int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen);
-int vblk_pci_attach(struct vblk_ctrl *c, char *err, size_t errlen);
 
 struct vblk_ctrl *vblk_ctrl_find(const char *name)
 {
@@ -601,7 +600,6 @@ static void shutdown_one(void *arg, int rc, const char *msg)
 
 void vblk_shutdown_all(void)
 {
-	extern int loop_run_once(int timeout_ms);
 	while (g_ctrls) {
 		bool done = false;
 		vblk_ctrl_destroy(g_ctrls, true, shutdown_one, &done);

@@ -116,6 +116,11 @@ void vblk_queue_set_bdev_all(struct vblk_ctrl *c, struct bdev *b, void (*done)(v
 void vblk_io_execute(struct vblk_queue *q, struct vblk_req *r, struct vq_chain *chain);
 void vblk_req_finish(struct vblk_req *r, uint8_t status);
 
+/* The transports: vhost-user (vhu_endpoint.c) or virtio-pci over the
+ * device plane (vblk_pci.c) bind the controller's function. */
+int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen);
+int vblk_pci_attach(struct vblk_ctrl *c, char *err, size_t errlen);
+
 void vblk_ctrl_set_transport(struct vblk_ctrl *c, const struct vblk_transport_ops *ops, void *tctx);
 
 #endif

@@ -342,7 +342,6 @@ static const struct vblk_transport_ops pci_transport = {
 	.driver_live = t_driver_live,
 };
 
-int vblk_pci_attach(struct vblk_ctrl *c, char *err, size_t errlen);
 int vblk_pci_attach(struct vblk_ctrl *c, char *err, size_t errlen)
 {
 	struct vblk_pci *t = calloc(1, sizeof(*t));

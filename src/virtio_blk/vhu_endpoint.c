@@ -394,7 +394,6 @@ static void fn_client_fault(void *ctx)
 static const struct emu_ctrl_ops vhu_fn_ops = { .mem_unmap = fn_mem_unmap, .mem_resume = fn_mem_resume,
 						.client_fault = fn_client_fault };
 
-int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen);
 int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
