@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <jansson.h>
 
 struct nvme_subsystem;
 struct nvme_namespace;
@@ -34,7 +33,6 @@ int nvme_subsystem_destroy(const char *nqn, bool force, char *err, size_t errlen
 struct nvme_subsystem *nvme_subsystem_find(const char *nqn);
 struct nvme_subsystem *nvme_subsystem_first(void);
 struct nvme_subsystem *nvme_subsystem_next(struct nvme_subsystem *s);
-json_t *nvme_subsystem_json(struct nvme_subsystem *s);
 
 /* --- namespaces --- */
 
@@ -49,9 +47,6 @@ struct nvme_ns_params {
 
 int nvme_namespace_create(const struct nvme_ns_params *p, char *err, size_t errlen);
 int nvme_namespace_destroy(const char *nqn, uint32_t nsid, char *err, size_t errlen);
-json_t *nvme_namespace_json(struct nvme_namespace *ns);
-/* Append the namespaces of nqn (all when NULL) matching nsid (all when 0). */
-int nvme_namespace_list(const char *nqn, uint32_t nsid, json_t *arr, char *err, size_t errlen);
 
 /* --- controllers --- */
 
@@ -94,12 +89,7 @@ void nvme_ctrl_detach_ns(struct nvme_ctrl *c, uint32_t nsid, nvme_done_fn cb, vo
 int nvme_ctrl_modify(struct nvme_ctrl *c, bool has_num_queues, uint32_t num_queues, char *err,
 		     size_t errlen);
 
-json_t *nvme_ctrl_json(struct nvme_ctrl *c);
-json_t *nvme_ctrl_io_stats_json(struct nvme_ctrl *c);
-json_t *nvme_ctrl_debug_stats_json(struct nvme_ctrl *c);
-
-/* save_config writer ("nvme" subsystem) and shutdown. */
-void nvme_write_config(json_t *config_array);
+/* At exit: every controller, namespace and subsystem goes. */
 void nvme_shutdown_all(void);
 
 #endif

@@ -1,5 +1,8 @@
 /* NVMe controllers: creation and binding to a function, the register file
- * (BAR0), enable / reset / shutdown, quiescing, namespaces, events. */
+ * (BAR0) and the state machine it drives (enable, reset, shutdown, fatal),
+ * quiescing, suspend / resume. Namespaces and events: nvme_ctrl_ns.c; JSON
+ * views: nvme_ctrl_json.c; Keep Alive: nvme_keepalive.c; mapped admin
+ * doorbells: nvme_admin_watch.c. */
 #include "nvme_internal.h"
 #include "core/event_loop.h"
 #include "core/fanout.h"
@@ -238,142 +241,6 @@ static void features_reset(struct nvme_ctrl *c)
 	c->feat.num_queues = n << 16 | n;
 }
 
-/* --- mapped doorbells: a reactor watches the admin doorbells --- */
-
-/* With EMU_NVME_DOORBELLS=mmap the client writes its admin doorbells into
- * the mapped page too and nothing traps them. The reactor that polls the
- * mapped page (it never sleeps in this mode) also watches the admin
- * doorbells and hands the admin queue to the main thread when they move. */
-struct admin_watch {
-	struct nvme_ctrl *c;
-	struct poller *p;
-	uint32_t last_sq, last_cq;
-	atomic_bool pending;	/* a notification is on its way to main */
-	void (*stopped)(void *arg);
-	void *stopped_arg;
-};
-
-static void watch_notify_main(void *arg)
-{
-	struct admin_watch *w = arg;
-	/* cleared first: a doorbell moving during the poll is seen again */
-	atomic_store(&w->pending, false);
-	if (w->c->state == NVME_CTRL_READY)
-		nvme_admin_poll(w->c);
-}
-
-static int watch_poll(void *arg)
-{
-	struct admin_watch *w = arg;
-	uint32_t sq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS), __ATOMIC_ACQUIRE);
-	uint32_t cq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS + 4), __ATOMIC_ACQUIRE);
-	if (sq == w->last_sq && cq == w->last_cq)
-		return 0;
-	w->last_sq = sq;
-	w->last_cq = cq;
-	if (!atomic_exchange(&w->pending, true))
-		thread_send_msg(thread_main(), watch_notify_main, w);
-	return 1;
-}
-
-static bool watch_arm(void *arg)
-{
-	(void)arg;
-	return true;	/* mapped doorbells are never trapped: never sleep */
-}
-
-static void watch_start_on_reactor(void *arg)
-{
-	struct admin_watch *w = arg;
-	w->p = poller_register(watch_poll, w, "nvme_admin_db");
-	if (w->p)
-		poller_set_wake_fd(w->p, -1, watch_arm);
-}
-
-static void admin_watch_start(struct nvme_ctrl *c)
-{
-	if (!c->doorbells_mmap || c->admin_watch || reactor_count() == 0)
-		return;
-	struct admin_watch *w = calloc(1, sizeof(*w));
-	if (!w)
-		return;
-	w->c = c;
-	c->admin_watch = w;
-	thread_send_msg(reactor_get(0), watch_start_on_reactor, w);
-}
-
-static void watch_stopped_main(void *arg)
-{
-	struct admin_watch *w = arg;
-	void (*done)(void *) = w->stopped;
-	void *darg = w->stopped_arg;
-	free(w);
-	if (done)
-		done(darg);
-}
-
-static void watch_stop_on_reactor(void *arg)
-{
-	struct admin_watch *w = arg;
-	poller_unregister(w->p);
-	thread_send_msg(thread_main(), watch_stopped_main, w);
-}
-
-/* Stop watching; done(arg) once the reactor let go. Returns false (and
- * does not call done) when nothing was being watched. */
-static bool admin_watch_stop(struct nvme_ctrl *c, void (*done)(void *arg), void *arg)
-{
-	struct admin_watch *w = c->admin_watch;
-	if (!w)
-		return false;
-	c->admin_watch = NULL;
-	w->stopped = done;
-	w->stopped_arg = arg;
-	thread_send_msg(reactor_get(0), watch_stop_on_reactor, w);
-	return true;
-}
-
-/* --- Keep Alive --- */
-
-static void ka_fire(void *arg)
-{
-	struct nvme_ctrl *c = arg;
-	c->ka_timer = NULL;
-	if (!c->feat.kato || c->state != NVME_CTRL_READY)
-		return;
-	uint64_t now = now_ns(), kato_ns = (uint64_t)c->feat.kato * 1000000ull;
-	if (c->suspended)
-		c->ka_last_ns = now;	/* the admin queue is not served: no timeout */
-	if (now - c->ka_last_ns >= kato_ns) {
-		log_warn("%s: keep alive timeout (%u ms without Keep Alive)", c->name, c->feat.kato);
-		nvme_ctrl_fatal(c, "keep alive timer expired");
-		return;
-	}
-	uint64_t left_ms = (kato_ns - (now - c->ka_last_ns) + 999999) / 1000000;
-	c->ka_timer = loop_timer_add(left_ms ? left_ms : 1, ka_fire, c);
-}
-
-static void ka_stop(struct nvme_ctrl *c)
-{
-	if (c->ka_timer) {
-		loop_timer_cancel(c->ka_timer);
-		c->ka_timer = NULL;
-	}
-}
-
-void nvme_ctrl_keep_alive_arm(struct nvme_ctrl *c)
-{
-	ka_stop(c);
-	c->ka_last_ns = now_ns();
-	if (c->feat.kato)
-		c->ka_timer = loop_timer_add(c->feat.kato, ka_fire, c);
-}
-
-void nvme_ctrl_keep_alive(struct nvme_ctrl *c)
-{
-	c->ka_last_ns = now_ns();
-}
-
 void nvme_ctrl_retire_sq_stats(struct nvme_ctrl *c, struct nvme_sq *sq)
 {
 	/* the lifetime SMART totals keep what the queue counted */
@@ -428,7 +295,7 @@ static void ctrl_enable(struct nvme_ctrl *c)
 	nvme_set_reg32(c, NVME_REG_CSTS, NVME_CSTS_RDY);
 	log_info("%s: enabled (admin SQ %u, CQ %u entries)", c->name, asqs, acqs);
 	if (c->doorbells_mmap)
-		admin_watch_start(c);
+		nvme_admin_watch_start(c);
 	/* commands may already be waiting */
 	nvme_admin_poll(c);
 }
@@ -451,7 +318,7 @@ static void reset_finish(void *arg)
 {
 	struct reset_ctx *r = arg;
 	struct nvme_ctrl *c = r->c;
-	ka_stop(c);
+	nvme_ctrl_keep_alive_stop(c);
 	c->io_queues_created = false;
 	for (int q = NVME_MAX_IO_QUEUES; q >= 1; q--) {
 		if (c->sqs[q]) {
@@ -549,7 +416,7 @@ static void ctrl_reset(struct nvme_ctrl *c, void (*done)(struct nvme_ctrl *c, vo
 	}
 	/* the reactor watching mapped admin doorbells lets go too */
 	fanout_add(f);
-	if (!admin_watch_stop(c, fanout_ack, f))
+	if (!nvme_admin_watch_stop(c, fanout_ack, f))
 		fanout_ack(f);
 	fanout_end(f);
 }
@@ -991,244 +858,6 @@ int nvme_ctrl_modify(struct nvme_ctrl *c, bool has_num_queues, uint32_t num_queu
 		features_reset(c);
 	}
 	return 0;
-}
-
-/* --- namespaces --- */
-
-struct ns_op {
-	struct nvme_ctrl *c;
-	struct nvme_namespace *ns;
-	bool attach;
-	int pending;
-	nvme_done_fn cb;
-	void *arg;
-};
-
-static void changed_ns_add(struct nvme_ctrl *c, uint32_t nsid)
-{
-	if (c->changed_ns_count < 0)
-		return;
-	for (int i = 0; i < c->changed_ns_count; i++)
-		if (c->changed_ns[i] == nsid)
-			return;
-	if (c->changed_ns_count == 1024)
-		c->changed_ns_count = -1;	/* list overflow: 0xffffffff */
-	else
-		c->changed_ns[c->changed_ns_count++] = nsid;
-}
-
-static void ns_op_ack(void *arg)
-{
-	struct ns_op *o = arg;
-	if (--o->pending)
-		return;
-	struct nvme_ctrl *c = o->c;
-	if (!o->attach)
-		o->ns->ctrl = NULL;
-	if (c->state == NVME_CTRL_READY) {
-		changed_ns_add(c, o->ns->nsid);
-		/* Notice: Namespace Attribute Changed, log page 04h */
-		nvme_ctrl_aen(c, NVME_AER_TYPE_NOTICE | (NVME_AER_NOTICE_NS_CHANGED << 8) |
-				 (NVME_LOG_CHANGED_NS << 16));
-	}
-	log_info("%s: namespace %u %s", c->name, o->ns->nsid, o->attach ? "attached" : "detached");
-	o->cb(o->arg, 0, NULL);
-	free(o);
-}
-
-static void ns_op_run(struct nvme_ctrl *c, uint32_t nsid, bool attach, nvme_done_fn cb, void *arg)
-{
-	char msg[256];
-	struct nvme_namespace *ns = NULL;
-	for (struct nvme_namespace *n = c->ss->ns; n; n = n->next)
-		if (n->nsid == nsid)
-			ns = n;
-	if (!ns) {
-		snprintf(msg, sizeof(msg), "namespace %u does not exist in %s", nsid, c->ss->nqn);
-		cb(arg, -ENODEV, msg);
-		return;
-	}
-	if (attach && ns->ctrl) {
-		snprintf(msg, sizeof(msg), "namespace %u is already attached to %s (namespaces are not shared)",
-			 nsid, ns->ctrl->name);
-		cb(arg, -EBUSY, msg);
-		return;
-	}
-	if (!attach && ns->ctrl != c) {
-		snprintf(msg, sizeof(msg), "namespace %u is not attached to %s", nsid, c->name);
-		cb(arg, -ENOENT, msg);
-		return;
-	}
-	struct ns_op *o = calloc(1, sizeof(*o));
-	if (!o) {
-		cb(arg, -ENOMEM, "out of memory");
-		return;
-	}
-	o->c = c;
-	o->ns = ns;
-	o->attach = attach;
-	o->cb = cb;
-	o->arg = arg;
-	o->pending = 1;
-	if (attach)
-		ns->ctrl = c;
-	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++) {
-		if (c->sqs[q] && !qlife_stop_requested(&c->sqs[q]->life)) {
-			o->pending++;
-			nvme_ioq_set_ns(c->sqs[q], nsid, attach ? ns->bdev : NULL, ns_op_ack, o);
-		}
-	}
-	ns_op_ack(o);
-}
-
-void nvme_ctrl_attach_ns(struct nvme_ctrl *c, uint32_t nsid, nvme_done_fn cb, void *arg)
-{
-	ns_op_run(c, nsid, true, cb, arg);
-}
-
-void nvme_ctrl_detach_ns(struct nvme_ctrl *c, uint32_t nsid, nvme_done_fn cb, void *arg)
-{
-	ns_op_run(c, nsid, false, cb, arg);
-}
-
-/* --- asynchronous events --- */
-
-void nvme_ctrl_aen(struct nvme_ctrl *c, uint32_t dw0)
-{
-	uint8_t type = dw0 & 7;
-	if (type == NVME_AER_TYPE_NOTICE && ((dw0 >> 8) & 0xff) == NVME_AER_NOTICE_NS_CHANGED) {
-		/* reported only when enabled (Async Event Configuration bit 8) */
-		if (!(c->feat.async_event & (1u << 8)))
-			return;
-		if (c->aer_ns_masked)
-			return;	/* one report until the host reads the log */
-		c->aer_ns_masked = true;
-	}
-	if (c->aer_npending < 8)
-		c->aer_pending[c->aer_npending++] = dw0;
-	nvme_admin_aer_flush(c);
-}
-
-/* --- JSON --- */
-
-static const char *state_name(const struct nvme_ctrl *c)
-{
-	if (c->suspended)
-		return "SUSPENDED";
-	switch (c->state) {
-	case NVME_CTRL_READY: return "STARTED";
-	case NVME_CTRL_FATAL: return "FATAL";
-	case NVME_CTRL_SHUTDOWN: return "SHUTDOWN";
-	default: return "STOPPED";
-	}
-}
-
-json_t *nvme_ctrl_json(struct nvme_ctrl *c)
-{
-	json_t *nss = json_array();
-	for (struct nvme_namespace *ns = c->ss->ns; ns; ns = ns->next) {
-		if (ns->ctrl != c)
-			continue;
-		char uuid[37];
-		uuid_format16(ns->uuid, uuid);
-		json_array_append_new(nss, json_pack("{s:I, s:s, s:s}", "nsid", (json_int_t)ns->nsid,
-						     "bdev", ns->bdev->name, "uuid", uuid));
-	}
-	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:I, s:i, s:i, s:i, s:i, s:b, s:s, s:b}",
-		"ctrl_id", c->name, "nqn", c->ss->nqn, "cntlid", c->cntlid,
-		"vuid", emu_fn_vuid(c->fn), "pci_bdf", emu_fn_bdf(c->fn),
-		"vhca_id", (json_int_t)emu_fn_vhca_id(c->fn), "mdts", c->mdts,
-		"num_queues", c->max_io_queues, "max_queues", NVME_MAX_IO_QUEUES,
-		"num_msix", emu_fn_num_msix(c->fn), "plugged", true, "state", state_name(c),
-		"admin_only", c->admin_only);
-	json_object_set_new(o, "pf_index", json_integer(emu_fn_pf_index(c->fn)));
-	if (emu_fn_is_vf(c->fn))
-		json_object_set_new(o, "vf_index", json_integer(emu_fn_vf_index(c->fn)));
-	json_object_set_new(o, "namespaces", nss);
-	return o;
-}
-
-json_t *nvme_ctrl_io_stats_json(struct nvme_ctrl *c)
-{
-	json_t *qs = json_array();
-	uint64_t r = 0, w = 0, f = 0;
-	for (int q = 1; q <= NVME_MAX_IO_QUEUES; q++) {
-		struct nvme_sq *sq = c->sqs[q];
-		if (!sq)
-			continue;
-		uint64_t qr = __atomic_load_n(&sq->reads, __ATOMIC_RELAXED);
-		uint64_t qw = __atomic_load_n(&sq->writes, __ATOMIC_RELAXED);
-		uint64_t qf = __atomic_load_n(&sq->flushes, __ATOMIC_RELAXED);
-		json_array_append_new(qs, json_pack("{s:i, s:i, s:I, s:I, s:I}", "queue_id", q,
-			"core_id", reactor_core(sq->reactor), "read_io_count", (json_int_t)qr,
-			"write_io_count", (json_int_t)qw, "flush_io_count", (json_int_t)qf));
-		r += qr;
-		w += qw;
-		f += qf;
-	}
-	return json_pack("{s:s, s:o, s:I, s:I, s:I}", "ctrl_id", c->name, "queues", qs,
-			 "read_io_count", (json_int_t)r, "write_io_count", (json_int_t)w,
-			 "flush_io_count", (json_int_t)f);
-}
-
-json_t *nvme_ctrl_debug_stats_json(struct nvme_ctrl *c)
-{
-	json_t *sqs = json_array(), *cqs = json_array();
-	for (int q = 0; q <= NVME_MAX_IO_QUEUES; q++) {
-		struct nvme_sq *sq = c->sqs[q];
-		struct nvme_cq *cq = c->cqs[q];
-		if (sq)
-			json_array_append_new(sqs, json_pack("{s:i, s:I, s:i, s:i, s:s, s:I, s:I, s:I}",
-				"qid", q, "depth", (json_int_t)sq->size, "cqid", sq->cq->qid,
-				"reactor", sq->reactor,
-				"state", q ? qlife_state_name(qlife_state(&sq->life)) : "RUNNING",
-				"tail_doorbell", (json_int_t)nvme_sq_tail_doorbell(sq),
-				"head", (json_int_t)__atomic_load_n(&sq->head, __ATOMIC_RELAXED),
-				"received", (json_int_t)__atomic_load_n(&sq->received, __ATOMIC_RELAXED)));
-		if (cq)
-			json_array_append_new(cqs, json_pack("{s:i, s:I, s:s, s:I, s:I, s:I}",
-				"qid", q, "depth", (json_int_t)cq->size, "state", "RUNNING",
-				"head_doorbell", (json_int_t)nvme_cq_head_doorbell(cq),
-				"tail", (json_int_t)__atomic_load_n(&cq->tail, __ATOMIC_RELAXED),
-				"completions", (json_int_t)__atomic_load_n(&cq->completions, __ATOMIC_RELAXED)));
-	}
-	return json_pack("{s:s, s:{s:I, s:I}, s:o, s:o}", "ctrl_id", c->name, "bar",
-			 "cc", (json_int_t)nvme_reg32(c, NVME_REG_CC), "csts",
-			 (json_int_t)nvme_reg32(c, NVME_REG_CSTS), "sqs", sqs, "cqs", cqs);
-}
-
-
-void nvme_write_config(json_t *cfg)
-{
-	nvme_write_config_subsystems(cfg);
-	for (struct nvme_ctrl *c = g_ctrls; c; c = c->next) {
-		json_t *p = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b}", "nqn", c->ss->nqn,
-			"ctrl_id", c->name, "vuid", emu_fn_vuid(c->fn),
-			"num_queues", (json_int_t)c->max_io_queues, "mdts", (json_int_t)c->mdts,
-			"fw_slots", (json_int_t)c->fw_slots, "suspended", true);
-		if (c->admin_only)
-			json_object_set_new(p, "admin_only", json_true());
-		if (c->quirks)
-			json_object_set_new(p, "quirks", json_integer(c->quirks));
-		if (c->opt_compare >= 0)
-			json_object_set_new(p, "compare", json_integer(c->opt_compare));
-		if (c->opt_compare_write >= 0)
-			json_object_set_new(p, "compare_write", json_integer(c->opt_compare_write));
-		if (c->opt_dsm >= 0)
-			json_object_set_new(p, "dsm", json_integer(c->opt_dsm));
-		if (c->opt_write_zeroes >= 0)
-			json_object_set_new(p, "write_zeroes", json_integer(c->opt_write_zeroes));
-		json_array_append_new(cfg, json_pack("{s:s, s:o}", "method", "nvme_controller_create",
-						     "params", p));
-		for (struct nvme_namespace *ns = c->ss->ns; ns; ns = ns->next)
-			if (ns->ctrl == c)
-				json_array_append_new(cfg, json_pack("{s:s, s:{s:s, s:I}}", "method",
-					"nvme_controller_attach_ns", "params", "ctrl_id", c->name,
-					"nsid", (json_int_t)ns->nsid));
-		if (!c->suspended)
-			json_array_append_new(cfg, json_pack("{s:s, s:{s:s}}", "method",
-				"nvme_controller_resume", "params", "ctrl_id", c->name));
-	}
 }
 
 static void shutdown_one(void *arg, int rc, const char *msg)

@@ -252,6 +252,14 @@ void nvme_ctrl_aen(struct nvme_ctrl *c, uint32_t dw0);
  * note a Keep Alive command. */
 void nvme_ctrl_keep_alive_arm(struct nvme_ctrl *c);
 void nvme_ctrl_keep_alive(struct nvme_ctrl *c);
+void nvme_ctrl_keep_alive_stop(struct nvme_ctrl *c);
+
+/* nvme_admin_watch.c: with mapped doorbells (EMU_NVME_DOORBELLS=mmap) a
+ * reactor watches the admin doorbells and hands the admin queue to main.
+ * stop: done(arg) once the reactor let go; false (done not called) when
+ * nothing was being watched. */
+void nvme_admin_watch_start(struct nvme_ctrl *c);
+bool nvme_admin_watch_stop(struct nvme_ctrl *c, void (*done)(void *arg), void *arg);
 /* Fold an I/O SQ's counters into the controller's lifetime SMART totals
  * (before the queue is freed). */
 void nvme_ctrl_retire_sq_stats(struct nvme_ctrl *c, struct nvme_sq *sq);

@@ -1,5 +1,6 @@
 /* NVMe subsystems and namespaces. */
 #include "nvme_internal.h"
+#include "nvme_json.h"
 #include "core/log.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * nvme_controller_*). */
 #include "service.h"
 #include "fn_select.h"
-#include "nvme/nvme.h"
+#include "nvme/nvme_json.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_decode.h"
 

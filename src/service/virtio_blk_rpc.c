@@ -3,7 +3,7 @@
 #include "fn_select.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_decode.h"
-#include "virtio_blk/vblk.h"
+#include "virtio_blk/vblk_json.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <jansson.h>
 
 #include "virtio_spec.h"
 
@@ -55,10 +54,6 @@ int vblk_ctrl_bdev_attach_none(struct vblk_ctrl *c, const char *vblk_id, char *e
 void vblk_ctrl_bdev_detach(struct vblk_ctrl *c, vblk_done_fn cb, void *arg);
 int vblk_ctrl_modify(struct vblk_ctrl *c, bool has_nq, uint32_t num_queues, char *err, size_t errlen);
 
-json_t *vblk_ctrl_json(struct vblk_ctrl *c);
-json_t *vblk_ctrl_io_stats_json(struct vblk_ctrl *c);
-json_t *vblk_ctrl_debug_stats_json(struct vblk_ctrl *c);
-void vblk_write_config(json_t *cfg);
 void vblk_shutdown_all(void);
 
 /* --- what transports use --- */

@@ -1,6 +1,7 @@
 /* virtio-blk controllers: creation on a function, features and config,
  * suspend/resume, bdev attach/detach, destroy, lists. */
 #include "vblk_internal.h"
+#include "vblk_json.h"
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/thread.h"
