@@ -484,13 +484,13 @@ static void drain_next(struct bdev_lba_lock *l)
 	if (++l->visit < reactor_count())
 		thread_send_msg(reactor_get(l->visit), drain_visit, l);
 	else
-		thread_send_msg(reactor_get(l->owner), lock_granted, l);
+		thread_send_msg(l->owner, lock_granted, l);
 }
 
 static void drain_start(struct bdev_lba_lock *l)
 {
-	l->visit = 0;
-	thread_send_msg(reactor_get(0), drain_visit, l);
+	l->visit = -1;
+	drain_next(l);
 }
 
 /* lock_mtx held: l holds its range from now on */
@@ -508,8 +508,8 @@ void bdev_lock_lba_range(struct bdev_channel *ch, struct bdev_lba_lock *l, uint6
 	l->bdev = b;
 	l->offset = offset;
 	l->num = num;
-	l->owner = reactor_self_index();
-	l->visit = 0;
+	l->owner = thread_self();
+	l->visit = -1;
 	l->done = done;
 	l->arg = arg;
 	l->next = l->park_next = NULL;

@@ -45,6 +45,7 @@ struct bdev;
 struct bdev_io;
 struct bdev_channel;
 struct bdev_lba_lock;
+struct osnap_thread;
 
 typedef void (*bdev_io_cb)(struct bdev_io *io, void *cb_arg);
 
@@ -199,7 +200,7 @@ bool bdev_io_type_supported(struct bdev *bdev, enum bdev_io_type type);
  *
  * Taking a lock waits for overlapping locks held or asked for earlier to
  * be released, then for the overlapping write-type I/O already in flight
- * on every channel to complete; done(arg) then runs on the owner's reactor
+ * on every channel to complete; done(arg) then runs on the owner's thread
  * (never inside bdev_lock_lba_range). Nothing is allocated: the caller
  * provides the lock's storage, untouched until unlock. The owner keeps its
  * channel (and so the bdev open) until after bdev_unlock_lba_range(). */
@@ -207,7 +208,7 @@ struct bdev_lba_lock {
 	/* private to the layer */
 	struct bdev *bdev;
 	uint64_t offset, num;
-	int owner;			/* reactor of the owner */
+	struct osnap_thread *owner;	/* where done() runs */
 	int visit;			/* reactor whose in-flight I/O is being waited for */
 	void (*done)(void *arg);
 	void *arg;
