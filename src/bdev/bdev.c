@@ -18,6 +18,10 @@ struct bdev_channel {
 	int refs;
 	struct poller *poller;
 	struct bdev_io *def_head, *def_tail;	/* deferred completions */
+	/* range locks (this reactor only) */
+	struct bdev_io *trk_head;		/* write-type I/O in the module */
+	struct bdev_io *held_head, *held_tail;	/* write-type I/O waiting for an unlock */
+	struct bdev_lba_lock *parked;		/* locks waiting for trk I/O to complete */
 	/* Written by the owning reactor only, read by the main thread with
 	 * relaxed atomic loads. */
 	struct bdev_io_stat stat;
@@ -71,6 +75,9 @@ int bdev_register(struct bdev *bdev)
 	static const uint8_t zero[16];
 	if (!memcmp(bdev->uuid, zero, 16))
 		uuid_generate_random16(bdev->uuid);
+	pthread_mutex_init(&bdev->lock_mtx, NULL);
+	bdev->locks = bdev->lock_waiters = NULL;
+	bdev->nlocks = 0;
 	bdev->create_seq = ++g_seq;
 	struct bdev **pp = &g_bdevs;
 	while (*pp)
@@ -131,6 +138,7 @@ static void bdev_free(struct bdev *b)
 		b->ops->destruct(b);
 	for (int i = 0; i < OSNAP_MAX_REACTORS; i++)
 		free(b->channels[i]);
+	pthread_mutex_destroy(&b->lock_mtx);
 	free(b->claimed_by);
 	free(b);
 }
@@ -276,6 +284,8 @@ void bdev_io_complete_deferred(struct bdev_io *io, int status)
 	ch->def_tail = io;
 }
 
+static void untrack(struct bdev_channel *ch, struct bdev_io *io);
+
 void bdev_io_complete(struct bdev_io *io, int status)
 {
 	struct bdev_channel *ch = io->ch;
@@ -283,6 +293,8 @@ void bdev_io_complete(struct bdev_io *io, int status)
 	uint64_t bytes = io->num_blocks * ch->bdev->block_size;
 	uint64_t lat = now_ns() - io->submit_ns;
 
+	if (io->tracked)
+		untrack(ch, io);
 	io->status = status;
 	if (status && status != BDEV_IO_MISCOMPARE) {
 		STAT_ADD(s->num_errors, 1);
@@ -343,19 +355,264 @@ static int check_io(struct bdev *b, struct bdev_io *io)
 	return 0;
 }
 
-void bdev_submit(struct bdev_channel *ch, struct bdev_io *io)
+/* --- LBA range locks --- */
+
+static bool write_type(uint8_t t)
+{
+	return t == BDEV_IO_WRITE || t == BDEV_IO_UNMAP || t == BDEV_IO_WRITE_ZEROES;
+}
+
+/* Ranges inside the bdev (checked), so the sums cannot wrap. */
+static bool overlap(uint64_t a, uint64_t an, uint64_t b, uint64_t bn)
+{
+	return a < b + bn && b < a + an;
+}
+
+static bool io_hits(const struct bdev_io *io, const struct bdev_lba_lock *l)
+{
+	return io->lba_lock != l && overlap(io->offset_blocks, io->num_blocks, l->offset, l->num);
+}
+
+/* A lock of the list (up to stop) overlapping l. lock_mtx held. */
+static bool list_overlaps(const struct bdev_lba_lock *list, const struct bdev_lba_lock *stop,
+			  const struct bdev_lba_lock *l)
+{
+	for (; list && list != stop; list = list->next)
+		if (overlap(list->offset, list->num, l->offset, l->num))
+			return true;
+	return false;
+}
+
+static void track(struct bdev_channel *ch, struct bdev_io *io)
+{
+	io->tracked = true;
+	io->trk_prev = NULL;
+	io->trk_next = ch->trk_head;
+	if (ch->trk_head)
+		ch->trk_head->trk_prev = io;
+	ch->trk_head = io;
+}
+
+static bool trk_hits(const struct bdev_channel *ch, const struct bdev_lba_lock *l)
+{
+	for (const struct bdev_io *io = ch->trk_head; io; io = io->trk_next)
+		if (io_hits(io, l))
+			return true;
+	return false;
+}
+
+static void drain_next(struct bdev_lba_lock *l);
+
+static void untrack(struct bdev_channel *ch, struct bdev_io *io)
+{
+	io->tracked = false;
+	if (io->trk_prev)
+		io->trk_prev->trk_next = io->trk_next;
+	else
+		ch->trk_head = io->trk_next;
+	if (io->trk_next)
+		io->trk_next->trk_prev = io->trk_prev;
+	/* locks waiting here for the writes in flight go on once none of
+	 * theirs is left */
+	for (struct bdev_lba_lock **pp = &ch->parked; *pp;) {
+		struct bdev_lba_lock *l = *pp;
+		if (io_hits(io, l) && !trk_hits(ch, l)) {
+			*pp = l->park_next;
+			drain_next(l);
+		} else {
+			pp = &l->park_next;
+		}
+	}
+}
+
+/* Submit to the module, unless a write-type I/O meets a range locked by
+ * someone else: then it waits on its channel for the unlock. */
+static void submit_checked(struct bdev_channel *ch, struct bdev_io *io)
+{
+	struct bdev *b = ch->bdev;
+	if (write_type(io->type)) {
+		/* A lock is counted in nlocks before any reactor is asked for
+		 * its in-flight writes (drain_visit, a message: release/acquire),
+		 * so once this reactor has been asked, this load sees it and the
+		 * write waits; a write that got past before is tracked and the
+		 * lock waits for it. Without locks: no mutex on the fast path. */
+		if (__atomic_load_n(&b->nlocks, __ATOMIC_ACQUIRE)) {
+			bool wait = false;
+			pthread_mutex_lock(&b->lock_mtx);
+			for (struct bdev_lba_lock *l = b->locks; l && !wait; l = l->next)
+				wait = io_hits(io, l);
+			pthread_mutex_unlock(&b->lock_mtx);
+			if (wait) {
+				io->next = NULL;
+				if (ch->held_tail)
+					ch->held_tail->next = io;
+				else
+					ch->held_head = io;
+				ch->held_tail = io;
+				return;
+			}
+		}
+		track(ch, io);
+	}
+	b->ops->submit(b, ch->modctx, io);
+}
+
+static void lock_granted(void *p)
+{
+	struct bdev_lba_lock *l = p;
+	l->done(l->arg);
+}
+
+/* On reactor l->visit: wait for this reactor's overlapping writes in
+ * flight, if any (untrack() goes on), then ask the next reactor; the last
+ * one hands the lock to its owner. */
+static void drain_visit(void *p)
+{
+	struct bdev_lba_lock *l = p;
+	/* acquire: pairs with the release that published the channel */
+	struct bdev_channel *ch = __atomic_load_n(&l->bdev->channels[l->visit], __ATOMIC_ACQUIRE);
+	if (ch && trk_hits(ch, l)) {
+		l->park_next = ch->parked;
+		ch->parked = l;
+		return;
+	}
+	drain_next(l);
+}
+
+static void drain_next(struct bdev_lba_lock *l)
+{
+	if (++l->visit < reactor_count())
+		thread_send_msg(reactor_get(l->visit), drain_visit, l);
+	else
+		thread_send_msg(l->owner, lock_granted, l);
+}
+
+static void drain_start(struct bdev_lba_lock *l)
+{
+	l->visit = -1;
+	drain_next(l);
+}
+
+/* lock_mtx held: l holds its range from now on */
+static void lock_hold(struct bdev *b, struct bdev_lba_lock *l)
+{
+	l->next = b->locks;
+	b->locks = l;
+	__atomic_add_fetch(&b->nlocks, 1, __ATOMIC_SEQ_CST);
+}
+
+void bdev_lock_lba_range(struct bdev_channel *ch, struct bdev_lba_lock *l, uint64_t offset, uint64_t num,
+			 void (*done)(void *arg), void *arg)
+{
+	struct bdev *b = ch->bdev;
+	l->bdev = b;
+	l->offset = offset;
+	l->num = num;
+	l->owner = thread_self();
+	l->visit = -1;
+	l->done = done;
+	l->arg = arg;
+	l->next = l->park_next = NULL;
+	pthread_mutex_lock(&b->lock_mtx);
+	/* first come, first served: behind any overlapping lock held or
+	 * already waiting */
+	bool wait = list_overlaps(b->locks, NULL, l) || list_overlaps(b->lock_waiters, NULL, l);
+	if (wait) {
+		struct bdev_lba_lock **pp = &b->lock_waiters;
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = l;
+	} else {
+		lock_hold(b, l);
+	}
+	pthread_mutex_unlock(&b->lock_mtx);
+	if (!wait)
+		drain_start(l);
+}
+
+/* On each reactor after an unlock: resubmit the writes that waited. */
+static void release_held(void *p)
+{
+	struct bdev *b = p;
+	int r = reactor_self_index();
+	struct bdev_channel *ch = r < 0 ? NULL : __atomic_load_n(&b->channels[r], __ATOMIC_ACQUIRE);
+	if (!ch || !ch->held_head)
+		return;
+	struct bdev_io *io = ch->held_head;
+	ch->held_head = ch->held_tail = NULL;
+	while (io) {
+		struct bdev_io *next = io->next;
+		submit_checked(ch, io);	/* may wait again, behind another lock */
+		io = next;
+	}
+}
+
+void bdev_unlock_lba_range(struct bdev_lba_lock *l)
+{
+	struct bdev *b = l->bdev;
+	struct bdev_lba_lock *start = NULL;
+	pthread_mutex_lock(&b->lock_mtx);
+	for (struct bdev_lba_lock **pp = &b->locks; *pp; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	}
+	__atomic_sub_fetch(&b->nlocks, 1, __ATOMIC_SEQ_CST);
+	/* waiters in order: each takes its range unless a lock held or a
+	 * waiter before it overlaps */
+	for (struct bdev_lba_lock **pp = &b->lock_waiters; *pp;) {
+		struct bdev_lba_lock *w = *pp;
+		if (!list_overlaps(b->locks, NULL, w) && !list_overlaps(b->lock_waiters, w, w)) {
+			*pp = w->next;
+			lock_hold(b, w);
+			w->park_next = start;	/* not parked anywhere yet: a free link */
+			start = w;
+		} else {
+			pp = &w->next;
+		}
+	}
+	pthread_mutex_unlock(&b->lock_mtx);
+	while (start) {
+		struct bdev_lba_lock *w = start;
+		start = w->park_next;
+		w->park_next = NULL;
+		drain_start(w);
+	}
+	/* the bdev outlives these messages: its owner keeps its channel (and
+	 * the bdev open) until after the unlock, and a consumer's later
+	 * messages to these reactors queue behind them */
+	for (int r = 0; r < reactor_count(); r++)
+		thread_send_msg(reactor_get(r), release_held, b);
+}
+
+/* --- submission --- */
+
+static void submit_io(struct bdev_channel *ch, struct bdev_io *io, const struct bdev_lba_lock *l)
 {
 	struct bdev *b = ch->bdev;
 	io->ch = ch;
 	io->status = 0;
 	io->next = NULL;
+	io->lba_lock = l;
+	io->tracked = false;
 	io->submit_ns = now_ns();
 	int rc = check_io(b, io);
 	if (rc) {
 		bdev_io_complete_deferred(io, rc);
 		return;
 	}
-	b->ops->submit(b, ch->modctx, io);
+	submit_checked(ch, io);
+}
+
+void bdev_submit(struct bdev_channel *ch, struct bdev_io *io)
+{
+	submit_io(ch, io, NULL);
+}
+
+void bdev_submit_locked(struct bdev_channel *ch, struct bdev_io *io, const struct bdev_lba_lock *l)
+{
+	submit_io(ch, io, l);
 }
 
 void bdev_get_stat(struct bdev *bdev, struct bdev_io_stat *out)

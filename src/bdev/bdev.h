@@ -15,6 +15,7 @@
 #ifndef OSNAP_BDEV_H
 #define OSNAP_BDEV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,8 @@ enum bdev_io_type {
 struct bdev;
 struct bdev_io;
 struct bdev_channel;
+struct bdev_lba_lock;
+struct osnap_thread;
 
 typedef void (*bdev_io_cb)(struct bdev_io *io, void *cb_arg);
 
@@ -62,6 +65,9 @@ struct bdev_io {
 	struct bdev_channel *ch;
 	uint64_t submit_ns;
 	struct bdev_io *next;		/* list link, owned by whoever holds the I/O */
+	const struct bdev_lba_lock *lba_lock;	/* the lock it writes under (bdev_submit_locked) */
+	bool tracked;			/* write-type I/O in flight on its channel */
+	struct bdev_io *trk_prev, *trk_next;	/* the channel's in-flight write-type I/O */
 
 	/* The module's per-I/O context (bdev->ops->io_ctx_size bytes). */
 	_Alignas(16) unsigned char driver_ctx[];
@@ -119,6 +125,11 @@ struct bdev {
 	struct bdev_channel *channels[64];	/* per reactor, OSNAP_MAX_REACTORS */
 	struct bdev *next;
 	uint64_t create_seq;
+	/* LBA range locks (any reactor; lock_mtx held only briefly) */
+	pthread_mutex_t lock_mtx;
+	struct bdev_lba_lock *locks;		/* held: draining or granted (lock_mtx) */
+	struct bdev_lba_lock *lock_waiters;	/* waiting for an overlapping one (FIFO, lock_mtx) */
+	int nlocks;				/* held locks: atomic, read without lock_mtx */
 };
 
 /* --- module side --- */
@@ -170,10 +181,49 @@ void bdev_channel_put(struct bdev_channel *ch);
 /* Submit an I/O on the caller's reactor. The request is checked (type
  * supported, range inside the bdev, iov length = num_blocks*block_size for
  * data commands); a bad one completes (later, from the poller) with
- * -EINVAL / -ERANGE / -ENOTSUP. The callback runs on this reactor. */
+ * -EINVAL / -ERANGE / -ENOTSUP. A write-type I/O overlapping a range
+ * locked by another owner waits for its release (see the range locks
+ * below). The callback runs on this reactor. */
 void bdev_submit(struct bdev_channel *ch, struct bdev_io *io);
 
 bool bdev_io_type_supported(struct bdev *bdev, enum bdev_io_type type);
+
+/* --- LBA range locks (as SPDK's bdev_lock_lba_range) ---
+ *
+ * While an owner holds [offset, offset + num), every write-type I/O (WRITE,
+ * UNMAP, WRITE_ZEROES) overlapping it waits, whatever channel or reactor
+ * it was submitted on, except the owner's own I/O submitted with
+ * bdev_submit_locked(); it is submitted when the lock is released (on its
+ * own reactor). Reads and compares never wait. A consumer runs a sequence
+ * of I/Os that must be atomic against other writers (fused Compare and
+ * Write) under such a lock.
+ *
+ * Taking a lock waits for overlapping locks held or asked for earlier to
+ * be released, then for the overlapping write-type I/O already in flight
+ * on every channel to complete; done(arg) then runs on the owner's thread
+ * (never inside bdev_lock_lba_range). Nothing is allocated: the caller
+ * provides the lock's storage, untouched until unlock. The owner keeps its
+ * channel (and so the bdev open) until after bdev_unlock_lba_range(). */
+struct bdev_lba_lock {
+	/* private to the layer */
+	struct bdev *bdev;
+	uint64_t offset, num;
+	struct osnap_thread *owner;	/* where done() runs */
+	int visit;			/* reactor whose in-flight I/O is being waited for */
+	void (*done)(void *arg);
+	void *arg;
+	struct bdev_lba_lock *next;	/* bdev's locks or lock_waiters (lock_mtx) */
+	struct bdev_lba_lock *park_next;	/* a channel's drains waiting for I/O (its reactor) */
+};
+
+/* On a reactor, with ch this reactor's channel of the bdev; offset/num
+ * within the bdev (checked by the caller). */
+void bdev_lock_lba_range(struct bdev_channel *ch, struct bdev_lba_lock *l, uint64_t offset, uint64_t num,
+			 void (*done)(void *arg), void *arg);
+/* Release a lock whose done() ran; waiting writes resume. Any reactor. */
+void bdev_unlock_lba_range(struct bdev_lba_lock *l);
+/* bdev_submit() of an I/O that may write inside l's range (l granted). */
+void bdev_submit_locked(struct bdev_channel *ch, struct bdev_io *io, const struct bdev_lba_lock *l);
 
 /* Sum of the stats of all channels (approximate while I/O runs). */
 void bdev_get_stat(struct bdev *bdev, struct bdev_io_stat *out);

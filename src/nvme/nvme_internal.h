@@ -70,6 +70,9 @@ struct nvme_req {
 	uint16_t max_iov;
 	struct nvme_req *next;		/* free list / CQ backlog link */
 	struct nvme_req *fused;		/* the write of a compare-and-write pair */
+	struct bdev_lba_lock lba_lock;	/* the write of a pair: its range, locked from
+					 * before the compare until the write is done */
+	bool lba_held;
 	uint32_t dsm_next, dsm_count;	/* Dataset Management progress */
 	uint32_t nsid_idx;
 	uint64_t start_ns;

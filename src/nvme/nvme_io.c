@@ -84,6 +84,18 @@ static void finish(struct nvme_req *r, uint16_t status)
 
 static void submit(struct nvme_req *r, struct nvme_qns *q, uint8_t type, uint64_t slba, uint64_t nlb,
 		   bool with_data, bdev_io_cb cb);
+static void submit_locked(struct nvme_req *r, struct nvme_qns *q, uint8_t type, uint64_t slba, uint64_t nlb,
+			  bool with_data, bdev_io_cb cb, const struct bdev_lba_lock *lock);
+
+/* The pair's range lock goes before the namespace may see its last I/O
+ * done (nvme_qns_io_done): the bdev must outlive the unlock's messages. */
+static void fused_unlock(struct nvme_req *w)
+{
+	if (w->lba_held) {
+		w->lba_held = false;
+		bdev_unlock_lba_range(&w->lba_lock);
+	}
+}
 
 static void io_done(struct bdev_io *bio, void *arg)
 {
@@ -92,6 +104,30 @@ static void io_done(struct bdev_io *bio, void *arg)
 	struct nvme_sq *sq = r->sq;
 	int st = bio->status;
 
+	if (r->fused) {
+		/* compare of a compare-and-write: the write runs only on a match,
+		 * still under the pair's range lock */
+		struct nvme_req *w = r->fused;
+		r->fused = NULL;
+		if (st) {
+			fused_unlock(w);
+			nvme_qns_io_done(sq, q);
+			finish(r, status_from_errno(NVME_CMD_COMPARE, st));
+			nvme_req_complete(w, NVME_SC_FUSED_FAIL);
+			return;
+		}
+		struct nvme_qns *wq = req_ns(w);
+		/* counted before the compare's count drops: the namespace stays
+		 * attached across the pair */
+		wq->inflight++;
+		nvme_qns_io_done(sq, q);
+		finish(r, NVME_SC_SUCCESS);
+		uint64_t slba = (uint64_t)w->cmd.cdw11 << 32 | w->cmd.cdw10;
+		submit_locked(w, wq, BDEV_IO_WRITE, slba, (w->cmd.cdw12 & 0xffff) + 1u, true, io_done,
+			      &w->lba_lock);
+		return;
+	}
+	fused_unlock(r);
 	nvme_qns_io_done(sq, q);
 	if (r->cmd.opc == NVME_CMD_DSM && !st) {
 		/* next range of the deallocate list */
@@ -114,21 +150,6 @@ static void io_done(struct bdev_io *bio, void *arg)
 		finish(r, more < 0 ? NVME_SC_LBA_RANGE | NVME_DNR : NVME_SC_SUCCESS);
 		return;
 	}
-	if (r->fused) {
-		/* compare of a compare-and-write: the write runs only on a match */
-		struct nvme_req *w = r->fused;
-		r->fused = NULL;
-		finish(r, status_from_errno(NVME_CMD_COMPARE, st));
-		if (st) {
-			nvme_req_complete(w, NVME_SC_FUSED_FAIL);
-			return;
-		}
-		struct nvme_qns *wq = req_ns(w);
-		wq->inflight++;
-		uint64_t slba = (uint64_t)w->cmd.cdw11 << 32 | w->cmd.cdw10;
-		submit(w, wq, BDEV_IO_WRITE, slba, (w->cmd.cdw12 & 0xffff) + 1u, true, io_done);
-		return;
-	}
 	if (!st) {
 		uint64_t bytes = bio->num_blocks << q->lbads;
 		if (r->cmd.opc == NVME_CMD_READ)
@@ -141,6 +162,12 @@ static void io_done(struct bdev_io *bio, void *arg)
 
 static void submit(struct nvme_req *r, struct nvme_qns *q, uint8_t type, uint64_t slba, uint64_t nlb,
 		   bool with_data, bdev_io_cb cb)
+{
+	submit_locked(r, q, type, slba, nlb, with_data, cb, NULL);
+}
+
+static void submit_locked(struct nvme_req *r, struct nvme_qns *q, uint8_t type, uint64_t slba, uint64_t nlb,
+			  bool with_data, bdev_io_cb cb, const struct bdev_lba_lock *lock)
 {
 	struct bdev_io *bio = r->bio;
 	bio->type = type;
@@ -156,7 +183,7 @@ static void submit(struct nvme_req *r, struct nvme_qns *q, uint8_t type, uint64_
 	bio->iovcnt = with_data ? r->iovcnt : 0;
 	bio->cb = cb;
 	bio->cb_arg = r;
-	bdev_submit(q->ch, bio);
+	bdev_submit_locked(q->ch, bio, lock);
 }
 
 /* Checks shared by Read, Write, Compare: range, size, protection info. */
@@ -275,6 +302,15 @@ static void exec_flush(struct nvme_req *r, struct nvme_qns *q)
 	submit(r, q, BDEV_IO_FLUSH, 0, 0, false, io_done);
 }
 
+/* The range of a compare-and-write pair is locked: the compare runs. */
+static void fused_locked(void *arg)
+{
+	struct nvme_req *first = arg;
+	struct nvme_qns *q = req_ns(first);
+	uint64_t slba = (uint64_t)first->cmd.cdw11 << 32 | first->cmd.cdw10;
+	submit(first, q, BDEV_IO_COMPARE, slba, (first->cmd.cdw12 & 0xffff) + 1u, true, io_done);
+}
+
 /* Fused Compare (first) + Write (second). */
 static bool exec_fused(struct nvme_ctrl *c, struct nvme_sq *sq, struct nvme_req *r)
 {
@@ -328,7 +364,13 @@ static bool exec_fused(struct nvme_ctrl *c, struct nvme_sq *sq, struct nvme_req 
 	first->fused = r;
 	q->inflight++;
 	STAT_INC(sq->writes, 1);
-	submit(first, q, BDEV_IO_COMPARE, slba, nlb, true, io_done);
+	/* FUSES bit 0 with ACWU 0: the pair is atomic against every other
+	 * command. Writes, Write Zeroes and deallocates overlapping the range
+	 * wait (on any queue) from before the compare until the write is done
+	 * or the pair failed; the compare starts once writes already running
+	 * there are done (fused_locked) */
+	r->lba_held = true;
+	bdev_lock_lba_range(q->ch, &r->lba_lock, slba, nlb, fused_locked, first);
 	return true;
 }
 
@@ -339,6 +381,7 @@ void nvme_io_execute(struct nvme_sq *sq, struct nvme_req *r)
 	struct nvme_qns *q = NULL;
 
 	r->fused = NULL;
+	r->lba_held = false;
 	if (nsid >= 1 && nsid <= NVME_MAX_NS_PER_CTRL) {
 		q = &sq->ns[nsid - 1];
 		if (!q->ch || q->detaching)

@@ -301,7 +301,13 @@ int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct vblk_v
 	q->vq.used_idx = p->last_avail;
 	q->vq.event_idx = c->driver_features & BIT(VIRTIO_F_RING_EVENT_IDX);
 	q->vq.indirect = c->driver_features & BIT(VIRTIO_F_RING_INDIRECT_DESC);
-	q->nreqs = p->size;
+	/* The ring lives in the client's memory and is as big as the client
+	 * says (a vhost-user front end picks its own ring size: QEMU's
+	 * vhost-user-blk cannot learn ours). What we allocate per request is
+	 * bounded by the controller's queue_size instead: with a bigger ring at
+	 * most queue_size requests are in flight and the rest wait in the ring
+	 * (q_poll fetches only while a request context is free). */
+	q->nreqs = c->queue_size && c->queue_size < p->size ? c->queue_size : p->size;
 	q->max_iov = max_iov;
 	q->reqs = calloc(q->nreqs, sizeof(*q->reqs));
 	q->bio_mem = calloc(q->nreqs, BDEV_IO_MAX_SIZE);
@@ -350,6 +356,9 @@ int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct vblk_v
 	}
 	m->q = q;
 	thread_send_msg(reactor_get(q->reactor), q_start_on_reactor, m);
+	if (q->nreqs < p->size)
+		log_info("%s: queue %u: ring of %u entries, %u requests in flight at most (queue_size)", c->name,
+			 idx, p->size, q->nreqs);
 	log_debug("%s: queue %u started (%u entries, reactor %d)", c->name, idx, p->size, q->reactor);
 	return 0;
 }

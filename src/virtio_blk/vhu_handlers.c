@@ -75,6 +75,31 @@ static bool uaddr_to_gpa(struct vhu_conn *c, uint64_t ua, uint64_t len, uint64_t
 	return false;
 }
 
+static bool wants_ack(const struct vhu_conn *c, const struct vhu_hdr *req)
+{
+	return (c->protocol_features & (1ull << VHU_PF_REPLY_ACK)) && (req->flags & VHU_FLAG_NEED_REPLY);
+}
+
+/* A SET_FEATURES the device cannot take leaves the features as they were.
+ * With REPLY_ACK asked for, the front end learns it from a non-zero reply;
+ * without, it cannot be told and would go on with features the device does
+ * not use: the connection closes (vhost-user.rst, Communication: a back end
+ * that detects an error such as incompatible features may close it). */
+static int refuse_features(struct vhu_conn *c, const struct vhu_hdr *req)
+{
+	if (wants_ack(c, req))
+		return ack(c, req, -EINVAL);
+	return -EPROTO;
+}
+
+static bool any_ring_running(const struct vhu_conn *c)
+{
+	for (uint32_t i = 0; i < c->ctrl->num_queues; i++)
+		if (vblk_ctrl_queue_running(c->ctrl, (uint16_t)i))
+			return true;
+	return false;
+}
+
 static int start_if_ready(struct vhu_conn *c, uint32_t idx)
 {
 	struct vhu_vring *v = &c->vrings[idx];
@@ -247,19 +272,38 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 	switch (h->request) {
 	case VHU_GET_FEATURES:
 		return reply_u64(c, h, vblk_ctrl_features(ctrl) | (1ull << VHU_F_PROTOCOL_FEATURES));
-	case VHU_SET_FEATURES:
+	case VHU_SET_FEATURES: {
 		NEED(8);
-		{
-			int rc = vblk_ctrl_set_features(ctrl, u64 & ~(1ull << VHU_F_PROTOCOL_FEATURES));
-			if (!rc) {
-				c->features_set = true;
-				c->proto_negotiated = u64 & (1ull << VHU_F_PROTOCOL_FEATURES);
-			}
-			else
-				log_warn("%s: front end asked for features 0x%llx beyond 0x%llx", ctrl->name,
-					 (unsigned long long)u64, (unsigned long long)vblk_ctrl_features(ctrl));
-			return ack(c, h, rc);
+		const uint64_t proto = 1ull << VHU_F_PROTOCOL_FEATURES;
+		uint64_t offered = vblk_ctrl_features(ctrl) | proto;
+		uint64_t now = ctrl->driver_features | (c->proto_negotiated ? proto : 0);
+		if (u64 & ~offered) {
+			log_warn("%s: front end asked for features 0x%llx beyond 0x%llx: refused", ctrl->name,
+				 (unsigned long long)u64, (unsigned long long)offered);
+			return refuse_features(c, h);
 		}
+		if (any_ring_running(c)) {
+			/* the reactors read the negotiated features (IN_ORDER,
+			 * EVENT_IDX, FLUSH, ...) for every request: nothing may change
+			 * under a running ring. The same value again changes nothing
+			 * (QEMU sends SET_FEATURES while running to toggle
+			 * VHOST_F_LOG_ALL, which is not offered here). */
+			if (c->features_set && u64 == now)
+				return ack(c, h, 0);
+			log_warn("%s: front end changed features 0x%llx -> 0x%llx while rings run: refused",
+				 ctrl->name, (unsigned long long)now, (unsigned long long)u64);
+			return refuse_features(c, h);
+		}
+		int rc = vblk_ctrl_set_features(ctrl, u64 & ~proto);
+		if (rc) {
+			log_warn("%s: front end features 0x%llx refused (VERSION_1 missing)", ctrl->name,
+				 (unsigned long long)u64);
+			return refuse_features(c, h);
+		}
+		c->features_set = true;
+		c->proto_negotiated = u64 & proto;
+		return ack(c, h, 0);
+	}
 	case VHU_GET_PROTOCOL_FEATURES:
 		return reply_u64(c, h, g_protocol_features);
 	case VHU_SET_PROTOCOL_FEATURES:
@@ -537,6 +581,10 @@ int vhu_conn_handle(struct vhu_conn *c, const uint8_t *msg, size_t len, int *fds
 	rc = handle(c, &h, msg + sizeof(h), len - sizeof(h), fds, nfds);
 	c->in_handler = false;
 	close_fds(fds, nfds);
+	if (rc == -EPROTO) {
+		log_warn("%s: vhost-user request %u: closing the connection", c->ctrl->name, h.request);
+		return -EPROTO;
+	}
 	if (rc) {
 		/* a request we cannot serve: say so when an answer is expected,
 		 * else the front end would wait for ever */

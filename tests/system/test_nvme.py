@@ -316,7 +316,7 @@ def shadow_doorbells():
     with start() as d:
         sock = setup_ctrl(d, "--num_queues 4 --compare_write 1")
         run_e2e(sock, ["--mode", "shadow"] + expect_args(d, compare_write=1) +
-                cases(BASE_CASES + ["inflight2"]), timeout=170)
+                cases(BASE_CASES + ["inflight2", "fused_race"]), timeout=170)
         eq(d.stop(), 0, "osnapd exit code")
 
 
