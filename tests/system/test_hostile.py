@@ -27,6 +27,7 @@ import fcntl
 import json
 import os
 import queue
+import random
 import re
 import signal
 import socket
@@ -807,6 +808,65 @@ def reset_storm_during_dsm():
         r = h.finish(timeout=180)
         eq(r.get("io"), "ok", "I/O of a new driver after the storm")
         alive(d, "after the storm")
+        finish(d)
+
+
+def recv_all_until_closed(s, deadline):
+    """Read s until the peer closes it (EOF or reset); returns the bytes,
+    or raises if it stays open past the deadline."""
+    s.settimeout(1)
+    got = b""
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return got
+        if not b:
+            return got
+        got += b
+    raise AssertionError("osnapd kept the connection open %ds after garbage; got %r" % (deadline, got[:64]))
+
+
+@case
+def garbage_after_a_valid_message():
+    """A valid message and garbage in one write, on both protocols: the
+    valid one is answered first (vfio-user VERSION, vhost-user
+    GET_FEATURES), then osnapd closes the connection; it still answers RPC
+    and a new client on each function does verified I/O."""
+    with start() as d:
+        nsock = nvme_ctrl(d)
+        vsock = vblk_ctrl(d)
+        rnd = random.Random(11)
+        garbage = bytes(rnd.randrange(256) for _ in range(200))
+        # vfio-user: header (msg_id, command, size, flags, error), VERSION 0.0
+        caps = b'{"capabilities":{"max_msg_fds":8}}\0'
+        ver = struct.pack("<HHIII", 7, 1, 16 + 4 + len(caps), 0, 0) + struct.pack("<HH", 0, 0) + caps
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(nsock)
+        s.sendall(ver + garbage)
+        got = recv_all_until_closed(s, DEADLINE)
+        s.close()
+        check(len(got) >= 16, "no VERSION reply before the close: %r" % got[:32])
+        msg_id, cmd, size, flags, err = struct.unpack("<HHIII", got[:16])
+        eq((msg_id, cmd, flags & 0xf, err), (7, 1, 1, 0), "VERSION reply header (id, cmd, reply, error)")
+        # vhost-user: header (request, flags = version 1, size), GET_FEATURES
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(vsock)
+        s.sendall(struct.pack("<III", 1, 1, 0) + garbage)
+        got = recv_all_until_closed(s, DEADLINE)
+        s.close()
+        check(len(got) >= 20, "no GET_FEATURES reply before the close: %r" % got[:32])
+        req, flags, size = struct.unpack("<III", got[:12])
+        eq((req, flags & 0x7, flags & 0x4 != 0, size), (1, 5, True, 8), "GET_FEATURES reply header")
+        alive(d, "after the garbage")
+        eq(run_helper(nsock, "io").get("io"), "ok", "a new vfio-user client's I/O")
+        p = subprocess.run([PERF, "--vhost-user", vsock, "-w", "randrw", "--verify", "-n", "500",
+                            "-q", "4", "--json"], capture_output=True, text=True, timeout=120)
+        eq(p.returncode, 0, "a new vhost-user client: %s%s" % (p.stdout, p.stderr))
+        eq(json.loads(p.stdout)["errors"], 0, "its errors")
         finish(d)
 
 
