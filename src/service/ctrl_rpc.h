@@ -61,8 +61,8 @@ void ctrl_rpc_done(void *arg, int rc, const char *msg);
 /* f's controller named ctrl_id, or NULL after answering -ENODEV. */
 void *ctrl_rpc_find(struct rpc_request *req, const struct ctrl_family *f, const char *ctrl_id);
 /* Decode params with table into p, then find the controller named by
- * *ctrl_id (a field of p that table fills). NULL: the request is answered
- * (-32602 from the decoder, or -ENODEV). */
+ * *ctrl_id (the field of p that table's CTRL_RPC_ID_REQ fills). NULL: the
+ * request is answered (-32602 from the decoder, or -ENODEV). */
 void *ctrl_rpc_decode_find(struct rpc_request *req, json_t *params, const struct ctrl_family *f,
 			   const struct rpc_param *table, size_t n, void *p, const char *const *ctrl_id);
 
