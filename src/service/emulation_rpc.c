@@ -36,11 +36,7 @@ static json_t *fn_json(struct emu_function *fn)
 static void rpc_emulation_function_list(struct rpc_request *req, json_t *params)
 {
 	struct list_params p = { 0 };
-	char err[256];
-	if (rpc_decode(params, RPC_PARAMS(list_decoders), &p, err, sizeof(err))) {
-		rpc_send_invalid_params(req, "%s", err);
-		return;
-	}
+	RPC_DECODE_OR_RETURN(req, params, list_decoders, p);
 	json_t *arr = json_array();
 	for (struct emu_function *pf = emu_pf_first(); pf; pf = emu_pf_next(pf)) {
 		json_t *o = fn_json(pf);

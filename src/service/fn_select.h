@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "emu/emu.h"
+#include "rpc/rpc_decode.h"
 
 struct fn_selector {
 	const char *vuid;
@@ -19,6 +20,15 @@ struct fn_selector {
 	uint32_t vf_id;
 	bool has_vf_id;
 };
+
+/* The selectors' entries of a decode table (T: the params struct, sel: its
+ * struct fn_selector member). */
+#define FN_SELECTOR_PARAMS(T, sel) \
+	RPC_OPT("vuid", RPC_T_STRING, T, sel.vuid), \
+	RPC_OPT("pci_bdf", RPC_T_STRING, T, sel.pci_bdf), \
+	RPC_OPT_HAS("vhca_id", RPC_T_U32, T, sel.vhca_id, sel.has_vhca_id), \
+	RPC_OPT_HAS("pf_id", RPC_T_U32, T, sel.pf_id, sel.has_pf_id), \
+	RPC_OPT_HAS("vf_id", RPC_T_U32, T, sel.vf_id, sel.has_vf_id)
 
 /* Resolve to a function of type t. Returns it, or NULL with an error in
  * err and *code set (-32602 for bad or conflicting selectors, -ENODEV when

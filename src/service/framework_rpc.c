@@ -57,11 +57,7 @@ static void collect_method(const struct rpc_method *m, void *arg)
 static void rpc_rpc_get_methods(struct rpc_request *req, json_t *params)
 {
 	struct get_methods_params p = { 0 };
-	char err[256];
-	if (rpc_decode(params, RPC_PARAMS(get_methods_decoders), &p, err, sizeof(err))) {
-		rpc_send_invalid_params(req, "%s", err);
-		return;
-	}
+	RPC_DECODE_OR_RETURN(req, params, get_methods_decoders, p);
 	struct collect c = { json_array(), p.current };
 	rpc_foreach_method(collect_method, &c);
 	rpc_send_result(req, c.arr);

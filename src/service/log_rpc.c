@@ -17,11 +17,7 @@ static const struct rpc_param log_level_decoders[] = {
 static void rpc_snap_log_level_set(struct rpc_request *req, json_t *params)
 {
 	struct log_level_params p = { 0 };
-	char err[256];
-	if (rpc_decode(params, RPC_PARAMS(log_level_decoders), &p, err, sizeof(err))) {
-		rpc_send_invalid_params(req, "%s", err);
-		return;
-	}
+	RPC_DECODE_OR_RETURN(req, params, log_level_decoders, p);
 	log_set_level(p.level);
 	log_info("log level set to %d", p.level);
 	rpc_send_bool(req, true);

@@ -1,6 +1,7 @@
 /* NVMe emulation RPCs (SNAP's nvme_subsystem_*, nvme_namespace_*,
  * nvme_controller_*). */
 #include "service.h"
+#include "ctrl_rpc.h"
 #include "fn_select.h"
 #include "nvme/nvme_json.h"
 #include "rpc/rpc.h"
@@ -13,16 +14,6 @@
 
 
 #define DECODE(tbl, p) RPC_DECODE_OR_RETURN(req, params, tbl, p)
-
-/* Answer an RPC from an asynchronous NVMe operation. */
-static void done_bool(void *arg, int rc, const char *msg)
-{
-	struct rpc_request *req = arg;
-	if (rc)
-		rpc_send_errno(req, rc, "%s", msg ? msg : strerror(-rc));
-	else
-		rpc_send_bool(req, true);
-}
 
 /* --- subsystems --- */
 
@@ -50,10 +41,8 @@ static void rpc_subsystem_create(struct rpc_request *req, json_t *params)
 	DECODE(subsys_create_dec, p);
 	struct nvme_subsys_params sp = { p.nqn, p.serial, p.model, p.nn, p.mnan, p.single_ctrl };
 	int rc = nvme_subsystem_create(&sp, err, sizeof(err));
-	if (rc == -EINVAL)
-		rpc_send_invalid_params(req, "%s", err);
-	else if (rc)
-		rpc_send_errno(req, rc, "%s", err);
+	if (rc)
+		ctrl_rpc_fail(req, rc, err);
 	else
 		rpc_send_bool(req, true);
 }
@@ -67,6 +56,12 @@ static const struct rpc_param subsys_destroy_dec[] = {
 	RPC_REQ("nqn", RPC_T_STRING, struct subsys_destroy, nqn),
 	RPC_OPT("force", RPC_T_BOOL, struct subsys_destroy, force),
 };
+
+/* A controller's list entry (nvme_ctrl_json) names subsystem nqn. */
+static bool of_subsystem(json_t *entry, const void *nqn)
+{
+	return !strcmp(json_string_value(json_object_get(entry, "nqn")), nqn);
+}
 
 struct force_destroy {
 	struct rpc_request *req;
@@ -86,18 +81,14 @@ static void force_destroy_next(struct force_destroy *f)
 	}
 	for (struct nvme_ctrl *c = nvme_ctrl_first(); c; c = nvme_ctrl_next(c)) {
 		json_t *j = nvme_ctrl_json(c);
-		bool mine = !strcmp(json_string_value(json_object_get(j, "nqn")), f->nqn);
+		bool mine = of_subsystem(j, f->nqn);
 		json_decref(j);
 		if (mine) {
 			nvme_ctrl_destroy(c, true, force_destroy_step, f);
 			return;
 		}
 	}
-	int rc = nvme_subsystem_destroy(f->nqn, true, err, sizeof(err));
-	if (rc)
-		rpc_send_errno(f->req, rc, "%s", err);
-	else
-		rpc_send_bool(f->req, true);
+	ctrl_rpc_answer(f->req, nvme_subsystem_destroy(f->nqn, true, err, sizeof(err)), err);
 	free(f);
 }
 
@@ -122,11 +113,7 @@ static void rpc_subsystem_destroy(struct rpc_request *req, json_t *params)
 		return;
 	}
 	if (!p.force) {
-		int rc = nvme_subsystem_destroy(p.nqn, false, err, sizeof(err));
-		if (rc)
-			rpc_send_errno(req, rc, "%s", err);
-		else
-			rpc_send_bool(req, true);
+		ctrl_rpc_answer(req, nvme_subsystem_destroy(p.nqn, false, err, sizeof(err)), err);
 		return;
 	}
 	struct force_destroy *f = calloc(1, sizeof(*f));
@@ -209,11 +196,7 @@ static void rpc_namespace_create(struct rpc_request *req, json_t *params)
 	}
 	struct nvme_ns_params np = { p.nqn, p.nsid, p.bdev, p.has_uuid ? p.uuid : NULL,
 				     p.nguid_s ? p.nguid : NULL, p.eui64_s ? eui : NULL };
-	int rc = nvme_namespace_create(&np, err, sizeof(err));
-	if (rc)
-		rpc_send_errno(req, rc, "%s", err);
-	else
-		rpc_send_bool(req, true);
+	ctrl_rpc_answer(req, nvme_namespace_create(&np, err, sizeof(err)), err);
 }
 
 struct ns_ref {
@@ -231,11 +214,7 @@ static void rpc_namespace_destroy(struct rpc_request *req, json_t *params)
 	struct ns_ref p = { 0 };
 	char err[256];
 	DECODE(ns_destroy_dec, p);
-	int rc = nvme_namespace_destroy(p.nqn, p.nsid, err, sizeof(err));
-	if (rc)
-		rpc_send_errno(req, rc, "%s", err);
-	else
-		rpc_send_bool(req, true);
+	ctrl_rpc_answer(req, nvme_namespace_destroy(p.nqn, p.nsid, err, sizeof(err)), err);
 }
 
 static const struct rpc_param ns_list_dec[] = {
@@ -260,6 +239,10 @@ static void rpc_namespace_list(struct rpc_request *req, json_t *params)
 
 /* --- controllers --- */
 
+/* nvme_family and its handlers nvme_family_rpc_modify, _rpc_io_stats, _rpc_debug_stats
+ * and _rpc_msix_reclaim */
+CTRL_RPC_FAMILY(nvme_family, "NVMe controller", nvme_ctrl)
+
 struct ctrl_create {
 	const char *nqn, *ctrl_id;
 	struct fn_selector sel;
@@ -270,16 +253,10 @@ struct ctrl_create {
 	const char *snapshot;
 };
 
-#define CC_(f) offsetof(struct ctrl_create, f)
 static const struct rpc_param ctrl_create_dec[] = {
 	RPC_REQ("nqn", RPC_T_STRING, struct ctrl_create, nqn),
-	{ .name = "ctrl_id", .type = RPC_T_STRING, .offset = CC_(ctrl_id), .has_offset = RPC_NO_HAS,
-	  .ranged = true, .min = 1, .max = 63, .alias = "ctrl" },
-	RPC_OPT("vuid", RPC_T_STRING, struct ctrl_create, sel.vuid),
-	RPC_OPT("pci_bdf", RPC_T_STRING, struct ctrl_create, sel.pci_bdf),
-	RPC_OPT_HAS("vhca_id", RPC_T_U32, struct ctrl_create, sel.vhca_id, sel.has_vhca_id),
-	RPC_OPT_HAS("pf_id", RPC_T_U32, struct ctrl_create, sel.pf_id, sel.has_pf_id),
-	RPC_OPT_HAS("vf_id", RPC_T_U32, struct ctrl_create, sel.vf_id, sel.has_vf_id),
+	CTRL_RPC_ID_NEW(struct ctrl_create, ctrl_id),
+	FN_SELECTOR_PARAMS(struct ctrl_create, sel),
 	RPC_OPT_RANGE("num_queues", RPC_T_U32, struct ctrl_create, num_queues, 0, 128),
 	RPC_OPT_RANGE("mdts", RPC_T_U32, struct ctrl_create, mdts, 1, 7),
 	RPC_OPT_RANGE("fw_slots", RPC_T_U32, struct ctrl_create, fw_slots, 1, 7),
@@ -308,21 +285,16 @@ static void rpc_controller_create(struct rpc_request *req, json_t *params)
 		return;
 	}
 	struct emu_function *fn = fn_select_or_reply(req, &p.sel, EMU_TYPE_NVME);
-	if (!fn)
+	if (!fn || !ctrl_rpc_check_dynamic_msix(req, fn, p.dynamic_msix))
 		return;
 	uint16_t nmsix = emu_fn_num_msix(fn);
-	if (p.dynamic_msix && emu_fn_is_vf(fn)) {
-		rpc_send_invalid_params(req, "invalid parameter 'dynamic_msix': applies only to PFs");
-		return;
-	}
 	if (p.has_num_msix && (p.num_msix < 2 || p.num_msix > nmsix)) {
 		rpc_send_invalid_params(req, "invalid parameter 'num_msix': %s has %u MSI-X vectors (needs 2..%u)",
 					emu_fn_vuid(fn), nmsix, nmsix);
 		return;
 	}
 	if (p.num_queues && p.num_queues > (uint32_t)(nmsix > 1 ? nmsix - 1 : 1)) {
-		rpc_send_invalid_params(req, "invalid parameter 'num_queues': %u queues need %u MSI-X vectors; %s has %u",
-					p.num_queues, p.num_queues + 1, emu_fn_vuid(fn), nmsix);
+		ctrl_rpc_too_few_vectors(req, fn, p.num_queues);
 		return;
 	}
 	struct nvme_ctrl_params cp = {
@@ -333,10 +305,8 @@ static void rpc_controller_create(struct rpc_request *req, json_t *params)
 	};
 	struct nvme_ctrl *c;
 	int rc = nvme_ctrl_create(&cp, &c, err, sizeof(err));
-	if (rc == -EINVAL)
-		rpc_send_invalid_params(req, "%s", err);
-	else if (rc)
-		rpc_send_errno(req, rc, "%s", err);
+	if (rc)
+		ctrl_rpc_fail(req, rc, err);
 	else
 		rpc_send_result(req, json_pack("{s:s, s:i, s:s}", "ctrl_id", nvme_ctrl_name(c),
 					       "cntlid", nvme_ctrl_cntlid(c), "vuid", emu_fn_vuid(fn)));
@@ -344,28 +314,15 @@ static void rpc_controller_create(struct rpc_request *req, json_t *params)
 
 struct ctrl_ref {
 	const char *ctrl_id;
-	bool force, release_msix, admin_only, live_update, events_only;
+	bool force, release_msix, admin_only, live_update;
 	uint32_t timeout_ms, nsid;
-	const char *nqn;
-	uint32_t num_queues, num_msix;
-	bool has_num_queues, has_num_msix;
+	const char *nqn, *filename;
 };
 
-#define CTRL_ID_REQ { .name = "ctrl_id", .type = RPC_T_STRING, .offset = offsetof(struct ctrl_ref, ctrl_id), \
-		      .has_offset = RPC_NO_HAS, .required = true, .alias = "ctrl" }
-#define CTRL_ID_OPT { .name = "ctrl_id", .type = RPC_T_STRING, .offset = offsetof(struct ctrl_ref, ctrl_id), \
-		      .has_offset = RPC_NO_HAS, .alias = "ctrl" }
-
-static struct nvme_ctrl *find_ctrl(struct rpc_request *req, const char *name)
-{
-	struct nvme_ctrl *c = nvme_ctrl_find(name);
-	if (!c)
-		rpc_send_errno(req, -ENODEV, "NVMe controller %s does not exist", name);
-	return c;
-}
+#define DECODE_FIND(tbl, p) CTRL_RPC_DECODE_FIND(req, params, &nvme_family, tbl, p)
 
 static const struct rpc_param ctrl_destroy_dec[] = {
-	CTRL_ID_REQ,
+	CTRL_RPC_ID_REQ(struct ctrl_ref, ctrl_id),
 	RPC_OPT("force", RPC_T_BOOL, struct ctrl_ref, force),
 	RPC_OPT("release_msix", RPC_T_BOOL, struct ctrl_ref, release_msix),
 };
@@ -373,14 +330,13 @@ static const struct rpc_param ctrl_destroy_dec[] = {
 static void rpc_controller_destroy(struct rpc_request *req, json_t *params)
 {
 	struct ctrl_ref p = { 0 };
-	DECODE(ctrl_destroy_dec, p);
-	struct nvme_ctrl *c = find_ctrl(req, p.ctrl_id);
+	struct nvme_ctrl *c = DECODE_FIND(ctrl_destroy_dec, p);
 	if (c)
-		nvme_ctrl_destroy(c, p.force, done_bool, req);
+		nvme_ctrl_destroy(c, p.force, ctrl_rpc_done, req);
 }
 
 static const struct rpc_param ctrl_suspend_dec[] = {
-	CTRL_ID_REQ,
+	CTRL_RPC_ID_REQ(struct ctrl_ref, ctrl_id),
 	RPC_OPT("timeout_ms", RPC_T_U32, struct ctrl_ref, timeout_ms),
 	RPC_OPT("admin_only", RPC_T_BOOL, struct ctrl_ref, admin_only),
 	RPC_OPT("live_update_notifier", RPC_T_BOOL, struct ctrl_ref, live_update),
@@ -394,13 +350,13 @@ static void rpc_controller_suspend(struct rpc_request *req, json_t *params)
 		rpc_send_errno(req, -ENOTSUP, "live_update_notifier is not supported by osnap");
 		return;
 	}
-	struct nvme_ctrl *c = find_ctrl(req, p.ctrl_id);
+	struct nvme_ctrl *c = ctrl_rpc_find(req, &nvme_family, p.ctrl_id);
 	if (c)
-		nvme_ctrl_suspend(c, p.timeout_ms, p.admin_only, done_bool, req);
+		nvme_ctrl_suspend(c, p.timeout_ms, p.admin_only, ctrl_rpc_done, req);
 }
 
 static const struct rpc_param ctrl_resume_dec[] = {
-	CTRL_ID_REQ,
+	CTRL_RPC_ID_REQ(struct ctrl_ref, ctrl_id),
 	RPC_OPT("live_update", RPC_T_BOOL, struct ctrl_ref, live_update),
 };
 
@@ -408,42 +364,34 @@ static void rpc_controller_resume(struct rpc_request *req, json_t *params)
 {
 	struct ctrl_ref p = { 0 };
 	char err[256];
-	DECODE(ctrl_resume_dec, p);
-	struct nvme_ctrl *c = find_ctrl(req, p.ctrl_id);
-	if (!c)
-		return;
-	int rc = nvme_ctrl_resume(c, err, sizeof(err));
-	if (rc)
-		rpc_send_errno(req, rc, "%s", err);
-	else
-		rpc_send_bool(req, true);
+	struct nvme_ctrl *c = DECODE_FIND(ctrl_resume_dec, p);
+	if (c)
+		ctrl_rpc_answer(req, nvme_ctrl_resume(c, err, sizeof(err)), err);
 }
 
 static const struct rpc_param ctrl_ns_dec[] = {
-	CTRL_ID_REQ,
+	CTRL_RPC_ID_REQ(struct ctrl_ref, ctrl_id),
 	RPC_REQ_RANGE("nsid", RPC_T_U32, struct ctrl_ref, nsid, 1, 0xfffffffe),
 };
 
 static void rpc_controller_attach_ns(struct rpc_request *req, json_t *params)
 {
 	struct ctrl_ref p = { 0 };
-	DECODE(ctrl_ns_dec, p);
-	struct nvme_ctrl *c = find_ctrl(req, p.ctrl_id);
+	struct nvme_ctrl *c = DECODE_FIND(ctrl_ns_dec, p);
 	if (c)
-		nvme_ctrl_attach_ns(c, p.nsid, done_bool, req);
+		nvme_ctrl_attach_ns(c, p.nsid, ctrl_rpc_done, req);
 }
 
 static void rpc_controller_detach_ns(struct rpc_request *req, json_t *params)
 {
 	struct ctrl_ref p = { 0 };
-	DECODE(ctrl_ns_dec, p);
-	struct nvme_ctrl *c = find_ctrl(req, p.ctrl_id);
+	struct nvme_ctrl *c = DECODE_FIND(ctrl_ns_dec, p);
 	if (c)
-		nvme_ctrl_detach_ns(c, p.nsid, done_bool, req);
+		nvme_ctrl_detach_ns(c, p.nsid, ctrl_rpc_done, req);
 }
 
 static const struct rpc_param ctrl_list_dec[] = {
-	CTRL_ID_OPT,
+	CTRL_RPC_ID_OPT(struct ctrl_ref, ctrl_id),
 	RPC_OPT("nqn", RPC_T_STRING, struct ctrl_ref, nqn),
 };
 
@@ -451,102 +399,25 @@ static void rpc_controller_list(struct rpc_request *req, json_t *params)
 {
 	struct ctrl_ref p = { 0 };
 	DECODE(ctrl_list_dec, p);
-	if (p.ctrl_id && !nvme_ctrl_find(p.ctrl_id)) {
-		rpc_send_errno(req, -ENODEV, "NVMe controller %s does not exist", p.ctrl_id);
+	/* an unknown ctrl_id is the error named before an unknown nqn */
+	if (p.ctrl_id && !ctrl_rpc_find(req, &nvme_family, p.ctrl_id))
 		return;
-	}
 	if (p.nqn && !nvme_subsystem_find(p.nqn)) {
 		rpc_send_errno(req, -ENODEV, "subsystem %s does not exist", p.nqn);
 		return;
 	}
-	json_t *arr = json_array();
-	for (struct nvme_ctrl *c = nvme_ctrl_first(); c; c = nvme_ctrl_next(c)) {
-		if (p.ctrl_id && c != nvme_ctrl_find(p.ctrl_id))
-			continue;
-		json_t *j = nvme_ctrl_json(c);
-		if (p.nqn && strcmp(json_string_value(json_object_get(j, "nqn")), p.nqn)) {
-			json_decref(j);
-			continue;
-		}
-		json_array_append_new(arr, j);
-	}
-	rpc_send_result(req, arr);
+	ctrl_rpc_list(req, &nvme_family, p.ctrl_id, p.nqn ? of_subsystem : NULL, p.nqn);
 }
-
-static const struct rpc_param ctrl_modify_dec[] = {
-	CTRL_ID_REQ,
-	RPC_OPT_HAS("num_queues", RPC_T_U32, struct ctrl_ref, num_queues, has_num_queues),
-	RPC_OPT_HAS("num_msix", RPC_T_U32, struct ctrl_ref, num_msix, has_num_msix),
-};
-
-static void rpc_controller_modify(struct rpc_request *req, json_t *params)
-{
-	struct ctrl_ref p = { 0 };
-	char err[256];
-	DECODE(ctrl_modify_dec, p);
-	struct nvme_ctrl *c = find_ctrl(req, p.ctrl_id);
-	if (!c)
-		return;
-	if (p.has_num_msix) {
-		rpc_send_errno(req, -ENOTSUP, "num_msix: dynamic MSI-X is not enabled on %s", p.ctrl_id);
-		return;
-	}
-	int rc = nvme_ctrl_modify(c, p.has_num_queues, p.num_queues, err, sizeof(err));
-	if (rc == -EINVAL)
-		rpc_send_invalid_params(req, "invalid parameter 'num_queues': %s", err);
-	else if (rc)
-		rpc_send_errno(req, rc, "%s", err);
-	else
-		rpc_send_bool(req, true);
-}
-
-static const struct rpc_param ctrl_only_dec[] = {
-	CTRL_ID_REQ,
-};
-
-static void rpc_controller_io_stats(struct rpc_request *req, json_t *params)
-{
-	struct ctrl_ref p = { 0 };
-	DECODE(ctrl_only_dec, p);
-	struct nvme_ctrl *c = find_ctrl(req, p.ctrl_id);
-	if (c)
-		rpc_send_result(req, nvme_ctrl_io_stats_json(c));
-}
-
-static void rpc_controller_debug_stats(struct rpc_request *req, json_t *params)
-{
-	struct ctrl_ref p = { 0 };
-	DECODE(ctrl_only_dec, p);
-	struct nvme_ctrl *c = find_ctrl(req, p.ctrl_id);
-	if (c)
-		rpc_send_result(req, nvme_ctrl_debug_stats_json(c));
-}
-
-static void rpc_controller_msix_reclaim(struct rpc_request *req, json_t *params)
-{
-	struct ctrl_ref p = { 0 };
-	DECODE(ctrl_only_dec, p);
-	struct nvme_ctrl *c = find_ctrl(req, p.ctrl_id);
-	if (c)
-		rpc_send_errno(req, -EINVAL, "%s was not created with dynamic MSI-X; nothing to reclaim",
-			       p.ctrl_id);
-}
-
-struct snapshot_p {
-	const char *ctrl_id, *filename;
-};
 
 static const struct rpc_param snapshot_dec[] = {
-	{ .name = "ctrl_id", .type = RPC_T_STRING, .offset = offsetof(struct snapshot_p, ctrl_id),
-	  .has_offset = RPC_NO_HAS, .required = true, .alias = "ctrl" },
-	RPC_REQ("filename", RPC_T_STRING, struct snapshot_p, filename),
+	CTRL_RPC_ID_REQ(struct ctrl_ref, ctrl_id),
+	RPC_REQ("filename", RPC_T_STRING, struct ctrl_ref, filename),
 };
 
 static void rpc_controller_snapshot_get(struct rpc_request *req, json_t *params)
 {
-	struct snapshot_p p = { 0 };
-	DECODE(snapshot_dec, p);
-	if (find_ctrl(req, p.ctrl_id))
+	struct ctrl_ref p = { 0 };
+	if (DECODE_FIND(snapshot_dec, p))
 		rpc_send_errno(req, -ENOTSUP, "controller snapshots are not supported by osnap yet");
 }
 
@@ -564,10 +435,10 @@ static const struct rpc_method nvme_methods[] = {
 	{ "nvme_controller_attach_ns", rpc_controller_attach_ns, RPC_RUNTIME },
 	{ "nvme_controller_detach_ns", rpc_controller_detach_ns, RPC_RUNTIME },
 	{ "nvme_controller_list", rpc_controller_list, RPC_RUNTIME },
-	{ "nvme_controller_modify", rpc_controller_modify, RPC_RUNTIME },
-	{ "nvme_controller_dbg_io_stats_get", rpc_controller_io_stats, RPC_RUNTIME },
-	{ "nvme_controller_dbg_debug_stats_get", rpc_controller_debug_stats, RPC_RUNTIME },
-	{ "nvme_controller_vfs_msix_reclaim", rpc_controller_msix_reclaim, RPC_RUNTIME },
+	{ "nvme_controller_modify", nvme_family_rpc_modify, RPC_RUNTIME },
+	{ "nvme_controller_dbg_io_stats_get", nvme_family_rpc_io_stats, RPC_RUNTIME },
+	{ "nvme_controller_dbg_debug_stats_get", nvme_family_rpc_debug_stats, RPC_RUNTIME },
+	{ "nvme_controller_vfs_msix_reclaim", nvme_family_rpc_msix_reclaim, RPC_RUNTIME },
 	{ "nvme_controller_snapshot_get", rpc_controller_snapshot_get, RPC_RUNTIME },
 };
 

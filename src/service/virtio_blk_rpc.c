@@ -1,5 +1,6 @@
 /* virtio-blk emulation RPCs (SNAP's virtio_blk_controller_*). */
 #include "service.h"
+#include "ctrl_rpc.h"
 #include "fn_select.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_decode.h"
@@ -12,14 +13,9 @@
 
 #define DECODE(tbl, p) RPC_DECODE_OR_RETURN(req, params, tbl, p)
 
-static void done_bool(void *arg, int rc, const char *msg)
-{
-	struct rpc_request *req = arg;
-	if (rc)
-		rpc_send_errno(req, rc, "%s", msg ? msg : strerror(-rc));
-	else
-		rpc_send_bool(req, true);
-}
+/* vblk_family and its handlers vblk_family_rpc_modify, _rpc_io_stats, _rpc_debug_stats
+ * and _rpc_msix_reclaim */
+CTRL_RPC_FAMILY(vblk_family, "virtio-blk controller", vblk_ctrl)
 
 struct create_p {
 	const char *ctrl_id, *bdev, *vblk_id, *dbg_bdev_type;
@@ -30,15 +26,9 @@ struct create_p {
 	bool live_migration, recovery, live_update_listener, admin_q, dbg_local_optimized;
 };
 
-#define CP_(f) offsetof(struct create_p, f)
 static const struct rpc_param create_dec[] = {
-	{ .name = "ctrl_id", .type = RPC_T_STRING, .offset = CP_(ctrl_id), .has_offset = RPC_NO_HAS,
-	  .ranged = true, .min = 1, .max = 63, .alias = "ctrl" },
-	RPC_OPT("vuid", RPC_T_STRING, struct create_p, sel.vuid),
-	RPC_OPT("pci_bdf", RPC_T_STRING, struct create_p, sel.pci_bdf),
-	RPC_OPT_HAS("vhca_id", RPC_T_U32, struct create_p, sel.vhca_id, sel.has_vhca_id),
-	RPC_OPT_HAS("pf_id", RPC_T_U32, struct create_p, sel.pf_id, sel.has_pf_id),
-	RPC_OPT_HAS("vf_id", RPC_T_U32, struct create_p, sel.vf_id, sel.has_vf_id),
+	CTRL_RPC_ID_NEW(struct create_p, ctrl_id),
+	FN_SELECTOR_PARAMS(struct create_p, sel),
 	RPC_OPT_RANGE("num_queues", RPC_T_U32, struct create_p, num_queues, 1, VBLK_MAX_QUEUES),
 	RPC_OPT_RANGE("queue_size", RPC_T_U32, struct create_p, queue_size, 1, 1024),
 	RPC_OPT_RANGE("size_max", RPC_T_U32, struct create_p, size_max, 4096, 2u << 20),
@@ -84,21 +74,16 @@ static void rpc_create(struct rpc_request *req, json_t *params)
 		return;
 	}
 	struct emu_function *fn = fn_select_or_reply(req, &p.sel, EMU_TYPE_VBLK);
-	if (!fn)
+	if (!fn || !ctrl_rpc_check_dynamic_msix(req, fn, p.dynamic_msix))
 		return;
 	uint16_t nmsix = emu_fn_num_msix(fn);
-	if (p.dynamic_msix && emu_fn_is_vf(fn)) {
-		rpc_send_invalid_params(req, "invalid parameter 'dynamic_msix': applies only to PFs");
-		return;
-	}
 	if (p.has_num_msix && (p.num_msix < 2 || p.num_msix > nmsix)) {
 		rpc_send_invalid_params(req, "invalid parameter 'num_msix': %s has %u MSI-X vectors", emu_fn_vuid(fn),
 					nmsix);
 		return;
 	}
 	if (emu_get_config()->vblk_transport == EMU_VBLK_VFIO_USER && p.num_queues + 1 > nmsix) {
-		rpc_send_invalid_params(req, "invalid parameter 'num_queues': %u queues need %u MSI-X vectors; %s has %u",
-					p.num_queues, p.num_queues + 1, emu_fn_vuid(fn), nmsix);
+		ctrl_rpc_too_few_vectors(req, fn, p.num_queues);
 		return;
 	}
 	struct vblk_params vp = {
@@ -110,10 +95,8 @@ static void rpc_create(struct rpc_request *req, json_t *params)
 	};
 	struct vblk_ctrl *c;
 	int rc = vblk_ctrl_create(&vp, &c, err, sizeof(err));
-	if (rc == -EINVAL)
-		rpc_send_invalid_params(req, "%s", err);
-	else if (rc)
-		rpc_send_errno(req, rc, "%s", err);
+	if (rc)
+		ctrl_rpc_fail(req, rc, err);
 	else
 		rpc_send_result(req, json_string(vblk_ctrl_name(c)));	/* the seed's response */
 }
@@ -121,39 +104,26 @@ static void rpc_create(struct rpc_request *req, json_t *params)
 struct ref_p {
 	const char *ctrl_id, *bdev, *vblk_id, *dbg_bdev_type;
 	bool force, events_only, live_update_notifier;
-	uint32_t timeout_ms, num_queues, num_msix;
-	bool has_num_queues, has_num_msix;
+	uint32_t timeout_ms;
 };
 
-#define REF_CTRL_REQ { .name = "ctrl_id", .type = RPC_T_STRING, .offset = offsetof(struct ref_p, ctrl_id), \
-		       .has_offset = RPC_NO_HAS, .required = true, .alias = "ctrl" }
-#define REF_CTRL_OPT { .name = "ctrl_id", .type = RPC_T_STRING, .offset = offsetof(struct ref_p, ctrl_id), \
-		       .has_offset = RPC_NO_HAS, .alias = "ctrl" }
-
-static struct vblk_ctrl *find(struct rpc_request *req, const char *name)
-{
-	struct vblk_ctrl *c = vblk_ctrl_find(name);
-	if (!c)
-		rpc_send_errno(req, -ENODEV, "virtio-blk controller %s does not exist", name);
-	return c;
-}
+#define DECODE_FIND(tbl, p) CTRL_RPC_DECODE_FIND(req, params, &vblk_family, tbl, p)
 
 static const struct rpc_param destroy_dec[] = {
-	REF_CTRL_REQ,
+	CTRL_RPC_ID_REQ(struct ref_p, ctrl_id),
 	RPC_OPT("force", RPC_T_BOOL, struct ref_p, force),
 };
 
 static void rpc_destroy(struct rpc_request *req, json_t *params)
 {
 	struct ref_p p = { 0 };
-	DECODE(destroy_dec, p);
-	struct vblk_ctrl *c = find(req, p.ctrl_id);
+	struct vblk_ctrl *c = DECODE_FIND(destroy_dec, p);
 	if (c)
-		vblk_ctrl_destroy(c, p.force, done_bool, req);
+		vblk_ctrl_destroy(c, p.force, ctrl_rpc_done, req);
 }
 
 static const struct rpc_param suspend_dec[] = {
-	REF_CTRL_REQ,
+	CTRL_RPC_ID_REQ(struct ref_p, ctrl_id),
 	RPC_OPT("events_only", RPC_T_BOOL, struct ref_p, events_only),
 	RPC_OPT("timeout_ms", RPC_T_U32, struct ref_p, timeout_ms),
 	RPC_OPT("live_update_notifier", RPC_T_BOOL, struct ref_p, live_update_notifier),
@@ -168,32 +138,26 @@ static void rpc_suspend(struct rpc_request *req, json_t *params)
 			       p.events_only ? "events_only" : "live_update_notifier");
 		return;
 	}
-	struct vblk_ctrl *c = find(req, p.ctrl_id);
+	struct vblk_ctrl *c = ctrl_rpc_find(req, &vblk_family, p.ctrl_id);
 	if (c)
-		vblk_ctrl_suspend(c, done_bool, req);
+		vblk_ctrl_suspend(c, ctrl_rpc_done, req);
 }
 
 static const struct rpc_param only_dec[] = {
-	REF_CTRL_REQ,
+	CTRL_RPC_ID_REQ(struct ref_p, ctrl_id),
 };
 
 static void rpc_resume(struct rpc_request *req, json_t *params)
 {
 	struct ref_p p = { 0 };
 	char err[256];
-	DECODE(only_dec, p);
-	struct vblk_ctrl *c = find(req, p.ctrl_id);
-	if (!c)
-		return;
-	int rc = vblk_ctrl_resume(c, err, sizeof(err));
-	if (rc)
-		rpc_send_errno(req, rc, "%s", err);
-	else
-		rpc_send_bool(req, true);
+	struct vblk_ctrl *c = DECODE_FIND(only_dec, p);
+	if (c)
+		ctrl_rpc_answer(req, vblk_ctrl_resume(c, err, sizeof(err)), err);
 }
 
 static const struct rpc_param attach_dec[] = {
-	REF_CTRL_REQ,
+	CTRL_RPC_ID_REQ(struct ref_p, ctrl_id),
 	RPC_REQ("bdev", RPC_T_STRING, struct ref_p, bdev),
 	RPC_OPT_RANGE("vblk_id", RPC_T_STRING, struct ref_p, vblk_id, 0, 20),
 	RPC_OPT("dbg_bdev_type", RPC_T_STRING, struct ref_p, dbg_bdev_type),
@@ -203,104 +167,33 @@ static void rpc_bdev_attach(struct rpc_request *req, json_t *params)
 {
 	struct ref_p p = { 0 };
 	char err[256];
-	DECODE(attach_dec, p);
-	struct vblk_ctrl *c = find(req, p.ctrl_id);
+	struct vblk_ctrl *c = DECODE_FIND(attach_dec, p);
 	if (!c)
 		return;
 	/* 'none': SNAP's placeholder media (the seed attaches it when no real
 	 * bdev follows soon): capacity 0, requests answered, not held */
 	int rc = !strcmp(p.bdev, "none") ? vblk_ctrl_bdev_attach_none(c, p.vblk_id, err, sizeof(err))
 					  : vblk_ctrl_bdev_attach(c, p.bdev, p.vblk_id, err, sizeof(err));
-	if (rc)
-		rpc_send_errno(req, rc, "%s", err);
-	else
-		rpc_send_bool(req, true);
+	ctrl_rpc_answer(req, rc, err);
 }
 
 static void rpc_bdev_detach(struct rpc_request *req, json_t *params)
 {
 	struct ref_p p = { 0 };
-	DECODE(only_dec, p);
-	struct vblk_ctrl *c = find(req, p.ctrl_id);
+	struct vblk_ctrl *c = DECODE_FIND(only_dec, p);
 	if (c)
-		vblk_ctrl_bdev_detach(c, done_bool, req);
+		vblk_ctrl_bdev_detach(c, ctrl_rpc_done, req);
 }
 
 static const struct rpc_param list_dec[] = {
-	REF_CTRL_OPT,
+	CTRL_RPC_ID_OPT(struct ref_p, ctrl_id),
 };
 
 static void rpc_list(struct rpc_request *req, json_t *params)
 {
 	struct ref_p p = { 0 };
 	DECODE(list_dec, p);
-	json_t *arr = json_array();
-	if (p.ctrl_id) {
-		struct vblk_ctrl *c = vblk_ctrl_find(p.ctrl_id);
-		if (!c) {
-			json_decref(arr);
-			rpc_send_errno(req, -ENODEV, "virtio-blk controller %s does not exist", p.ctrl_id);
-			return;
-		}
-		json_array_append_new(arr, vblk_ctrl_json(c));
-	} else {
-		for (struct vblk_ctrl *c = vblk_ctrl_first(); c; c = vblk_ctrl_next(c))
-			json_array_append_new(arr, vblk_ctrl_json(c));
-	}
-	rpc_send_result(req, arr);
-}
-
-static const struct rpc_param modify_dec[] = {
-	REF_CTRL_REQ,
-	RPC_OPT_HAS("num_queues", RPC_T_U32, struct ref_p, num_queues, has_num_queues),
-	RPC_OPT_HAS("num_msix", RPC_T_U32, struct ref_p, num_msix, has_num_msix),
-};
-
-static void rpc_modify(struct rpc_request *req, json_t *params)
-{
-	struct ref_p p = { 0 };
-	char err[256];
-	DECODE(modify_dec, p);
-	struct vblk_ctrl *c = find(req, p.ctrl_id);
-	if (!c)
-		return;
-	if (p.has_num_msix) {
-		rpc_send_errno(req, -ENOTSUP, "num_msix: dynamic MSI-X is not enabled on %s", p.ctrl_id);
-		return;
-	}
-	int rc = vblk_ctrl_modify(c, p.has_num_queues, p.num_queues, err, sizeof(err));
-	if (rc == -EINVAL)
-		rpc_send_invalid_params(req, "invalid parameter 'num_queues': %s", err);
-	else if (rc)
-		rpc_send_errno(req, rc, "%s", err);
-	else
-		rpc_send_bool(req, true);
-}
-
-static void rpc_io_stats(struct rpc_request *req, json_t *params)
-{
-	struct ref_p p = { 0 };
-	DECODE(only_dec, p);
-	struct vblk_ctrl *c = find(req, p.ctrl_id);
-	if (c)
-		rpc_send_result(req, vblk_ctrl_io_stats_json(c));
-}
-
-static void rpc_debug_stats(struct rpc_request *req, json_t *params)
-{
-	struct ref_p p = { 0 };
-	DECODE(only_dec, p);
-	struct vblk_ctrl *c = find(req, p.ctrl_id);
-	if (c)
-		rpc_send_result(req, vblk_ctrl_debug_stats_json(c));
-}
-
-static void rpc_msix_reclaim(struct rpc_request *req, json_t *params)
-{
-	struct ref_p p = { 0 };
-	DECODE(only_dec, p);
-	if (find(req, p.ctrl_id))
-		rpc_send_errno(req, -EINVAL, "%s was not created with dynamic MSI-X; nothing to reclaim", p.ctrl_id);
+	ctrl_rpc_list(req, &vblk_family, p.ctrl_id, NULL, NULL);
 }
 
 static const struct rpc_method vblk_methods[] = {
@@ -311,10 +204,10 @@ static const struct rpc_method vblk_methods[] = {
 	{ "virtio_blk_controller_bdev_attach", rpc_bdev_attach, RPC_RUNTIME },
 	{ "virtio_blk_controller_bdev_detach", rpc_bdev_detach, RPC_RUNTIME },
 	{ "virtio_blk_controller_list", rpc_list, RPC_RUNTIME },
-	{ "virtio_blk_controller_modify", rpc_modify, RPC_RUNTIME },
-	{ "virtio_blk_controller_dbg_io_stats_get", rpc_io_stats, RPC_RUNTIME },
-	{ "virtio_blk_controller_dbg_debug_stats_get", rpc_debug_stats, RPC_RUNTIME },
-	{ "virtio_blk_controller_vfs_msix_reclaim", rpc_msix_reclaim, RPC_RUNTIME },
+	{ "virtio_blk_controller_modify", vblk_family_rpc_modify, RPC_RUNTIME },
+	{ "virtio_blk_controller_dbg_io_stats_get", vblk_family_rpc_io_stats, RPC_RUNTIME },
+	{ "virtio_blk_controller_dbg_debug_stats_get", vblk_family_rpc_debug_stats, RPC_RUNTIME },
+	{ "virtio_blk_controller_vfs_msix_reclaim", vblk_family_rpc_msix_reclaim, RPC_RUNTIME },
 };
 
 void virtio_blk_rpc_register(void)
