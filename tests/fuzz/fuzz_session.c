@@ -257,8 +257,16 @@ void fz_connect(struct fz_client *c, const char *path)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		fz_fail("connect %s: %s", path, strerror(errno));
+	if (c->fd < 0)
+		fz_fail("socket: %s", strerror(errno));
+	for (int tries = 0; connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0; tries++) {
+		/* the backlog is full (clients that connected without the
+		 * service running): it accepts when it runs, or it has stopped
+		 * accepting for good */
+		if (errno != EAGAIN || tries == 2)
+			fz_fail("connect %s: %s", path, strerror(errno));
+		fz_settle();
+	}
 	if (!c->reader_started) {
 		/* for the life of the process: one thread, not one per input */
 		c->ctl_efd = eventfd(0, EFD_CLOEXEC);
@@ -340,14 +348,51 @@ void fz_disconnect(struct fz_client *c)
 
 /* --- fds --- */
 
-static int fd_count(void)
+/* Pipes made by fz_odd_fd since the last check (their names in
+ * /proc/self/fd), which the service must not have kept. */
+#define MAX_PIPES 512
+static char g_pipes[MAX_PIPES][32];
+static int g_npipes;
+
+static void pipe_made(int fd)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (g_npipes < MAX_PIPES) {
+		ssize_t k = readlink(path, g_pipes[g_npipes], sizeof(g_pipes[0]) - 1);
+		g_pipes[g_npipes][k > 0 ? k : 0] = '\0';
+		g_npipes++;
+	}
+}
+
+/* The fds that the service or the client make: anonymous inodes
+ * (eventfds, epoll), memfds, sockets, and the client's pipes. Others come
+ * and go with the sanitizers and libFuzzer (a symbolizer's pipes, files).
+ * With show, each one goes to stderr. */
+static int fd_count(bool show)
 {
 	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
 	int n = 0;
 	if (!d)
 		fz_fail("opendir /proc/self/fd: %s", strerror(errno));
-	while (readdir(d))
+	while ((e = readdir(d))) {
+		char path[300], what[256];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		ssize_t k = readlink(path, what, sizeof(what) - 1);
+		what[k > 0 ? k : 0] = '\0';
+		bool ours = !strncmp(what, "anon_inode:", 11) || !strncmp(what, "/memfd:", 7) ||
+			    !strncmp(what, "socket:", 7);
+		for (int i = 0; i < g_npipes && !ours; i++)
+			ours = !strcmp(what, g_pipes[i]);
+		if (!ours)
+			continue;
 		n++;
+		if (show)
+			fprintf(stderr, "  fd %s: %s\n", e->d_name, what);
+	}
 	closedir(d);
 	return n;
 }
@@ -355,11 +400,14 @@ static int fd_count(void)
 void fz_check_fds(void)
 {
 	static int baseline = -1;
-	int n = fd_count();
-	if (baseline < 0)
+	int n = fd_count(false);
+	if (baseline < 0) {
 		baseline = n;	/* the first input opened what lives as long as the process */
-	else if (n != baseline)
+	} else if (n != baseline) {
+		fd_count(true);
 		fz_fail("%d fds open after the teardown, %d after the first input's", n, baseline);
+	}
+	g_npipes = 0;
 }
 
 /* --- memory and fds --- */
@@ -388,6 +436,7 @@ int fz_odd_fd(uint8_t kind)
 			break;
 		fd = p[kind % 5 == 1 ? 0 : 1];
 		close(p[kind % 5 == 1 ? 1 : 0]);
+		pipe_made(fd);
 		break;
 	case 3:
 		fd = memfd_create("fuzz-small", MFD_CLOEXEC);
