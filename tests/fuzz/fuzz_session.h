@@ -39,8 +39,6 @@ bool fz_trace(void);
 /* Is the known, unfixed bug `name` listed in FUZZ_SESSION_KNOWN (comma
  * separated)? The harness then steers clear of it, to fuzz past it:
  *   spin     a reactor that never sleeps counts as idle
- *   suspend  no full controller suspend (NVMe: one racing a DMA unmap
- *            never answers)
  * tests/fuzz/crashes-pending/README.md has their reproducers. */
 bool fz_known(const char *name);
 

@@ -535,7 +535,7 @@ static void op_rpc(uint8_t sel)
 	case 0:
 	case 1:
 		g_rpcs++;
-		nvme_ctrl_suspend(g_ctrl, 1000, sel % 5 == 1 || fz_known("suspend"), rpc_done, NULL);
+		nvme_ctrl_suspend(g_ctrl, 1000, sel % 5 == 1, rpc_done, NULL);
 		break;
 	case 2:
 		nvme_ctrl_resume(g_ctrl, err, sizeof(err));

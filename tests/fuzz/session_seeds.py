@@ -131,7 +131,6 @@ def vfu_seeds():
                  v_unmap(8, 0, 0) + bytes([0x10, 0x00]) + v_unmap(1) + v_bringup(1, version=False))
     # the operator suspends, detaches and resumes under a busy client
     rpc = lambda sel, op=V_RPC: bytes([op, sel])
-    # (a suspend racing the unmap never answers: crashes-pending)
     s["rpc_mix"] = (v_bringup(2) + v_io(1, write) + v_consume() + v_unmap(2) + rpc(0) + rpc(2) +
                     v_map(0x23) + v_io(1, read) + v_consume() + rpc(3, V_RPC | NOSETTLE) +
                     v_io(2, read) + rpc(4) + v_consume() + rpc(1) + v_io(1, write) + rpc(2) + v_consume())
@@ -139,6 +138,17 @@ def vfu_seeds():
     s["reconnect_fast"] = (v_bringup(2) + v_io(1, write, op=V_IO | NOSETTLE) +
                            v_unmap(2, op=V_DMA_UNMAP | NOSETTLE) + bytes([V_STEP, 0]) +
                            bytes([V_RECONNECT | NOSETTLE]) + v_bringup(1) + v_io(1, read) + v_consume())
+    # the client hangs up and connects again while its DMA_UNMAP completes:
+    # the new one waits for it (it used to be refused, or, after a drop,
+    # given the connection the old command completed into)
+    s["reconnect_while_unmapping"] = (v_bringup(1) + v_io(1, write, fix=0x0f) + bytes([V_TRUNCATE | NOSETTLE, 8]) +
+                                      bytes([V_DOORBELL | NOSETTLE, 1]) + struct.pack("<H", 1) +
+                                      v_unmap(2, op=V_DMA_UNMAP | NOSETTLE) +
+                                      bytes([V_STEP, 0, V_STEP, 2, V_STEP, 0, V_RECONNECT | NOSETTLE]) +
+                                      v_bringup(1) + v_io(1, read) + v_consume())
+    # (was crashes-pending: a suspend racing a DMA unmap never answered)
+    s["suspend_racing_unmap"] = (v_bringup(1) + v_io(1, write, op=V_IO | NOSETTLE) +
+                                 bytes([V_RPC | NOSETTLE, 0]) + v_unmap(2) + bytes([V_RPC, 2]))
     return s
 
 
