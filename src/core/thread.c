@@ -47,6 +47,7 @@ struct osnap_thread {
 	int core;
 	pthread_t tid;
 	atomic_bool stop;
+	bool inline_mode;		/* no thread: run by reactor_run_inline() */
 	struct poller *pollers;
 	bool pollers_dirty;
 };
@@ -196,10 +197,17 @@ void thread_send_msg(struct osnap_thread *t, msg_fn fn, void *arg)
 		 * us), and nobody else would ever empty it. */
 		msg_fn mfn;
 		void *marg;
-		if (t_self && ring_pop(t_self, &mfn, &marg))
+		if (t_self && ring_pop(t_self, &mfn, &marg)) {
 			mfn(marg);
-		else
+		} else if (t->inline_mode || (t_self && t_self->inline_mode)) {
+			/* one thread runs both sides: nobody else will ever
+			 * empty the ring, waiting would hang (a test must run
+			 * its inline reactors more often) */
+			log_crit("message ring of an inline reactor's thread is full");
+			abort();
+		} else {
 			sched_yield();
+		}
 	}
 	/* Dekker with the reactor's sleep path: the push above must be visible
 	 * before we read `sleeping`, and the reactor sets `sleeping` before it
@@ -344,6 +352,16 @@ awake:
 	(void)r;
 }
 
+/* Create reactor t's sleep set: its message eventfd, then pollers' wake fds. */
+static int reactor_epoll_init(struct osnap_thread *t)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = NULL };
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->epfd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->msg_efd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
 static void *reactor_main(void *arg)
 {
 	struct osnap_thread *t = arg;
@@ -409,10 +427,8 @@ int reactors_start(uint64_t cpumask)
 			goto fail;
 		}
 		t->core = core;
-		t->epfd = epoll_create1(EPOLL_CLOEXEC);
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = NULL };
-		if (t->epfd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->msg_efd, &ev) < 0) {
-			rc = -errno;
+		rc = reactor_epoll_init(t);
+		if (rc) {
 			thread_free(t);
 			goto fail;
 		}
@@ -447,18 +463,103 @@ static void wake(struct osnap_thread *t)
 	(void)w;
 }
 
+/* What an inline reactor's loop does as it stops: run what is queued. */
+static void inline_drain(struct osnap_thread *t)
+{
+	struct osnap_thread *caller = t_self;
+	msg_fn fn;
+	void *marg;
+	t_self = t;
+	while (ring_pop(t, &fn, &marg))
+		fn(marg);
+	t_self = caller;
+}
+
 void reactors_stop(void)
 {
 	for (int i = 0; i < g_nreactors; i++) {
 		atomic_store(&g_reactors[i]->stop, true);
-		wake(g_reactors[i]);
+		if (!g_reactors[i]->inline_mode)
+			wake(g_reactors[i]);
 	}
 	for (int i = 0; i < g_nreactors; i++) {
-		pthread_join(g_reactors[i]->tid, NULL);
+		if (g_reactors[i]->inline_mode)
+			inline_drain(g_reactors[i]);
+		else
+			pthread_join(g_reactors[i]->tid, NULL);
 		thread_free(g_reactors[i]);
 		g_reactors[i] = NULL;
 	}
 	g_nreactors = 0;
+}
+
+/* --- inline reactors (tests and fuzzing; see thread.h) --- */
+
+int reactors_start_inline(int n)
+{
+	if (g_nreactors)
+		return -EBUSY;
+	if (n < 1 || n > OSNAP_MAX_REACTORS)
+		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		struct osnap_thread *t = thread_alloc(i);
+		if (!t) {
+			reactors_stop();
+			return -ENOMEM;
+		}
+		t->inline_mode = true;
+		/* the sleep set is never waited on, but pollers register their
+		 * wake fds in it as on any reactor */
+		int rc = reactor_epoll_init(t);
+		if (rc) {
+			thread_free(t);
+			reactors_stop();
+			return rc;
+		}
+		g_reactors[g_nreactors++] = t;
+	}
+	return 0;
+}
+
+int reactor_run_inline(int idx)
+{
+	struct osnap_thread *t = reactor_get(idx);
+	struct osnap_thread *caller = t_self;
+	msg_fn fn;
+	void *marg;
+	int work = 0;
+
+	if (!t || !t->inline_mode)
+		return -EINVAL;
+	/* the reactor's code asks which thread it runs on */
+	t_self = t;
+	for (int i = 0; i < 64 && ring_pop(t, &fn, &marg); i++) {
+		fn(marg);
+		work++;
+	}
+	work += run_pollers(t);
+	t_self = caller;
+	return work;
+}
+
+int reactor_arm_inline(int idx)
+{
+	struct osnap_thread *t = reactor_get(idx);
+	struct osnap_thread *caller = t_self;
+	int pending = 0;
+
+	if (!t || !t->inline_mode)
+		return -EINVAL;
+	t_self = t;
+	/* as reactor_sleep() before epoll_wait(); no thread sleeps, so
+	 * `sleeping` stays 0 (senders never write the message eventfd) */
+	if (!ring_empty(t))
+		pending = 1;
+	for (struct poller *p = t->pollers; !pending && p; p = p->next)
+		if (!p->dead && p->arm && p->arm(p->arg))
+			pending = 1;
+	t_self = caller;
+	return pending;
 }
 
 int reactor_count(void)

@@ -55,6 +55,33 @@ int reactor_core(int idx);
 /* Idle stretch before a reactor goes to sleep, in microseconds. */
 void reactors_set_idle_us(uint32_t us);
 
+/* --- inline reactors: deterministic tests and fuzzing only ---
+ *
+ * An inline reactor is a reactor without a thread of its own: messages
+ * sent to it wait in its ring and its pollers are registered as usual, but
+ * nothing runs until the caller (the main thread of a test or fuzz target)
+ * runs an iteration with reactor_run_inline(). A whole service then runs
+ * on one thread in an order fixed by its inputs, so a crash reproduces
+ * from the input alone. The service itself never creates one. */
+
+/* Create n reactors (indices 0..n-1, core -1) that have no thread.
+ * reactors_stop() runs what is left in their rings and frees them.
+ * Returns 0 or -errno (-EBUSY when reactors exist already). */
+int reactors_start_inline(int n);
+/* One iteration of inline reactor idx on the calling thread, as the
+ * reactor's own loop runs it: up to 64 queued messages, then every poller
+ * once. The caller stands in for the reactor meanwhile (thread_self() and
+ * reactor_self_index() are the reactor's). Returns the work done (0: none),
+ * -EINVAL when idx is not an inline reactor. */
+int reactor_run_inline(int idx);
+/* What inline reactor idx does before it sleeps, after an iteration that
+ * found no work: the pollers' arm hooks (they re-enable notifications).
+ * Returns 1 when one of them says work is pending (the reactor would not
+ * sleep but poll again), 0 when it would sleep, -EINVAL as above. A reactor
+ * whose arm hooks keep saying so while its iterations find nothing never
+ * sleeps: it burns its core. */
+int reactor_arm_inline(int idx);
+
 /* --- pollers: run on the reactor that registered them --- */
 
 /* Returns > 0 when it did work, 0 when idle. */

@@ -45,6 +45,12 @@ struct vhu_conn {
 	bool features_set;
 	bool proto_negotiated;		/* VHOST_USER_F_PROTOCOL_FEATURES acked */
 	bool busy, in_handler;
+	/* The front end is gone (vhu_conn_gone). A request still completing
+	 * (busy) installs nothing more; the teardown (gone_done) starts once
+	 * it is over. */
+	bool gone;
+	void (*gone_done)(void *arg);
+	void *gone_arg;
 	struct vhu_vring vrings[VBLK_MAX_QUEUES];
 	struct vhu_user_region regions[VHU_MAX_SLOTS];
 	int nregions;
@@ -57,7 +63,9 @@ void vhu_conn_init(struct vhu_conn *c, struct vblk_ctrl *ctrl, const struct vhu_
  * or -EPROTO when the connection must close. May leave c->busy set. */
 int vhu_conn_handle(struct vhu_conn *c, const uint8_t *msg, size_t len, int *fds, int nfds);
 /* The front end is gone: stop the queues (after in-flight requests finish)
- * and drop its memory and fds. done(arg) when that is over. */
+ * and drop its memory and fds. done(arg) when that is over. A request that
+ * was completing asynchronously finishes first (without effect on the
+ * memory map): c is not reused before done. */
 void vhu_conn_gone(struct vhu_conn *c, void (*done)(void *arg), void *arg);
 
 #endif

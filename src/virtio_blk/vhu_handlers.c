@@ -138,11 +138,21 @@ struct async_op {
 	bool single;
 };
 
+static void gone_start(struct vhu_conn *c, void (*done)(void *arg), void *arg);
+
 static void async_finish(struct async_op *op)
 {
 	struct vhu_conn *c = op->c;
 	c->busy = false;
 	free(op);
+	if (c->gone) {
+		/* the front end left meanwhile: its teardown waited for us */
+		void (*done)(void *arg) = c->gone_done;
+		c->gone_done = NULL;
+		if (done)
+			gone_start(c, done, c->gone_arg);
+		return;
+	}
 	if (!c->in_handler)
 		c->ops->resume(c);
 }
@@ -188,8 +198,10 @@ static void mem_removed(void *arg, int rc)
 	(void)rc;
 	struct async_op *op = arg;
 	struct vhu_conn *c = op->c;
-	int err = 0;
-	/* install the new table (SET_MEM_TABLE) or the one region (ADD) */
+	/* a front end that left meanwhile gets no memory: its teardown, which
+	 * waits for this request, removes only what is in the map */
+	int err = c->gone ? -ENOTCONN : 0;
+	/* install the new table (SET_MEM_TABLE) */
 	for (int i = 0; i < op->nregions; i++) {
 		const struct vhu_mem_region *r = &op->regions[i];
 		if (!err)
@@ -199,7 +211,7 @@ static void mem_removed(void *arg, int rc)
 		if (!err && c->nregions < VHU_MAX_SLOTS)
 			c->regions[c->nregions++] = (struct vhu_user_region){ r->guest_addr, r->size, r->user_addr };
 	}
-	if (err)
+	if (err && !c->gone)
 		log_err("%s: vhost-user memory table refused: %s", c->ctrl->name, strerror(-err));
 	/* the table is replaced: lift the pause of mem_table_then */
 	vblk_queue_pause_all(c->ctrl, QLIFE_MEM, false, NULL, NULL);
@@ -641,6 +653,19 @@ static void gone_stopped(void *arg, uint16_t last)
 }
 
 void vhu_conn_gone(struct vhu_conn *c, void (*done)(void *arg), void *arg)
+{
+	c->gone = true;
+	if (c->busy) {
+		/* a request is completing (its queues paused or stopping, or the
+		 * memory map changing): the teardown starts when it is over */
+		c->gone_done = done;
+		c->gone_arg = arg;
+		return;
+	}
+	gone_start(c, done, arg);
+}
+
+static void gone_start(struct vhu_conn *c, void (*done)(void *arg), void *arg)
 {
 	struct gone_ctx *g = calloc(1, sizeof(*g));
 	if (!g) {

@@ -6,14 +6,15 @@
  * through the real doorbells. Input: the first 64 KiB fill the data area
  * (PRP lists, SGL segments, data); then records of [selector byte][64-byte
  * SQE] are submitted one by one (selector bit 0: I/O queue, else admin).
- * Each input starts from a controller reset. */
-#include <sched.h>
+ * Each input starts from a controller reset.
+ *
+ * The reactor runs inline, on the fuzzer's thread (reactors_start_inline):
+ * one input always does the same thing, so a crash reproduces from it. */
 #include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -39,9 +40,17 @@ static struct nvme_ctrl *g_ctrl;
 static uint8_t *g_mem;
 static uint32_t g_asq_tail, g_iosq_tail;
 
-static void pump(void)
+/* A controller that does not settle within this many rounds of the main
+ * thread and the reactor would hang its guest: a finding. */
+#define MAX_ROUNDS 100000
+
+/* One round: the main thread's messages, then one reactor iteration.
+ * Returns the work done (0: everything is idle). */
+static int pump(void)
 {
-	thread_process_msgs(1024);
+	int work = thread_process_msgs(1024) + reactor_run_inline(0);
+	/* idle: what the reactor does before it sleeps (may find work) */
+	return work ? work : reactor_arm_inline(0);
 }
 
 static void reg_write(uint32_t off, uint32_t v)
@@ -71,8 +80,7 @@ static void setup(void)
 
 	log_set_level(LOG_CRIT);
 	thread_lib_init();
-	reactors_set_idle_us(50);
-	if (reactors_start(0x1))
+	if (reactors_start_inline(1))
 		abort();
 	emu_config_defaults(&cfg);
 	cfg.no_endpoints = true;
@@ -104,22 +112,13 @@ static void setup(void)
 
 static void consume_cqs(void)
 {
-	/* the client keeps its CQ heads current so queues never fill */
-	if (g_ctrl->cqs[0])
-		reg_write(0x1004, g_ctrl->cqs[0]->tail);
-	if (g_ctrl->cqs[1])
-		reg_write(0x100c, __atomic_load_n(&g_ctrl->cqs[1]->tail, __ATOMIC_ACQUIRE));
+	/* the client keeps its CQ heads current so queues never fill (the
+	 * fuzzed admin commands may have made other CQs than the harness's) */
+	for (uint32_t q = 0; q <= NVME_MAX_IO_QUEUES; q++)
+		if (g_ctrl->cqs[q])
+			reg_write(0x1000 + (2 * q + 1) * 4, __atomic_load_n(&g_ctrl->cqs[q]->tail, __ATOMIC_ACQUIRE));
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A controller that does not settle within seconds would hang its guest:
- * that is a finding, not something to wait out. */
 static void hung(const char *what)
 {
 	fprintf(stderr, "fuzz_nvme: controller hung: %s\n", what);
@@ -129,10 +128,10 @@ static void hung(const char *what)
 /* Wait until the controller has taken and finished everything. */
 static void settle(void)
 {
-	for (double t0 = now_s();;) {
-		if (now_s() - t0 > 5.0)
+	for (int round = 0;; round++) {
+		if (round > MAX_ROUNDS)
 			hung("I/O queue never settled");
-		pump();	/* may delete queues: look them up afterwards */
+		int work = pump();	/* may delete queues: look them up afterwards */
 		consume_cqs();
 		struct nvme_sq *sq = g_ctrl->sqs[1];
 		if (g_ctrl->state == NVME_CTRL_RESETTING)
@@ -146,7 +145,12 @@ static void settle(void)
 			return;
 		if (qlife_state(&sq->life) != QLIFE_RUNNING || g_ctrl->state != NVME_CTRL_READY)
 			return;
-		sched_yield();
+		if (!work) {
+			/* nothing moves, with commands still in flight */
+			if (__atomic_load_n(&sq->inflight, __ATOMIC_ACQUIRE) > held)
+				hung("commands in flight and nothing left to run");
+			return;
+		}
 	}
 }
 
@@ -172,11 +176,9 @@ static void io(const struct nvme_sqe *e)
 static void start_controller(void)
 {
 	reg_write(NVME_REG_CC, 0);
-	for (double t0 = now_s(); reg_read(NVME_REG_CSTS) & NVME_CSTS_RDY;) {
-		if (now_s() - t0 > 5.0)
+	for (int round = 0; reg_read(NVME_REG_CSTS) & NVME_CSTS_RDY; round++) {
+		if (round > MAX_ROUNDS || (!pump() && (reg_read(NVME_REG_CSTS) & NVME_CSTS_RDY)))
 			hung("reset never cleared CSTS.RDY");
-		pump();
-		sched_yield();
 	}
 	memset(g_mem, 0, DATA);
 	g_asq_tail = g_iosq_tail = 0;

@@ -6,6 +6,7 @@
  * Each input is a new front end on the same controller. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <errno.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
@@ -146,6 +147,116 @@ static void test_poller_wake_fd(void **state)
 	close(f.efd);
 }
 
+/* --- inline reactors (no thread: the caller runs them) --- */
+
+static int setup_inline(void **state)
+{
+	(void)state;
+	assert_int_equal(thread_lib_init(), 0);
+	assert_int_equal(reactors_start_inline(2), 0);
+	return 0;
+}
+
+/* A message waits until its inline reactor is run, then runs on the
+ * caller's thread as that reactor; the caller is itself again after. */
+static void test_inline_message(void **state)
+{
+	(void)state;
+	assert_int_equal(reactor_count(), 2);
+	assert_int_equal(reactors_start_inline(1), -EBUSY);
+	atomic_store(&g_where, -2);
+	thread_send_msg(reactor_get(1), record_reactor, NULL);
+	assert_int_equal(atomic_load(&g_where), -2);
+	assert_int_equal(reactor_run_inline(0), 0);
+	assert_int_equal(atomic_load(&g_where), -2);
+	assert_int_equal(reactor_run_inline(1), 1);
+	assert_int_equal(atomic_load(&g_where), 1);
+	assert_true(thread_is_main());
+	assert_int_equal(reactor_self_index(), -1);
+	assert_int_equal(reactor_run_inline(1), 0);
+	assert_int_equal(reactor_run_inline(2), -EINVAL);
+	assert_int_equal(reactor_arm_inline(-1), -EINVAL);
+}
+
+struct armpoll {
+	struct poller *p;
+	int polls, arms;
+	int work;		/* what the poller returns */
+	bool pending;		/* what the arm hook returns */
+};
+
+static int arm_poll(void *arg)
+{
+	struct armpoll *a = arg;
+	a->polls++;
+	return a->work;
+}
+
+static bool arm_arm(void *arg)
+{
+	struct armpoll *a = arg;
+	a->arms++;
+	return a->pending;
+}
+
+static void reg_armpoll(void *arg)
+{
+	struct armpoll *a = arg;
+	a->p = poller_register(arm_poll, a, "arm");
+	assert_non_null(a->p);
+	assert_int_equal(poller_set_wake_fd(a->p, -1, arm_arm), 0);
+}
+
+static void unreg_armpoll(void *arg)
+{
+	struct armpoll *a = arg;
+	poller_unregister(a->p);
+}
+
+/* Pollers run once per iteration (their work counted); the arm hooks run
+ * only when asked, as before the reactor would sleep. */
+static void test_inline_pollers(void **state)
+{
+	(void)state;
+	struct armpoll a = { 0 };
+	thread_send_msg(reactor_get(0), reg_armpoll, &a);
+	assert_int_equal(reactor_run_inline(0), 1);	/* the message; then the new poller */
+	assert_int_equal(a.polls, 1);
+	assert_int_equal(a.arms, 0);
+	a.work = 3;
+	assert_int_equal(reactor_run_inline(0), 3);
+	assert_int_equal(a.polls, 2);
+	a.work = 0;
+	assert_int_equal(reactor_run_inline(0), 0);
+	assert_int_equal(reactor_arm_inline(0), 0);
+	assert_int_equal(a.arms, 1);
+	a.pending = true;
+	assert_int_equal(reactor_arm_inline(0), 1);
+	assert_int_equal(a.arms, 2);
+	assert_int_equal(reactor_arm_inline(1), 0);	/* another reactor's pollers are not its */
+	assert_int_equal(a.arms, 2);
+	/* a queued message keeps the reactor awake, whatever the hooks say */
+	a.pending = false;
+	thread_send_msg(reactor_get(0), unreg_armpoll, &a);
+	assert_int_equal(reactor_arm_inline(0), 1);
+	assert_int_equal(reactor_run_inline(0), 1);
+	assert_int_equal(a.polls, 3);	/* unregistered: not run again */
+	assert_int_equal(reactor_run_inline(0), 0);
+	assert_int_equal(a.polls, 3);
+}
+
+/* Stopping inline reactors runs what is still queued for them. */
+static void test_inline_stop_drains(void **state)
+{
+	(void)state;
+	atomic_store(&g_where, -2);
+	thread_send_msg(reactor_get(1), record_reactor, NULL);
+	reactors_stop();
+	assert_int_equal(atomic_load(&g_where), 1);
+	assert_int_equal(reactor_count(), 0);
+	assert_true(thread_is_main());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,5 +265,11 @@ int main(void)
 		cmocka_unit_test(test_wake_after_sleep),
 		cmocka_unit_test(test_poller_wake_fd),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	const struct CMUnitTest inline_tests[] = {
+		cmocka_unit_test(test_inline_message),
+		cmocka_unit_test(test_inline_pollers),
+		cmocka_unit_test(test_inline_stop_drains),
+	};
+	int failed = cmocka_run_group_tests(tests, setup, teardown);
+	return failed + cmocka_run_group_tests(inline_tests, setup_inline, teardown);
 }

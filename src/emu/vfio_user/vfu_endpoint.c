@@ -236,6 +236,9 @@ static void ep_resume(struct vfu_conn *c)
 		free(ep);
 		return;
 	}
+	/* a client that connected meanwhile waited in the backlog (see
+	 * accept_event): it is accepted now, or refused if this one stays */
+	loop_mod_fd(ep->llf, EPOLLIN);
 	if (ep->cfd < 0)
 		return;
 	if (ep->hup || ep->dead) {
@@ -270,6 +273,18 @@ static void accept_event(void *arg, uint32_t events)
 {
 	struct vfu_endpoint *ep = arg;
 	(void)events;
+	if (ep->conn.busy) {
+		/* The last client's command still completes (the client hung
+		 * up or was dropped meanwhile, e.g. for truncating its memory):
+		 * it replies through, and resumes, this connection. The next
+		 * client waits in the backlog until then (ep_resume): accepted
+		 * now, it would get a connection that the old command
+		 * completes into, and a destroy meanwhile would free the
+		 * endpoint under that command. */
+		log_debug("%s: a connecting client waits for the last one's command", ep->fn->vuid);
+		loop_mod_fd(ep->llf, 0);
+		return;
+	}
 	int fd = accept4(ep->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
