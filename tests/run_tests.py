@@ -94,10 +94,6 @@ def run_suite(build, args):
 
 def run_fuzz(build, seconds):
     env = dict(os.environ)
-    # The session fuzzers (fuzz_vfu_session, fuzz_vhu_session) steer clear
-    # of these known bugs (tests/fuzz/crashes-pending/README.md) until the
-    # queue rewrite fixes them: drop each name with its fix.
-    env.setdefault("FUZZ_SESSION_KNOWN", "spin")
     for exe in sorted(glob.glob(os.path.join(build, "tests", "fuzz", "fuzz_*"))):
         if not os.access(exe, os.X_OK) or exe.endswith(".p"):
             continue

@@ -415,11 +415,15 @@ static bool sq_arm(void *arg)
 		 * its EventIdx check */
 		atomic_thread_fence(memory_order_seq_cst);
 	}
-	if (qlife_fetching(&sq->life) && sq_tail(sq) != sq->head)
+	/* work only as sq_poll sees it: a doorbell value past the ring is
+	 * ignored there, so it must not keep the reactor awake here */
+	uint32_t tail = sq_tail(sq);
+	if (qlife_fetching(&sq->life) && tail < sq->size && tail != sq->head)
 		return true;
-	if (sq->cq->backlog)
-		return sq->cq_shadow_head &&
-		       __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE) != sq->cq->head;
+	if (sq->cq->backlog && sq->cq_shadow_head) {
+		uint32_t h = __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE);
+		return h < sq->cq->size && h != sq->cq->head;
+	}
 	return false;
 }
 
