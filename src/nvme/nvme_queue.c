@@ -416,9 +416,11 @@ static bool sq_arm(void *arg)
 		atomic_thread_fence(memory_order_seq_cst);
 	}
 	/* work only as sq_poll sees it: a doorbell value past the ring is
-	 * ignored there, so it must not keep the reactor awake here */
+	 * ignored there, and with every request slot taken (completions
+	 * waiting for CQ room) nothing can be fetched: a completion, or the
+	 * host's CQ head doorbell, wakes the reactor then */
 	uint32_t tail = sq_tail(sq);
-	if (qlife_fetching(&sq->life) && tail < sq->size && tail != sq->head)
+	if (qlife_fetching(&sq->life) && sq->free_list && tail < sq->size && tail != sq->head)
 		return true;
 	if (sq->cq->backlog && sq->cq_shadow_head) {
 		uint32_t h = __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE);
