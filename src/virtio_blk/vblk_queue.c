@@ -174,7 +174,11 @@ static bool q_arm(void *arg)
 	flush_and_signal(q);
 	if (q->broken || q->unmapped || !qlife_fetching(&q->life) || !can_serve(q))
 		return false;
-	return vq_enable_kick(&q->vq);
+	/* with every request slot taken (a ring bigger than queue_size) the
+	 * ring's work waits for a completion, which wakes the reactor: sleep
+	 * rather than spin on it */
+	bool more = vq_enable_kick(&q->vq);
+	return more && q->free_list != NULL;
 }
 
 /* --- start / stop (main <-> reactor) --- */
