@@ -16,19 +16,20 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "host/host_mem.h"
 #include "host/nvme_host.h"
 #include "host/nvme_host_priv.h"	/* the arena's memfd, to map it again */
 #include "host/vfio_user_client.h"
+
+#include "pattern.h"
+#include "tap.h"
 
 /* Firmware Commit statuses (SCT 1), NVMe 1.4 Figure 174 */
 #define NVME_SC_INVALID_FW_SLOT		0x06
@@ -41,8 +42,6 @@ enum mode { MODE_TRAP, MODE_MMAP, MODE_SHADOW };
 static struct {
 	const char *sock;
 	enum mode mode;
-	const char *cases[128];
-	int ncases;
 	/* expectations (NULL / negative: not checked) */
 	const char *nqn, *sn, *mn, *uuid, *nguid, *eui64;
 	long cntlid;
@@ -60,37 +59,7 @@ static struct {
 	.inactive = 77, .mqes = 63, .fw_slots = 4, .compare_write = -1, .nn = -1, .seed = 1,
 };
 
-/* ---- TAP and checks -------------------------------------------------------------------- */
-
-static char g_diag[65536];
-static size_t g_dlen;
-static int g_fails;
-static pthread_mutex_t g_diag_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	pthread_mutex_lock(&g_diag_lock);
-	int n = snprintf(g_diag + g_dlen, sizeof(g_diag) - g_dlen, "# %s\n", line);
-	if (n > 0 && (size_t)n < sizeof(g_diag) - g_dlen)
-		g_dlen += (size_t)n;
-	pthread_mutex_unlock(&g_diag_lock);
-}
-
-#define FAIL(...) do { __atomic_add_fetch(&g_fails, 1, __ATOMIC_RELAXED); \
-	diag("%s:%d: ", __FILE__, __LINE__); diag(__VA_ARGS__); } while (0)
-#define CHECK(c) do { if (!(c)) FAIL("check failed: %s", #c); } while (0)
-#define CHECK_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
-	if (a_ != b_) FAIL("%s == %s: got %lld (0x%llx), want %lld (0x%llx)", #a, #b, a_, \
-			   (unsigned long long)a_, b_, (unsigned long long)b_); } while (0)
-/* a fatal check: the case cannot go on */
-#define REQUIRE(c) do { if (!(c)) { FAIL("required: %s", #c); goto out; } } while (0)
+/* ---- NVMe statuses ------------------------------------------------------------------------ */
 
 static const char *st_str(int st)
 {
@@ -112,100 +81,10 @@ static bool st_is(int st, unsigned sct, unsigned sc)
 #define EXPECT_ST(expr, sct, sc) do { int st_ = (expr); if (!st_is(st_, (sct), (sc))) \
 	FAIL("%s: %s, want SCT %d SC 0x%02x", #expr, st_str(st_), (sct), (sc)); } while (0)
 #define EXPECT_OK(expr) EXPECT_ST(expr, 0, 0)
-#define REQUIRE_OK(expr) do { int st_ = (expr); if (st_ != 0) { \
-	FAIL("%s: %s, want success", #expr, st_str(st_)); goto out; } } while (0)
-
-static int64_t now_ms(void)
+/* REQUIRE_OK (tap.h) says the NVMe status, or the errno */
+const char *tap_status_str(int rc)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-/* ---- stdin handshake (cases driven by the Python side) ---------------------------------- */
-
-static void say(const char *what)
-{
-	printf("# %s\n", what);
-	fflush(stdout);
-}
-
-/* Wait for one line on stdin (up to ms); true when it came. */
-static bool wait_line(int ms, char *buf, size_t len)
-{
-	size_t n = 0;
-	int64_t end = now_ms() + ms;
-	while (n + 1 < len) {
-		int left = (int)(end - now_ms());
-		if (left <= 0)
-			return false;
-		struct pollfd p = { .fd = 0, .events = POLLIN };
-		if (poll(&p, 1, left) <= 0)
-			continue;
-		char c;
-		if (read(0, &c, 1) != 1)
-			return false;
-		if (c == '\n')
-			break;
-		buf[n++] = c;
-	}
-	buf[n] = '\0';
-	return true;
-}
-
-static bool stdin_ready(void)
-{
-	struct pollfd p = { .fd = 0, .events = POLLIN };
-	return poll(&p, 1, 0) > 0;
-}
-
-/* ---- data patterns ----------------------------------------------------------------------- */
-
-/* Block b of a pattern: LBA (8 bytes LE), seed (4), ~LBA (4), then bytes
- * (b*31 + i*7 + seed*13) & 0xff. tests/system/test_nvme.py has the same. */
-static void pattern_block(uint8_t *p, uint64_t b, uint32_t bs, uint32_t seed)
-{
-	for (uint32_t i = 0; i < bs; i++)
-		p[i] = (uint8_t)(b * 31 + i * 7 + seed * 13);
-	memcpy(p, &b, 8);
-	memcpy(p + 8, &seed, 4);
-	uint32_t nb = ~(uint32_t)b;
-	memcpy(p + 12, &nb, 4);
-}
-
-static void pattern_fill(void *buf, uint64_t lba, uint32_t nblk, uint32_t bs, uint32_t seed)
-{
-	for (uint32_t k = 0; k < nblk; k++)
-		pattern_block((uint8_t *)buf + (size_t)k * bs, lba + k, bs, seed);
-}
-
-/* Index of the first block that differs from the pattern, or -1. */
-static long pattern_check(const void *buf, uint64_t lba, uint32_t nblk, uint32_t bs, uint32_t seed)
-{
-	uint8_t *exp = malloc(bs);
-	long bad = -1;
-	for (uint32_t k = 0; k < nblk && bad < 0; k++) {
-		pattern_block(exp, lba + k, bs, seed);
-		if (memcmp((const uint8_t *)buf + (size_t)k * bs, exp, bs))
-			bad = k;
-	}
-	free(exp);
-	return bad;
-}
-
-static bool all_zero(const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
+	return st_str(rc);
 }
 
 /* ---- opening the controller ------------------------------------------------------------- */
@@ -648,7 +527,7 @@ static void case_identify_ns(void)
 	/* an inactive NSID in range: zeroes, success */
 	memset(ns, 0xa5, 4096);
 	EXPECT_OK(nvme_host_identify_ns(h, O.inactive, ns));
-	CHECK(all_zero(ns, 4096));
+	CHECK(all_byte(ns, 4096, 0));
 	/* NSID 0 and (without Namespace Management) FFFFFFFFh */
 	EXPECT_ST(nvme_host_identify_ns(h, 0, ns), 0, NVME_SC_INVALID_NS);
 	EXPECT_ST(nvme_host_identify_ns(h, NVME_NSID_ALL, ns), 0, NVME_SC_INVALID_NS);
@@ -1590,7 +1469,7 @@ static void case_io_basic(void)
 		EXPECT_OK(io(h, 1, NVME_CMD_WRITE_ZEROES, O.nsid, 208, 16, NULL, 0));
 		EXPECT_OK(io(h, 1, NVME_CMD_READ, O.nsid, 200, n, r, 0));
 		CHECK(pattern_check(r, 200, 8, bs(), O.seed + 9) < 0);
-		CHECK(all_zero(r + 8 * bs(), 16 * (size_t)bs()));
+		CHECK(all_byte(r + 8 * bs(), 16 * (size_t)bs(), 0));
 		CHECK(pattern_check(r + 24 * bs(), 224, n - 24, bs(), O.seed + 9) < 0);
 		EXPECT_ST(io(h, 1, NVME_CMD_WRITE_ZEROES, O.nsid, O.nsze - 1, 2, NULL, 0), 0, NVME_SC_LBA_RANGE);
 	}
@@ -1613,9 +1492,9 @@ static void case_io_basic(void)
 		if ((dlfeat & 7) == 1) {
 			memset(r, 0xff, (size_t)n * bs());
 			EXPECT_OK(io(h, 1, NVME_CMD_READ, O.nsid, 300, n, r, 0));
-			CHECK(all_zero(r, 8 * (size_t)bs()));
+			CHECK(all_byte(r, 8 * (size_t)bs(), 0));
 			CHECK(pattern_check(r + 8 * bs(), 308, 32, bs(), O.seed + 3) < 0);
-			CHECK(all_zero(r + 40 * bs(), 4 * (size_t)bs()));
+			CHECK(all_byte(r + 40 * bs(), 4 * (size_t)bs(), 0));
 			CHECK(pattern_check(r + 44 * bs(), 344, n - 44, bs(), O.seed + 3) < 0);
 		} else {
 			diag("DLFEAT 0x%x: deallocated blocks are not defined to read as zeroes", dlfeat);
@@ -3106,7 +2985,7 @@ static void case_io_hold(void)
 	for (uint16_t q = 1; q <= nq; q++)
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len, " q%u_reads=%d q%u_writes=%d", q,
 					q * 15, q, q * 10);
-	say(msg);
+	say("%s", msg);
 	if (!wait_line(60000, line, sizeof(line)))
 		FAIL("no line on stdin");
 	CHECK(write_verify(h, 1, O.nsid, 110000, 8, O.seed + 1));
@@ -3321,7 +3200,7 @@ static void case_suspend_probe(void)
 		FAIL("%u commands were served while suspended", done - before_new);
 	char msg[128];
 	snprintf(msg, sizeof(msg), "SUSPENDED_OK submitted=%u completed=%u outstanding=%u", sub, done, sub - done);
-	say(msg);
+	say("%s", msg);
 	REQUIRE(wait_line(30000, line, sizeof(line)));
 	end = now_ms() + 10000;
 	while (done < sub && now_ms() < end) {
@@ -3408,13 +3287,7 @@ out:
 
 /* ====================================================================================== */
 
-struct tcase {
-	const char *name;
-	void (*fn)(void);
-	bool dflt;	/* run when no --case is given */
-};
-
-static const struct tcase cases[] = {
+static const struct tap_case cases[] = {
 	{ "bringup", case_bringup, true },
 	{ "identify_ctrl", case_identify_ctrl, true },
 	{ "identify_ns", case_identify_ns, true },
@@ -3462,7 +3335,10 @@ static const struct tcase cases[] = {
 	{ "suspend_probe", case_suspend_probe, false },
 	{ "suspended_start", case_suspended_start, false },
 };
-#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+static const struct tap_suite suite = {
+	.prog = "nvme_e2e", .cases = cases, .ncases = sizeof(cases) / sizeof(cases[0]),
+};
 
 static void usage(void)
 {
@@ -3470,112 +3346,53 @@ static void usage(void)
 			"  [--mn S] [--uuid U] [--nguid HEX] [--eui64 HEX] [--cntlid N] [--mdts N] [--nsze N] [--lba N] [--nsid N]\n"
 			"  [--nsid2 N] [--nsze2 N] [--inactive N] [--mqes N] [--fw-slots N]\n"
 			"  [--compare-write 0|1] [--nn N] [--seed N] [--list]\ncases:");
-	for (size_t i = 0; i < NCASES; i++)
-		fprintf(stderr, " %s%s", cases[i].name, cases[i].dflt ? "" : "*");
+	tap_print_cases(stderr, &suite);
 	fprintf(stderr, "\n(* only when named)\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
+	struct tap_opts T = { .nnames = 0 };
+	const char *mode = "trap";
+	const struct tap_arg args[] = {
+		{ "--mode", TAP_STR, &mode },
+		{ "--nqn", TAP_STR, &O.nqn },
+		{ "--sn", TAP_STR, &O.sn },
+		{ "--mn", TAP_STR, &O.mn },
+		{ "--uuid", TAP_STR, &O.uuid },
+		{ "--nguid", TAP_STR, &O.nguid },
+		{ "--eui64", TAP_STR, &O.eui64 },
+		{ "--cntlid", TAP_LONG, &O.cntlid },
+		{ "--mdts", TAP_INT, &O.mdts },
+		{ "--nsze", TAP_U64, &O.nsze },
+		{ "--nsze2", TAP_U64, &O.nsze2 },
+		{ "--lba", TAP_U32, &O.lba },
+		{ "--nsid", TAP_U32, &O.nsid },
+		{ "--nsid2", TAP_U32, &O.nsid2 },
+		{ "--inactive", TAP_U32, &O.inactive },
+		{ "--mqes", TAP_INT, &O.mqes },
+		{ "--fw-slots", TAP_INT, &O.fw_slots },
+		{ "--compare-write", TAP_INT, &O.compare_write },
+		{ "--nn", TAP_I64, &O.nn },
+		{ "--seed", TAP_U32, &O.seed },
+	};
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define ARG(name) (!strcmp(a, name) && v && (i++, 1))
-		if (ARG("--mode")) {
-			if (!strcmp(v, "trap"))
-				O.mode = MODE_TRAP;
-			else if (!strcmp(v, "mmap"))
-				O.mode = MODE_MMAP;
-			else if (!strcmp(v, "shadow"))
-				O.mode = MODE_SHADOW;
-			else
-				usage();
-		} else if (ARG("--case")) {
-			if (O.ncases < 128)
-				O.cases[O.ncases++] = v;
-		} else if (ARG("--nqn")) {
-			O.nqn = v;
-		} else if (ARG("--sn")) {
-			O.sn = v;
-		} else if (ARG("--mn")) {
-			O.mn = v;
-		} else if (ARG("--uuid")) {
-			O.uuid = v;
-		} else if (ARG("--nguid")) {
-			O.nguid = v;
-		} else if (ARG("--eui64")) {
-			O.eui64 = v;
-		} else if (ARG("--cntlid")) {
-			O.cntlid = strtol(v, NULL, 0);
-		} else if (ARG("--mdts")) {
-			O.mdts = (int)strtol(v, NULL, 0);
-		} else if (ARG("--nsze")) {
-			O.nsze = strtoull(v, NULL, 0);
-		} else if (ARG("--nsze2")) {
-			O.nsze2 = strtoull(v, NULL, 0);
-		} else if (ARG("--lba")) {
-			O.lba = (uint32_t)strtoul(v, NULL, 0);
-		} else if (ARG("--nsid")) {
-			O.nsid = (uint32_t)strtoul(v, NULL, 0);
-		} else if (ARG("--nsid2")) {
-			O.nsid2 = (uint32_t)strtoul(v, NULL, 0);
-		} else if (ARG("--inactive")) {
-			O.inactive = (uint32_t)strtoul(v, NULL, 0);
-		} else if (ARG("--mqes")) {
-			O.mqes = (int)strtol(v, NULL, 0);
-		} else if (ARG("--fw-slots")) {
-			O.fw_slots = (int)strtol(v, NULL, 0);
-		} else if (ARG("--compare-write")) {
-			O.compare_write = (int)strtol(v, NULL, 0);
-		} else if (ARG("--nn")) {
-			O.nn = strtoll(v, NULL, 0);
-		} else if (ARG("--seed")) {
-			O.seed = (uint32_t)strtoul(v, NULL, 0);
-		} else if (a[0] == '-') {
-			usage();
-		} else if (!O.sock) {
-			O.sock = a;
-		} else {
-			usage();
-		}
-#undef ARG
-	}
-	if (!O.sock)
+	if (!tap_parse(argc, argv, &T, args, sizeof(args) / sizeof(args[0]), &O.sock, 1))
 		usage();
-	const struct tcase *run[NCASES * 4];
-	size_t n = 0;
-	if (!O.ncases) {
-		for (size_t i = 0; i < NCASES; i++)
-			if (cases[i].dflt)
-				run[n++] = &cases[i];
-	} else {
-		for (int k = 0; k < O.ncases && n < NCASES * 4; k++) {
-			size_t i;
-			for (i = 0; i < NCASES && strcmp(cases[i].name, O.cases[k]); i++)
-				;
-			if (i == NCASES) {
-				fprintf(stderr, "nvme_e2e: unknown case %s\n", O.cases[k]);
-				usage();
-			}
-			run[n++] = &cases[i];
-		}
-	}
-	printf("1..%zu\n", n);
-	int failed = 0;
-	for (size_t k = 0; k < n; k++) {
-		g_dlen = 0;
-		g_diag[0] = '\0';
-		g_fails = 0;
-		int64_t t0 = now_ms();
-		run[k]->fn();
-		printf("%s %zu - %s (%.2fs)\n", g_fails ? "not ok" : "ok", k + 1, run[k]->name,
-		       (double)(now_ms() - t0) / 1000.0);
-		if (g_fails || g_dlen)
-			fputs(g_diag, stdout);
-		fflush(stdout);
-		failed += g_fails != 0;
-	}
-	return failed ? 1 : 0;
+	if (!strcmp(mode, "trap"))
+		O.mode = MODE_TRAP;
+	else if (!strcmp(mode, "mmap"))
+		O.mode = MODE_MMAP;
+	else if (!strcmp(mode, "shadow"))
+		O.mode = MODE_SHADOW;
+	else
+		usage();
+	if (!O.sock && !T.list)
+		usage();
+	int rc = tap_run(&suite, &T);
+	if (rc < 0)
+		usage();
+	return rc;
 }

@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The mem_table case re-sends the driver's own memory table, which needs
@@ -44,14 +42,15 @@
 #include "host/vfio_user_client.h"
 #include "host/virtio_blk_host.h"
 
+#include "pattern.h"
+#include "tap.h"
+
 #define SECTOR 512u
 
 /* ---- options ----------------------------------------------------------------------- */
 
 static struct {
 	const char *vhu, *pci;
-	const char *cases[128];
-	int ncases;
 	int64_t expect_size;	/* bytes; -1 unchecked */
 	const char *expect_id;
 	bool read_only;
@@ -64,50 +63,14 @@ static struct {
 	.in_order = -1, .discard = -1, .wzeroes = -2, .seed = 1,
 };
 
-/* ---- TAP and checks -------------------------------------------------------------------- */
+/* ---- statuses ------------------------------------------------------------------------------ */
 
-static char g_diag[65536];
-static size_t g_dlen;
-static int g_fails;
-static pthread_mutex_t g_diag_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
+/* REQUIRE_OK (tap.h) says the errno */
+const char *tap_status_str(int rc)
 {
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	pthread_mutex_lock(&g_diag_lock);
-	int n = snprintf(g_diag + g_dlen, sizeof(g_diag) - g_dlen, "# %s\n", line);
-	if (n > 0 && (size_t)n < sizeof(g_diag) - g_dlen)
-		g_dlen += (size_t)n;
-	pthread_mutex_unlock(&g_diag_lock);
-}
-
-#define FAIL(...) do { __atomic_add_fetch(&g_fails, 1, __ATOMIC_RELAXED); \
-	diag("%s:%d: ", __FILE__, __LINE__); diag(__VA_ARGS__); } while (0)
-#define CHECK(c) do { if (!(c)) FAIL("check failed: %s", #c); } while (0)
-#define CHECK_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
-	if (a_ != b_) FAIL("%s == %s: got %lld (0x%llx), want %lld (0x%llx)", #a, #b, a_, \
-			   (unsigned long long)a_, b_, (unsigned long long)b_); } while (0)
-#define REQUIRE(c) do { if (!(c)) { FAIL("required: %s", #c); goto out; } } while (0)
-#define REQUIRE_OK(expr) do { int rc_ = (expr); if (rc_ != 0) { \
-	FAIL("%s: %d (%s)", #expr, rc_, strerror(rc_ < 0 ? -rc_ : rc_)); goto out; } } while (0)
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	static __thread char b[64];
+	snprintf(b, sizeof(b), "%d (%s)", rc, strerror(rc < 0 ? -rc : rc));
+	return b;
 }
 
 static const char *st_name(int st)
@@ -123,89 +86,6 @@ static const char *st_name(int st)
 
 #define EXPECT_STATUS(got, want, what) do { int g_ = (got), w_ = (want); if (g_ != w_) \
 	FAIL("%s: status %d (%s), want %d (%s)", (what), g_, st_name(g_), w_, st_name(w_)); } while (0)
-
-/* ---- stdin handshake (cases driven by the Python side) ---------------------------------- */
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	printf("# ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	fflush(stdout);
-}
-
-static bool wait_line(int ms, char *buf, size_t len)
-{
-	size_t n = 0;
-	int64_t end = now_ms() + ms;
-	while (n + 1 < len) {
-		int left = (int)(end - now_ms());
-		if (left <= 0)
-			return false;
-		struct pollfd p = { .fd = 0, .events = POLLIN };
-		if (poll(&p, 1, left) <= 0)
-			continue;
-		char c;
-		if (read(0, &c, 1) != 1)
-			return false;
-		if (c == '\n')
-			break;
-		buf[n++] = c;
-	}
-	buf[n] = '\0';
-	return true;
-}
-
-static bool stdin_ready(void)
-{
-	struct pollfd p = { .fd = 0, .events = POLLIN };
-	return poll(&p, 1, 0) > 0;
-}
-
-/* ---- data patterns ----------------------------------------------------------------------- */
-
-/* Sector s of a pattern: s (8 bytes LE), seed (4), ~s (4), then bytes
- * (s*31 + i*7 + seed*13) & 0xff. test_virtio_blk.py has the same. */
-static void pattern_sector(uint8_t *p, uint64_t s, uint32_t seed)
-{
-	for (uint32_t i = 0; i < SECTOR; i++)
-		p[i] = (uint8_t)(s * 31 + i * 7 + seed * 13);
-	memcpy(p, &s, 8);
-	memcpy(p + 8, &seed, 4);
-	uint32_t ns = ~(uint32_t)s;
-	memcpy(p + 12, &ns, 4);
-}
-
-static void pattern_fill(void *buf, uint64_t sector, uint32_t n, uint32_t seed)
-{
-	for (uint32_t k = 0; k < n; k++)
-		pattern_sector((uint8_t *)buf + (size_t)k * SECTOR, sector + k, seed);
-}
-
-/* Index of the first sector that differs from the pattern, or -1. */
-static long pattern_check(const void *buf, uint64_t sector, uint32_t n, uint32_t seed)
-{
-	uint8_t exp[SECTOR];
-	for (uint32_t k = 0; k < n; k++) {
-		pattern_sector(exp, sector + k, seed);
-		if (memcmp((const uint8_t *)buf + (size_t)k * SECTOR, exp, SECTOR))
-			return k;
-	}
-	return -1;
-}
-
-static bool all_byte(const void *buf, size_t len, uint8_t v)
-{
-	const uint8_t *p = buf;
-	for (size_t i = 0; i < len; i++)
-		if (p[i] != v)
-			return false;
-	return true;
-}
 
 /* ---- opening the device ------------------------------------------------------------------ */
 
@@ -315,7 +195,7 @@ static bool write_verify(struct vblk_host *d, uint16_t q, uint64_t sector, uint3
 	bool ok = false;
 	if (!w || !r)
 		goto out;
-	pattern_fill(w, sector, len / SECTOR, seed);
+	pattern_fill(w, sector, len / SECTOR, SECTOR, seed);
 	int st = rw(d, q, VH_BLK_T_OUT, sector, w, len);
 	if (st != VH_BLK_S_OK) {
 		FAIL("q%u write %u bytes at %llu: %d (%s)", q, len, (unsigned long long)sector, st,
@@ -329,7 +209,7 @@ static bool write_verify(struct vblk_host *d, uint16_t q, uint64_t sector, uint3
 		     st < 0 ? strerror(-st) : st_name(st));
 		goto out;
 	}
-	long bad = pattern_check(r, sector, len / SECTOR, seed);
+	long bad = pattern_check(r, sector, len / SECTOR, SECTOR, seed);
 	if (bad >= 0) {
 		FAIL("q%u: sector %llu read back differs from what was written", q,
 		     (unsigned long long)sector + (unsigned long long)bad);
@@ -354,7 +234,7 @@ static bool read_check(struct vblk_host *d, uint16_t q, uint64_t sector, uint32_
 		FAIL("q%u read %u bytes at %llu: %d (%s)", q, len, (unsigned long long)sector, st,
 		     st < 0 ? strerror(-st) : st_name(st));
 	} else {
-		long bad = pattern_check(r, sector, len / SECTOR, seed);
+		long bad = pattern_check(r, sector, len / SECTOR, SECTOR, seed);
 		if (bad >= 0)
 			FAIL("q%u: sector %llu does not hold the pattern (seed %u)", q,
 			     (unsigned long long)sector + (unsigned long long)bad, seed);
@@ -665,7 +545,7 @@ static void *mq_run(void *arg)
 		if (!j->mem)
 			break;
 		j->wbuf = j->mem + al;
-		pattern_fill(j->wbuf, sector, len / SECTOR, t->seed);
+		pattern_fill(j->wbuf, sector, len / SECTOR, SECTOR, t->seed);
 		reqs[count].r = (struct vblk_host_req){ .type = VH_BLK_T_OUT, .sector = sector, .buf = j->wbuf,
 							.len = len };
 		sector += len / SECTOR;
@@ -676,7 +556,7 @@ static void *mq_run(void *arg)
 	/* writes, 32 in flight */
 	if (!run_batch(d, t->q, reqs, count, 32, 5000))
 		goto out;
-	for (unsigned i = 0; i < count && g_fails < 10; i++) {
+	for (unsigned i = 0; i < count && tap_failures() < 10; i++) {
 		if (reqs[i].ncomp != 1 || reqs[i].r.result || reqs[i].r.status != VH_BLK_S_OK)
 			FAIL("q%u write %u (%u bytes at %llu): completed %d times, result %d, status %u", t->q, i,
 			     reqs[i].r.len, (unsigned long long)reqs[i].r.sector, reqs[i].ncomp, reqs[i].r.result,
@@ -706,7 +586,7 @@ static void *mq_run(void *arg)
 		}
 		if (r->used_len != r->len + 1)
 			FAIL("q%u read %u (%u bytes): used length %u, want %u", t->q, i, r->len, r->used_len, r->len + 1);
-		long k = pattern_check(r->buf, r->sector, r->len / SECTOR, t->seed);
+		long k = pattern_check(r->buf, r->sector, r->len / SECTOR, SECTOR, t->seed);
 		if (k >= 0 && bad++ < 5)
 			FAIL("q%u: %u bytes at sector %llu, buffer offset %lu: sector %ld differs", t->q, r->len,
 			     (unsigned long long)r->sector,
@@ -982,7 +862,7 @@ static void case_read_only(void)
 	after = xalloc(d, 8192);
 	REQUIRE(before && w && after);
 	EXPECT_STATUS(rw(d, 0, VH_BLK_T_IN, 32, before, 8192), VH_BLK_S_OK, "read");
-	pattern_fill(w, 32, 16, O.seed);
+	pattern_fill(w, 32, 16, SECTOR, O.seed);
 	/* spec 5.2.6.1: IOERR for a write to a RO device, and no data written */
 	EXPECT_STATUS(rw(d, 0, VH_BLK_T_OUT, 32, w, 8192), VH_BLK_S_IOERR, "write on a read-only device");
 	for (int k = 0; k < 2; k++) {
@@ -1058,7 +938,7 @@ static void case_past_capacity(void)
 	EXPECT_STATUS(rw(d, 0, VH_BLK_T_IN, 1ull << 63, b, bs), VH_BLK_S_IOERR, "read at 2^63");
 	EXPECT_STATUS(rw(d, 0, VH_BLK_T_IN, UINT64_MAX - bs / SECTOR + 1, b, 2 * bs), VH_BLK_S_IOERR,
 		      "read wrapping past 2^64");
-	pattern_fill(w, last, 2 * bs / SECTOR, O.seed + 9);
+	pattern_fill(w, last, 2 * bs / SECTOR, SECTOR, O.seed + 9);
 	EXPECT_STATUS(rw(d, 0, VH_BLK_T_OUT, last, w, 2 * bs), VH_BLK_S_IOERR, "write across the capacity");
 	EXPECT_STATUS(rw(d, 0, VH_BLK_T_OUT, cap, w, bs), VH_BLK_S_IOERR, "write at the capacity");
 	if (!O.read_only)
@@ -1154,7 +1034,7 @@ static void case_framing(void)
 	/* OUT: header split 4 + 12, data in pieces of 100, 412, rest; status
 	 * alone (virtio 1.x: no assumption about framing) */
 	if (!O.read_only) {
-		pattern_fill(b.data, sec, len / SECTOR, O.seed);
+		pattern_fill(b.data, sec, len / SECTOR, SECTOR, O.seed);
 		set_hdr(&b, VH_BLK_T_OUT, sec);
 		b.st[0] = 0xff;
 		struct vblk_host_seg s[] = {
@@ -1166,7 +1046,7 @@ static void case_framing(void)
 		CHECK(read_check(d, 0, sec, len, O.seed));
 		/* OUT: header and data in one buffer */
 		memmove(b.data + 16, b.data, len);
-		pattern_fill(b.data + 16, sec + len / SECTOR, len / SECTOR, O.seed);
+		pattern_fill(b.data + 16, sec + len / SECTOR, len / SECTOR, SECTOR, O.seed);
 		struct vh_blk_req_hdr h = { VH_BLK_T_OUT, 0, sec + len / SECTOR };
 		memcpy(b.data, &h, 16);
 		b.st[0] = 0xff;
@@ -1183,7 +1063,7 @@ static void case_framing(void)
 	EXPECT_STATUS(b.data[len], VH_BLK_S_OK, "IN with the status in the data buffer");
 	CHECK_EQ(ul, len + 1);
 	if (!O.read_only) {
-		CHECK(pattern_check(b.data, sec, len / SECTOR, O.seed) < 0);
+		CHECK(pattern_check(b.data, sec, len / SECTOR, SECTOR, O.seed) < 0);
 	}
 	CHECK(all_byte(b.data + len + 1, 64, 0x11));
 	/* IN: data split at odd places, status alone */
@@ -1195,7 +1075,7 @@ static void case_framing(void)
 	EXPECT_STATUS(b.st[0], VH_BLK_S_OK, "IN in odd pieces");
 	CHECK_EQ(ul, len + 1);
 	if (!O.read_only)
-		CHECK(pattern_check(b.data, sec, len / SECTOR, O.seed) < 0);
+		CHECK(pattern_check(b.data, sec, len / SECTOR, SECTOR, O.seed) < 0);
 	/* the same through an indirect table */
 	if (vblk_host_features(d) & VH_BIT(VH_F_RING_INDIRECT_DESC)) {
 		memset(b.data, 0x33, 16384);
@@ -1204,7 +1084,7 @@ static void case_framing(void)
 		EXPECT_STATUS(b.st[0], VH_BLK_S_OK, "IN in odd pieces, indirect");
 		CHECK_EQ(ul, len + 1);
 		if (!O.read_only)
-			CHECK(pattern_check(b.data, sec, len / SECTOR, O.seed) < 0);
+			CHECK(pattern_check(b.data, sec, len / SECTOR, SECTOR, O.seed) < 0);
 		/* a direct header followed by an indirect table with the rest
 		 * (INDIRECT on the last descriptor of a chain) */
 		struct vh_desc *t;
@@ -1221,7 +1101,7 @@ static void case_framing(void)
 		CHECK_EQ(raw_wait(d, 0, NULL, 0, false, rd, 2, 5000, &ul), 1);
 		EXPECT_STATUS(b.st[0], VH_BLK_S_OK, "IN, direct header + indirect rest");
 		if (!O.read_only)
-			CHECK(pattern_check(b.data, sec, len / SECTOR, O.seed) < 0);
+			CHECK(pattern_check(b.data, sec, len / SECTOR, SECTOR, O.seed) < 0);
 	}
 out:
 	if (d)
@@ -1980,7 +1860,7 @@ static void case_mem_table(void)
 	CHECK_EQ(raw_wait(d, 0, s, 3, false, NULL, 0, 5000, &ul), 1);
 	EXPECT_STATUS(xp[4096 + 8192], VH_BLK_S_OK, "read into an added region");
 	CHECK_EQ(ul, 8193);
-	CHECK(pattern_check(xp + 4096, 2048, 16, O.seed) < 0);
+	CHECK(pattern_check(xp + 4096, 2048, 16, SECTOR, O.seed) < 0);
 	/* REM_MEM_REG: the queues go on in the remaining memory */
 	REQUIRE_OK(vhu_rem_mem_reg(f, &xr));
 	for (uint16_t q = 0; q < vblk_host_num_queues(d); q++)
@@ -2026,7 +1906,7 @@ static void case_mem_table(void)
 		CHECK_EQ(a[i].ncomp, 1);
 		EXPECT_STATUS(a[i].r.status, VH_BLK_S_OK, "read in flight across SET_MEM_TABLE");
 	}
-	CHECK(pattern_check(b, 4096, 64, O.seed + 1) < 0);
+	CHECK(pattern_check(b, 4096, 64, SECTOR, O.seed + 1) < 0);
 	vblk_host_free(d, b);
 	CHECK(write_verify(d, 0, 6000, 4096, O.seed));
 	struct vblk_host_qstats st;
@@ -2086,7 +1966,7 @@ static void case_suspend_probe(void)
 	REQUIRE(buf);
 	/* request i writes slot i % SLOTS: the same pattern every time */
 	for (unsigned k = 0; k < SLOTS; k++)
-		pattern_fill(buf + (size_t)k * NSEC * SECTOR, base + (uint64_t)k * NSEC, NSEC, O.seed);
+		pattern_fill(buf + (size_t)k * NSEC * SECTOR, base + (uint64_t)k * NSEC, NSEC, SECTOR, O.seed);
 #define SUBMIT_ONE() do { \
 		unsigned k_ = sub % SLOTS; \
 		a[sub] = (struct areq){ .r = { .type = VH_BLK_T_OUT, .sector = base + (uint64_t)k_ * NSEC, \
@@ -2202,7 +2082,7 @@ static void case_attach_probe(void)
 			struct vblk_host_req *r_ = &a[checked].r; \
 			if (r_->status != VH_BLK_S_OK) { FAIL("read %u: status %u (%s)", checked, r_->status, \
 							      st_name(r_->status)); goto out; } \
-			long k_ = pattern_check(r_->buf, r_->sector, NSEC, (seed_)); \
+			long k_ = pattern_check(r_->buf, r_->sector, NSEC, SECTOR, (seed_)); \
 			if (k_ >= 0) { FAIL("read %u at sector %llu: not the pattern of seed %u", checked, \
 					    (unsigned long long)r_->sector, (seed_)); goto out; } \
 			cnt_++; checked++; \
@@ -2318,9 +2198,9 @@ static void case_swap_probe(void)
 				     (unsigned long long)r->sector, r->status, st_name(r->status));
 				goto out;
 			}
-			if (pattern_check(r->buf, r->sector, NSEC, O.seed) < 0)
+			if (pattern_check(r->buf, r->sector, NSEC, SECTOR, O.seed) < 0)
 				na++;
-			else if (pattern_check(r->buf, r->sector, NSEC, g_seed2) < 0)
+			else if (pattern_check(r->buf, r->sector, NSEC, SECTOR, g_seed2) < 0)
 				nb++;
 			else {
 				uint64_t s0;
@@ -2602,7 +2482,7 @@ static void case_file_pattern(void)
 		uint16_t q = (uint16_t)(k++ % vblk_host_num_queues(d));
 		uint8_t *b = xalloc(d, ext[i].n * SECTOR);
 		REQUIRE(b);
-		pattern_fill(b, ext[i].s, ext[i].n, O.seed);
+		pattern_fill(b, ext[i].s, ext[i].n, SECTOR, O.seed);
 		EXPECT_STATUS(rw(d, q, VH_BLK_T_OUT, ext[i].s, b, ext[i].n * SECTOR), VH_BLK_S_OK, "write");
 		vblk_host_free(d, b);
 		printf("# extent %llu %u\n", (unsigned long long)ext[i].s, ext[i].n);
@@ -2616,13 +2496,7 @@ out:
 
 /* ====================================================================================== */
 
-struct tcase {
-	const char *name;
-	void (*fn)(void);
-	bool dflt;	/* run when no --case is given */
-};
-
-static const struct tcase cases[] = {
+static const struct tap_case cases[] = {
 	{ "negotiation", case_negotiation, true },
 	{ "config", case_config, true },
 	{ "io_mq", case_io_mq, true },
@@ -2649,7 +2523,10 @@ static const struct tcase cases[] = {
 	{ "destroyed", case_destroyed, false },
 	{ "file_pattern", case_file_pattern, false },
 };
-#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+static const struct tap_suite suite = {
+	.prog = "vblk_e2e", .cases = cases, .ncases = sizeof(cases) / sizeof(cases[0]),
+};
 
 static void usage(void)
 {
@@ -2657,95 +2534,42 @@ static void usage(void)
 			"  [--expect-id ID] [--read-only] [--queues N] [--seg-max N] [--size-max N] [--blk-size N]\n"
 			"  [--indirect 0|1] [--in-order 0|1] [--discard 0|1] [--write-zeroes 0|1] [--seed N] [--seed2 N]\n"
 			"  [--span SECTORS]\ncases:");
-	for (size_t i = 0; i < NCASES; i++)
-		fprintf(stderr, " %s%s", cases[i].name, cases[i].dflt ? "" : "*");
+	tap_print_cases(stderr, &suite);
 	fprintf(stderr, "\n(* only when named)\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
+	struct tap_opts T = { .nnames = 0 };
+	const struct tap_arg args[] = {
+		{ "--vhost-user", TAP_STR, &O.vhu },
+		{ "--pci", TAP_STR, &O.pci },
+		{ "--expect-size", TAP_I64, &O.expect_size },
+		{ "--expect-id", TAP_STR, &O.expect_id },
+		{ "--read-only", TAP_FLAG, &O.read_only },
+		{ "--queues", TAP_INT, &O.queues },
+		{ "--seg-max", TAP_INT, &O.seg_max },
+		{ "--size-max", TAP_INT, &O.size_max },
+		{ "--blk-size", TAP_INT, &O.blk_size },
+		{ "--indirect", TAP_INT, &O.indirect },
+		{ "--in-order", TAP_INT, &O.in_order },
+		{ "--discard", TAP_INT, &O.discard },
+		{ "--write-zeroes", TAP_INT, &O.wzeroes },
+		{ "--seed", TAP_U32, &O.seed },
+		{ "--seed2", TAP_U32, &g_seed2 },
+		{ "--span", TAP_U64, &g_span },
+	};
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define ARG(name) (!strcmp(a, name) && v && (i++, 1))
-		if (ARG("--vhost-user")) {
-			O.vhu = v;
-		} else if (ARG("--pci")) {
-			O.pci = v;
-		} else if (ARG("--case")) {
-			if (O.ncases < 128)
-				O.cases[O.ncases++] = v;
-		} else if (ARG("--expect-size")) {
-			O.expect_size = strtoll(v, NULL, 0);
-		} else if (ARG("--expect-id")) {
-			O.expect_id = v;
-		} else if (!strcmp(a, "--read-only")) {
-			O.read_only = true;
-		} else if (ARG("--queues")) {
-			O.queues = (int)strtol(v, NULL, 0);
-		} else if (ARG("--seg-max")) {
-			O.seg_max = (int)strtol(v, NULL, 0);
-		} else if (ARG("--size-max")) {
-			O.size_max = (int)strtol(v, NULL, 0);
-		} else if (ARG("--blk-size")) {
-			O.blk_size = (int)strtol(v, NULL, 0);
-		} else if (ARG("--indirect")) {
-			O.indirect = (int)strtol(v, NULL, 0);
-		} else if (ARG("--in-order")) {
-			O.in_order = (int)strtol(v, NULL, 0);
-		} else if (ARG("--discard")) {
-			O.discard = (int)strtol(v, NULL, 0);
-		} else if (ARG("--write-zeroes")) {
-			O.wzeroes = (int)strtol(v, NULL, 0);
-		} else if (ARG("--seed")) {
-			O.seed = (uint32_t)strtoul(v, NULL, 0);
-		} else if (ARG("--seed2")) {
-			g_seed2 = (uint32_t)strtoul(v, NULL, 0);
-		} else if (ARG("--span")) {
-			g_span = strtoull(v, NULL, 0);
-		} else {
-			usage();
-		}
-#undef ARG
-	}
-	if (!O.vhu == !O.pci)
+	if (!tap_parse(argc, argv, &T, args, sizeof(args) / sizeof(args[0]), NULL, 0))
+		usage();
+	if (!O.vhu == !O.pci && !T.list)
 		usage();
 	if (O.wzeroes == -2)
 		O.wzeroes = O.discard;
-	const struct tcase *run[NCASES * 4];
-	size_t n = 0;
-	if (!O.ncases) {
-		for (size_t i = 0; i < NCASES; i++)
-			if (cases[i].dflt)
-				run[n++] = &cases[i];
-	} else {
-		for (int k = 0; k < O.ncases && n < NCASES * 4; k++) {
-			size_t i;
-			for (i = 0; i < NCASES && strcmp(cases[i].name, O.cases[k]); i++)
-				;
-			if (i == NCASES) {
-				fprintf(stderr, "vblk_e2e: unknown case %s\n", O.cases[k]);
-				usage();
-			}
-			run[n++] = &cases[i];
-		}
-	}
-	printf("1..%zu\n", n);
-	int failed = 0;
-	for (size_t k = 0; k < n; k++) {
-		g_dlen = 0;
-		g_diag[0] = '\0';
-		g_fails = 0;
-		int64_t t0 = now_ms();
-		run[k]->fn();
-		printf("%s %zu - %s (%.2fs)\n", g_fails ? "not ok" : "ok", k + 1, run[k]->name,
-		       (double)(now_ms() - t0) / 1000.0);
-		if (g_fails || g_dlen)
-			fputs(g_diag, stdout);
-		fflush(stdout);
-		failed += g_fails != 0;
-	}
-	return failed ? 1 : 0;
+	int rc = tap_run(&suite, &T);
+	if (rc < 0)
+		usage();
+	return rc;
 }

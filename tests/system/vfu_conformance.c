@@ -30,7 +30,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +44,8 @@
 #include "host/host_mem.h"
 #include "host/vfio_user_client.h"
 #include "host/vfio_user_proto.h"
+
+#include "tap.h"
 
 /* ---- PCI definitions (PCI Local Bus 3.0, PCIe Base, SR-IOV 1.1) ---------- */
 
@@ -140,56 +141,6 @@ static struct {
 	int set_numvfs;		/* -1: run the cases */
 	const char *race_vf;	/* --race-vf-unmap VF_SOCKET */
 } opt = { .msix = -1, .pf_rid = -1, .first_vf_rid = -1, .set_numvfs = -1 };
-
-/* ---- TAP and diagnostics --------------------------------------------------- */
-
-static char g_diag[16384];
-static size_t g_diag_len;
-
-__attribute__((format(printf, 1, 2)))
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-	if (g_diag_len >= sizeof(g_diag) - 2)
-		return;
-	va_start(ap, fmt);
-	int n = vsnprintf(g_diag + g_diag_len, sizeof(g_diag) - g_diag_len - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	g_diag_len += (size_t)n;
-	if (g_diag_len > sizeof(g_diag) - 2)
-		g_diag_len = sizeof(g_diag) - 2;
-	g_diag[g_diag_len++] = '\n';
-	g_diag[g_diag_len] = '\0';
-}
-
-/* Every case function has `int ret = -1;` and an `out:` label; checks jump
- * there with a reason, success sets ret = 0 just before it. */
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		diag("line %d: check failed: %s", __LINE__, #cond); \
-		diag(__VA_ARGS__); \
-		goto out; \
-	} \
-} while (0)
-
-#define OK(expr) do { \
-	int rc_ = (expr); \
-	if (rc_ < 0) { \
-		diag("line %d: %s = %d (%s)", __LINE__, #expr, rc_, strerror(-rc_)); \
-		goto out; \
-	} \
-} while (0)
-
-/* An operation that must fail (any errno). */
-#define FAILS(expr, what) do { \
-	int rc_ = (expr); \
-	if (rc_ >= 0) { \
-		diag("line %d: %s: %s succeeded, expected an error", __LINE__, what, #expr); \
-		goto out; \
-	} \
-} while (0)
 
 /* ---- the main connection --------------------------------------------------- */
 
@@ -591,9 +542,8 @@ static const char our_caps[] =
 	"\"pgsizes\":4096,\"max_dma_maps\":65535,\"write_multiple\":true}}";
 
 /* VERSION by hand, to see the server's capabilities as sent. */
-static int t_version_caps(void)
+static void t_version_caps(void)
 {
-	int ret = -1;
 	struct vfu_client *c = NULL;
 	json_t *root = NULL;
 	uint8_t payload[sizeof(struct vfu_msg_version) + sizeof(our_caps)];
@@ -602,88 +552,83 @@ static int t_version_caps(void)
 
 	memcpy(payload, &v, sizeof(v));
 	memcpy(payload + sizeof(v), our_caps, sizeof(our_caps));
-	OK(vfu_connect_raw(opt.sock, &c));
+	REQUIRE_RC(vfu_connect_raw(opt.sock, &c));
 	uint16_t id = vfu_next_msg_id(c);
-	OK(raw_cmd(c, id, VFU_CMD_VERSION, VFU_F_TYPE_COMMAND, payload, sizeof(payload), NULL, 0));
-	OK(raw_recv(c, &r, 3000));
-	CHECK(r.h.msg_id == id && r.h.command == VFU_CMD_VERSION &&
-	      (r.h.flags & VFU_F_TYPE_MASK) == VFU_F_TYPE_REPLY && !(r.h.flags & VFU_F_ERROR),
-	      "reply id %u command %u flags 0x%x error %u", r.h.msg_id, r.h.command, r.h.flags,
-	      r.h.error);
-	CHECK(r.len >= sizeof(r.h) + sizeof(v) && r.len <= sizeof(r.h) + sizeof(r.data),
-	      "VERSION reply of %zu bytes", r.len);
+	REQUIRE_RC(raw_cmd(c, id, VFU_CMD_VERSION, VFU_F_TYPE_COMMAND, payload, sizeof(payload), NULL, 0));
+	REQUIRE_RC(raw_recv(c, &r, 3000));
+	REQUIRE_MSG(r.h.msg_id == id && r.h.command == VFU_CMD_VERSION &&
+	            (r.h.flags & VFU_F_TYPE_MASK) == VFU_F_TYPE_REPLY && !(r.h.flags & VFU_F_ERROR),
+	            "reply id %u command %u flags 0x%x error %u", r.h.msg_id, r.h.command, r.h.flags,
+	            r.h.error);
+	REQUIRE_MSG(r.len >= sizeof(r.h) + sizeof(v) && r.len <= sizeof(r.h) + sizeof(r.data),
+	            "VERSION reply of %zu bytes", r.len);
 	memcpy(&v, r.data, sizeof(v));
-	CHECK(v.major == 0 && v.minor == 0, "server answered %u.%u to our 0.0", v.major, v.minor);
+	REQUIRE_MSG(v.major == 0 && v.minor == 0, "server answered %u.%u to our 0.0", v.major, v.minor);
 	size_t jlen = r.len - sizeof(r.h) - sizeof(v);
 	if (jlen) {
 		const char *text = (const char *)r.data + sizeof(v);
-		CHECK(memchr(text, '\0', jlen) == text + jlen - 1,
-		      "version data is not one NUL-terminated string");
+		REQUIRE_MSG(memchr(text, '\0', jlen) == text + jlen - 1,
+		            "version data is not one NUL-terminated string");
 		json_error_t jerr;
 		root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-		CHECK(root && json_is_object(root), "version data is not a JSON object: %s", text);
+		REQUIRE_MSG(root && json_is_object(root), "version data is not a JSON object: %s", text);
 		json_t *caps = json_object_get(root, "capabilities");
-		CHECK(!caps || json_is_object(caps), "capabilities is not an object: %s", text);
+		REQUIRE_MSG(!caps || json_is_object(caps), "capabilities is not an object: %s", text);
 		const char *key;
 		json_t *val;
 		json_object_foreach(caps, key, val) {
 			/* a subset of what we proposed: no twin_socket, no migration */
-			CHECK(!strcmp(key, "max_msg_fds") || !strcmp(key, "max_data_xfer_size") ||
-			      !strcmp(key, "pgsizes") || !strcmp(key, "max_dma_maps") ||
-			      !strcmp(key, "write_multiple"),
-			      "capability %s was not proposed: %s", key, text);
+			REQUIRE_MSG(!strcmp(key, "max_msg_fds") || !strcmp(key, "max_data_xfer_size") ||
+			            !strcmp(key, "pgsizes") || !strcmp(key, "max_dma_maps") ||
+			            !strcmp(key, "write_multiple"),
+			            "capability %s was not proposed: %s", key, text);
 		}
 		json_t *fds = json_object_get(caps, "max_msg_fds");
 		json_t *xfer = json_object_get(caps, "max_data_xfer_size");
 		json_t *pg = json_object_get(caps, "pgsizes");
 		json_t *maps = json_object_get(caps, "max_dma_maps");
 		json_t *wm = json_object_get(caps, "write_multiple");
-		CHECK(!fds || (json_is_integer(fds) && json_integer_value(fds) >= 1),
-		      "max_msg_fds must allow the fd of DMA_MAP: %s", text);
-		CHECK(!xfer || (json_is_integer(xfer) && json_integer_value(xfer) >= 1), "max_data_xfer_size: %s",
-		      text);
-		CHECK(!pg || (json_is_integer(pg) && (json_integer_value(pg) & 4096)),
-		      "pgsizes must include the 4 KiB we proposed: %s", text);
-		CHECK(!maps || (json_is_integer(maps) && json_integer_value(maps) >= 1), "max_dma_maps: %s",
-		      text);
-		CHECK(!wm || json_is_boolean(wm), "write_multiple: %s", text);
+		REQUIRE_MSG(!fds || (json_is_integer(fds) && json_integer_value(fds) >= 1),
+		            "max_msg_fds must allow the fd of DMA_MAP: %s", text);
+		REQUIRE_MSG(!xfer || (json_is_integer(xfer) && json_integer_value(xfer) >= 1),
+			    "max_data_xfer_size: %s", text);
+		REQUIRE_MSG(!pg || (json_is_integer(pg) && (json_integer_value(pg) & 4096)),
+		            "pgsizes must include the 4 KiB we proposed: %s", text);
+		REQUIRE_MSG(!maps || (json_is_integer(maps) && json_integer_value(maps) >= 1), "max_dma_maps: %s",
+		            text);
+		REQUIRE_MSG(!wm || json_is_boolean(wm), "write_multiple: %s", text);
 	}
 	/* this connection is negotiated now */
-	OK(vfu_sync(c));
-	ret = 0;
+	REQUIRE_RC(vfu_sync(c));
 out:
 	json_decref(root);
 	vfu_close(c);
-	return ret;
 }
 
-static int t_version_not_first(void)
+static void t_version_not_first(void)
 {
-	int ret = -1;
 	struct vfu_client *c = NULL;
 	struct vfu_msg_device_info req = { .argsz = sizeof(req) };
 	struct raw_reply r;
 
-	OK(vfu_connect_raw(opt.sock, &c));
+	REQUIRE_RC(vfu_connect_raw(opt.sock, &c));
 	uint16_t id = vfu_next_msg_id(c);
-	OK(raw_cmd(c, id, VFU_CMD_DEVICE_GET_INFO, VFU_F_TYPE_COMMAND, &req, sizeof(req), NULL, 0));
+	REQUIRE_RC(raw_cmd(c, id, VFU_CMD_DEVICE_GET_INFO, VFU_F_TYPE_COMMAND, &req, sizeof(req), NULL, 0));
 	/* the header is all we look at; receiving only it also keeps clear of
 	 * vfu_recv_raw()'s memcpy from a client buffer that no payload has
 	 * allocated yet (NULL source with length 0, flagged by UBSan) */
 	int rc = raw_recv_cap(c, &r, sizeof(struct vfu_msg_hdr), 3000);
 	if (rc == -ECONNRESET) {
-		ret = 0;	/* closed without an answer: allowed */
+		/* closed without an answer: allowed */
 		goto out;
 	}
-	OK(rc);
-	CHECK(r.h.msg_id == id && r.h.command == VFU_CMD_DEVICE_GET_INFO &&
-	      (r.h.flags & VFU_F_TYPE_MASK) == VFU_F_TYPE_REPLY,
-	      "reply id %u command %u flags 0x%x", r.h.msg_id, r.h.command, r.h.flags);
-	CHECK((r.h.flags & VFU_F_ERROR) && r.h.error, "DEVICE_GET_INFO before VERSION was answered");
-	ret = 0;
+	REQUIRE_RC(rc);
+	REQUIRE_MSG(r.h.msg_id == id && r.h.command == VFU_CMD_DEVICE_GET_INFO &&
+	            (r.h.flags & VFU_F_TYPE_MASK) == VFU_F_TYPE_REPLY,
+	            "reply id %u command %u flags 0x%x", r.h.msg_id, r.h.command, r.h.flags);
+	REQUIRE_MSG((r.h.flags & VFU_F_ERROR) && r.h.error, "DEVICE_GET_INFO before VERSION was answered");
 out:
 	vfu_close(c);
-	return ret;
 }
 
 static int bad_size(uint32_t size, const char *what)
@@ -691,104 +636,95 @@ static int bad_size(uint32_t size, const char *what)
 	int ret = -1;
 	struct vfu_client *c = NULL;
 
-	OK(vfu_connect_raw(opt.sock, &c));
-	OK(vfu_negotiate(c));
+	REQUIRE_RC(vfu_connect_raw(opt.sock, &c));
+	REQUIRE_RC(vfu_negotiate(c));
 	/* a header announcing size bytes, and nothing else */
-	OK(raw_send(c, vfu_next_msg_id(c), VFU_CMD_DEVICE_GET_INFO, VFU_F_TYPE_COMMAND, size, NULL, 0,
-		    NULL, 0));
-	CHECK(expect_close(c, 3000, what) == 0, "msg_size %u not refused by closing", size);
+	REQUIRE_RC(raw_send(c, vfu_next_msg_id(c), VFU_CMD_DEVICE_GET_INFO, VFU_F_TYPE_COMMAND, size, NULL, 0,
+		            NULL, 0));
+	REQUIRE_MSG(expect_close(c, 3000, what) == 0, "msg_size %u not refused by closing", size);
 	ret = 0;
 out:
 	vfu_close(c);
 	return ret;
 }
 
-static int t_msg_size_small(void)
+static void t_msg_size_small(void)
 {
-	return bad_size(8, "msg_size 8");
+	bad_size(8, "msg_size 8");
 }
 
-static int t_msg_size_huge(void)
+static void t_msg_size_huge(void)
 {
-	return bad_size((16u << 20) + 16, "msg_size 16 MiB + 16");
+	bad_size((16u << 20) + 16, "msg_size 16 MiB + 16");
 }
 
 /* ---- cases on the main connection ------------------------------------------ */
 
-static int t_version_negotiated(void)
+static void t_version_negotiated(void)
 {
-	int ret = -1;
 	const struct vfu_caps *caps = vfu_get_caps(C);
-	CHECK(caps->major == 0 && caps->minor == 0, "negotiated %u.%u", caps->major, caps->minor);
-	CHECK(caps->max_msg_fds >= 1, "max_msg_fds %u", caps->max_msg_fds);
-	CHECK(caps->pgsizes & 4096, "pgsizes 0x%llx", (unsigned long long)caps->pgsizes);
-	ret = 0;
-out:
-	return ret;
+	REQUIRE_MSG(caps->major == 0 && caps->minor == 0, "negotiated %u.%u", caps->major, caps->minor);
+	REQUIRE_MSG(caps->max_msg_fds >= 1, "max_msg_fds %u", caps->max_msg_fds);
+	REQUIRE_MSG(caps->pgsizes & 4096, "pgsizes 0x%llx", (unsigned long long)caps->pgsizes);
+out:;
 }
 
-static int t_version_second(void)
+static void t_version_second(void)
 {
-	int ret = -1;
 	uint8_t payload[sizeof(struct vfu_msg_version) + sizeof(our_caps)];
 	struct vfu_msg_version v = { 0, 0 };
 	memcpy(payload, &v, sizeof(v));
 	memcpy(payload + sizeof(v), our_caps, sizeof(our_caps));
-	CHECK(expect_error(C, VFU_CMD_VERSION, payload, sizeof(payload), NULL, 0, "second VERSION") == 0,
-	      "a second VERSION must be refused");
-	OK(vfu_sync(C));
-	ret = 0;
-out:
-	return ret;
+	REQUIRE_MSG(expect_error(C, VFU_CMD_VERSION, payload, sizeof(payload), NULL, 0, "second VERSION") == 0,
+	            "a second VERSION must be refused");
+	REQUIRE_RC(vfu_sync(C));
+out:;
 }
 
-static int t_device_info(void)
+static void t_device_info(void)
 {
-	int ret = -1;
 	struct vfu_device_info info;
-	OK(vfu_get_device_info(C, &info));
-	CHECK((info.flags & (VFIO_DEVICE_FLAGS_RESET | VFIO_DEVICE_FLAGS_PCI)) ==
-	      (VFIO_DEVICE_FLAGS_RESET | VFIO_DEVICE_FLAGS_PCI), "flags 0x%x", info.flags);
-	CHECK(info.num_regions == NUM_REGIONS, "num_regions %u", info.num_regions);
-	CHECK(info.num_irqs == NUM_IRQS, "num_irqs %u", info.num_irqs);
+	REQUIRE_RC(vfu_get_device_info(C, &info));
+	REQUIRE_MSG((info.flags & (VFIO_DEVICE_FLAGS_RESET | VFIO_DEVICE_FLAGS_PCI)) ==
+	            (VFIO_DEVICE_FLAGS_RESET | VFIO_DEVICE_FLAGS_PCI), "flags 0x%x", info.flags);
+	REQUIRE_MSG(info.num_regions == NUM_REGIONS, "num_regions %u", info.num_regions);
+	REQUIRE_MSG(info.num_irqs == NUM_IRQS, "num_irqs %u", info.num_irqs);
 	struct vfu_msg_device_info bad = { .argsz = 8 };
-	CHECK(expect_error(C, VFU_CMD_DEVICE_GET_INFO, &bad, sizeof(bad), NULL, 0, "argsz 8") == 0,
-	      "DEVICE_GET_INFO with argsz < 16 must fail");
+	REQUIRE_MSG(expect_error(C, VFU_CMD_DEVICE_GET_INFO, &bad, sizeof(bad), NULL, 0, "argsz 8") == 0,
+	            "DEVICE_GET_INFO with argsz < 16 must fail");
 	/* a payload of argsz bytes (a client's whole reply buffer) is fine:
 	 * the same answer as with the bare structure */
 	{
 		struct vfu_msg_device_info rq = { .argsz = sizeof(rq) };
 		struct raw_reply r16, r256;
-		CHECK(info_request(VFU_CMD_DEVICE_GET_INFO, &rq, sizeof(rq), 16, 16, &r16, "payload 16") == 0,
-		      "DEVICE_GET_INFO with a payload of 16 bytes failed");
-		CHECK(info_request(VFU_CMD_DEVICE_GET_INFO, &rq, sizeof(rq), 256, 256, &r256,
-				   "payload 256") == 0, "DEVICE_GET_INFO with argsz = payload = 256 failed");
-		CHECK(r16.len == sizeof(r16.h) + 16 && r256.len == r16.len &&
-		      !memcmp(r16.data, r256.data, 16),
-		      "DEVICE_GET_INFO answers differ for payloads of 16 and 256 bytes (%zu, %zu bytes)",
-		      r16.len, r256.len);
+		REQUIRE_MSG(info_request(VFU_CMD_DEVICE_GET_INFO, &rq, sizeof(rq), 16, 16, &r16, "payload 16") == 0,
+		            "DEVICE_GET_INFO with a payload of 16 bytes failed");
+		REQUIRE_MSG(info_request(VFU_CMD_DEVICE_GET_INFO, &rq, sizeof(rq), 256, 256, &r256,
+				         "payload 256") == 0, "DEVICE_GET_INFO with argsz = payload = 256 failed");
+		REQUIRE_MSG(r16.len == sizeof(r16.h) + 16 && r256.len == r16.len &&
+		            !memcmp(r16.data, r256.data, 16),
+		            "DEVICE_GET_INFO answers differ for payloads of 16 and 256 bytes (%zu, %zu bytes)",
+		            r16.len, r256.len);
 		struct vfu_msg_device_info got;
 		memcpy(&got, r256.data, sizeof(got));
-		CHECK(got.argsz == 16 && got.num_regions == NUM_REGIONS && got.num_irqs == NUM_IRQS,
-		      "DEVICE_GET_INFO for argsz 256: argsz %u regions %u irqs %u", got.argsz,
-		      got.num_regions, got.num_irqs);
+		REQUIRE_MSG(got.argsz == 16 && got.num_regions == NUM_REGIONS && got.num_irqs == NUM_IRQS,
+		            "DEVICE_GET_INFO for argsz 256: argsz %u regions %u irqs %u", got.argsz,
+		            got.num_regions, got.num_irqs);
 		/* shorter than the structure: EINVAL */
-		CHECK(expect_errno(C, VFU_CMD_DEVICE_GET_INFO, &rq, 12, EINVAL, "payload 12") == 0,
-		      "DEVICE_GET_INFO with a payload of 12 bytes not refused with EINVAL");
+		REQUIRE_MSG(expect_errno(C, VFU_CMD_DEVICE_GET_INFO, &rq, 12, EINVAL, "payload 12") == 0,
+		            "DEVICE_GET_INFO with a payload of 12 bytes not refused with EINVAL");
 	}
-	OK(vfu_sync(C));
-	ret = 0;
-out:
-	return ret;
+	REQUIRE_RC(vfu_sync(C));
+out:;
 }
 
-static int t_region_info(void)
+static void t_region_info(void)
 {
-	int ret = -1, fd = -1;
+	int fd = -1;
 	for (uint32_t i = 0; i < NUM_REGIONS; i++) {
 		struct vfu_region_info info;
 		struct vfu_sparse_area areas[4];
-		OK(vfu_get_region_info(C, i, &info, areas, 4, &fd));
+		REQUIRE_RC(vfu_get_region_info(C, i, &info, areas, 4, &fd));
 		region_size[i] = info.size;
 		uint64_t want = 0;	/* 0: absent; UINT64_MAX: present, size checked later */
 		if (i == CFG)
@@ -800,33 +736,33 @@ static int t_region_info(void)
 		else if (opt.virtio && i == VIRTIO_CAP_BAR)
 			want = UINT64_MAX;
 		if (want == UINT64_MAX) {
-			CHECK(info.size >= 4096 && !(info.size & (info.size - 1)),
-			      "region %u: size 0x%llx is not a power of two >= 4 KiB", i,
-			      (unsigned long long)info.size);
+			REQUIRE_MSG(info.size >= 4096 && !(info.size & (info.size - 1)),
+			            "region %u: size 0x%llx is not a power of two >= 4 KiB", i,
+			            (unsigned long long)info.size);
 		} else {
-			CHECK(info.size == want, "region %u: size 0x%llx, want 0x%llx", i,
-			      (unsigned long long)info.size, (unsigned long long)want);
+			REQUIRE_MSG(info.size == want, "region %u: size 0x%llx, want 0x%llx", i,
+			            (unsigned long long)info.size, (unsigned long long)want);
 		}
 		if (info.size) {
-			CHECK((info.flags & (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE)) ==
-			      (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE),
-			      "region %u: flags 0x%x lack READ|WRITE", i, info.flags);
+			REQUIRE_MSG((info.flags & (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE)) ==
+			            (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE),
+			            "region %u: flags 0x%x lack READ|WRITE", i, info.flags);
 		}
 		bool db = !opt.virtio && i == 0 && opt.mmap_db;
 		if (db) {
-			CHECK((info.flags & (VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS)) ==
-			      (VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS),
-			      "BAR0 flags 0x%x: mmap doorbells need MMAP|CAPS", info.flags);
-			CHECK(info.sparse && info.nr_areas == 1, "BAR0: sparse %d with %u areas, want 1 area",
-			      info.sparse, info.nr_areas);
-			CHECK(areas[0].offset == NVME_DOORBELL_OFF && areas[0].size == NVME_DOORBELL_SIZE,
-			      "BAR0 sparse area 0x%llx+0x%llx, want the doorbell page 0x1000+0x1000",
-			      (unsigned long long)areas[0].offset, (unsigned long long)areas[0].size);
-			CHECK(fd >= 0, "BAR0 is mappable but came without an fd");
+			REQUIRE_MSG((info.flags & (VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS)) ==
+			            (VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS),
+			            "BAR0 flags 0x%x: mmap doorbells need MMAP|CAPS", info.flags);
+			REQUIRE_MSG(info.sparse && info.nr_areas == 1, "BAR0: sparse %d with %u areas, want 1 area",
+			            info.sparse, info.nr_areas);
+			REQUIRE_MSG(areas[0].offset == NVME_DOORBELL_OFF && areas[0].size == NVME_DOORBELL_SIZE,
+			            "BAR0 sparse area 0x%llx+0x%llx, want the doorbell page 0x1000+0x1000",
+			            (unsigned long long)areas[0].offset, (unsigned long long)areas[0].size);
+			REQUIRE_MSG(fd >= 0, "BAR0 is mappable but came without an fd");
 		} else {
-			CHECK(!(info.flags & VFIO_REGION_INFO_FLAG_MMAP), "region %u: flags 0x%x offer MMAP", i,
-			      info.flags);
-			CHECK(fd < 0, "region %u is not mappable but came with an fd", i);
+			REQUIRE_MSG(!(info.flags & VFIO_REGION_INFO_FLAG_MMAP), "region %u: flags 0x%x offer MMAP", i,
+			            info.flags);
+			REQUIRE_MSG(fd < 0, "region %u is not mappable but came with an fd", i);
 		}
 		if (fd >= 0)
 			close(fd);
@@ -834,140 +770,132 @@ static int t_region_info(void)
 	}
 	{
 		struct vfu_region_info info;
-		FAILS(vfu_get_region_info(C, NUM_REGIONS, &info, NULL, 0, NULL), "region index 9");
-		FAILS(vfu_get_region_info(C, 42, &info, NULL, 0, NULL), "region index 42");
+		REQUIRE_ERR(vfu_get_region_info(C, NUM_REGIONS, &info, NULL, 0, NULL), "region index 9");
+		REQUIRE_ERR(vfu_get_region_info(C, 42, &info, NULL, 0, NULL), "region index 42");
 	}
 	/* argsz smaller than the structure */
 	struct vfu_msg_region_info bad = { .argsz = 16, .index = 0 };
-	CHECK(expect_error(C, VFU_CMD_DEVICE_GET_REGION_INFO, &bad, sizeof(bad), NULL, 0, "argsz 16") == 0,
-	      "GET_REGION_INFO with argsz 16 must fail");
+	REQUIRE_MSG(expect_error(C, VFU_CMD_DEVICE_GET_REGION_INFO, &bad, sizeof(bad), NULL, 0, "argsz 16") == 0,
+	            "GET_REGION_INFO with argsz 16 must fail");
 	/* A payload of argsz bytes, the client's whole reply buffer (SPDK's
 	 * vfio-user driver sends it so): the same answer as with the bare
 	 * 32-byte structure and the same argsz, for every region. */
 	for (uint32_t i = 0; i < NUM_REGIONS; i++) {
 		struct vfu_msg_region_info rq = { .index = i };
 		struct raw_reply r32, r256;
-		CHECK(info_request(VFU_CMD_DEVICE_GET_REGION_INFO, &rq, sizeof(rq), 256, 32, &r32,
-				   "argsz 256, payload 32") == 0, "GET_REGION_INFO %u, payload 32 failed", i);
-		CHECK(info_request(VFU_CMD_DEVICE_GET_REGION_INFO, &rq, sizeof(rq), 256, 256, &r256,
-				   "argsz 256, payload 256") == 0,
-		      "GET_REGION_INFO %u with argsz = payload = 256 failed", i);
-		CHECK(r32.len >= sizeof(r32.h) + 32 && r256.len == r32.len &&
-		      !memcmp(r32.data, r256.data, r32.len - sizeof(r32.h)),
-		      "GET_REGION_INFO %u answers differ for payloads of 32 and 256 bytes (%zu, %zu bytes)", i,
-		      r32.len, r256.len);
+		REQUIRE_MSG(info_request(VFU_CMD_DEVICE_GET_REGION_INFO, &rq, sizeof(rq), 256, 32, &r32,
+				         "argsz 256, payload 32") == 0, "GET_REGION_INFO %u, payload 32 failed", i);
+		REQUIRE_MSG(info_request(VFU_CMD_DEVICE_GET_REGION_INFO, &rq, sizeof(rq), 256, 256, &r256,
+				         "argsz 256, payload 256") == 0,
+		            "GET_REGION_INFO %u with argsz = payload = 256 failed", i);
+		REQUIRE_MSG(r32.len >= sizeof(r32.h) + 32 && r256.len == r32.len &&
+		            !memcmp(r32.data, r256.data, r32.len - sizeof(r32.h)),
+		            "GET_REGION_INFO %u answers differ for payloads of 32 and 256 bytes (%zu, %zu bytes)", i,
+		            r32.len, r256.len);
 		struct vfu_msg_region_info got;
 		memcpy(&got, r256.data, sizeof(got));
-		CHECK(got.index == i && got.size == region_size[i], "GET_REGION_INFO %u, payload 256: index %u "
-		      "size 0x%llx, want size 0x%llx", i, got.index, (unsigned long long)got.size,
-		      (unsigned long long)region_size[i]);
+		REQUIRE_MSG(got.index == i && got.size == region_size[i], "GET_REGION_INFO %u, payload 256: index %u "
+		            "size 0x%llx, want size 0x%llx", i, got.index, (unsigned long long)got.size,
+		            (unsigned long long)region_size[i]);
 		/* and with argsz 32 the fixed part is the same */
 		struct raw_reply rs;
-		CHECK(info_request(VFU_CMD_DEVICE_GET_REGION_INFO, &rq, sizeof(rq), 32, 32, &rs,
-				   "argsz 32") == 0, "GET_REGION_INFO %u with argsz 32 failed", i);
+		REQUIRE_MSG(info_request(VFU_CMD_DEVICE_GET_REGION_INFO, &rq, sizeof(rq), 32, 32, &rs,
+				         "argsz 32") == 0, "GET_REGION_INFO %u with argsz 32 failed", i);
 		struct vfu_msg_region_info small;
 		memcpy(&small, rs.data, sizeof(small));
 		/* as VFIO (and libvfio-user): capabilities, and the CAPS flag
 		 * with them, only when they fit; the reply's argsz then says how
 		 * big the buffer must be (QEMU refuses CAPS with cap_offset 0) */
-		CHECK(small.flags == (got.flags & ~VFIO_REGION_INFO_FLAG_CAPS) && small.size == got.size &&
-		      small.offset == got.offset && small.cap_offset == 0 && small.argsz == got.argsz,
-		      "GET_REGION_INFO %u: argsz 32 gives flags 0x%x size 0x%llx argsz %u cap_offset %u, "
-		      "argsz 256 flags 0x%x size 0x%llx argsz %u", i, small.flags,
-		      (unsigned long long)small.size, small.argsz, small.cap_offset, got.flags,
-		      (unsigned long long)got.size, got.argsz);
+		REQUIRE_MSG(small.flags == (got.flags & ~VFIO_REGION_INFO_FLAG_CAPS) && small.size == got.size &&
+		            small.offset == got.offset && small.cap_offset == 0 && small.argsz == got.argsz,
+		            "GET_REGION_INFO %u: argsz 32 gives flags 0x%x size 0x%llx argsz %u cap_offset %u, "
+		            "argsz 256 flags 0x%x size 0x%llx argsz %u", i, small.flags,
+		            (unsigned long long)small.size, small.argsz, small.cap_offset, got.flags,
+		            (unsigned long long)got.size, got.argsz);
 	}
 	/* a payload shorter than the structure: EINVAL */
 	{
 		struct vfu_msg_region_info rq = { .argsz = 32, .index = 0 };
-		CHECK(expect_errno(C, VFU_CMD_DEVICE_GET_REGION_INFO, &rq, 16, EINVAL, "payload 16") == 0,
-		      "GET_REGION_INFO with a payload of 16 bytes not refused with EINVAL");
-		CHECK(expect_errno(C, VFU_CMD_DEVICE_GET_REGION_INFO, &rq, 31, EINVAL, "payload 31") == 0,
-		      "GET_REGION_INFO with a payload of 31 bytes not refused with EINVAL");
+		REQUIRE_MSG(expect_errno(C, VFU_CMD_DEVICE_GET_REGION_INFO, &rq, 16, EINVAL, "payload 16") == 0,
+		            "GET_REGION_INFO with a payload of 16 bytes not refused with EINVAL");
+		REQUIRE_MSG(expect_errno(C, VFU_CMD_DEVICE_GET_REGION_INFO, &rq, 31, EINVAL, "payload 31") == 0,
+		            "GET_REGION_INFO with a payload of 31 bytes not refused with EINVAL");
 	}
-	OK(vfu_sync(C));
-	ret = 0;
+	REQUIRE_RC(vfu_sync(C));
 out:
 	if (fd >= 0)
 		close(fd);
-	return ret;
 }
 
-static int t_irq_info(void)
+static void t_irq_info(void)
 {
-	int ret = -1;
 	struct msix_layout m;
-	OK(msix_layout(&m));
+	REQUIRE_RC(msix_layout(&m));
 	for (uint32_t i = 0; i < NUM_IRQS; i++) {
 		struct vfu_irq_info info;
-		OK(vfu_get_irq_info(C, i, &info));
+		REQUIRE_RC(vfu_get_irq_info(C, i, &info));
 		if (i == VFIO_PCI_MSIX_IRQ_INDEX) {
-			CHECK(info.count == m.n, "MSI-X count %u, capability table size %u", info.count, m.n);
+			REQUIRE_MSG(info.count == m.n, "MSI-X count %u, capability table size %u", info.count, m.n);
 			if (opt.msix >= 0)
-				CHECK(info.count == (uint32_t)opt.msix, "MSI-X count %u, want %d", info.count,
-				      opt.msix);
-			CHECK(info.flags & VFIO_IRQ_INFO_EVENTFD, "MSI-X flags 0x%x lack EVENTFD", info.flags);
+				REQUIRE_MSG(info.count == (uint32_t)opt.msix, "MSI-X count %u, want %d", info.count,
+				            opt.msix);
+			REQUIRE_MSG(info.flags & VFIO_IRQ_INFO_EVENTFD, "MSI-X flags 0x%x lack EVENTFD", info.flags);
 			/* vectors are masked through SET_IRQS, not the table */
-			CHECK(info.flags & VFIO_IRQ_INFO_MASKABLE, "MSI-X flags 0x%x lack MASKABLE",
-			      info.flags);
+			REQUIRE_MSG(info.flags & VFIO_IRQ_INFO_MASKABLE, "MSI-X flags 0x%x lack MASKABLE",
+			            info.flags);
 		} else if (i == VFIO_PCI_INTX_IRQ_INDEX || i == VFIO_PCI_MSI_IRQ_INDEX) {
 			/* no INTx (Interrupt Pin 0) and no MSI capability */
-			CHECK(info.count == 0, "IRQ index %u: count %u, the function has none", i, info.count);
+			REQUIRE_MSG(info.count == 0, "IRQ index %u: count %u, the function has none", i, info.count);
 		}
 	}
 	struct vfu_irq_info info;
-	FAILS(vfu_get_irq_info(C, NUM_IRQS, &info), "IRQ index 5");
-	FAILS(vfu_get_irq_info(C, 42, &info), "IRQ index 42");
+	REQUIRE_ERR(vfu_get_irq_info(C, NUM_IRQS, &info), "IRQ index 5");
+	REQUIRE_ERR(vfu_get_irq_info(C, 42, &info), "IRQ index 42");
 	/* a payload of argsz bytes: the same answer as with the bare structure */
 	for (uint32_t i = 0; i < NUM_IRQS; i++) {
 		struct vfu_msg_irq_info rq = { .index = i };
 		struct raw_reply r16, r256;
-		CHECK(info_request(VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, sizeof(rq), 16, 16, &r16, "payload 16") == 0,
-		      "GET_IRQ_INFO %u with a payload of 16 bytes failed", i);
-		CHECK(info_request(VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, sizeof(rq), 256, 256, &r256,
-				   "payload 256") == 0, "GET_IRQ_INFO %u with argsz = payload = 256 failed", i);
-		CHECK(r16.len == sizeof(r16.h) + 16 && r256.len == r16.len &&
-		      !memcmp(r16.data, r256.data, 16),
-		      "GET_IRQ_INFO %u answers differ for payloads of 16 and 256 bytes (%zu, %zu bytes)", i,
-		      r16.len, r256.len);
+		REQUIRE_MSG(info_request(VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, sizeof(rq), 16, 16, &r16,
+			    "payload 16") == 0, "GET_IRQ_INFO %u with a payload of 16 bytes failed", i);
+		REQUIRE_MSG(info_request(VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, sizeof(rq), 256, 256, &r256,
+				         "payload 256") == 0, "GET_IRQ_INFO %u with argsz = payload = 256 failed", i);
+		REQUIRE_MSG(r16.len == sizeof(r16.h) + 16 && r256.len == r16.len &&
+		            !memcmp(r16.data, r256.data, 16),
+		            "GET_IRQ_INFO %u answers differ for payloads of 16 and 256 bytes (%zu, %zu bytes)", i,
+		            r16.len, r256.len);
 	}
 	{
 		struct vfu_msg_irq_info rq = { .argsz = 16, .index = VFIO_PCI_MSIX_IRQ_INDEX };
-		CHECK(expect_errno(C, VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, 12, EINVAL, "payload 12") == 0,
-		      "GET_IRQ_INFO with a payload of 12 bytes not refused with EINVAL");
+		REQUIRE_MSG(expect_errno(C, VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, 12, EINVAL, "payload 12") == 0,
+		            "GET_IRQ_INFO with a payload of 12 bytes not refused with EINVAL");
 		rq.argsz = 8;
-		CHECK(expect_errno(C, VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, 16, EINVAL, "argsz 8") == 0,
-		      "GET_IRQ_INFO with argsz 8 not refused with EINVAL");
+		REQUIRE_MSG(expect_errno(C, VFU_CMD_DEVICE_GET_IRQ_INFO, &rq, 16, EINVAL, "argsz 8") == 0,
+		            "GET_IRQ_INFO with argsz 8 not refused with EINVAL");
 	}
-	OK(vfu_sync(C));
-	ret = 0;
-out:
-	return ret;
+	REQUIRE_RC(vfu_sync(C));
+out:;
 }
 
-static int t_cfg_ids(void)
+static void t_cfg_ids(void)
 {
-	int ret = -1;
 	uint16_t vendor, device;
 	uint32_t classrev;
 	uint8_t htype, pin;
-	OK(vfu_cfg_read16(C, PCI_VENDOR_ID, &vendor));
-	OK(vfu_cfg_read16(C, PCI_DEVICE_ID, &device));
-	OK(vfu_cfg_read32(C, PCI_REVISION, &classrev));
-	OK(vfu_cfg_read8(C, PCI_HEADER_TYPE, &htype));
-	OK(vfu_cfg_read8(C, PCI_INT_PIN, &pin));
-	CHECK(vendor != 0 && vendor != 0xffff, "vendor id 0x%04x", vendor);
-	CHECK((htype & 0x7f) == 0, "header type 0x%02x, want type 0", htype);
-	CHECK(pin == 0, "interrupt pin %u, but the function has no INTx", pin);
+	REQUIRE_RC(vfu_cfg_read16(C, PCI_VENDOR_ID, &vendor));
+	REQUIRE_RC(vfu_cfg_read16(C, PCI_DEVICE_ID, &device));
+	REQUIRE_RC(vfu_cfg_read32(C, PCI_REVISION, &classrev));
+	REQUIRE_RC(vfu_cfg_read8(C, PCI_HEADER_TYPE, &htype));
+	REQUIRE_RC(vfu_cfg_read8(C, PCI_INT_PIN, &pin));
+	REQUIRE_MSG(vendor != 0 && vendor != 0xffff, "vendor id 0x%04x", vendor);
+	REQUIRE_MSG((htype & 0x7f) == 0, "header type 0x%02x, want type 0", htype);
+	REQUIRE_MSG(pin == 0, "interrupt pin %u, but the function has no INTx", pin);
 	if (opt.virtio) {
-		CHECK(vendor == VIRTIO_VENDOR && device == VIRTIO_BLK_MODERN, "ids %04x:%04x, want 1af4:1042",
-		      vendor, device);
+		REQUIRE_MSG(vendor == VIRTIO_VENDOR && device == VIRTIO_BLK_MODERN, "ids %04x:%04x, want 1af4:1042",
+		            vendor, device);
 	} else {
-		CHECK(classrev >> 8 == NVME_CLASS, "class 0x%06x, want 0x010802", classrev >> 8);
+		REQUIRE_MSG(classrev >> 8 == NVME_CLASS, "class 0x%06x, want 0x010802", classrev >> 8);
 	}
-	ret = 0;
-out:
-	return ret;
+out:;
 }
 
 /* Walk the standard capability list by hand. */
@@ -983,16 +911,16 @@ static int walk_caps(struct cap_entry *caps, int max, int *n)
 	uint8_t ptr;
 	int ret = -1;
 	*n = 0;
-	OK(vfu_cfg_read16(C, PCI_STATUS, &status));
-	CHECK(status & PCI_STATUS_CAP_LIST, "status 0x%04x lacks the capability list bit", status);
-	OK(vfu_cfg_read8(C, PCI_CAP_PTR, &ptr));
+	REQUIRE_RC(vfu_cfg_read16(C, PCI_STATUS, &status));
+	REQUIRE_MSG(status & PCI_STATUS_CAP_LIST, "status 0x%04x lacks the capability list bit", status);
+	REQUIRE_RC(vfu_cfg_read8(C, PCI_CAP_PTR, &ptr));
 	while (ptr) {
 		uint8_t hdr[2];
-		CHECK(ptr >= PCI_STD_END && !(ptr & 3), "capability pointer 0x%02x", ptr);
-		CHECK(!seen[ptr], "capability list loops at 0x%02x", ptr);
-		CHECK(*n < max, "more than %d capabilities", max);
+		REQUIRE_MSG(ptr >= PCI_STD_END && !(ptr & 3), "capability pointer 0x%02x", ptr);
+		REQUIRE_MSG(!seen[ptr], "capability list loops at 0x%02x", ptr);
+		REQUIRE_MSG(*n < max, "more than %d capabilities", max);
 		seen[ptr] = 1;
-		OK(vfu_cfg_read(C, ptr, hdr, 2));
+		REQUIRE_RC(vfu_cfg_read(C, ptr, hdr, 2));
 		caps[*n].id = hdr[0];
 		caps[*n].off = ptr;
 		(*n)++;
@@ -1003,9 +931,8 @@ out:
 	return ret;
 }
 
-static int t_cfg_readonly(void)
+static void t_cfg_readonly(void)
 {
-	int ret = -1;
 	uint8_t before[PCI_STD_END], after[PCI_STD_END];
 	struct cap_entry caps[48];
 	int ncaps;
@@ -1015,23 +942,23 @@ static int t_cfg_readonly(void)
 	};
 	uint8_t ones[4] = { 0xff, 0xff, 0xff, 0xff };
 
-	OK(vfu_cfg_read(C, 0, before, sizeof(before)));
+	REQUIRE_RC(vfu_cfg_read(C, 0, before, sizeof(before)));
 	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++)
-		OK(vfu_cfg_write(C, ro[i].off, ones, ro[i].len));
-	OK(vfu_cfg_read(C, 0, after, sizeof(after)));
+		REQUIRE_RC(vfu_cfg_write(C, ro[i].off, ones, ro[i].len));
+	REQUIRE_RC(vfu_cfg_read(C, 0, after, sizeof(after)));
 	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++)
-		CHECK(!memcmp(before + ro[i].off, after + ro[i].off, ro[i].len),
-		      "read-only header bytes at 0x%02x changed after a write of ones", ro[i].off);
+		REQUIRE_MSG(!memcmp(before + ro[i].off, after + ro[i].off, ro[i].len),
+		            "read-only header bytes at 0x%02x changed after a write of ones", ro[i].off);
 	/* capability headers (id, next), MSI-X table/PBA locations, DevCap */
 	if (walk_caps(caps, 48, &ncaps))
 		goto out;
 	for (int i = 0; i < ncaps; i++) {
 		uint8_t h0[2], h1[2];
-		OK(vfu_cfg_read(C, caps[i].off, h0, 2));
-		OK(vfu_cfg_write(C, caps[i].off, ones, 2));
-		OK(vfu_cfg_read(C, caps[i].off, h1, 2));
-		CHECK(!memcmp(h0, h1, 2), "capability header at 0x%02x changed: %02x %02x -> %02x %02x",
-		      caps[i].off, h0[0], h0[1], h1[0], h1[1]);
+		REQUIRE_RC(vfu_cfg_read(C, caps[i].off, h0, 2));
+		REQUIRE_RC(vfu_cfg_write(C, caps[i].off, ones, 2));
+		REQUIRE_RC(vfu_cfg_read(C, caps[i].off, h1, 2));
+		REQUIRE_MSG(!memcmp(h0, h1, 2), "capability header at 0x%02x changed: %02x %02x -> %02x %02x",
+		            caps[i].off, h0[0], h0[1], h1[0], h1[1]);
 		uint32_t ro_off[2] = { 0, 0 };
 		if (caps[i].id == CAP_MSIX) {
 			ro_off[0] = caps[i].off + MSIX_TABLE;
@@ -1041,123 +968,115 @@ static int t_cfg_readonly(void)
 		}
 		for (int k = 0; k < 2 && ro_off[k]; k++) {
 			uint32_t a, b;
-			OK(vfu_cfg_read32(C, ro_off[k], &a));
-			OK(vfu_cfg_write32(C, ro_off[k], 0xffffffffu));
-			OK(vfu_cfg_read32(C, ro_off[k], &b));
-			CHECK(a == b, "read-only register at 0x%02x changed: 0x%08x -> 0x%08x", ro_off[k], a, b);
+			REQUIRE_RC(vfu_cfg_read32(C, ro_off[k], &a));
+			REQUIRE_RC(vfu_cfg_write32(C, ro_off[k], 0xffffffffu));
+			REQUIRE_RC(vfu_cfg_read32(C, ro_off[k], &b));
+			REQUIRE_MSG(a == b, "read-only register at 0x%02x changed: 0x%08x -> 0x%08x",
+				    ro_off[k], a, b);
 		}
 	}
 	/* the whole header, once more: nothing else moved */
-	OK(vfu_cfg_read(C, 0, after, sizeof(after)));
+	REQUIRE_RC(vfu_cfg_read(C, 0, after, sizeof(after)));
 	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++)
-		CHECK(!memcmp(before + ro[i].off, after + ro[i].off, ro[i].len),
-		      "read-only header bytes at 0x%02x changed", ro[i].off);
-	ret = 0;
-out:
-	return ret;
+		REQUIRE_MSG(!memcmp(before + ro[i].off, after + ro[i].off, ro[i].len),
+		            "read-only header bytes at 0x%02x changed", ro[i].off);
+out:;
 }
 
-static int t_cfg_status(void)
+static void t_cfg_status(void)
 {
-	int ret = -1;
 	uint16_t before, after;
-	OK(vfu_cfg_read16(C, PCI_STATUS, &before));
-	CHECK(before & PCI_STATUS_CAP_LIST, "status 0x%04x lacks the capability list bit", before);
+	REQUIRE_RC(vfu_cfg_read16(C, PCI_STATUS, &before));
+	REQUIRE_MSG(before & PCI_STATUS_CAP_LIST, "status 0x%04x lacks the capability list bit", before);
 	/* a write of ones clears the RW1C error bits and sets nothing */
-	OK(vfu_cfg_write16(C, PCI_STATUS, 0xffff));
-	OK(vfu_cfg_read16(C, PCI_STATUS, &after));
-	CHECK((after & PCI_STATUS_RW1C) == 0, "status 0x%04x -> 0x%04x: writing 1 to RW1C bits set them",
-	      before, after);
-	CHECK((after & ~PCI_STATUS_RW1C) == (before & ~PCI_STATUS_RW1C),
-	      "status 0x%04x -> 0x%04x: read-only bits changed", before, after);
+	REQUIRE_RC(vfu_cfg_write16(C, PCI_STATUS, 0xffff));
+	REQUIRE_RC(vfu_cfg_read16(C, PCI_STATUS, &after));
+	REQUIRE_MSG((after & PCI_STATUS_RW1C) == 0, "status 0x%04x -> 0x%04x: writing 1 to RW1C bits set them",
+	            before, after);
+	REQUIRE_MSG((after & ~PCI_STATUS_RW1C) == (before & ~PCI_STATUS_RW1C),
+	            "status 0x%04x -> 0x%04x: read-only bits changed", before, after);
 	/* a write of zeroes changes nothing */
-	OK(vfu_cfg_write16(C, PCI_STATUS, 0));
-	OK(vfu_cfg_read16(C, PCI_STATUS, &before));
-	CHECK(before == after, "status 0x%04x -> 0x%04x after writing 0", after, before);
-	ret = 0;
-out:
-	return ret;
+	REQUIRE_RC(vfu_cfg_write16(C, PCI_STATUS, 0));
+	REQUIRE_RC(vfu_cfg_read16(C, PCI_STATUS, &before));
+	REQUIRE_MSG(before == after, "status 0x%04x -> 0x%04x after writing 0", after, before);
+out:;
 }
 
-static int t_cfg_bar_sizing(void)
+static void t_cfg_bar_sizing(void)
 {
-	int ret = -1;
 	uint32_t orig[6], rom;
-	OK(load_region_sizes());
+	REQUIRE_RC(load_region_sizes());
 	for (int i = 0; i < 6; i++)
-		OK(vfu_cfg_read32(C, PCI_BAR0 + 4u * (uint32_t)i, &orig[i]));
-	OK(vfu_cfg_read32(C, PCI_ROM, &rom));
+		REQUIRE_RC(vfu_cfg_read32(C, PCI_BAR0 + 4u * (uint32_t)i, &orig[i]));
+	REQUIRE_RC(vfu_cfg_read32(C, PCI_ROM, &rom));
 	for (int i = 0; i < 6; i++) {
 		uint32_t off = PCI_BAR0 + 4u * (uint32_t)i, v, hi;
 		uint64_t size = region_size[i];
-		OK(vfu_cfg_write32(C, off, 0xffffffffu));
-		OK(vfu_cfg_read32(C, off, &v));
+		REQUIRE_RC(vfu_cfg_write32(C, off, 0xffffffffu));
+		REQUIRE_RC(vfu_cfg_read32(C, off, &v));
 		if (!size) {
-			CHECK(v == 0, "absent BAR%d reads 0x%08x after a write of ones", i, v);
-			OK(vfu_cfg_write32(C, off, orig[i]));
+			REQUIRE_MSG(v == 0, "absent BAR%d reads 0x%08x after a write of ones", i, v);
+			REQUIRE_RC(vfu_cfg_write32(C, off, orig[i]));
 			continue;
 		}
-		CHECK(!(orig[i] & PCI_BAR_IO), "BAR%d is an I/O BAR (0x%08x)", i, orig[i]);
-		CHECK((v & PCI_BAR_FLAGS) == (orig[i] & PCI_BAR_FLAGS), "BAR%d flag bits changed: 0x%x -> 0x%x",
-		      i, orig[i] & PCI_BAR_FLAGS, v & PCI_BAR_FLAGS);
-		CHECK((v & ~PCI_BAR_FLAGS) == ((uint32_t)~(size - 1) & ~PCI_BAR_FLAGS),
-		      "BAR%d reads 0x%08x after a write of ones; region size 0x%llx wants mask 0x%08x", i, v,
-		      (unsigned long long)size, (uint32_t)~(size - 1) & ~PCI_BAR_FLAGS);
+		REQUIRE_MSG(!(orig[i] & PCI_BAR_IO), "BAR%d is an I/O BAR (0x%08x)", i, orig[i]);
+		REQUIRE_MSG((v & PCI_BAR_FLAGS) == (orig[i] & PCI_BAR_FLAGS), "BAR%d flag bits changed: 0x%x -> 0x%x",
+		            i, orig[i] & PCI_BAR_FLAGS, v & PCI_BAR_FLAGS);
+		REQUIRE_MSG((v & ~PCI_BAR_FLAGS) == ((uint32_t)~(size - 1) & ~PCI_BAR_FLAGS),
+		            "BAR%d reads 0x%08x after a write of ones; region size 0x%llx wants mask 0x%08x", i, v,
+		            (unsigned long long)size, (uint32_t)~(size - 1) & ~PCI_BAR_FLAGS);
 		/* an address keeps only the bits above the size */
-		OK(vfu_cfg_write32(C, off, 0xfedcb000u));
-		OK(vfu_cfg_read32(C, off, &v));
-		CHECK((v & ~PCI_BAR_FLAGS) == (0xfedcb000u & (uint32_t)~(size - 1)),
-		      "BAR%d programmed 0xfedcb000 reads 0x%08x", i, v);
-		OK(vfu_cfg_write32(C, off, orig[i]));
+		REQUIRE_RC(vfu_cfg_write32(C, off, 0xfedcb000u));
+		REQUIRE_RC(vfu_cfg_read32(C, off, &v));
+		REQUIRE_MSG((v & ~PCI_BAR_FLAGS) == (0xfedcb000u & (uint32_t)~(size - 1)),
+		            "BAR%d programmed 0xfedcb000 reads 0x%08x", i, v);
+		REQUIRE_RC(vfu_cfg_write32(C, off, orig[i]));
 		if (!opt.virtio && i == 0)
-			CHECK(orig[i] & PCI_BAR_64, "NVMe BAR0 must be a 64-bit BAR (0x%08x)", orig[i]);
+			REQUIRE_MSG(orig[i] & PCI_BAR_64, "NVMe BAR0 must be a 64-bit BAR (0x%08x)", orig[i]);
 		if ((orig[i] & 0x6) == PCI_BAR_64) {
-			CHECK(i < 5, "BAR5 claims to be the low half of a 64-bit BAR");
-			CHECK(region_size[i + 1] == 0, "region %d is the high half of BAR%d but has a size", i + 1,
-			      i);
-			OK(vfu_cfg_write32(C, off + 4, 0xffffffffu));
-			OK(vfu_cfg_read32(C, off + 4, &hi));
-			CHECK(hi == (uint32_t)(~(size - 1) >> 32), "BAR%d high half reads 0x%08x after ones", i + 1,
-			      hi);
-			OK(vfu_cfg_write32(C, off + 4, orig[i + 1]));
+			REQUIRE_MSG(i < 5, "BAR5 claims to be the low half of a 64-bit BAR");
+			REQUIRE_MSG(region_size[i + 1] == 0,
+				    "region %d is the high half of BAR%d but has a size", i + 1, i);
+			REQUIRE_RC(vfu_cfg_write32(C, off + 4, 0xffffffffu));
+			REQUIRE_RC(vfu_cfg_read32(C, off + 4, &hi));
+			REQUIRE_MSG(hi == (uint32_t)(~(size - 1) >> 32),
+				    "BAR%d high half reads 0x%08x after ones", i + 1, hi);
+			REQUIRE_RC(vfu_cfg_write32(C, off + 4, orig[i + 1]));
 			i++;
 		}
 	}
 	/* no expansion ROM */
-	OK(vfu_cfg_write32(C, PCI_ROM, 0xffffffffu));
+	REQUIRE_RC(vfu_cfg_write32(C, PCI_ROM, 0xffffffffu));
 	{
 		uint32_t v;
-		OK(vfu_cfg_read32(C, PCI_ROM, &v));
-		CHECK(v == 0, "absent expansion ROM BAR reads 0x%08x after a write of ones", v);
+		REQUIRE_RC(vfu_cfg_read32(C, PCI_ROM, &v));
+		REQUIRE_MSG(v == 0, "absent expansion ROM BAR reads 0x%08x after a write of ones", v);
 	}
-	OK(vfu_cfg_write32(C, PCI_ROM, rom));
+	REQUIRE_RC(vfu_cfg_write32(C, PCI_ROM, rom));
 	for (int i = 0; i < 6; i++) {
 		uint32_t v;
-		OK(vfu_cfg_read32(C, PCI_BAR0 + 4u * (uint32_t)i, &v));
-		CHECK(v == orig[i], "BAR%d not restored: 0x%08x, was 0x%08x", i, v, orig[i]);
+		REQUIRE_RC(vfu_cfg_read32(C, PCI_BAR0 + 4u * (uint32_t)i, &v));
+		REQUIRE_MSG(v == orig[i], "BAR%d not restored: 0x%08x, was 0x%08x", i, v, orig[i]);
 	}
-	ret = 0;
-out:
-	return ret;
+out:;
 }
 
-static int t_cfg_caps(void)
+static void t_cfg_caps(void)
 {
-	int ret = -1;
 	struct cap_entry caps[48];
 	int ncaps, count[256] = { 0 }, vtype[8] = { 0 };
 	if (walk_caps(caps, 48, &ncaps))
 		goto out;
-	OK(load_region_sizes());
+	REQUIRE_RC(load_region_sizes());
 	for (int i = 0; i < ncaps; i++) {
 		count[caps[i].id]++;
 		uint8_t len = 2;
 		if (caps[i].id == CAP_VENDOR) {
 			uint8_t vc[20];
-			OK(vfu_cfg_read8(C, caps[i].off + 2u, &len));
-			CHECK(len >= 16 && caps[i].off + len <= 0x100u, "vendor capability at 0x%02x: cap_len %u",
-			      caps[i].off, len);
-			OK(vfu_cfg_read(C, caps[i].off, vc, len < sizeof(vc) ? len : sizeof(vc)));
+			REQUIRE_RC(vfu_cfg_read8(C, caps[i].off + 2u, &len));
+			REQUIRE_MSG(len >= 16 && caps[i].off + len <= 0x100u,
+				    "vendor capability at 0x%02x: cap_len %u", caps[i].off, len);
+			REQUIRE_RC(vfu_cfg_read(C, caps[i].off, vc, len < sizeof(vc) ? len : sizeof(vc)));
 			uint8_t type = vc[3], bar = vc[4];
 			uint32_t off, length;
 			memcpy(&off, vc + 8, 4);
@@ -1168,230 +1087,219 @@ static int t_cfg_caps(void)
 				continue;
 			if (type >= VIRTIO_CAP_COMMON && type <= VIRTIO_CAP_DEVICE) {
 				vtype[type]++;
-				CHECK(bar == VIRTIO_CAP_BAR, "virtio capability type %u in BAR%u, want BAR4", type, bar);
-				CHECK(length > 0 && !(off & 3) && off + (uint64_t)length <= region_size[bar],
-				      "virtio capability type %u: 0x%x+0x%x outside BAR%u of 0x%llx bytes", type, off,
-				      length, bar, (unsigned long long)region_size[bar]);
+				REQUIRE_MSG(bar == VIRTIO_CAP_BAR,
+					    "virtio capability type %u in BAR%u, want BAR4", type, bar);
+				REQUIRE_MSG(length > 0 && !(off & 3) && off + (uint64_t)length <= region_size[bar],
+					    "virtio capability type %u: 0x%x+0x%x outside BAR%u of 0x%llx bytes",
+					    type, off, length, bar, (unsigned long long)region_size[bar]);
 				if (type == VIRTIO_CAP_NOTIFY)
-					CHECK(len >= 20, "notify capability of %u bytes lacks notify_off_multiplier", len);
+					REQUIRE_MSG(len >= 20,
+						    "notify capability of %u bytes lacks notify_off_multiplier", len);
 				if (type == VIRTIO_CAP_COMMON)
-					CHECK(length >= 0x38, "common configuration of %u bytes", length);
+					REQUIRE_MSG(length >= 0x38, "common configuration of %u bytes", length);
 			}
 		}
 	}
-	CHECK(count[CAP_PM] == 1, "%d power management capabilities", count[CAP_PM]);
-	CHECK(count[CAP_MSIX] == 1, "%d MSI-X capabilities", count[CAP_MSIX]);
-	CHECK(count[CAP_EXP] == 1, "%d PCI Express capabilities", count[CAP_EXP]);
-	CHECK(count[CAP_VPD] == 1, "%d VPD capabilities", count[CAP_VPD]);
+	REQUIRE_MSG(count[CAP_PM] == 1, "%d power management capabilities", count[CAP_PM]);
+	REQUIRE_MSG(count[CAP_MSIX] == 1, "%d MSI-X capabilities", count[CAP_MSIX]);
+	REQUIRE_MSG(count[CAP_EXP] == 1, "%d PCI Express capabilities", count[CAP_EXP]);
+	REQUIRE_MSG(count[CAP_VPD] == 1, "%d VPD capabilities", count[CAP_VPD]);
 	if (opt.virtio) {
-		CHECK(count[CAP_VENDOR] >= 4, "%d vendor (virtio) capabilities, want 4", count[CAP_VENDOR]);
+		REQUIRE_MSG(count[CAP_VENDOR] >= 4, "%d vendor (virtio) capabilities, want 4", count[CAP_VENDOR]);
 		for (int t = VIRTIO_CAP_COMMON; t <= VIRTIO_CAP_DEVICE; t++)
-			CHECK(vtype[t] == 1, "%d virtio capabilities of type %d, want 1", vtype[t], t);
+			REQUIRE_MSG(vtype[t] == 1, "%d virtio capabilities of type %d, want 1", vtype[t], t);
 	}
 	/* the library's walk agrees */
 	for (int i = 0; i < ncaps; i++)
 		if (caps[i].id != CAP_VENDOR)
-			CHECK(vfu_cfg_find_cap(C, caps[i].id) == caps[i].off,
-			      "vfu_cfg_find_cap(0x%02x) = %d, walk found 0x%02x", caps[i].id,
-			      vfu_cfg_find_cap(C, caps[i].id), caps[i].off);
+			REQUIRE_MSG(vfu_cfg_find_cap(C, caps[i].id) == caps[i].off,
+			            "vfu_cfg_find_cap(0x%02x) = %d, walk found 0x%02x", caps[i].id,
+			            vfu_cfg_find_cap(C, caps[i].id), caps[i].off);
 	/* PCIe: version 2 endpoint with FLR */
 	{
 		int exp = vfu_cfg_find_cap(C, CAP_EXP);
 		uint16_t flags;
 		uint32_t devcap;
-		OK(exp);
-		OK(vfu_cfg_read16(C, (uint32_t)exp + EXP_FLAGS, &flags));
-		OK(vfu_cfg_read32(C, (uint32_t)exp + EXP_DEVCAP, &devcap));
-		CHECK((flags & 0xf) == 2 && ((flags >> 4) & 0xf) == 0,
-		      "PCIe capability flags 0x%04x: want version 2, PCI Express Endpoint", flags);
-		CHECK(devcap & EXP_DEVCAP_FLR, "DevCap 0x%08x lacks Function Level Reset", devcap);
+		REQUIRE_RC(exp);
+		REQUIRE_RC(vfu_cfg_read16(C, (uint32_t)exp + EXP_FLAGS, &flags));
+		REQUIRE_RC(vfu_cfg_read32(C, (uint32_t)exp + EXP_DEVCAP, &devcap));
+		REQUIRE_MSG((flags & 0xf) == 2 && ((flags >> 4) & 0xf) == 0,
+		            "PCIe capability flags 0x%04x: want version 2, PCI Express Endpoint", flags);
+		REQUIRE_MSG(devcap & EXP_DEVCAP_FLR, "DevCap 0x%08x lacks Function Level Reset", devcap);
 	}
 	/* the extended list ends (no loop, no junk) */
 	{
 		int rc = vfu_cfg_find_ext_cap(C, EXT_CAP_AER);
-		CHECK(rc == -ENOENT, "extended capability walk for AER: %d (%s)", rc, strerror(-rc));
+		REQUIRE_MSG(rc == -ENOENT, "extended capability walk for AER: %d (%s)", rc, strerror(-rc));
 	}
-	ret = 0;
-out:
-	return ret;
+out:;
 }
 
-static int t_msix_cap(void)
+static void t_msix_cap(void)
 {
-	int ret = -1;
 	struct msix_layout m;
-	OK(msix_layout(&m));
-	OK(load_region_sizes());
+	REQUIRE_RC(msix_layout(&m));
+	REQUIRE_RC(load_region_sizes());
 	if (opt.msix >= 0)
-		CHECK(m.n == opt.msix, "MSI-X table size %u, want %d", m.n, opt.msix);
-	CHECK((int)m.table_bir == msix_bar_expected(), "MSI-X table in BAR%u, want BAR%d", m.table_bir,
-	      msix_bar_expected());
-	CHECK(m.pba_bir < 6 && region_size[m.pba_bir], "PBA in absent BAR%u", m.pba_bir);
+		REQUIRE_MSG(m.n == opt.msix, "MSI-X table size %u, want %d", m.n, opt.msix);
+	REQUIRE_MSG((int)m.table_bir == msix_bar_expected(), "MSI-X table in BAR%u, want BAR%d", m.table_bir,
+	            msix_bar_expected());
+	REQUIRE_MSG(m.pba_bir < 6 && region_size[m.pba_bir], "PBA in absent BAR%u", m.pba_bir);
 	uint64_t tend = m.table_off + (uint64_t)m.n * MSIX_ENTRY;
 	uint64_t pend = m.pba_off + (uint64_t)(m.n + 63) / 64 * 8;
-	CHECK(tend <= region_size[m.table_bir], "table 0x%x..0x%llx beyond BAR%u of 0x%llx", m.table_off,
-	      (unsigned long long)tend, m.table_bir, (unsigned long long)region_size[m.table_bir]);
-	CHECK(pend <= region_size[m.pba_bir], "PBA 0x%x..0x%llx beyond BAR%u of 0x%llx", m.pba_off,
-	      (unsigned long long)pend, m.pba_bir, (unsigned long long)region_size[m.pba_bir]);
-	CHECK(m.table_bir != m.pba_bir || tend <= m.pba_off || pend <= m.table_off,
-	      "table and PBA overlap");
-	ret = 0;
-out:
-	return ret;
+	REQUIRE_MSG(tend <= region_size[m.table_bir], "table 0x%x..0x%llx beyond BAR%u of 0x%llx", m.table_off,
+	            (unsigned long long)tend, m.table_bir, (unsigned long long)region_size[m.table_bir]);
+	REQUIRE_MSG(pend <= region_size[m.pba_bir], "PBA 0x%x..0x%llx beyond BAR%u of 0x%llx", m.pba_off,
+	            (unsigned long long)pend, m.pba_bir, (unsigned long long)region_size[m.pba_bir]);
+	REQUIRE_MSG(m.table_bir != m.pba_bir || tend <= m.pba_off || pend <= m.table_off,
+	            "table and PBA overlap");
+out:;
 }
 
-static int t_cfg_vpd(void)
+static void t_cfg_vpd(void)
 {
-	int ret = -1;
 	uint8_t vpd[256];
 	char vu[256], sn[256];
-	OK(vfu_cfg_read_vpd(C, vpd, sizeof(vpd)));
+	REQUIRE_RC(vfu_cfg_read_vpd(C, vpd, sizeof(vpd)));
 	int n = vfu_vpd_find_keyword(vpd, sizeof(vpd), "VU", vu, sizeof(vu));
-	CHECK(n > 0, "no VU keyword in VPD: %d", n);
+	REQUIRE_MSG(n > 0, "no VU keyword in VPD: %d", n);
 	if (opt.vuid)
-		CHECK(!strcmp(vu, opt.vuid), "VPD VU \"%s\", want \"%s\"", vu, opt.vuid);
+		REQUIRE_MSG(!strcmp(vu, opt.vuid), "VPD VU \"%s\", want \"%s\"", vu, opt.vuid);
 	n = vfu_vpd_find_keyword(vpd, sizeof(vpd), "SN", sn, sizeof(sn));
-	CHECK(n > 0, "no SN keyword in VPD: %d", n);
+	REQUIRE_MSG(n > 0, "no SN keyword in VPD: %d", n);
 	if (opt.vuid)
-		CHECK(!strncmp(sn, opt.vuid, strlen(sn)) && strlen(sn) == 12,
-		      "VPD SN \"%s\" is not the serial the VUID starts with", sn);
+		REQUIRE_MSG(!strncmp(sn, opt.vuid, strlen(sn)) && strlen(sn) == 12,
+		            "VPD SN \"%s\" is not the serial the VUID starts with", sn);
 	/* RV: bytes from 0 through its checksum byte add up to zero */
-	CHECK(vpd[0] == 0x82, "VPD starts with tag 0x%02x, want the identifier string", vpd[0]);
+	REQUIRE_MSG(vpd[0] == 0x82, "VPD starts with tag 0x%02x, want the identifier string", vpd[0]);
 	size_t p = 3 + (size_t)(vpd[1] | vpd[2] << 8);
-	CHECK(p + 3 <= sizeof(vpd) && vpd[p] == 0x90, "no VPD-R after the identifier string");
+	REQUIRE_MSG(p + 3 <= sizeof(vpd) && vpd[p] == 0x90, "no VPD-R after the identifier string");
 	size_t rlen = (size_t)(vpd[p + 1] | vpd[p + 2] << 8), q = p + 3, end = q + rlen;
-	CHECK(end <= sizeof(vpd), "VPD-R runs past the image");
+	REQUIRE_MSG(end <= sizeof(vpd), "VPD-R runs past the image");
 	bool rv = false;
 	while (q + 3 <= end) {
 		size_t klen = vpd[q + 2];
 		if (vpd[q] == 'R' && vpd[q + 1] == 'V') {
 			uint8_t sum = 0;
-			CHECK(klen >= 1 && q + 3 + klen <= end, "RV keyword of %zu bytes", klen);
+			REQUIRE_MSG(klen >= 1 && q + 3 + klen <= end, "RV keyword of %zu bytes", klen);
 			for (size_t i = 0; i <= q + 3; i++)
 				sum = (uint8_t)(sum + vpd[i]);
-			CHECK(sum == 0, "VPD checksum through RV is 0x%02x, want 0", sum);
+			REQUIRE_MSG(sum == 0, "VPD checksum through RV is 0x%02x, want 0", sum);
 			rv = true;
 			break;
 		}
 		q += 3 + klen;
 	}
-	CHECK(rv, "no RV keyword in VPD-R");
-	CHECK(end < sizeof(vpd) && vpd[end] == 0x78, "no end tag after VPD-R");
-	ret = 0;
-out:
-	return ret;
+	REQUIRE_MSG(rv, "no RV keyword in VPD-R");
+	REQUIRE_MSG(end < sizeof(vpd) && vpd[end] == 0x78, "no end tag after VPD-R");
+out:;
 }
 
-static int t_cfg_sriov(void)
+static void t_cfg_sriov(void)
 {
-	int ret = -1;
 	int cap = vfu_cfg_find_ext_cap(C, EXT_CAP_SRIOV);
 	if (opt.vf || opt.total_vfs == 0) {
-		CHECK(cap == -ENOENT, "SR-IOV capability: %d, want absent (-ENOENT) on a %s", cap,
-		      opt.vf ? "VF" : "PF without VFs");
-		ret = 0;
+		REQUIRE_MSG(cap == -ENOENT, "SR-IOV capability: %d, want absent (-ENOENT) on a %s", cap,
+		            opt.vf ? "VF" : "PF without VFs");
 		goto out;
 	}
-	OK(cap);
+	REQUIRE_RC(cap);
 	uint32_t at = (uint32_t)cap;
 	uint16_t initial, total, num, offset, stride, ctl;
 	uint32_t pgsz;
-	OK(vfu_cfg_read16(C, at + SRIOV_INITIAL_VFS, &initial));
-	OK(vfu_cfg_read16(C, at + SRIOV_TOTAL_VFS, &total));
-	OK(vfu_cfg_read16(C, at + SRIOV_NUM_VFS, &num));
-	OK(vfu_cfg_read16(C, at + SRIOV_VF_OFFSET, &offset));
-	OK(vfu_cfg_read16(C, at + SRIOV_VF_STRIDE, &stride));
-	OK(vfu_cfg_read16(C, at + SRIOV_CTRL, &ctl));
-	OK(vfu_cfg_read32(C, at + SRIOV_SUP_PGSIZE, &pgsz));
-	CHECK(total == opt.total_vfs, "TotalVFs %u, want %d", total, opt.total_vfs);
-	CHECK(initial == total, "InitialVFs %u, TotalVFs %u", initial, total);
-	CHECK(num <= total, "NumVFs %u above TotalVFs %u", num, total);
-	CHECK(offset >= 1 && (total < 2 || stride >= 1), "First VF Offset %u, VF Stride %u", offset, stride);
-	CHECK(pgsz & 1, "supported page sizes 0x%x lack 4 KiB", pgsz);
+	REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_INITIAL_VFS, &initial));
+	REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_TOTAL_VFS, &total));
+	REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_NUM_VFS, &num));
+	REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_VF_OFFSET, &offset));
+	REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_VF_STRIDE, &stride));
+	REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_CTRL, &ctl));
+	REQUIRE_RC(vfu_cfg_read32(C, at + SRIOV_SUP_PGSIZE, &pgsz));
+	REQUIRE_MSG(total == opt.total_vfs, "TotalVFs %u, want %d", total, opt.total_vfs);
+	REQUIRE_MSG(initial == total, "InitialVFs %u, TotalVFs %u", initial, total);
+	REQUIRE_MSG(num <= total, "NumVFs %u above TotalVFs %u", num, total);
+	REQUIRE_MSG(offset >= 1 && (total < 2 || stride >= 1), "First VF Offset %u, VF Stride %u", offset, stride);
+	REQUIRE_MSG(pgsz & 1, "supported page sizes 0x%x lack 4 KiB", pgsz);
 	if (opt.pf_rid >= 0 && opt.first_vf_rid >= 0)
-		CHECK(((opt.pf_rid + offset) & 0xffff) == opt.first_vf_rid,
-		      "PF RID 0x%04x + First VF Offset 0x%04x = 0x%04x, but the first VF is 0x%04x",
-		      opt.pf_rid, offset, (opt.pf_rid + offset) & 0xffff, opt.first_vf_rid);
+		REQUIRE_MSG(((opt.pf_rid + offset) & 0xffff) == opt.first_vf_rid,
+		            "PF RID 0x%04x + First VF Offset 0x%04x = 0x%04x, but the first VF is 0x%04x",
+		            opt.pf_rid, offset, (opt.pf_rid + offset) & 0xffff, opt.first_vf_rid);
 	/* VF BARs size themselves like BARs: a VF's own MSI-X BAR and register BAR */
 	uint32_t vfbar[6];
 	for (int i = 0; i < 6; i++) {
 		uint32_t off = at + SRIOV_VF_BAR0 + 4u * (uint32_t)i, orig;
-		OK(vfu_cfg_read32(C, off, &orig));
-		OK(vfu_cfg_write32(C, off, 0xffffffffu));
-		OK(vfu_cfg_read32(C, off, &vfbar[i]));
-		OK(vfu_cfg_write32(C, off, orig));
+		REQUIRE_RC(vfu_cfg_read32(C, off, &orig));
+		REQUIRE_RC(vfu_cfg_write32(C, off, 0xffffffffu));
+		REQUIRE_RC(vfu_cfg_read32(C, off, &vfbar[i]));
+		REQUIRE_RC(vfu_cfg_write32(C, off, orig));
 	}
 	int regbar = opt.virtio ? VIRTIO_CAP_BAR : 0;
-	CHECK(vfbar[msix_bar_expected()] & ~PCI_BAR_FLAGS, "VF BAR%d (MSI-X) absent", msix_bar_expected());
-	CHECK(vfbar[regbar] & ~PCI_BAR_FLAGS, "VF BAR%d (registers) absent", regbar);
+	REQUIRE_MSG(vfbar[msix_bar_expected()] & ~PCI_BAR_FLAGS, "VF BAR%d (MSI-X) absent", msix_bar_expected());
+	REQUIRE_MSG(vfbar[regbar] & ~PCI_BAR_FLAGS, "VF BAR%d (registers) absent", regbar);
 	if (!opt.virtio)
-		CHECK(~(vfbar[0] & ~PCI_BAR_FLAGS) + 1 == NVME_BAR0_SIZE, "VF BAR0 sizes to 0x%x",
-		      ~(vfbar[0] & ~PCI_BAR_FLAGS) + 1);
+		REQUIRE_MSG(~(vfbar[0] & ~PCI_BAR_FLAGS) + 1 == NVME_BAR0_SIZE, "VF BAR0 sizes to 0x%x",
+		            ~(vfbar[0] & ~PCI_BAR_FLAGS) + 1);
 	(void)ctl;
-	ret = 0;
-out:
-	return ret;
+out:;
 }
 
 /* ---- MSI-X ------------------------------------------------------------------- */
 
-static int t_msix_trigger(void)
+static void t_msix_trigger(void)
 {
-	int ret = -1;
 	struct irq_bench b;
 	bool pend;
-	OK(bench_setup(&b));
+	REQUIRE_RC(bench_setup(&b));
 	uint16_t last = (uint16_t)(b.n - 1);
 	/* vector 0 unmasked fires, and only its eventfd */
-	OK(msix_mask(0, false));
-	OK(msix_trigger(0));
-	CHECK(efd_wait(b.efd[0], 1000) == 1, "unmasked vector 0 did not fire (once)");
+	REQUIRE_RC(msix_mask(0, false));
+	REQUIRE_RC(msix_trigger(0));
+	REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1, "unmasked vector 0 did not fire (once)");
 	for (uint16_t i = 1; i < b.n; i++)
-		CHECK(efd_wait(b.efd[i], 0) == 0, "vector %u fired when vector 0 was triggered", i);
+		REQUIRE_MSG(efd_wait(b.efd[i], 0) == 0, "vector %u fired when vector 0 was triggered", i);
 	/* the last vector too (range end) */
-	OK(msix_mask(last, false));
-	OK(msix_trigger(last));
-	CHECK(efd_wait(b.efd[last], 1000) == 1, "unmasked vector %u did not fire (once)", last);
+	REQUIRE_RC(msix_mask(last, false));
+	REQUIRE_RC(msix_trigger(last));
+	REQUIRE_MSG(efd_wait(b.efd[last], 1000) == 1, "unmasked vector %u did not fire (once)", last);
 	/* the table does not mask: vector 0 with its table mask bit set (as it
 	 * is from reset, and as QEMU leaves it: it never writes the table)
 	 * fires all the same, and nothing is left pending */
 	{
 		uint32_t ctl;
-		OK(msix_table_mask(&b.m, 0, true));
-		OK(msix_vec_ctrl(&b.m, 0, &ctl));
-		CHECK(ctl & MSIX_VEC_MASKED, "vector control reads 0x%08x after setting the mask bit", ctl);
-		OK(msix_trigger(0));
-		CHECK(efd_wait(b.efd[0], 1000) == 1,
-		      "vector 0, unmasked by SET_IRQS, did not fire because of its table mask bit");
-		OK(msix_pending(&b.m, 0, &pend));
-		CHECK(!pend, "vector 0 fired and is pending too");
+		REQUIRE_RC(msix_table_mask(&b.m, 0, true));
+		REQUIRE_RC(msix_vec_ctrl(&b.m, 0, &ctl));
+		REQUIRE_MSG(ctl & MSIX_VEC_MASKED, "vector control reads 0x%08x after setting the mask bit", ctl);
+		REQUIRE_RC(msix_trigger(0));
+		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1,
+		            "vector 0, unmasked by SET_IRQS, did not fire because of its table mask bit");
+		REQUIRE_RC(msix_pending(&b.m, 0, &pend));
+		REQUIRE_MSG(!pend, "vector 0 fired and is pending too");
 	}
 	/* DATA_BOOL trigger fires the vectors whose bool is 1 */
 	if (b.n > 1) {
 		uint8_t bools[2] = { 1, 0 };
-		OK(msix_mask(1, false));
-		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
-				0, 2, NULL, bools));
-		CHECK(efd_wait(b.efd[0], 1000) == 1, "DATA_BOOL trigger of vector 0 did not fire (once)");
-		CHECK(efd_wait(b.efd[1], 100) == 0, "DATA_BOOL 0 fired vector 1");
+		REQUIRE_RC(msix_mask(1, false));
+		REQUIRE_RC(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
+			   VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 2, NULL, bools));
+		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1, "DATA_BOOL trigger of vector 0 did not fire (once)");
+		REQUIRE_MSG(efd_wait(b.efd[1], 100) == 0, "DATA_BOOL 0 fired vector 1");
 	}
 	/* the eventfd of a vector can be replaced */
 	{
 		int nfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		CHECK(nfd >= 0, "eventfd: %s", strerror(errno));
+		REQUIRE_MSG(nfd >= 0, "eventfd: %s", strerror(errno));
 		int rc = vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
 				      VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &nfd, NULL);
 		if (rc) {
 			close(nfd);
-			OK(rc);
+			REQUIRE_RC(rc);
 		}
 		int old = b.efd[0];
 		b.efd[0] = nfd;
-		OK(msix_trigger(0));
-		CHECK(efd_wait(b.efd[0], 1000) == 1, "vector 0 did not fire on its new eventfd");
+		REQUIRE_RC(msix_trigger(0));
+		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1, "vector 0 did not fire on its new eventfd");
 		uint64_t stale = efd_wait(old, 0);
 		close(old);
-		CHECK(stale == 0, "vector 0 fired on its old eventfd");
+		REQUIRE_MSG(stale == 0, "vector 0 fired on its old eventfd");
 	}
 	/* a vector de-assigned the way QEMU does it (DATA_EVENTFD, count 1, no
 	 * fd) stays silent; what was raised meanwhile waits in the PBA and
@@ -1400,165 +1308,157 @@ static int t_msix_trigger(void)
 	{
 		pend = false;
 		int none = -1;
-		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
-				VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &none, NULL));
-		OK(msix_trigger(0));
-		OK(msix_trigger(0));
-		OK(vfu_sync(C));
-		CHECK(efd_wait(b.efd[0], 100) == 0, "vector 0 fired after its eventfd was de-assigned");
-		OK(msix_pending(&b.m, 0, &pend));
-		CHECK(pend, "vector 0 raised without an eventfd: PBA bit clear (the interrupt is lost)");
-		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
-				VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &b.efd[0], NULL));
-		CHECK(efd_wait(b.efd[0], 1000) == 1,
-		      "the interrupt raised while vector 0 had no eventfd did not fire once when it came back");
-		OK(msix_pending(&b.m, 0, &pend));
-		CHECK(!pend, "vector 0 still pending after its interrupt was delivered");
-		OK(msix_trigger(0));
-		CHECK(efd_wait(b.efd[0], 1000) == 1, "vector 0 did not fire on its eventfd given back");
+		REQUIRE_RC(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
+				        VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &none, NULL));
+		REQUIRE_RC(msix_trigger(0));
+		REQUIRE_RC(msix_trigger(0));
+		REQUIRE_RC(vfu_sync(C));
+		REQUIRE_MSG(efd_wait(b.efd[0], 100) == 0, "vector 0 fired after its eventfd was de-assigned");
+		REQUIRE_RC(msix_pending(&b.m, 0, &pend));
+		REQUIRE_MSG(pend, "vector 0 raised without an eventfd: PBA bit clear (the interrupt is lost)");
+		REQUIRE_RC(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
+			   VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &b.efd[0], NULL));
+		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1,
+		            "the interrupt raised while vector 0 had no eventfd did not fire once when it came back");
+		REQUIRE_RC(msix_pending(&b.m, 0, &pend));
+		REQUIRE_MSG(!pend, "vector 0 still pending after its interrupt was delivered");
+		REQUIRE_RC(msix_trigger(0));
+		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1, "vector 0 did not fire on its eventfd given back");
 	}
 	/* with the index disabled (DATA_NONE, count 0) nothing fires */
-	OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0,
-			0, NULL, NULL));
-	OK(msix_trigger(0));
-	OK(vfu_sync(C));
-	CHECK(efd_wait(b.efd[0], 100) == 0, "vector 0 fired after its eventfd was de-assigned");
-	ret = 0;
+	REQUIRE_RC(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0,
+			        0, NULL, NULL));
+	REQUIRE_RC(msix_trigger(0));
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_MSG(efd_wait(b.efd[0], 100) == 0, "vector 0 fired after its eventfd was de-assigned");
 out:
 	bench_free(&b);
-	return ret;
 }
 
 /* Per-vector masking over vfio-user is SET_IRQS ACTION_MASK/UNMASK (MSI-X
  * is reported MASKABLE): a masked vector latches its PBA bit and fires once
  * on unmask. The table's mask bit neither masks nor unmasks. */
-static int t_msix_vector_mask(void)
+static void t_msix_vector_mask(void)
 {
-	int ret = -1;
 	struct irq_bench b;
 	bool pend;
-	OK(bench_setup(&b));
+	REQUIRE_RC(bench_setup(&b));
 	uint16_t v = b.n > 1 ? 1 : 0;
-	OK(msix_pending(&b.m, v, &pend));
-	CHECK(!pend, "vector %u pending before any trigger", v);
+	REQUIRE_RC(msix_pending(&b.m, v, &pend));
+	REQUIRE_MSG(!pend, "vector %u pending before any trigger", v);
 	/* masked: latches its PBA bit, does not fire */
-	OK(msix_trigger(v));
-	OK(vfu_sync(C));
-	CHECK(efd_wait(b.efd[v], 100) == 0, "masked vector %u fired", v);
-	OK(msix_pending(&b.m, v, &pend));
-	CHECK(pend, "masked vector %u was triggered but its PBA bit is clear", v);
+	REQUIRE_RC(msix_trigger(v));
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_MSG(efd_wait(b.efd[v], 100) == 0, "masked vector %u fired", v);
+	REQUIRE_RC(msix_pending(&b.m, v, &pend));
+	REQUIRE_MSG(pend, "masked vector %u was triggered but its PBA bit is clear", v);
 	/* the PBA is read-only */
 	{
 		uint64_t zero = 0;
-		OK(vfu_region_write(C, b.m.pba_bir, b.m.pba_off + (uint64_t)(v / 64) * 8, &zero, 8, false));
-		OK(msix_pending(&b.m, v, &pend));
-		CHECK(pend, "a write of 0 to the PBA cleared vector %u's pending bit", v);
+		REQUIRE_RC(vfu_region_write(C, b.m.pba_bir, b.m.pba_off + (uint64_t)(v / 64) * 8, &zero, 8, false));
+		REQUIRE_RC(msix_pending(&b.m, v, &pend));
+		REQUIRE_MSG(pend, "a write of 0 to the PBA cleared vector %u's pending bit", v);
 	}
 	/* clearing the table's mask bit does not unmask it */
-	OK(msix_table_mask(&b.m, v, false));
-	OK(vfu_sync(C));
-	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired when its table mask bit was cleared", v);
-	OK(msix_pending(&b.m, v, &pend));
-	CHECK(pend, "vector %u lost its pending bit when its table mask bit was cleared", v);
+	REQUIRE_RC(msix_table_mask(&b.m, v, false));
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_MSG(efd_wait(b.efd[v], 100) == 0, "vector %u fired when its table mask bit was cleared", v);
+	REQUIRE_RC(msix_pending(&b.m, v, &pend));
+	REQUIRE_MSG(pend, "vector %u lost its pending bit when its table mask bit was cleared", v);
 	/* a second trigger while masked: still one pending interrupt */
-	OK(msix_trigger(v));
+	REQUIRE_RC(msix_trigger(v));
 	/* unmask (table mask bit set again, which does not matter): fires
 	 * exactly once and clears the bit */
-	OK(msix_table_mask(&b.m, v, true));
-	OK(msix_mask(v, false));
-	CHECK(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire exactly once on unmask", v);
-	OK(vfu_sync(C));
-	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired again after its delivery", v);
-	OK(msix_pending(&b.m, v, &pend));
-	CHECK(!pend, "vector %u still pending after delivery", v);
+	REQUIRE_RC(msix_table_mask(&b.m, v, true));
+	REQUIRE_RC(msix_mask(v, false));
+	REQUIRE_MSG(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire exactly once on unmask", v);
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_MSG(efd_wait(b.efd[v], 100) == 0, "vector %u fired again after its delivery", v);
+	REQUIRE_RC(msix_pending(&b.m, v, &pend));
+	REQUIRE_MSG(!pend, "vector %u still pending after delivery", v);
 	/* mask and unmask again: no stale delivery */
-	OK(msix_mask(v, true));
-	OK(msix_mask(v, false));
-	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired again without a trigger", v);
+	REQUIRE_RC(msix_mask(v, true));
+	REQUIRE_RC(msix_mask(v, false));
+	REQUIRE_MSG(efd_wait(b.efd[v], 100) == 0, "vector %u fired again without a trigger", v);
 	/* unmasked, it fires at once */
-	OK(msix_trigger(v));
-	CHECK(efd_wait(b.efd[v], 1000) == 1, "unmasked vector %u did not fire", v);
+	REQUIRE_RC(msix_trigger(v));
+	REQUIRE_MSG(efd_wait(b.efd[v], 1000) == 1, "unmasked vector %u did not fire", v);
 	/* DATA_BOOL: only the vectors whose bool is 1 change */
 	if (b.n > 1) {
 		uint8_t bools[2] = { 0, 1 };
-		OK(msix_mask(0, false));
-		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_MASK,
-				0, 2, NULL, bools));
-		OK(msix_trigger(0));
-		OK(msix_trigger(1));
-		CHECK(efd_wait(b.efd[0], 1000) == 1, "vector 0 (bool 0: left unmasked) did not fire");
-		OK(vfu_sync(C));
-		CHECK(efd_wait(b.efd[1], 100) == 0, "vector 1 masked with DATA_BOOL fired");
-		OK(msix_pending(&b.m, 1, &pend));
-		CHECK(pend, "vector 1 masked with DATA_BOOL did not latch");
-		OK(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_UNMASK,
-				0, 2, NULL, bools));
-		CHECK(efd_wait(b.efd[1], 1000) == 1, "vector 1 unmasked with DATA_BOOL did not fire once");
+		REQUIRE_RC(msix_mask(0, false));
+		REQUIRE_RC(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_MASK,
+				        0, 2, NULL, bools));
+		REQUIRE_RC(msix_trigger(0));
+		REQUIRE_RC(msix_trigger(1));
+		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1, "vector 0 (bool 0: left unmasked) did not fire");
+		REQUIRE_RC(vfu_sync(C));
+		REQUIRE_MSG(efd_wait(b.efd[1], 100) == 0, "vector 1 masked with DATA_BOOL fired");
+		REQUIRE_RC(msix_pending(&b.m, 1, &pend));
+		REQUIRE_MSG(pend, "vector 1 masked with DATA_BOOL did not latch");
+		REQUIRE_RC(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
+			   VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_UNMASK, 0, 2, NULL, bools));
+		REQUIRE_MSG(efd_wait(b.efd[1], 1000) == 1, "vector 1 unmasked with DATA_BOOL did not fire once");
 	}
 	/* Vector Control: only the mask bit is writable (storage) */
 	{
 		uint32_t ctl;
 		uint32_t le = htole32(0xfffffffeu);
-		OK(vfu_region_write(C, b.m.table_bir,
-				    b.m.table_off + (uint64_t)v * MSIX_ENTRY + MSIX_VEC_CTRL, &le, 4, false));
-		OK(msix_vec_ctrl(&b.m, v, &ctl));
-		CHECK(ctl == 0, "vector control reads 0x%08x after writing 0xfffffffe", ctl);
+		REQUIRE_RC(vfu_region_write(C, b.m.table_bir,
+				            b.m.table_off + (uint64_t)v * MSIX_ENTRY + MSIX_VEC_CTRL, &le, 4, false));
+		REQUIRE_RC(msix_vec_ctrl(&b.m, v, &ctl));
+		REQUIRE_MSG(ctl == 0, "vector control reads 0x%08x after writing 0xfffffffe", ctl);
 	}
-	ret = 0;
 out:
 	bench_free(&b);
-	return ret;
 }
 
 /* Config space masks too: the Function Mask holds every vector (latching),
  * MSI-X Enable off sends and latches nothing. */
-static int t_msix_function_mask(void)
+static void t_msix_function_mask(void)
 {
-	int ret = -1;
 	struct irq_bench b;
 	bool pend;
-	OK(bench_setup(&b));
+	REQUIRE_RC(bench_setup(&b));
 	uint16_t v = 0;
-	OK(msix_mask(v, false));
-	OK(msix_ctrl_set(&b.m, true, true));
-	OK(msix_trigger(v));
-	OK(vfu_sync(C));
-	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired under the function mask", v);
-	OK(msix_pending(&b.m, v, &pend));
-	CHECK(pend, "vector %u triggered under the function mask but its PBA bit is clear", v);
-	OK(msix_ctrl_set(&b.m, true, false));
-	CHECK(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire (once) when the function mask cleared",
-	      v);
-	OK(msix_pending(&b.m, v, &pend));
-	CHECK(!pend, "vector %u still pending after delivery", v);
+	REQUIRE_RC(msix_mask(v, false));
+	REQUIRE_RC(msix_ctrl_set(&b.m, true, true));
+	REQUIRE_RC(msix_trigger(v));
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_MSG(efd_wait(b.efd[v], 100) == 0, "vector %u fired under the function mask", v);
+	REQUIRE_RC(msix_pending(&b.m, v, &pend));
+	REQUIRE_MSG(pend, "vector %u triggered under the function mask but its PBA bit is clear", v);
+	REQUIRE_RC(msix_ctrl_set(&b.m, true, false));
+	REQUIRE_MSG(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire (once) when the function mask cleared",
+	            v);
+	REQUIRE_RC(msix_pending(&b.m, v, &pend));
+	REQUIRE_MSG(!pend, "vector %u still pending after delivery", v);
 	/* masked twice over (function and SET_IRQS): clearing one is not enough */
-	OK(msix_mask(v, true));
-	OK(msix_ctrl_set(&b.m, true, true));
-	OK(msix_trigger(v));
-	OK(msix_ctrl_set(&b.m, true, false));
-	OK(vfu_sync(C));
-	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired while still masked by SET_IRQS", v);
-	OK(msix_pending(&b.m, v, &pend));
-	CHECK(pend, "vector %u masked twice over did not latch", v);
-	OK(msix_mask(v, false));
-	CHECK(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire (once) when both masks were gone", v);
+	REQUIRE_RC(msix_mask(v, true));
+	REQUIRE_RC(msix_ctrl_set(&b.m, true, true));
+	REQUIRE_RC(msix_trigger(v));
+	REQUIRE_RC(msix_ctrl_set(&b.m, true, false));
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_MSG(efd_wait(b.efd[v], 100) == 0, "vector %u fired while still masked by SET_IRQS", v);
+	REQUIRE_RC(msix_pending(&b.m, v, &pend));
+	REQUIRE_MSG(pend, "vector %u masked twice over did not latch", v);
+	REQUIRE_RC(msix_mask(v, false));
+	REQUIRE_MSG(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire (once) when both masks were gone", v);
 	/* MSI-X disabled: nothing fires and nothing latches, so nothing comes
 	 * when it is enabled again */
-	OK(msix_ctrl_set(&b.m, false, false));
-	OK(msix_trigger(v));
-	OK(vfu_sync(C));
-	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired with MSI-X disabled", v);
-	OK(msix_pending(&b.m, v, &pend));
-	CHECK(!pend, "vector %u latched a trigger with MSI-X disabled", v);
-	OK(msix_ctrl_set(&b.m, true, false));
-	OK(vfu_sync(C));
-	CHECK(efd_wait(b.efd[v], 100) == 0, "vector %u fired when MSI-X was enabled again", v);
-	OK(msix_trigger(v));
-	CHECK(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire with MSI-X enabled again", v);
-	ret = 0;
+	REQUIRE_RC(msix_ctrl_set(&b.m, false, false));
+	REQUIRE_RC(msix_trigger(v));
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_MSG(efd_wait(b.efd[v], 100) == 0, "vector %u fired with MSI-X disabled", v);
+	REQUIRE_RC(msix_pending(&b.m, v, &pend));
+	REQUIRE_MSG(!pend, "vector %u latched a trigger with MSI-X disabled", v);
+	REQUIRE_RC(msix_ctrl_set(&b.m, true, false));
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_MSG(efd_wait(b.efd[v], 100) == 0, "vector %u fired when MSI-X was enabled again", v);
+	REQUIRE_RC(msix_trigger(v));
+	REQUIRE_MSG(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire with MSI-X enabled again", v);
 out:
 	bench_free(&b);
-	return ret;
 }
 
 struct irq_set_raw {
@@ -1566,26 +1466,26 @@ struct irq_set_raw {
 	uint8_t data[8];
 } __attribute__((packed));
 
-static int t_set_irqs_bad(void)
+static void t_set_irqs_bad(void)
 {
-	int ret = -1, efd[2] = { -1, -1 };
+	int efd[2] = { -1, -1 };
 	struct msix_layout m;
-	OK(msix_layout(&m));
+	REQUIRE_RC(msix_layout(&m));
 	uint32_t n = m.n, msix = VFIO_PCI_MSIX_IRQ_INDEX;
-	FAILS(vfu_set_irqs(C, msix, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL |
-			   VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, NULL, NULL), "two DATA flags");
-	FAILS(vfu_set_irqs(C, msix, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK |
-			   VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, NULL, NULL), "two ACTION flags");
-	FAILS(vfu_set_irqs(C, msix, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, n - 1, 2, NULL,
-			   NULL), "start + count beyond the vectors");
-	FAILS(vfu_set_irqs(C, msix, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, n, 1, NULL, NULL),
-	      "start at the vector count");
-	FAILS(vfu_set_irqs(C, msix, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0xffffffffu, 2,
-			   NULL, NULL), "start + count wrapping");
-	FAILS(vfu_set_irqs(C, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0,
-			   1, NULL, NULL), "MSI index with count 1");
-	FAILS(vfu_set_irqs(C, NUM_IRQS, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, NULL,
-			   NULL), "IRQ index 5");
+	REQUIRE_ERR(vfu_set_irqs(C, msix, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL |
+			         VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, NULL, NULL), "two DATA flags");
+	REQUIRE_ERR(vfu_set_irqs(C, msix, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK |
+			         VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, NULL, NULL), "two ACTION flags");
+	REQUIRE_ERR(vfu_set_irqs(C, msix, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, n - 1, 2, NULL,
+			         NULL), "start + count beyond the vectors");
+	REQUIRE_ERR(vfu_set_irqs(C, msix, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, n, 1, NULL, NULL),
+	            "start at the vector count");
+	REQUIRE_ERR(vfu_set_irqs(C, msix, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0xffffffffu, 2,
+			         NULL, NULL), "start + count wrapping");
+	REQUIRE_ERR(vfu_set_irqs(C, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0,
+			         1, NULL, NULL), "MSI index with count 1");
+	REQUIRE_ERR(vfu_set_irqs(C, NUM_IRQS, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, NULL,
+			         NULL), "IRQ index 5");
 	/* bools shorter than count */
 	{
 		struct irq_set_raw r = {
@@ -1594,19 +1494,19 @@ static int t_set_irqs_bad(void)
 			       .index = msix, .start = 0, .count = 2 },
 			.data = { 1 },
 		};
-		CHECK(expect_error(C, VFU_CMD_DEVICE_SET_IRQS, &r, sizeof(r.s) + 1, NULL, 0,
-				   "one bool for count 2") == 0, "DATA_BOOL shorter than count accepted");
+		REQUIRE_MSG(expect_error(C, VFU_CMD_DEVICE_SET_IRQS, &r, sizeof(r.s) + 1, NULL, 0,
+				         "one bool for count 2") == 0, "DATA_BOOL shorter than count accepted");
 	}
 	/* fewer eventfds than count */
 	if (n >= 2) {
 		efd[0] = eventfd(0, EFD_CLOEXEC);
-		CHECK(efd[0] >= 0, "eventfd: %s", strerror(errno));
+		REQUIRE_MSG(efd[0] >= 0, "eventfd: %s", strerror(errno));
 		struct vfu_msg_irq_set s = {
 			.argsz = sizeof(s), .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
 			.index = msix, .start = 0, .count = 2,
 		};
-		CHECK(expect_error(C, VFU_CMD_DEVICE_SET_IRQS, &s, sizeof(s), efd, 1, "1 eventfd for count 2") == 0,
-		      "DATA_EVENTFD with fewer fds than count accepted");
+		REQUIRE_MSG(expect_error(C, VFU_CMD_DEVICE_SET_IRQS, &s, sizeof(s), efd, 1,
+			    "1 eventfd for count 2") == 0, "DATA_EVENTFD with fewer fds than count accepted");
 	}
 	/* argsz that does not match the message */
 	{
@@ -1614,16 +1514,14 @@ static int t_set_irqs_bad(void)
 			.argsz = sizeof(s) + 4, .flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
 			.index = msix, .start = 0, .count = 1,
 		};
-		CHECK(expect_error(C, VFU_CMD_DEVICE_SET_IRQS, &s, sizeof(s), NULL, 0, "argsz too large") == 0,
-		      "SET_IRQS with a wrong argsz accepted");
+		REQUIRE_MSG(expect_error(C, VFU_CMD_DEVICE_SET_IRQS, &s, sizeof(s), NULL, 0, "argsz too large") == 0,
+		            "SET_IRQS with a wrong argsz accepted");
 	}
-	OK(vfu_sync(C));
-	ret = 0;
+	REQUIRE_RC(vfu_sync(C));
 out:
 	for (int i = 0; i < 2; i++)
 		if (efd[i] >= 0)
 			close(efd[i]);
-	return ret;
 }
 
 /* ---- DMA --------------------------------------------------------------------- */
@@ -1633,54 +1531,50 @@ out:
 #define MIB (1ull << 20)
 #define RW (VFU_PROT_READ | VFU_PROT_WRITE)
 
-static int t_dma_map(void)
+static void t_dma_map(void)
 {
-	int ret = -1;
 	struct host_mem *m = NULL;
-	OK(host_mem_create(2 * MIB, &m));
-	OK(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
+	REQUIRE_RC(host_mem_create(2 * MIB, &m));
+	REQUIRE_RC(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
 	/* overlaps: same start, inside, straddling either end */
 	int rc = vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW);
-	CHECK(rc == -EEXIST, "same range mapped twice: %d (%s), want EEXIST", rc, strerror(-rc));
+	REQUIRE_MSG(rc == -EEXIST, "same range mapped twice: %d (%s), want EEXIST", rc, strerror(-rc));
 	rc = vfu_dma_map(C, IOVA_A + 0x1000, 0x1000, m->fd, 0x1000, RW);
-	CHECK(rc == -EEXIST, "range inside a mapping: %d (%s), want EEXIST", rc, strerror(-rc));
+	REQUIRE_MSG(rc == -EEXIST, "range inside a mapping: %d (%s), want EEXIST", rc, strerror(-rc));
 	rc = vfu_dma_map(C, IOVA_A - 0x1000, 0x2000, m->fd, 0, RW);
-	CHECK(rc == -EEXIST, "range over the start of a mapping: %d (%s), want EEXIST", rc, strerror(-rc));
+	REQUIRE_MSG(rc == -EEXIST, "range over the start of a mapping: %d (%s), want EEXIST", rc, strerror(-rc));
 	rc = vfu_dma_map(C, IOVA_A + MIB - 0x1000, 0x2000, m->fd, 0, RW);
-	CHECK(rc == -EEXIST, "range over the end of a mapping: %d (%s), want EEXIST", rc, strerror(-rc));
+	REQUIRE_MSG(rc == -EEXIST, "range over the end of a mapping: %d (%s), want EEXIST", rc, strerror(-rc));
 	/* adjacent is fine, read-only too */
-	OK(vfu_dma_map(C, IOVA_A + MIB, MIB, m->fd, MIB, VFU_PROT_READ));
-	OK(vfu_dma_unmap(C, IOVA_A + MIB, MIB));
+	REQUIRE_RC(vfu_dma_map(C, IOVA_A + MIB, MIB, m->fd, MIB, VFU_PROT_READ));
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_A + MIB, MIB));
 	/* exact unmap, then the range is free again */
-	OK(vfu_dma_unmap(C, IOVA_A, MIB));
-	FAILS(vfu_dma_unmap(C, IOVA_A, MIB), "unmap of a range already unmapped");
-	OK(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
-	OK(vfu_dma_unmap(C, IOVA_A, MIB));
-	OK(vfu_sync(C));
-	ret = 0;
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_A, MIB));
+	REQUIRE_ERR(vfu_dma_unmap(C, IOVA_A, MIB), "unmap of a range already unmapped");
+	REQUIRE_RC(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_A, MIB));
+	REQUIRE_RC(vfu_sync(C));
 out:
 	host_mem_destroy(m);
-	return ret;
 }
 
-static int t_dma_bad(void)
+static void t_dma_bad(void)
 {
-	int ret = -1;
 	struct host_mem *m = NULL, *small = NULL;
-	OK(host_mem_create(MIB, &m));
-	OK(host_mem_create(0x2000, &small));
+	REQUIRE_RC(host_mem_create(MIB, &m));
+	REQUIRE_RC(host_mem_create(0x2000, &small));
 	/* ranges the fd's file does not cover: touching them would SIGBUS the server */
-	FAILS(vfu_dma_map(C, IOVA_B, 0x4000, small->fd, 0, RW), "map of 16 KiB of an 8 KiB file");
-	FAILS(vfu_dma_map(C, IOVA_B, 0x2000, small->fd, 0x1000, RW), "map running past the end of the file");
-	FAILS(vfu_dma_map(C, IOVA_B, 0x1000, small->fd, 0x2000, RW), "map at the end of the file");
-	FAILS(vfu_dma_map(C, IOVA_B + 0x200, 0x1000, m->fd, 0, RW), "unaligned address");
-	FAILS(vfu_dma_map(C, IOVA_B, 0x1800, m->fd, 0, RW), "unaligned size");
-	FAILS(vfu_dma_map(C, IOVA_B, 0x1000, m->fd, 0x10, RW), "unaligned file offset");
-	FAILS(vfu_dma_map(C, IOVA_B, 0, m->fd, 0, RW), "size 0");
-	FAILS(vfu_dma_map(C, 0xfffffffffffff000ull, 0x2000, m->fd, 0, RW), "range wrapping around");
-	FAILS(vfu_dma_map(C, IOVA_B, 0x1000, m->fd, 0, 0x4), "unknown protection flag");
-	FAILS(vfu_dma_map(C, IOVA_B + 0x200, 0x1000, -1, 0, RW), "unaligned address without an fd");
-	FAILS(vfu_dma_map(C, IOVA_B, 0, -1, 0, RW), "size 0 without an fd");
+	REQUIRE_ERR(vfu_dma_map(C, IOVA_B, 0x4000, small->fd, 0, RW), "map of 16 KiB of an 8 KiB file");
+	REQUIRE_ERR(vfu_dma_map(C, IOVA_B, 0x2000, small->fd, 0x1000, RW), "map running past the end of the file");
+	REQUIRE_ERR(vfu_dma_map(C, IOVA_B, 0x1000, small->fd, 0x2000, RW), "map at the end of the file");
+	REQUIRE_ERR(vfu_dma_map(C, IOVA_B + 0x200, 0x1000, m->fd, 0, RW), "unaligned address");
+	REQUIRE_ERR(vfu_dma_map(C, IOVA_B, 0x1800, m->fd, 0, RW), "unaligned size");
+	REQUIRE_ERR(vfu_dma_map(C, IOVA_B, 0x1000, m->fd, 0x10, RW), "unaligned file offset");
+	REQUIRE_ERR(vfu_dma_map(C, IOVA_B, 0, m->fd, 0, RW), "size 0");
+	REQUIRE_ERR(vfu_dma_map(C, 0xfffffffffffff000ull, 0x2000, m->fd, 0, RW), "range wrapping around");
+	REQUIRE_ERR(vfu_dma_map(C, IOVA_B, 0x1000, m->fd, 0, 0x4), "unknown protection flag");
+	REQUIRE_ERR(vfu_dma_map(C, IOVA_B + 0x200, 0x1000, -1, 0, RW), "unaligned address without an fd");
+	REQUIRE_ERR(vfu_dma_map(C, IOVA_B, 0, -1, 0, RW), "size 0 without an fd");
 	/* two fds for one region: EINVAL */
 	{
 		struct vfu_msg_dma_map dm = { .argsz = sizeof(dm), .flags = RW, .address = IOVA_B,
@@ -1688,91 +1582,85 @@ static int t_dma_bad(void)
 		int two[2] = { m->fd, small->fd };
 		uint16_t id = vfu_next_msg_id(C);
 		struct raw_reply r;
-		OK(raw_cmd(C, id, VFU_CMD_DMA_MAP, VFU_F_TYPE_COMMAND, &dm, sizeof(dm), two, 2));
-		OK(raw_recv(C, &r, 3000));
-		CHECK(r.h.msg_id == id && (r.h.flags & VFU_F_ERROR) && r.h.error == EINVAL,
-		      "DMA_MAP with 2 fds: reply id %u flags 0x%x errno %u, want EINVAL", r.h.msg_id, r.h.flags,
-		      r.h.error);
+		REQUIRE_RC(raw_cmd(C, id, VFU_CMD_DMA_MAP, VFU_F_TYPE_COMMAND, &dm, sizeof(dm), two, 2));
+		REQUIRE_RC(raw_recv(C, &r, 3000));
+		REQUIRE_MSG(r.h.msg_id == id && (r.h.flags & VFU_F_ERROR) && r.h.error == EINVAL,
+		            "DMA_MAP with 2 fds: reply id %u flags 0x%x errno %u, want EINVAL", r.h.msg_id, r.h.flags,
+		            r.h.error);
 	}
 	/* nothing of that was mapped: the range can be mapped now */
-	OK(vfu_dma_map(C, IOVA_B, 0x1000, m->fd, 0, RW));
-	OK(vfu_dma_unmap(C, IOVA_B, 0x1000));
+	REQUIRE_RC(vfu_dma_map(C, IOVA_B, 0x1000, m->fd, 0, RW));
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_B, 0x1000));
 	/* the whole small file, at an offset, is fine */
-	OK(vfu_dma_map(C, IOVA_B, 0x1000, small->fd, 0x1000, RW));
-	OK(vfu_dma_unmap(C, IOVA_B, 0x1000));
-	OK(vfu_sync(C));
-	ret = 0;
+	REQUIRE_RC(vfu_dma_map(C, IOVA_B, 0x1000, small->fd, 0x1000, RW));
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_B, 0x1000));
+	REQUIRE_RC(vfu_sync(C));
 out:
 	host_mem_destroy(small);
 	host_mem_destroy(m);
-	return ret;
 }
 
 /* DMA_MAP without an fd: QEMU maps memory it does not share (a VM's
  * firmware ROM) so. The server records the range (so that its unmap
  * succeeds and overlaps are refused) though it cannot reach into it. */
-static int t_dma_fdless(void)
+static void t_dma_fdless(void)
 {
-	int ret = -1;
 	struct host_mem *m = NULL;
-	OK(host_mem_create(MIB, &m));
-	OK(vfu_dma_map(C, IOVA_B, 0x40000, -1, 0, VFU_PROT_READ));
+	REQUIRE_RC(host_mem_create(MIB, &m));
+	REQUIRE_RC(vfu_dma_map(C, IOVA_B, 0x40000, -1, 0, VFU_PROT_READ));
 	/* overlaps with it are refused, whatever backs either side */
 	int rc = vfu_dma_map(C, IOVA_B, 0x40000, -1, 0, VFU_PROT_READ);
-	CHECK(rc == -EEXIST, "fd-less range mapped twice: %d (%s), want EEXIST", rc, strerror(-rc));
+	REQUIRE_MSG(rc == -EEXIST, "fd-less range mapped twice: %d (%s), want EEXIST", rc, strerror(-rc));
 	rc = vfu_dma_map(C, IOVA_B + 0x10000, 0x1000, m->fd, 0, RW);
-	CHECK(rc == -EEXIST, "fd range inside an fd-less one: %d (%s), want EEXIST", rc, strerror(-rc));
+	REQUIRE_MSG(rc == -EEXIST, "fd range inside an fd-less one: %d (%s), want EEXIST", rc, strerror(-rc));
 	rc = vfu_dma_map(C, IOVA_B - 0x1000, 0x2000, m->fd, 0, RW);
-	CHECK(rc == -EEXIST, "fd range over the start of an fd-less one: %d (%s), want EEXIST", rc,
-	      strerror(-rc));
+	REQUIRE_MSG(rc == -EEXIST, "fd range over the start of an fd-less one: %d (%s), want EEXIST", rc,
+	            strerror(-rc));
 	rc = vfu_dma_map(C, IOVA_B + 0x3f000, 0x2000, -1, 0, RW);
-	CHECK(rc == -EEXIST, "fd-less range over the end of an fd-less one: %d (%s), want EEXIST", rc,
-	      strerror(-rc));
-	OK(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
+	REQUIRE_MSG(rc == -EEXIST, "fd-less range over the end of an fd-less one: %d (%s), want EEXIST", rc,
+	            strerror(-rc));
+	REQUIRE_RC(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
 	rc = vfu_dma_map(C, IOVA_A + MIB - 0x1000, 0x2000, -1, 0, RW);
-	CHECK(rc == -EEXIST, "fd-less range over the end of an fd one: %d (%s), want EEXIST", rc,
-	      strerror(-rc));
+	REQUIRE_MSG(rc == -EEXIST, "fd-less range over the end of an fd one: %d (%s), want EEXIST", rc,
+	            strerror(-rc));
 	/* adjacent is fine on both sides */
-	OK(vfu_dma_map(C, IOVA_A + MIB, 0x1000, -1, 0, RW));
-	OK(vfu_dma_map(C, IOVA_B + 0x40000, 0x1000, m->fd, 0, RW));
+	REQUIRE_RC(vfu_dma_map(C, IOVA_A + MIB, 0x1000, -1, 0, RW));
+	REQUIRE_RC(vfu_dma_map(C, IOVA_B + 0x40000, 0x1000, m->fd, 0, RW));
 	/* only the exact range unmaps */
-	FAILS(vfu_dma_unmap(C, IOVA_B, 0x1000), "unmap of part of an fd-less range");
-	OK(vfu_sync(C));
-	FAILS(vfu_dma_unmap(C, IOVA_B, 0x80000), "unmap of more than an fd-less range");
-	OK(vfu_sync(C));
-	OK(vfu_dma_unmap(C, IOVA_B, 0x40000));
-	FAILS(vfu_dma_unmap(C, IOVA_B, 0x40000), "unmap of an fd-less range already unmapped");
+	REQUIRE_ERR(vfu_dma_unmap(C, IOVA_B, 0x1000), "unmap of part of an fd-less range");
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_ERR(vfu_dma_unmap(C, IOVA_B, 0x80000), "unmap of more than an fd-less range");
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_B, 0x40000));
+	REQUIRE_ERR(vfu_dma_unmap(C, IOVA_B, 0x40000), "unmap of an fd-less range already unmapped");
 	/* the range is free again, for either kind */
-	OK(vfu_dma_map(C, IOVA_B, 0x40000, m->fd, 0, RW));
-	OK(vfu_dma_unmap(C, IOVA_B, 0x40000));
-	OK(vfu_dma_map(C, IOVA_B, 0x40000, -1, 0, RW));
-	OK(vfu_dma_unmap(C, IOVA_B, 0x40000));
-	OK(vfu_dma_unmap(C, IOVA_B + 0x40000, 0x1000));
-	OK(vfu_dma_unmap(C, IOVA_A + MIB, 0x1000));
-	OK(vfu_dma_unmap(C, IOVA_A, MIB));
-	OK(vfu_sync(C));
-	ret = 0;
+	REQUIRE_RC(vfu_dma_map(C, IOVA_B, 0x40000, m->fd, 0, RW));
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_B, 0x40000));
+	REQUIRE_RC(vfu_dma_map(C, IOVA_B, 0x40000, -1, 0, RW));
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_B, 0x40000));
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_B + 0x40000, 0x1000));
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_A + MIB, 0x1000));
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_A, MIB));
+	REQUIRE_RC(vfu_sync(C));
 out:
 	host_mem_destroy(m);
-	return ret;
 }
 
-static int t_dma_unmap_wrong(void)
+static void t_dma_unmap_wrong(void)
 {
-	int ret = -1;
 	struct host_mem *m = NULL;
-	OK(host_mem_create(MIB, &m));
-	OK(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
+	REQUIRE_RC(host_mem_create(MIB, &m));
+	REQUIRE_RC(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
 	/* not the mapped range: an error, and the next request gets its own reply */
-	FAILS(vfu_dma_unmap(C, IOVA_A, 0x1000), "unmap of part of a mapping");
-	OK(vfu_sync(C));
-	FAILS(vfu_dma_unmap(C, IOVA_A + 0x1000, MIB), "unmap of a shifted range");
-	OK(vfu_sync(C));
-	FAILS(vfu_dma_unmap(C, IOVA_B, MIB), "unmap of a range never mapped");
+	REQUIRE_ERR(vfu_dma_unmap(C, IOVA_A, 0x1000), "unmap of part of a mapping");
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_ERR(vfu_dma_unmap(C, IOVA_A + 0x1000, MIB), "unmap of a shifted range");
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_ERR(vfu_dma_unmap(C, IOVA_B, MIB), "unmap of a range never mapped");
 	{
 		struct vfu_device_info info;
-		OK(vfu_get_device_info(C, &info));
-		CHECK(info.num_regions == NUM_REGIONS, "reply after a failed unmap is not ours");
+		REQUIRE_RC(vfu_get_device_info(C, &info));
+		REQUIRE_MSG(info.num_regions == NUM_REGIONS, "reply after a failed unmap is not ours");
 	}
 	/* a failed unmap with another request right behind it, unanswered yet */
 	{
@@ -1780,19 +1668,19 @@ static int t_dma_unmap_wrong(void)
 		struct vfu_msg_device_info di = { .argsz = sizeof(di) };
 		struct raw_reply r;
 		uint16_t id1 = vfu_next_msg_id(C), id2 = vfu_next_msg_id(C);
-		OK(raw_cmd(C, id1, VFU_CMD_DMA_UNMAP, VFU_F_TYPE_COMMAND, &u, sizeof(u), NULL, 0));
-		OK(raw_cmd(C, id2, VFU_CMD_DEVICE_GET_INFO, VFU_F_TYPE_COMMAND, &di, sizeof(di), NULL, 0));
-		OK(raw_recv(C, &r, 3000));
-		CHECK(r.h.msg_id == id1 && r.h.command == VFU_CMD_DMA_UNMAP && (r.h.flags & VFU_F_ERROR),
-		      "first reply: id %u command %u flags 0x%x, want the unmap's error", r.h.msg_id, r.h.command,
-		      r.h.flags);
-		OK(raw_recv(C, &r, 3000));
-		CHECK(r.h.msg_id == id2 && r.h.command == VFU_CMD_DEVICE_GET_INFO && !(r.h.flags & VFU_F_ERROR),
-		      "second reply: id %u command %u flags 0x%x, want DEVICE_GET_INFO's", r.h.msg_id,
-		      r.h.command, r.h.flags);
+		REQUIRE_RC(raw_cmd(C, id1, VFU_CMD_DMA_UNMAP, VFU_F_TYPE_COMMAND, &u, sizeof(u), NULL, 0));
+		REQUIRE_RC(raw_cmd(C, id2, VFU_CMD_DEVICE_GET_INFO, VFU_F_TYPE_COMMAND, &di, sizeof(di), NULL, 0));
+		REQUIRE_RC(raw_recv(C, &r, 3000));
+		REQUIRE_MSG(r.h.msg_id == id1 && r.h.command == VFU_CMD_DMA_UNMAP && (r.h.flags & VFU_F_ERROR),
+			    "first reply: id %u command %u flags 0x%x, want the unmap's error", r.h.msg_id,
+			    r.h.command, r.h.flags);
+		REQUIRE_RC(raw_recv(C, &r, 3000));
+		REQUIRE_MSG(r.h.msg_id == id2 && r.h.command == VFU_CMD_DEVICE_GET_INFO && !(r.h.flags & VFU_F_ERROR),
+		            "second reply: id %u command %u flags 0x%x, want DEVICE_GET_INFO's", r.h.msg_id,
+		            r.h.command, r.h.flags);
 		struct raw_reply extra;
 		int rc = raw_recv(C, &extra, 200);
-		CHECK(rc == -ETIMEDOUT, "an extra message after the replies: %d", rc);
+		REQUIRE_MSG(rc == -ETIMEDOUT, "an extra message after the replies: %d", rc);
 	}
 	/* a successful unmap with a request right behind it */
 	{
@@ -1800,118 +1688,109 @@ static int t_dma_unmap_wrong(void)
 		struct vfu_msg_device_info di = { .argsz = sizeof(di) };
 		struct raw_reply r;
 		uint16_t id1 = vfu_next_msg_id(C), id2 = vfu_next_msg_id(C);
-		OK(raw_cmd(C, id1, VFU_CMD_DMA_UNMAP, VFU_F_TYPE_COMMAND, &u, sizeof(u), NULL, 0));
-		OK(raw_cmd(C, id2, VFU_CMD_DEVICE_GET_INFO, VFU_F_TYPE_COMMAND, &di, sizeof(di), NULL, 0));
-		OK(raw_recv(C, &r, 3000));
-		CHECK(r.h.msg_id == id1 && r.h.command == VFU_CMD_DMA_UNMAP && !(r.h.flags & VFU_F_ERROR),
-		      "first reply: id %u command %u flags 0x%x error %u, want the unmap's success", r.h.msg_id,
-		      r.h.command, r.h.flags, r.h.error);
-		OK(raw_recv(C, &r, 3000));
-		CHECK(r.h.msg_id == id2 && r.h.command == VFU_CMD_DEVICE_GET_INFO && !(r.h.flags & VFU_F_ERROR),
-		      "second reply: id %u command %u flags 0x%x, want DEVICE_GET_INFO's", r.h.msg_id,
-		      r.h.command, r.h.flags);
+		REQUIRE_RC(raw_cmd(C, id1, VFU_CMD_DMA_UNMAP, VFU_F_TYPE_COMMAND, &u, sizeof(u), NULL, 0));
+		REQUIRE_RC(raw_cmd(C, id2, VFU_CMD_DEVICE_GET_INFO, VFU_F_TYPE_COMMAND, &di, sizeof(di), NULL, 0));
+		REQUIRE_RC(raw_recv(C, &r, 3000));
+		REQUIRE_MSG(r.h.msg_id == id1 && r.h.command == VFU_CMD_DMA_UNMAP && !(r.h.flags & VFU_F_ERROR),
+		            "first reply: id %u command %u flags 0x%x error %u, want the unmap's success", r.h.msg_id,
+		            r.h.command, r.h.flags, r.h.error);
+		REQUIRE_RC(raw_recv(C, &r, 3000));
+		REQUIRE_MSG(r.h.msg_id == id2 && r.h.command == VFU_CMD_DEVICE_GET_INFO && !(r.h.flags & VFU_F_ERROR),
+		            "second reply: id %u command %u flags 0x%x, want DEVICE_GET_INFO's", r.h.msg_id,
+		            r.h.command, r.h.flags);
 	}
-	OK(vfu_sync(C));
-	ret = 0;
+	REQUIRE_RC(vfu_sync(C));
 out:
 	host_mem_destroy(m);
-	return ret;
 }
 
 /* ---- region access ------------------------------------------------------------- */
 
-static int t_region_bad(void)
+static void t_region_bad(void)
 {
-	int ret = -1;
 	uint8_t buf[8] = { 0 };
 	struct msix_layout m;
-	OK(msix_layout(&m));
-	OK(load_region_sizes());
+	REQUIRE_RC(msix_layout(&m));
+	REQUIRE_RC(load_region_sizes());
 	uint32_t absent = opt.virtio ? 0 : 2;
 	uint64_t bsize = region_size[m.table_bir];
-	FAILS(vfu_region_read(C, CFG, CFG_SPACE_SIZE, buf, 4), "config read at 4096");
-	FAILS(vfu_region_read(C, CFG, CFG_SPACE_SIZE - 2, buf, 4), "config read across the end");
-	FAILS(vfu_region_read(C, m.table_bir, bsize - 4, buf, 8), "BAR read across the end");
-	FAILS(vfu_region_read(C, m.table_bir, 1ull << 62, buf, 4), "BAR read far out");
-	FAILS(vfu_region_read(C, CFG, 0, buf, 0), "read of count 0");
-	FAILS(vfu_region_read(C, 42, 0, buf, 4), "read of region 42");
-	FAILS(vfu_region_read(C, NUM_REGIONS, 0, buf, 4), "read of region 9");
-	FAILS(vfu_region_read(C, absent, 0, buf, 4), "read of an absent BAR");
-	FAILS(vfu_region_write(C, CFG, CFG_SPACE_SIZE, buf, 4, false), "config write at 4096");
-	FAILS(vfu_region_write(C, CFG, CFG_SPACE_SIZE - 2, buf, 4, false), "config write across the end");
-	FAILS(vfu_region_write(C, m.table_bir, bsize - 4, buf, 8, false), "BAR write across the end");
-	FAILS(vfu_region_write(C, CFG, 0, buf, 0, false), "write of count 0");
-	FAILS(vfu_region_write(C, 42, 0, buf, 4, false), "write of region 42");
-	FAILS(vfu_region_write(C, absent, 0, buf, 4, false), "write of an absent BAR");
+	REQUIRE_ERR(vfu_region_read(C, CFG, CFG_SPACE_SIZE, buf, 4), "config read at 4096");
+	REQUIRE_ERR(vfu_region_read(C, CFG, CFG_SPACE_SIZE - 2, buf, 4), "config read across the end");
+	REQUIRE_ERR(vfu_region_read(C, m.table_bir, bsize - 4, buf, 8), "BAR read across the end");
+	REQUIRE_ERR(vfu_region_read(C, m.table_bir, 1ull << 62, buf, 4), "BAR read far out");
+	REQUIRE_ERR(vfu_region_read(C, CFG, 0, buf, 0), "read of count 0");
+	REQUIRE_ERR(vfu_region_read(C, 42, 0, buf, 4), "read of region 42");
+	REQUIRE_ERR(vfu_region_read(C, NUM_REGIONS, 0, buf, 4), "read of region 9");
+	REQUIRE_ERR(vfu_region_read(C, absent, 0, buf, 4), "read of an absent BAR");
+	REQUIRE_ERR(vfu_region_write(C, CFG, CFG_SPACE_SIZE, buf, 4, false), "config write at 4096");
+	REQUIRE_ERR(vfu_region_write(C, CFG, CFG_SPACE_SIZE - 2, buf, 4, false), "config write across the end");
+	REQUIRE_ERR(vfu_region_write(C, m.table_bir, bsize - 4, buf, 8, false), "BAR write across the end");
+	REQUIRE_ERR(vfu_region_write(C, CFG, 0, buf, 0, false), "write of count 0");
+	REQUIRE_ERR(vfu_region_write(C, 42, 0, buf, 4, false), "write of region 42");
+	REQUIRE_ERR(vfu_region_write(C, absent, 0, buf, 4, false), "write of an absent BAR");
 	/* a write whose count does not match its data */
 	{
 		struct { struct vfu_msg_region_access a; uint8_t d[4]; } __attribute__((packed)) w = {
 			.a = { .offset = 0, .region = CFG, .count = 8 },
 		};
-		CHECK(expect_error(C, VFU_CMD_REGION_WRITE, &w, sizeof(w), NULL, 0, "count 8 with 4 bytes") == 0,
-		      "REGION_WRITE with a short payload accepted");
+		REQUIRE_MSG(expect_error(C, VFU_CMD_REGION_WRITE, &w, sizeof(w), NULL, 0,
+			    "count 8 with 4 bytes") == 0, "REGION_WRITE with a short payload accepted");
 	}
 	/* boundaries that are fine */
-	OK(vfu_region_read(C, CFG, CFG_SPACE_SIZE - 4, buf, 4));
-	OK(vfu_region_read(C, m.table_bir, bsize - 8, buf, 8));
-	OK(vfu_sync(C));
-	ret = 0;
-out:
-	return ret;
+	REQUIRE_RC(vfu_region_read(C, CFG, CFG_SPACE_SIZE - 4, buf, 4));
+	REQUIRE_RC(vfu_region_read(C, m.table_bir, bsize - 8, buf, 8));
+	REQUIRE_RC(vfu_sync(C));
+out:;
 }
 
-static int t_posted_write(void)
+static void t_posted_write(void)
 {
-	int ret = -1;
 	struct msix_layout m;
-	OK(msix_layout(&m));
+	REQUIRE_RC(msix_layout(&m));
 	uint64_t data_off = m.table_off + 8;	/* vector 0 Message Data */
 	uint32_t val = htole32(0x5a5a1234), got = 0;
-	OK(vfu_region_write(C, m.table_bir, data_off, &val, 4, true));
-	OK(vfu_sync(C));
-	OK(vfu_region_read(C, m.table_bir, data_off, &got, 4));
-	CHECK(got == val, "posted write of 0x%08x reads back 0x%08x", le32toh(val), le32toh(got));
+	REQUIRE_RC(vfu_region_write(C, m.table_bir, data_off, &val, 4, true));
+	REQUIRE_RC(vfu_sync(C));
+	REQUIRE_RC(vfu_region_read(C, m.table_bir, data_off, &got, 4));
+	REQUIRE_MSG(got == val, "posted write of 0x%08x reads back 0x%08x", le32toh(val), le32toh(got));
 	/* a posted write that fails is not answered either: the sync gets its own reply */
 	uint8_t b[4] = { 0 };
-	OK(vfu_region_write(C, 42, 0, b, 4, true));
-	OK(vfu_region_write(C, CFG, CFG_SPACE_SIZE, b, 4, true));
-	OK(vfu_sync(C));
+	REQUIRE_RC(vfu_region_write(C, 42, 0, b, 4, true));
+	REQUIRE_RC(vfu_region_write(C, CFG, CFG_SPACE_SIZE, b, 4, true));
+	REQUIRE_RC(vfu_sync(C));
 	/* posted writes land in order */
 	{
 		uint32_t v1 = htole32(0x11111000), v2 = htole32(0x22222000);
-		OK(vfu_region_write(C, m.table_bir, m.table_off, &v1, 4, true));
-		OK(vfu_region_write(C, m.table_bir, m.table_off, &v2, 4, true));
-		OK(vfu_region_read(C, m.table_bir, m.table_off, &got, 4));
-		CHECK(got == v2, "posted writes out of order: read 0x%08x", le32toh(got));
+		REQUIRE_RC(vfu_region_write(C, m.table_bir, m.table_off, &v1, 4, true));
+		REQUIRE_RC(vfu_region_write(C, m.table_bir, m.table_off, &v2, 4, true));
+		REQUIRE_RC(vfu_region_read(C, m.table_bir, m.table_off, &got, 4));
+		REQUIRE_MSG(got == v2, "posted writes out of order: read 0x%08x", le32toh(got));
 	}
-	ret = 0;
-out:
-	return ret;
+out:;
 }
 
-static int t_write_multi(void)
+static void t_write_multi(void)
 {
-	int ret = -1;
 	struct msix_layout m;
 	struct vfu_write w[64];
 	uint8_t *shadow = NULL, *table = NULL;
-	OK(msix_layout(&m));
-	CHECK(vfu_get_caps(C)->write_multiple, "write_multiple was not negotiated");
+	REQUIRE_RC(msix_layout(&m));
+	REQUIRE_MSG(vfu_get_caps(C)->write_multiple, "write_multiple was not negotiated");
 	size_t tlen = (size_t)m.n * MSIX_ENTRY;
 	/* one write */
 	memset(w, 0, sizeof(w));
 	w[0] = (struct vfu_write){ .region = m.table_bir, .count = 4, .offset = m.table_off + 8 };
 	uint32_t v = htole32(0xa5a5a5a5), got;
 	memcpy(w[0].data, &v, 4);
-	OK(vfu_region_write_multi(C, w, 1, false));
-	OK(vfu_region_read(C, m.table_bir, m.table_off + 8, &got, 4));
-	CHECK(got == v, "REGION_WRITE_MULTI of 1: read back 0x%08x", le32toh(got));
+	REQUIRE_RC(vfu_region_write_multi(C, w, 1, false));
+	REQUIRE_RC(vfu_region_read(C, m.table_bir, m.table_off + 8, &got, 4));
+	REQUIRE_MSG(got == v, "REGION_WRITE_MULTI of 1: read back 0x%08x", le32toh(got));
 	/* 64 writes over the address/data dwords of the table (never Vector
 	 * Control, never the low 2 address bits), mirrored in a shadow */
 	shadow = malloc(tlen);
 	table = malloc(tlen);
-	CHECK(shadow && table, "out of memory");
-	OK(vfu_region_read(C, m.table_bir, m.table_off, shadow, tlen));
+	REQUIRE_MSG(shadow && table, "out of memory");
+	REQUIRE_RC(vfu_region_read(C, m.table_bir, m.table_off, shadow, tlen));
 	for (int i = 0; i < 64; i++) {
 		uint32_t dw = (uint32_t)i % (m.n * 3u);	/* dword index among 3 per vector */
 		uint32_t off = dw / 3 * MSIX_ENTRY + dw % 3 * 4;
@@ -1921,14 +1800,14 @@ static int t_write_multi(void)
 		memcpy(w[i].data, &le, 4);
 		memcpy(shadow + off, &le, 4);
 	}
-	OK(vfu_region_write_multi(C, w, 64, false));
-	OK(vfu_region_read(C, m.table_bir, m.table_off, table, tlen));
-	CHECK(!memcmp(shadow, table, tlen), "table after 64 writes differs from what was written");
+	REQUIRE_RC(vfu_region_write_multi(C, w, 64, false));
+	REQUIRE_RC(vfu_region_read(C, m.table_bir, m.table_off, table, tlen));
+	REQUIRE_MSG(!memcmp(shadow, table, tlen), "table after 64 writes differs from what was written");
 	/* 65 entries: refused (by hand, the library stops at 64) */
 	{
 		size_t plen = 8 + 65 * sizeof(struct vfu_msg_write_multi_entry);
 		uint8_t *p = calloc(1, plen);
-		CHECK(p, "out of memory");
+		REQUIRE_MSG(p, "out of memory");
 		uint64_t cnt = 65;
 		memcpy(p, &cnt, 8);
 		for (int i = 0; i < 65; i++) {
@@ -1939,163 +1818,145 @@ static int t_write_multi(void)
 		}
 		int r = expect_error(C, VFU_CMD_REGION_WRITE_MULTI, p, plen, NULL, 0, "65 writes");
 		free(p);
-		CHECK(r == 0, "REGION_WRITE_MULTI of 65 writes accepted");
+		REQUIRE_MSG(r == 0, "REGION_WRITE_MULTI of 65 writes accepted");
 	}
 	/* a count above 8 in an entry */
 	{
 		struct { struct vfu_msg_write_multi h; struct vfu_msg_write_multi_entry e; } __attribute__((packed))
 			x = { .h = { 1 }, .e = { .offset = m.table_off + 8, .region = m.table_bir, .count = 9 } };
-		CHECK(expect_error(C, VFU_CMD_REGION_WRITE_MULTI, &x, sizeof(x), NULL, 0, "count 9") == 0,
-		      "REGION_WRITE_MULTI entry of 9 bytes accepted");
+		REQUIRE_MSG(expect_error(C, VFU_CMD_REGION_WRITE_MULTI, &x, sizeof(x), NULL, 0, "count 9") == 0,
+		            "REGION_WRITE_MULTI entry of 9 bytes accepted");
 	}
 	/* wr_cnt that disagrees with the size */
 	{
 		struct { struct vfu_msg_write_multi h; struct vfu_msg_write_multi_entry e; } __attribute__((packed))
 			x = { .h = { 2 }, .e = { .offset = m.table_off + 8, .region = m.table_bir, .count = 4 } };
-		CHECK(expect_error(C, VFU_CMD_REGION_WRITE_MULTI, &x, sizeof(x), NULL, 0, "wr_cnt 2 with 1") == 0,
-		      "REGION_WRITE_MULTI with wr_cnt beyond the message accepted");
+		REQUIRE_MSG(expect_error(C, VFU_CMD_REGION_WRITE_MULTI, &x, sizeof(x), NULL, 0,
+			    "wr_cnt 2 with 1") == 0,
+			    "REGION_WRITE_MULTI with wr_cnt beyond the message accepted");
 	}
-	OK(vfu_sync(C));
-	ret = 0;
+	REQUIRE_RC(vfu_sync(C));
 out:
 	free(shadow);
 	free(table);
-	return ret;
 }
 
-static int t_doorbells(void)
+static void t_doorbells(void)
 {
-	int ret = -1;
 	void *base = NULL;
 	int rc = vfu_map_region(C, 0, &base);
 	if (!opt.mmap_db) {
-		CHECK(rc == -EOPNOTSUPP, "BAR0 mapping in trap mode: %d (%s), want EOPNOTSUPP", rc,
-		      strerror(-rc));
+		REQUIRE_MSG(rc == -EOPNOTSUPP, "BAR0 mapping in trap mode: %d (%s), want EOPNOTSUPP", rc,
+		            strerror(-rc));
 		/* trapped doorbell writes are accepted */
 		uint32_t v = htole32(7);
-		OK(vfu_region_write(C, 0, NVME_DOORBELL_OFF, &v, 4, false));
-		ret = 0;
+		REQUIRE_RC(vfu_region_write(C, 0, NVME_DOORBELL_OFF, &v, 4, false));
 		goto out;
 	}
-	OK(rc);
+	REQUIRE_RC(rc);
 	volatile uint32_t *db = (volatile uint32_t *)((uint8_t *)base + NVME_DOORBELL_OFF);
 	db[0] = htole32(0x11);		/* SQ0 tail */
 	db[1] = htole32(0x22);		/* CQ0 head */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	uint32_t got[2];
-	OK(vfu_region_read(C, 0, NVME_DOORBELL_OFF, got, 8));
-	CHECK(le32toh(got[0]) == 0x11 && le32toh(got[1]) == 0x22,
-	      "doorbells written through the mapping read 0x%x 0x%x", le32toh(got[0]), le32toh(got[1]));
+	REQUIRE_RC(vfu_region_read(C, 0, NVME_DOORBELL_OFF, got, 8));
+	REQUIRE_MSG(le32toh(got[0]) == 0x11 && le32toh(got[1]) == 0x22,
+	            "doorbells written through the mapping read 0x%x 0x%x", le32toh(got[0]), le32toh(got[1]));
 	/* the other direction */
 	uint32_t v = htole32(0x33);
-	OK(vfu_region_write(C, 0, NVME_DOORBELL_OFF + 8, &v, 4, false));
-	CHECK(le32toh(db[2]) == 0x33, "trapped write not visible through the mapping: 0x%x", le32toh(db[2]));
-	ret = 0;
+	REQUIRE_RC(vfu_region_write(C, 0, NVME_DOORBELL_OFF + 8, &v, 4, false));
+	REQUIRE_MSG(le32toh(db[2]) == 0x33, "trapped write not visible through the mapping: 0x%x", le32toh(db[2]));
 out:
 	if (base)
 		vfu_unmap_region(C, 0);
-	return ret;
 }
 
-static int t_flr(void)
+static void t_flr(void)
 {
-	int ret = -1;
 	struct msix_layout m;
 	uint16_t ctl, devctl;
-	OK(msix_layout(&m));
+	REQUIRE_RC(msix_layout(&m));
 	int exp = vfu_cfg_find_cap(C, CAP_EXP);
-	OK(exp);
-	OK(msix_ctrl_set(&m, true, false));
-	OK(msix_table_mask(&m, 0, false));
-	OK(vfu_cfg_read16(C, (uint32_t)exp + EXP_DEVCTL, &devctl));
-	OK(vfu_cfg_write16(C, (uint32_t)exp + EXP_DEVCTL, devctl | EXP_DEVCTL_FLR));
-	OK(vfu_cfg_read16(C, (uint32_t)exp + EXP_DEVCTL, &devctl));
-	CHECK(!(devctl & EXP_DEVCTL_FLR), "Initiate FLR reads 1 (DevCtl 0x%04x)", devctl);
-	OK(vfu_cfg_read16(C, (uint32_t)m.cap + MSIX_CTRL, &ctl));
-	CHECK(!(ctl & MSIX_CTRL_ENABLE), "MSI-X still enabled after FLR (0x%04x)", ctl);
+	REQUIRE_RC(exp);
+	REQUIRE_RC(msix_ctrl_set(&m, true, false));
+	REQUIRE_RC(msix_table_mask(&m, 0, false));
+	REQUIRE_RC(vfu_cfg_read16(C, (uint32_t)exp + EXP_DEVCTL, &devctl));
+	REQUIRE_RC(vfu_cfg_write16(C, (uint32_t)exp + EXP_DEVCTL, devctl | EXP_DEVCTL_FLR));
+	REQUIRE_RC(vfu_cfg_read16(C, (uint32_t)exp + EXP_DEVCTL, &devctl));
+	REQUIRE_MSG(!(devctl & EXP_DEVCTL_FLR), "Initiate FLR reads 1 (DevCtl 0x%04x)", devctl);
+	REQUIRE_RC(vfu_cfg_read16(C, (uint32_t)m.cap + MSIX_CTRL, &ctl));
+	REQUIRE_MSG(!(ctl & MSIX_CTRL_ENABLE), "MSI-X still enabled after FLR (0x%04x)", ctl);
 	uint32_t vc;
-	OK(msix_vec_ctrl(&m, 0, &vc));
-	CHECK(vc & MSIX_VEC_MASKED, "vector 0's table mask bit not back to its reset value after FLR");
-	ret = 0;
-out:
-	return ret;
+	REQUIRE_RC(msix_vec_ctrl(&m, 0, &vc));
+	REQUIRE_MSG(vc & MSIX_VEC_MASKED, "vector 0's table mask bit not back to its reset value after FLR");
+out:;
 }
 
-static int t_device_reset(void)
+static void t_device_reset(void)
 {
-	int ret = -1;
 	struct msix_layout m;
 	uint16_t ctl, cmd;
-	OK(msix_layout(&m));
-	OK(msix_ctrl_set(&m, true, false));
-	OK(msix_table_mask(&m, 0, false));
-	OK(vfu_cfg_read16(C, PCI_COMMAND, &cmd));
-	OK(vfu_cfg_write16(C, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY));
-	OK(vfu_cfg_read16(C, (uint32_t)m.cap + MSIX_CTRL, &ctl));
-	CHECK(ctl & MSIX_CTRL_ENABLE, "MSI-X Enable does not stick (0x%04x)", ctl);
-	OK(vfu_device_reset(C));
-	OK(vfu_cfg_read16(C, (uint32_t)m.cap + MSIX_CTRL, &ctl));
-	CHECK(!(ctl & MSIX_CTRL_ENABLE), "MSI-X still enabled after DEVICE_RESET (0x%04x)", ctl);
+	REQUIRE_RC(msix_layout(&m));
+	REQUIRE_RC(msix_ctrl_set(&m, true, false));
+	REQUIRE_RC(msix_table_mask(&m, 0, false));
+	REQUIRE_RC(vfu_cfg_read16(C, PCI_COMMAND, &cmd));
+	REQUIRE_RC(vfu_cfg_write16(C, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY));
+	REQUIRE_RC(vfu_cfg_read16(C, (uint32_t)m.cap + MSIX_CTRL, &ctl));
+	REQUIRE_MSG(ctl & MSIX_CTRL_ENABLE, "MSI-X Enable does not stick (0x%04x)", ctl);
+	REQUIRE_RC(vfu_device_reset(C));
+	REQUIRE_RC(vfu_cfg_read16(C, (uint32_t)m.cap + MSIX_CTRL, &ctl));
+	REQUIRE_MSG(!(ctl & MSIX_CTRL_ENABLE), "MSI-X still enabled after DEVICE_RESET (0x%04x)", ctl);
 	uint32_t vc;
-	OK(msix_vec_ctrl(&m, 0, &vc));
-	CHECK(vc & MSIX_VEC_MASKED, "vector 0's table mask bit not back to its reset value after DEVICE_RESET");
-	OK(vfu_cfg_read16(C, PCI_COMMAND, &cmd));
-	CHECK(!(cmd & PCI_COMMAND_MEMORY), "Memory Space still enabled after DEVICE_RESET (0x%04x)", cmd);
+	REQUIRE_RC(msix_vec_ctrl(&m, 0, &vc));
+	REQUIRE_MSG(vc & MSIX_VEC_MASKED, "vector 0's table mask bit not back to its reset value after DEVICE_RESET");
+	REQUIRE_RC(vfu_cfg_read16(C, PCI_COMMAND, &cmd));
+	REQUIRE_MSG(!(cmd & PCI_COMMAND_MEMORY), "Memory Space still enabled after DEVICE_RESET (0x%04x)", cmd);
 	/* a payload is not expected */
 	uint32_t junk = 0;
-	CHECK(expect_error(C, VFU_CMD_DEVICE_RESET, &junk, sizeof(junk), NULL, 0, "reset with payload") == 0,
-	      "DEVICE_RESET with a payload accepted");
-	OK(vfu_sync(C));
-	ret = 0;
-out:
-	return ret;
+	REQUIRE_MSG(expect_error(C, VFU_CMD_DEVICE_RESET, &junk, sizeof(junk), NULL, 0, "reset with payload") == 0,
+	            "DEVICE_RESET with a payload accepted");
+	REQUIRE_RC(vfu_sync(C));
+out:;
 }
 
-static int t_unknown_command(void)
+static void t_unknown_command(void)
 {
-	int ret = -1;
 	uint32_t junk[4] = { 0 };
-	CHECK(expect_error(C, 99, junk, sizeof(junk), NULL, 0, "command 99") == 0,
-	      "unknown command 99 not refused");
-	CHECK(expect_error(C, 0, NULL, 0, NULL, 0, "command 0") == 0, "command 0 not refused");
-	CHECK(expect_error(C, VFU_CMD_DMA_READ, junk, sizeof(junk), NULL, 0, "DMA_READ from the client") == 0,
-	      "DMA_READ sent to the server not refused");
-	OK(vfu_sync(C));
+	REQUIRE_MSG(expect_error(C, 99, junk, sizeof(junk), NULL, 0, "command 99") == 0,
+	            "unknown command 99 not refused");
+	REQUIRE_MSG(expect_error(C, 0, NULL, 0, NULL, 0, "command 0") == 0, "command 0 not refused");
+	REQUIRE_MSG(expect_error(C, VFU_CMD_DMA_READ, junk, sizeof(junk), NULL, 0, "DMA_READ from the client") == 0,
+	            "DMA_READ sent to the server not refused");
+	REQUIRE_RC(vfu_sync(C));
 	/* an unknown command with the no-reply flag gets no reply */
-	OK(raw_cmd(C, vfu_next_msg_id(C), 99, VFU_F_TYPE_COMMAND | VFU_F_NO_REPLY, junk, sizeof(junk), NULL,
-		   0));
-	OK(vfu_sync(C));
-	ret = 0;
-out:
-	return ret;
+	REQUIRE_RC(raw_cmd(C, vfu_next_msg_id(C), 99, VFU_F_TYPE_COMMAND | VFU_F_NO_REPLY, junk, sizeof(junk), NULL,
+		           0));
+	REQUIRE_RC(vfu_sync(C));
+out:;
 }
 
-static int t_second_client(void)
+static void t_second_client(void)
 {
-	int ret = -1;
 	struct vfu_client *c2 = NULL;
 	int rc = vfu_connect(opt.sock, &c2);
-	CHECK(rc == -ECONNRESET, "a second client while one is connected: %d (%s), want ECONNRESET", rc,
-	      rc ? strerror(-rc) : "connected");
-	OK(vfu_sync(C));
+	REQUIRE_MSG(rc == -ECONNRESET, "a second client while one is connected: %d (%s), want ECONNRESET", rc,
+	            rc ? strerror(-rc) : "connected");
+	REQUIRE_RC(vfu_sync(C));
 	struct vfu_device_info info;
-	OK(vfu_get_device_info(C, &info));
-	ret = 0;
+	REQUIRE_RC(vfu_get_device_info(C, &info));
 out:
 	vfu_close(c2);
-	return ret;
 }
 
-static int t_reconnect_fresh(void)
+static void t_reconnect_fresh(void)
 {
-	int ret = -1;
 	struct host_mem *m = NULL;
 	struct irq_bench b = { .efd = NULL };
-	OK(host_mem_create(MIB, &m));
-	OK(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
-	OK(vfu_dma_map(C, IOVA_B, 0x10000, -1, 0, VFU_PROT_READ));
-	OK(bench_setup(&b));
-	OK(msix_mask(0, false));
+	REQUIRE_RC(host_mem_create(MIB, &m));
+	REQUIRE_RC(vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW));
+	REQUIRE_RC(vfu_dma_map(C, IOVA_B, 0x10000, -1, 0, VFU_PROT_READ));
+	REQUIRE_RC(bench_setup(&b));
+	REQUIRE_RC(msix_mask(0, false));
 	/* keep vector 0's eventfd; the server holds its own copies of all */
 	int old0 = b.efd[0];
 	for (uint16_t i = 1; i < b.n; i++)
@@ -2108,15 +1969,15 @@ static int t_reconnect_fresh(void)
 	if (rc) {
 		C = NULL;
 		close(old0);
-		CHECK(rc == 0, "reconnect right after a disconnect: %s", strerror(-rc));
+		REQUIRE_MSG(rc == 0, "reconnect right after a disconnect: %s", strerror(-rc));
 	}
 	rc = vfu_dma_map(C, IOVA_A, MIB, m->fd, 0, RW);
 	if (!rc)
 		rc = vfu_dma_map(C, IOVA_B, 0x10000, -1, 0, VFU_PROT_READ);
 	if (rc) {
 		close(old0);
-		CHECK(rc == 0, "the previous client's DMA maps survived: map of the same ranges: %s",
-		      strerror(-rc));
+		REQUIRE_MSG(rc == 0, "the previous client's DMA maps survived: map of the same ranges: %s",
+		            strerror(-rc));
 	}
 	/* nor do its eventfds: MSI-X may still be enabled, but vector 0 has none */
 	rc = msix_trigger(0);
@@ -2124,138 +1985,107 @@ static int t_reconnect_fresh(void)
 		rc = vfu_sync(C);
 	uint64_t fired = efd_wait(old0, 100);
 	close(old0);
-	OK(rc);
-	CHECK(fired == 0, "the previous client's eventfd fired for the new client");
-	OK(vfu_dma_unmap(C, IOVA_A, MIB));
-	OK(vfu_dma_unmap(C, IOVA_B, 0x10000));
-	ret = 0;
+	REQUIRE_RC(rc);
+	REQUIRE_MSG(fired == 0, "the previous client's eventfd fired for the new client");
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_A, MIB));
+	REQUIRE_RC(vfu_dma_unmap(C, IOVA_B, 0x10000));
 out:
 	host_mem_destroy(m);
-	return ret;
 }
 
 /* ---- the case table ------------------------------------------------------------ */
 
-struct tcase {
-	const char *name;
-	int (*fn)(void);
-	bool main_conn;		/* runs on the main connection (else: it must be closed) */
-	bool nvme_only;
+enum {
+	MAIN_CONN = 1,		/* runs on the main connection (else: it must be closed) */
+	NVME_ONLY = 2,
 };
 
-static const struct tcase cases[] = {
-	{ "version_reply_caps_subset", t_version_caps, false, false },
-	{ "version_not_first_refused", t_version_not_first, false, false },
-	{ "msg_size_below_header_closes", t_msg_size_small, false, false },
-	{ "msg_size_above_16MiB_closes", t_msg_size_huge, false, false },
-	{ "version_negotiated", t_version_negotiated, true, false },
-	{ "version_second_refused", t_version_second, true, false },
-	{ "device_get_info", t_device_info, true, false },
-	{ "region_info", t_region_info, true, false },
-	{ "irq_info", t_irq_info, true, false },
-	{ "cfg_ids", t_cfg_ids, true, false },
-	{ "cfg_readonly_fields", t_cfg_readonly, true, false },
-	{ "cfg_status_rw1c", t_cfg_status, true, false },
-	{ "cfg_bar_sizing", t_cfg_bar_sizing, true, false },
-	{ "cfg_capability_chain", t_cfg_caps, true, false },
-	{ "cfg_msix_capability", t_msix_cap, true, false },
-	{ "cfg_vpd_vuid", t_cfg_vpd, true, false },
-	{ "cfg_sriov_capability", t_cfg_sriov, true, false },
-	{ "msix_trigger_eventfd", t_msix_trigger, true, false },
-	{ "msix_vector_mask_pba", t_msix_vector_mask, true, false },
-	{ "msix_function_mask", t_msix_function_mask, true, false },
-	{ "set_irqs_bad", t_set_irqs_bad, true, false },
-	{ "dma_map_unmap", t_dma_map, true, false },
-	{ "dma_map_bad", t_dma_bad, true, false },
-	{ "dma_map_without_fd", t_dma_fdless, true, false },
-	{ "dma_unmap_wrong_range_keeps_connection", t_dma_unmap_wrong, true, false },
-	{ "region_access_bad", t_region_bad, true, false },
-	{ "region_write_posted", t_posted_write, true, false },
-	{ "region_write_multi", t_write_multi, true, false },
-	{ "nvme_doorbells", t_doorbells, true, true },
-	{ "pcie_flr", t_flr, true, false },
-	{ "device_reset", t_device_reset, true, false },
-	{ "unknown_command", t_unknown_command, true, false },
-	{ "second_client_refused", t_second_client, true, false },
-	{ "reconnect_fresh_state", t_reconnect_fresh, true, false },
+static const struct tap_case cases[] = {
+	{ "version_reply_caps_subset", t_version_caps, true, 0 },
+	{ "version_not_first_refused", t_version_not_first, true, 0 },
+	{ "msg_size_below_header_closes", t_msg_size_small, true, 0 },
+	{ "msg_size_above_16MiB_closes", t_msg_size_huge, true, 0 },
+	{ "version_negotiated", t_version_negotiated, true, MAIN_CONN },
+	{ "version_second_refused", t_version_second, true, MAIN_CONN },
+	{ "device_get_info", t_device_info, true, MAIN_CONN },
+	{ "region_info", t_region_info, true, MAIN_CONN },
+	{ "irq_info", t_irq_info, true, MAIN_CONN },
+	{ "cfg_ids", t_cfg_ids, true, MAIN_CONN },
+	{ "cfg_readonly_fields", t_cfg_readonly, true, MAIN_CONN },
+	{ "cfg_status_rw1c", t_cfg_status, true, MAIN_CONN },
+	{ "cfg_bar_sizing", t_cfg_bar_sizing, true, MAIN_CONN },
+	{ "cfg_capability_chain", t_cfg_caps, true, MAIN_CONN },
+	{ "cfg_msix_capability", t_msix_cap, true, MAIN_CONN },
+	{ "cfg_vpd_vuid", t_cfg_vpd, true, MAIN_CONN },
+	{ "cfg_sriov_capability", t_cfg_sriov, true, MAIN_CONN },
+	{ "msix_trigger_eventfd", t_msix_trigger, true, MAIN_CONN },
+	{ "msix_vector_mask_pba", t_msix_vector_mask, true, MAIN_CONN },
+	{ "msix_function_mask", t_msix_function_mask, true, MAIN_CONN },
+	{ "set_irqs_bad", t_set_irqs_bad, true, MAIN_CONN },
+	{ "dma_map_unmap", t_dma_map, true, MAIN_CONN },
+	{ "dma_map_bad", t_dma_bad, true, MAIN_CONN },
+	{ "dma_map_without_fd", t_dma_fdless, true, MAIN_CONN },
+	{ "dma_unmap_wrong_range_keeps_connection", t_dma_unmap_wrong, true, MAIN_CONN },
+	{ "region_access_bad", t_region_bad, true, MAIN_CONN },
+	{ "region_write_posted", t_posted_write, true, MAIN_CONN },
+	{ "region_write_multi", t_write_multi, true, MAIN_CONN },
+	{ "nvme_doorbells", t_doorbells, true, MAIN_CONN | NVME_ONLY },
+	{ "pcie_flr", t_flr, true, MAIN_CONN },
+	{ "device_reset", t_device_reset, true, MAIN_CONN },
+	{ "unknown_command", t_unknown_command, true, MAIN_CONN },
+	{ "second_client_refused", t_second_client, true, MAIN_CONN },
+	{ "reconnect_fresh_state", t_reconnect_fresh, true, MAIN_CONN },
 };
 
-static int run_cases(void)
+static const char *case_skip(const struct tap_case *c)
 {
-	size_t n = sizeof(cases) / sizeof(cases[0]);
-	int failed = 0;
-	printf("1..%zu\n", n);
-	fflush(stdout);
-	for (size_t i = 0; i < n; i++) {
-		const struct tcase *t = &cases[i];
-		g_diag_len = 0;
-		g_diag[0] = '\0';
-		if (t->nvme_only && opt.virtio) {
-			printf("ok %zu - %s # SKIP NVMe only\n", i + 1, t->name);
-			continue;
-		}
-		int rc = 0;
-		if (t->main_conn) {
-			if (C && vfu_sync(C)) {
-				diag("(the main connection was lost before this case; reconnecting)");
-				main_close();
-			}
-			rc = main_connect();
-			if (rc)
-				diag("cannot connect to %s: %s", opt.sock, strerror(-rc));
-		} else {
-			main_close();
-		}
-		if (!rc)
-			rc = t->fn();
-		if (rc) {
-			failed++;
-			printf("not ok %zu - %s\n", i + 1, t->name);
-			for (char *line = strtok(g_diag, "\n"); line; line = strtok(NULL, "\n"))
-				printf("# %s\n", line);
-		} else {
-			printf("ok %zu - %s\n", i + 1, t->name);
-		}
-		fflush(stdout);
-	}
-	main_close();
-	return failed;
+	return (c->flags & NVME_ONLY) && opt.virtio ? "NVMe only" : NULL;
 }
+
+static bool case_setup(const struct tap_case *c)
+{
+	if (!(c->flags & MAIN_CONN)) {
+		main_close();
+		return true;
+	}
+	if (C && vfu_sync(C)) {
+		diag("(the main connection was lost before this case; reconnecting)");
+		main_close();
+	}
+	int rc = main_connect();
+	if (rc)
+		FAIL("cannot connect to %s: %s", opt.sock, strerror(-rc));
+	return rc == 0;
+}
+
+static const struct tap_suite suite = {
+	.prog = "vfu_conformance", .cases = cases, .ncases = sizeof(cases) / sizeof(cases[0]),
+	.skip = case_skip, .setup = case_setup,
+};
 
 /* ---- helper mode: NumVFs -------------------------------------------------------- */
 
-static int set_numvfs(void)
+static void set_numvfs(void)
 {
-	int ret = -1;
 	uint16_t ctl, total, num;
-	printf("1..1\n");
-	OK(main_connect());
+	REQUIRE_RC(main_connect());
 	int cap = vfu_cfg_find_ext_cap(C, EXT_CAP_SRIOV);
-	OK(cap);
+	REQUIRE_RC(cap);
 	uint32_t at = (uint32_t)cap;
-	OK(vfu_cfg_read16(C, at + SRIOV_TOTAL_VFS, &total));
-	CHECK(opt.set_numvfs <= total, "NumVFs %d above TotalVFs %u", opt.set_numvfs, total);
+	REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_TOTAL_VFS, &total));
+	REQUIRE_MSG(opt.set_numvfs <= total, "NumVFs %d above TotalVFs %u", opt.set_numvfs, total);
 	/* NumVFs may change only while VF Enable is clear */
-	OK(vfu_cfg_read16(C, at + SRIOV_CTRL, &ctl));
-	OK(vfu_cfg_write16(C, at + SRIOV_CTRL, (uint16_t)(ctl & ~(SRIOV_CTRL_VFE | SRIOV_CTRL_MSE))));
-	OK(vfu_cfg_write16(C, at + SRIOV_NUM_VFS, (uint16_t)opt.set_numvfs));
+	REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_CTRL, &ctl));
+	REQUIRE_RC(vfu_cfg_write16(C, at + SRIOV_CTRL, (uint16_t)(ctl & ~(SRIOV_CTRL_VFE | SRIOV_CTRL_MSE))));
+	REQUIRE_RC(vfu_cfg_write16(C, at + SRIOV_NUM_VFS, (uint16_t)opt.set_numvfs));
 	if (opt.set_numvfs)
-		OK(vfu_cfg_write16(C, at + SRIOV_CTRL, (uint16_t)(ctl | SRIOV_CTRL_VFE | SRIOV_CTRL_MSE)));
-	OK(vfu_cfg_read16(C, at + SRIOV_NUM_VFS, &num));
-	OK(vfu_cfg_read16(C, at + SRIOV_CTRL, &ctl));
-	CHECK(num == opt.set_numvfs, "NumVFs reads %u after writing %d", num, opt.set_numvfs);
-	CHECK(!!(ctl & SRIOV_CTRL_VFE) == !!opt.set_numvfs, "VF Enable reads %d", !!(ctl & SRIOV_CTRL_VFE));
-	ret = 0;
+		REQUIRE_RC(vfu_cfg_write16(C, at + SRIOV_CTRL, (uint16_t)(ctl | SRIOV_CTRL_VFE | SRIOV_CTRL_MSE)));
+	REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_NUM_VFS, &num));
+	REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_CTRL, &ctl));
+	REQUIRE_MSG(num == opt.set_numvfs, "NumVFs reads %u after writing %d", num, opt.set_numvfs);
+	REQUIRE_MSG(!!(ctl & SRIOV_CTRL_VFE) == !!opt.set_numvfs, "VF Enable reads %d", !!(ctl & SRIOV_CTRL_VFE));
 out:
 	main_close();
-	if (ret) {
-		printf("not ok 1 - set_numvfs %d\n", opt.set_numvfs);
-		for (char *line = strtok(g_diag, "\n"); line; line = strtok(NULL, "\n"))
-			printf("# %s\n", line);
-	} else {
-		printf("ok 1 - set_numvfs %d\n", opt.set_numvfs);
-	}
-	return ret ? 1 : 0;
 }
 
 /* ---- helper mode: VF disabled while its client unmaps ------------------------- */
@@ -2265,23 +2095,22 @@ out:
  * through the PF, so that the VF endpoint goes away while the unmap waits
  * for its grace period. The service must survive: afterwards the PF still
  * answers. Repeated rounds re-enable the VFs. */
-static int race_vf_unmap(void)
+static void race_vf_unmap(void)
 {
-	int ret = -1, round;
+	int round;
 	struct vfu_client *vf = NULL;
 	struct host_mem *m = NULL;
 	uint16_t ctl, num;
-	printf("1..1\n");
-	OK(main_connect());
+	REQUIRE_RC(main_connect());
 	int cap = vfu_cfg_find_ext_cap(C, EXT_CAP_SRIOV);
-	OK(cap);
+	REQUIRE_RC(cap);
 	uint32_t at = (uint32_t)cap;
-	OK(vfu_cfg_read16(C, at + SRIOV_NUM_VFS, &num));
-	CHECK(num >= 1, "enable VFs first (NumVFs %u)", num);
-	OK(host_mem_create(MIB, &m));
+	REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_NUM_VFS, &num));
+	REQUIRE_MSG(num >= 1, "enable VFs first (NumVFs %u)", num);
+	REQUIRE_RC(host_mem_create(MIB, &m));
 	for (round = 0; round < 20; round++) {
-		OK(vfu_cfg_read16(C, at + SRIOV_CTRL, &ctl));
-		OK(vfu_cfg_write16(C, at + SRIOV_CTRL, (uint16_t)(ctl | SRIOV_CTRL_VFE | SRIOV_CTRL_MSE)));
+		REQUIRE_RC(vfu_cfg_read16(C, at + SRIOV_CTRL, &ctl));
+		REQUIRE_RC(vfu_cfg_write16(C, at + SRIOV_CTRL, (uint16_t)(ctl | SRIOV_CTRL_VFE | SRIOV_CTRL_MSE)));
 		int rc = -ENOENT;
 		for (int tries = 0; tries < 200 && rc; tries++) {
 			rc = vfu_connect(opt.race_vf, &vf);
@@ -2290,29 +2119,20 @@ static int race_vf_unmap(void)
 				usleep(5000);
 			}
 		}
-		OK(rc);
-		OK(vfu_dma_map(vf, IOVA_A, MIB, m->fd, 0, RW));
+		REQUIRE_RC(rc);
+		REQUIRE_RC(vfu_dma_map(vf, IOVA_A, MIB, m->fd, 0, RW));
 		struct vfu_msg_dma_unmap u = { .argsz = sizeof(u), .address = IOVA_A, .size = MIB };
-		OK(raw_cmd(vf, vfu_next_msg_id(vf), VFU_CMD_DMA_UNMAP, VFU_F_TYPE_COMMAND, &u, sizeof(u), NULL,
-			   0));
-		OK(vfu_cfg_write16(C, at + SRIOV_CTRL, (uint16_t)(ctl & ~(SRIOV_CTRL_VFE | SRIOV_CTRL_MSE))));
+		REQUIRE_RC(raw_cmd(vf, vfu_next_msg_id(vf), VFU_CMD_DMA_UNMAP, VFU_F_TYPE_COMMAND, &u,
+			   sizeof(u), NULL, 0));
+		REQUIRE_RC(vfu_cfg_write16(C, at + SRIOV_CTRL, (uint16_t)(ctl & ~(SRIOV_CTRL_VFE | SRIOV_CTRL_MSE))));
 		vfu_close(vf);
 		vf = NULL;
-		OK(vfu_sync(C));
+		REQUIRE_RC(vfu_sync(C));
 	}
-	ret = 0;
 out:
 	vfu_close(vf);
 	host_mem_destroy(m);
 	main_close();
-	if (ret) {
-		printf("not ok 1 - vf_disabled_during_unmap\n");
-		for (char *line = strtok(g_diag, "\n"); line; line = strtok(NULL, "\n"))
-			printf("# %s\n", line);
-	} else {
-		printf("ok 1 - vf_disabled_during_unmap\n");
-	}
-	return ret ? 1 : 0;
 }
 
 /* ---- main ---------------------------------------------------------------------- */
@@ -2322,6 +2142,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: vfu_conformance SOCKET [--nvme|--virtio] [--mmap-doorbells] [--expect-vuid VUID]\n"
 		"                       [--vf] [--msix N] [--total-vfs N] [--bdf BDF --first-vf-bdf BDF]\n"
+		"                       [--case NAME]... [--list]\n"
 		"       vfu_conformance SOCKET --set-numvfs N\n"
 		"       vfu_conformance PF_SOCKET --race-vf-unmap VF_SOCKET\n");
 }
@@ -2335,8 +2156,19 @@ static int parse_int(const char *s, int max)
 	return (int)v;
 }
 
+/* A helper mode: one case of its own, in TAP. */
+static int run_one(const char *name, void (*fn)(void))
+{
+	const struct tap_case one = { name, fn, true, 0 };
+	const struct tap_suite s = { .prog = "vfu_conformance", .cases = &one, .ncases = 1 };
+	const struct tap_opts none = { .nnames = 0 };
+	return tap_run(&s, &none);
+}
+
 int main(int argc, char **argv)
 {
+	struct tap_opts T = { .nnames = 0 };
+
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -2365,6 +2197,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--race-vf-unmap") && val) {
 			opt.race_vf = val;
 			i++;
+		} else if (tap_opt(&T, a, val, &i)) {
+			continue;
 		} else if (a[0] != '-' && !opt.sock) {
 			opt.sock = a;
 		} else {
@@ -2372,13 +2206,22 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!opt.sock || opt.msix < -1 || opt.total_vfs < 0) {
+	if ((!opt.sock && !T.list) || opt.msix < -1 || opt.total_vfs < 0) {
 		usage();
 		return 2;
 	}
-	if (opt.set_numvfs >= 0)
-		return set_numvfs();
+	if (opt.set_numvfs >= 0) {
+		char name[32];
+		snprintf(name, sizeof(name), "set_numvfs %d", opt.set_numvfs);
+		return run_one(name, set_numvfs);
+	}
 	if (opt.race_vf)
-		return race_vf_unmap();
-	return run_cases() ? 1 : 0;
+		return run_one("vf_disabled_during_unmap", race_vf_unmap);
+	int rc = tap_run(&suite, &T);
+	main_close();
+	if (rc < 0) {
+		usage();
+		return 2;
+	}
+	return rc;
 }
