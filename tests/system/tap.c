@@ -36,7 +36,7 @@ static void diag_line(const char *line)
 
 void diag(const char *fmt, ...)
 {
-	char line[1024];
+	char line[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -47,7 +47,7 @@ void diag(const char *fmt, ...)
 
 void tap_fail(const char *file, int line, const char *fmt, ...)
 {
-	char msg[1024], full[1200];
+	char msg[4096], full[4200];
 	va_list ap;
 
 	__atomic_add_fetch(&g_fails, 1, __ATOMIC_RELAXED);
@@ -159,7 +159,8 @@ void tap_print_cases(FILE *f, const struct tap_suite *s)
 		fprintf(f, " %s%s", s->cases[i].name, s->cases[i].dflt ? "" : "*");
 }
 
-const struct tap_case *tap_find(const struct tap_suite *s, const char *name)
+/* The case called name, or NULL. */
+static const struct tap_case *tap_find(const struct tap_suite *s, const char *name)
 {
 	for (size_t i = 0; i < s->ncases; i++)
 		if (!strcmp(s->cases[i].name, name))

@@ -118,9 +118,6 @@ bool tap_parse(int argc, char **argv, struct tap_opts *t, const struct tap_arg *
 /* " name" for each case, "*" after those run only when named, on f. */
 void tap_print_cases(FILE *f, const struct tap_suite *s);
 
-/* The case called name, or NULL. */
-const struct tap_case *tap_find(const struct tap_suite *s, const char *name);
-
 /* With --list, print the names; else run the named cases (the default ones
  * when none is named) and print TAP. Returns the exit status: 0 when all
  * passed, 1 when some failed, -1 for an unknown case name (said on stderr:
