@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,7 +26,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "host/host_mem.h"
@@ -37,6 +35,8 @@
 #include "host/vfio_user_proto.h"
 #include "host/vhost_user_front.h"
 #include "host/virtio_blk_host.h"
+
+#include "tap.h"
 
 #define DEADLINE_MS	20000	/* "promptly": generous, for a loaded 2-core machine */
 #define XIOVA		0x80000000ull	/* an extra DMA region of ours */
@@ -55,30 +55,7 @@ static struct {
 	int count;
 } O = { .nsid = 1, .lba = 512, .seed = 11, .op = "read", .then = "hold", .dsm_cmds = 1, .count = 64 };
 
-/* ---- diagnostics --------------------------------------------------------------------- */
-
-static int g_fails;
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	printf("# ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	fflush(stdout);
-}
-
-#define FAIL(...) do { g_fails++; diag("FAIL %s:%d:", __FILE__, __LINE__); diag(__VA_ARGS__); } while (0)
-#define CHECK(c) do { if (!(c)) FAIL("check failed: %s", #c); } while (0)
-#define CHECK_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
-	if (a_ != b_) FAIL("%s == %s: got %lld (0x%llx), want %lld (0x%llx)", #a, #b, a_, \
-			   (unsigned long long)a_, b_, (unsigned long long)b_); } while (0)
-#define REQUIRE(c) do { if (!(c)) { FAIL("required: %s", #c); goto out; } } while (0)
-#define REQUIRE_OK(expr) do { int st_ = (expr); if (st_ != 0) { \
-	FAIL("%s: %s, want success", #expr, st_str(st_)); goto out; } } while (0)
+/* ---- diagnostics (tap.h: printed at once, this program prints no TAP) --------------------- */
 
 static const char *st_str(int st)
 {
@@ -92,41 +69,17 @@ static const char *st_str(int st)
 	return s;
 }
 
-static int64_t now_ms(void)
+/* REQUIRE_OK (tap.h) says the NVMe status, or the errno */
+const char *tap_status_str(int rc)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	return st_str(rc);
 }
 
 /* "# READY what", then one line on stdin (up to ms); false when none came. */
 static bool handshake(const char *what, int ms, char *buf, size_t len)
 {
 	diag("READY %s", what);
-	size_t n = 0;
-	int64_t end = now_ms() + ms;
-	while (n + 1 < len) {
-		int left = (int)(end - now_ms());
-		if (left <= 0)
-			return false;
-		struct pollfd p = { .fd = 0, .events = POLLIN };
-		if (poll(&p, 1, left) <= 0)
-			continue;
-		char c;
-		if (read(0, &c, 1) != 1)
-			return false;
-		if (c == '\n')
-			break;
-		buf[n++] = c;
-	}
-	buf[n] = '\0';
-	return true;
+	return wait_line(ms, buf, len);
 }
 
 /* ---- data patterns ----------------------------------------------------------------------- */
@@ -286,7 +239,7 @@ static void vanish(void)
 {
 	diag("RESULT vanished=1");
 	fflush(stdout);
-	_exit(g_fails ? 1 : 0);
+	_exit(tap_failures() ? 1 : 0);
 }
 
 /* A fresh client on the function: data written and read back, CSTS fine. */
@@ -634,7 +587,7 @@ static void case_irq_fds(void)
 			FAIL("identify %d: %s", i, st_str(st));
 			break;
 		}
-		if (g_fails)
+		if (tap_failures())
 			break;
 	}
 	diag("RESULT io_ms=%lld", (long long)(now_ms() - t0));
@@ -1483,10 +1436,7 @@ static void case_features_live(void)
 
 /* ---- main ------------------------------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
+static const struct tap_case cases[] = {
 	{ "io", case_io },
 	{ "aer_unmapped", case_aer_unmapped },
 	{ "truncate", case_truncate },
@@ -1522,6 +1472,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	tap_set_immediate();
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1556,8 +1507,8 @@ int main(int argc, char **argv)
 		if (strcmp(cases[i].name, O.cas))
 			continue;
 		cases[i].fn();
-		diag("END %s: %d failure%s", O.cas, g_fails, g_fails == 1 ? "" : "s");
-		return g_fails ? 1 : 0;
+		diag("END %s: %d failure%s", O.cas, tap_failures(), tap_failures() == 1 ? "" : "s");
+		return tap_failures() ? 1 : 0;
 	}
 	usage();
 	return 2;
