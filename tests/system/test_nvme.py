@@ -116,6 +116,9 @@ def run_e2e(sock, args, timeout=150):
                        timeout=timeout, stdin=subprocess.DEVNULL)
     out = p.stdout + p.stderr
     check_tap(out, p.returncode, " ".join(str(a) for a in args))
+    for line in out.splitlines():
+        if "burst of 16" in line:
+            print(line, flush=True)	# what case_dbbuf measured
     return out
 
 
