@@ -26,15 +26,7 @@ struct vblk_ctrl *vblk_ctrl_find(const char *name)
 struct vblk_ctrl *vblk_ctrl_first(void) { return g_ctrls; }
 struct vblk_ctrl *vblk_ctrl_next(struct vblk_ctrl *c) { return c->next; }
 const char *vblk_ctrl_name(const struct vblk_ctrl *c) { return c->name; }
-struct emu_function *vblk_ctrl_fn(struct vblk_ctrl *c) { return c->fn; }
 uint32_t vblk_ctrl_num_queues(const struct vblk_ctrl *c) { return c->num_queues; }
-uint32_t vblk_ctrl_queue_size(const struct vblk_ctrl *c) { return c->queue_size; }
-
-void vblk_ctrl_set_transport(struct vblk_ctrl *c, const struct vblk_transport_ops *ops, void *tctx)
-{
-	c->tops = ops;
-	c->tctx = tctx;
-}
 
 /* null_media is read by the reactors (vblk_queue.c) */
 static void set_null_media(struct vblk_ctrl *c, bool v)
@@ -187,8 +179,8 @@ int vblk_ctrl_create(const struct vblk_params *p, struct vblk_ctrl **out, char *
 	c->qpause[QLIFE_SUSPEND] = c->suspended;
 	c->qpause[QLIFE_MEDIA] = c->no_media_pause;
 	c->features = compute_features(c);
-	int rc = emu_get_config()->vblk_transport == EMU_VBLK_VFIO_USER ? vblk_pci_attach(c, err, errlen)
-									  : vhu_endpoint_create(c, err, errlen);
+	vblk_virtio_init(c);
+	int rc = virtio_transport_attach(&c->vdev, &c->transport, err, errlen);
 	if (rc) {
 		if (c->bdev)
 			bdev_release(c->bdev);
@@ -219,8 +211,7 @@ struct destroy_ctx {
 static void destroy_finish(struct destroy_ctx *d)
 {
 	struct vblk_ctrl *c = d->c;
-	if (c->tops && c->tops->destroy)
-		c->tops->destroy(c, c->tctx);
+	virtio_transport_destroy(c->transport);
 	if (c->bdev)
 		bdev_release(c->bdev);
 	emu_queues_release(c->num_queues);
@@ -250,8 +241,7 @@ void vblk_ctrl_destroy(struct vblk_ctrl *c, bool force, vblk_done_fn cb, void *a
 		cb(arg, -EBUSY, "the controller is already being destroyed");
 		return;
 	}
-	if (!force && emu_fn_is_vf(c->fn) && c->tops && c->tops->driver_live &&
-	    c->tops->driver_live(c, c->tctx)) {
+	if (!force && emu_fn_is_vf(c->fn) && virtio_transport_driver_live(c->transport)) {
 		snprintf(msg, sizeof(msg), "%s is a VF in use by a driver; use --force (or set sriov_numvfs to 0)",
 			 c->name);
 		cb(arg, -EBUSY, msg);
@@ -417,7 +407,7 @@ int vblk_ctrl_bdev_attach(struct vblk_ctrl *c, const char *name, const char *vbl
 		snprintf(err, errlen, "bdev %s does not exist", name);
 		return -ENODEV;
 	}
-	bool live = c->tops && c->tops->driver_live && c->tops->driver_live(c, c->tctx);
+	bool live = virtio_transport_driver_live(c->transport);
 	struct virtio_blk_config cur;
 	vblk_ctrl_get_config(c, &cur);
 	if (live && cur.blk_size != b->block_size && c->driver_features) {
@@ -443,8 +433,7 @@ int vblk_ctrl_bdev_attach(struct vblk_ctrl *c, const char *name, const char *vbl
 		snprintf(c->vblk_id, sizeof(c->vblk_id), "%s", vblk_id);
 	if (!c->driver_features)
 		c->features = compute_features(c);
-	if (c->tops && c->tops->config_changed)
-		c->tops->config_changed(c, c->tctx);
+	virtio_transport_config_changed(c->transport);
 	vblk_queue_set_bdev_all(c, b, attach_swapped, a);
 	log_info("%s: bdev %s attached", c->name, name);
 	return 0;
@@ -472,7 +461,7 @@ int vblk_ctrl_bdev_attach_none(struct vblk_ctrl *c, const char *vblk_id, char *e
 
 int vblk_ctrl_modify(struct vblk_ctrl *c, bool has_nq, uint32_t nq, char *err, size_t errlen)
 {
-	if (c->tops && c->tops->driver_live && c->tops->driver_live(c, c->tctx)) {
+	if (virtio_transport_driver_live(c->transport)) {
 		snprintf(err, errlen, "%s is in use by a driver; modify needs an idle function", c->name);
 		return -EBUSY;
 	}

@@ -7,6 +7,7 @@
 #include "bdev/bdev.h"
 #include "core/queue_life.h"
 #include "emu/emu.h"
+#include "emu/virtio_dev.h"
 #include "vblk.h"
 #include "vq_split.h"
 
@@ -70,6 +71,8 @@ enum vblk_state { VBLK_RUNNING, VBLK_SUSPENDED };
 
 struct vblk_ctrl {
 	char name[64];
+	struct virtio_dev vdev;		/* what the transport drives (vblk_virtio.c) */
+	struct virtio_transport *transport;
 	struct emu_function *fn;
 	struct vblk_ctrl *next;
 
@@ -89,8 +92,6 @@ struct vblk_ctrl {
 
 	struct vblk_queue queues[VBLK_MAX_QUEUES];
 
-	const struct vblk_transport_ops *tops;
-	void *tctx;
 	int pending;			/* main: messages awaited */
 	uint16_t qpause[QLIFE_NREASONS];	/* pauses in force, per reason:
 						 * queues start with them */
@@ -116,11 +117,17 @@ void vblk_queue_set_bdev_all(struct vblk_ctrl *c, struct bdev *b, void (*done)(v
 void vblk_io_execute(struct vblk_queue *q, struct vblk_req *r, struct vq_chain *chain);
 void vblk_req_finish(struct vblk_req *r, uint8_t status);
 
-/* The transports: vhost-user (vhu_endpoint.c) or virtio-pci over the
- * device plane (vblk_pci.c) bind the controller's function. */
-int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen);
-int vblk_pci_attach(struct vblk_ctrl *c, char *err, size_t errlen);
+/* vblk_virtio.c: the controller as a virtio device */
+void vblk_virtio_init(struct vblk_ctrl *c);
+void vblk_ctrl_get_config(const struct vblk_ctrl *c, struct virtio_blk_config *cfg);
 
-void vblk_ctrl_set_transport(struct vblk_ctrl *c, const struct vblk_transport_ops *ops, void *tctx);
+/* vblk_queue.c: the queues the transport starts and stops */
+int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct virtio_vq_params *p);
+void vblk_ctrl_queue_stop(struct vblk_ctrl *c, uint16_t idx,
+			  void (*done)(void *arg, uint16_t last_avail), void *arg);
+/* Replace the interrupt eventfd of a queue (takes the fd; -1 = none). */
+void vblk_ctrl_queue_set_call(struct vblk_ctrl *c, uint16_t idx, int call_fd);
+/* A notification for a queue without a kick fd (virtio-pci notify write). */
+void vblk_ctrl_queue_kick(struct vblk_ctrl *c, uint16_t idx);
 
 #endif

@@ -1,11 +1,14 @@
 /* virtio-pci (modern) transport over vfio-user: osnap emulates the whole
- * function. The capability BAR holds the common configuration, ISR, device
+ * function and drives the virtio device behind it through its
+ * virtio_dev_ops. The capability BAR holds the common configuration, ISR, device
  * configuration and notification structures at the offsets the function's
  * vendor capabilities advertise (see emu_function.c). */
-#include "vblk_internal.h"
+#include "emu/emu.h"
+#include "emu/virtio_dev.h"
 #include "core/log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +25,9 @@ struct pci_queue {
 	uint64_t desc, driver, device;
 };
 
-struct vblk_pci {
-	struct vblk_ctrl *c;
+struct virtio_pci {
+	struct virtio_transport tr;	/* first: what the device holds */
+	struct virtio_dev *d;
 	uint32_t dfselect, gfselect;
 	uint32_t driver_features[2];
 	uint16_t msix_config;
@@ -32,30 +36,38 @@ struct vblk_pci {
 	uint16_t queue_select;
 	uint8_t isr;
 	bool resetting;
-	struct pci_queue q[VBLK_MAX_QUEUES];
+	struct pci_queue q[VIRTIO_DEV_MAX_QUEUES];
 };
 
-static void queue_defaults(struct vblk_pci *t)
+/* The device's queues the register file addresses. */
+static uint32_t num_queues(const struct virtio_pci *t)
 {
-	for (int i = 0; i < VBLK_MAX_QUEUES; i++) {
+	uint32_t n = t->d->ops->num_queues(t->d);
+	return n < VIRTIO_DEV_MAX_QUEUES ? n : VIRTIO_DEV_MAX_QUEUES;
+}
+
+static void queue_defaults(struct virtio_pci *t)
+{
+	uint16_t size = (uint16_t)t->d->ops->max_queue_size(t->d);
+	for (int i = 0; i < VIRTIO_DEV_MAX_QUEUES; i++) {
 		memset(&t->q[i], 0, sizeof(t->q[i]));
-		t->q[i].size = (uint16_t)t->c->queue_size;
+		t->q[i].size = size;
 		t->q[i].vector = VIRTIO_MSI_NO_VECTOR;
 	}
 }
 
-static int start_queue(struct vblk_pci *t, uint16_t i)
+static int start_queue(struct virtio_pci *t, uint16_t i)
 {
 	struct pci_queue *pq = &t->q[i];
-	struct vblk_vq_params p = {
+	struct virtio_vq_params p = {
 		.size = pq->size, .desc = pq->desc, .avail = pq->driver, .used = pq->device,
 		.last_avail = 0, .kick_fd = -1, .call_fd = -1, .vector = pq->vector,
 	};
-	return vblk_ctrl_queue_start(t->c, i, &p);
+	return t->d->ops->queue_start(t->d, i, &p);
 }
 
 struct reset_ctx {
-	struct vblk_pci *t;
+	struct virtio_pci *t;
 	int pending;
 };
 
@@ -65,40 +77,40 @@ static void reset_stopped(void *arg, uint16_t last)
 	(void)last;
 	if (--r->pending)
 		return;
-	struct vblk_pci *t = r->t;
+	struct virtio_pci *t = r->t;
 	free(r);
 	t->status = 0;	/* the driver polls device_status until it reads 0 */
 	t->resetting = false;
-	t->c->driver_features = 0;
+	t->d->ops->reset(t->d);
 	t->driver_features[0] = t->driver_features[1] = 0;
 	t->msix_config = VIRTIO_MSI_NO_VECTOR;
 	queue_defaults(t);
 }
 
-static void device_reset(struct vblk_pci *t)
+static void device_reset(struct virtio_pci *t)
 {
 	if (t->resetting)
 		return;	/* one under way: its end is this one's too */
 	struct reset_ctx *r = calloc(1, sizeof(*r));
 	if (!r) {
-		log_crit("%s: out of memory resetting the device", t->c->name);
+		log_crit("%s: out of memory resetting the device", t->d->name);
 		abort();
 	}
 	r->t = t;
 	r->pending = 1;
 	t->resetting = true;
-	for (uint32_t i = 0; i < t->c->num_queues; i++) {
-		if (vblk_ctrl_queue_running(t->c, (uint16_t)i)) {
+	for (uint32_t i = 0; i < num_queues(t); i++) {
+		if (t->d->ops->queue_running(t->d, (uint16_t)i)) {
 			r->pending++;
-			vblk_ctrl_queue_stop(t->c, (uint16_t)i, reset_stopped, r);
+			t->d->ops->queue_stop(t->d, (uint16_t)i, reset_stopped, r);
 		}
 	}
 	reset_stopped(r, 0);
 }
 
-static void status_write(struct vblk_pci *t, uint8_t v)
+static void status_write(struct virtio_pci *t, uint8_t v)
 {
-	struct vblk_ctrl *c = t->c;
+	struct virtio_dev *d = t->d;
 	if (v == 0) {
 		device_reset(t);
 		return;
@@ -108,15 +120,15 @@ static void status_write(struct vblk_pci *t, uint8_t v)
 	uint8_t old = t->status;
 	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
 		uint64_t f = (uint64_t)t->driver_features[1] << 32 | t->driver_features[0];
-		if (vblk_ctrl_set_features(c, f)) {
-			log_warn("%s: driver features 0x%llx refused", c->name, (unsigned long long)f);
+		if (d->ops->set_features(d, f)) {
+			log_warn("%s: driver features 0x%llx refused", d->name, (unsigned long long)f);
 			v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;	/* it reads back clear */
 		}
 	}
 	t->status = v;
 	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
-		for (uint16_t i = 0; i < c->num_queues; i++)
-			if (t->q[i].enabled && !vblk_ctrl_queue_running(c, i) && start_queue(t, i))
+		for (uint16_t i = 0; i < num_queues(t); i++)
+			if (t->q[i].enabled && !d->ops->queue_running(d, i) && start_queue(t, i))
 				t->status |= VIRTIO_STATUS_NEEDS_RESET;
 	}
 }
@@ -129,21 +141,21 @@ static uint64_t rd(const void *base, size_t off, size_t len)
 	return v;
 }
 
-static void common_read(struct vblk_pci *t, uint64_t off, void *buf, size_t len)
+static void common_read(struct virtio_pci *t, uint64_t off, void *buf, size_t len)
 {
 	struct virtio_pci_common_cfg cc;
-	struct vblk_ctrl *c = t->c;
+	uint32_t nq = num_queues(t);
 	memset(&cc, 0, sizeof(cc));
 	cc.device_feature_select = t->dfselect;
-	cc.device_feature = t->dfselect < 2 ? (uint32_t)(c->features >> (32 * t->dfselect)) : 0;
+	cc.device_feature = t->dfselect < 2 ? (uint32_t)(t->d->ops->features(t->d) >> (32 * t->dfselect)) : 0;
 	cc.driver_feature_select = t->gfselect;
 	cc.driver_feature = t->gfselect < 2 ? t->driver_features[t->gfselect] : 0;
 	cc.msix_config = t->msix_config;
-	cc.num_queues = (uint16_t)c->num_queues;
+	cc.num_queues = (uint16_t)nq;
 	cc.device_status = t->status;
 	cc.config_generation = t->config_generation;
 	cc.queue_select = t->queue_select;
-	if (t->queue_select < c->num_queues) {
+	if (t->queue_select < nq) {
 		struct pci_queue *q = &t->q[t->queue_select];
 		cc.queue_size = q->size;
 		cc.queue_msix_vector = q->vector;
@@ -167,13 +179,12 @@ static void set_u64_part(uint64_t *field, size_t rel, uint64_t v, size_t len)
 	memcpy(field, b, 8);
 }
 
-static void common_write(struct vblk_pci *t, uint64_t off, const void *buf, size_t len)
+static void common_write(struct virtio_pci *t, uint64_t off, const void *buf, size_t len)
 {
-	struct vblk_ctrl *c = t->c;
 	uint64_t v = rd(buf, 0, len < 8 ? len : 8);
-	struct pci_queue *q = t->queue_select < c->num_queues ? &t->q[t->queue_select] : NULL;
+	struct pci_queue *q = t->queue_select < num_queues(t) ? &t->q[t->queue_select] : NULL;
 	bool live = t->status & VIRTIO_STATUS_DRIVER_OK;
-	uint16_t nmsix = emu_fn_num_msix(c->fn);
+	uint16_t nmsix = emu_fn_num_msix(t->d->fn);
 
 	switch (off) {
 	case offsetof(struct virtio_pci_common_cfg, device_feature_select):
@@ -197,7 +208,7 @@ static void common_write(struct vblk_pci *t, uint64_t off, const void *buf, size
 		break;
 	case offsetof(struct virtio_pci_common_cfg, queue_size):
 		/* a power of two up to the maximum; other values are ignored */
-		if (q && !q->enabled && v && v <= c->queue_size && !(v & (v - 1)))
+		if (q && !q->enabled && v && v <= t->d->ops->max_queue_size(t->d) && !(v & (v - 1)))
 			q->size = (uint16_t)v;
 		break;
 	case offsetof(struct virtio_pci_common_cfg, queue_msix_vector):
@@ -230,7 +241,7 @@ static void common_write(struct vblk_pci *t, uint64_t off, const void *buf, size
 
 static int t_bar_read(void *ctx, int bar, uint64_t off, void *buf, size_t len)
 {
-	struct vblk_pci *t = ctx;
+	struct virtio_pci *t = ctx;
 	if (bar != EMU_VBLK_CAP_BAR) {
 		memset(buf, 0, len);
 		return 0;
@@ -244,12 +255,14 @@ static int t_bar_read(void *ctx, int bar, uint64_t off, void *buf, size_t len)
 			t->isr = 0;	/* reading the ISR clears it */
 		}
 	} else if (off < NOTIFY_OFF) {
-		struct virtio_blk_config cfg;
-		vblk_ctrl_get_config(t->c, &cfg);
+		uint8_t cfg[VIRTIO_DEV_MAX_CONFIG];
+		size_t size = t->d->ops->get_config(t->d, cfg, sizeof(cfg));
+		if (size > sizeof(cfg))
+			size = sizeof(cfg);
 		uint64_t rel = off - DEVICE_OFF;
 		memset(buf, 0, len);
-		if (rel < sizeof(cfg))
-			memcpy(buf, (uint8_t *)&cfg + rel, rel + len <= sizeof(cfg) ? len : sizeof(cfg) - rel);
+		if (rel < size)
+			memcpy(buf, cfg + rel, rel + len <= size ? len : size - rel);
 	} else {
 		memset(buf, 0, len);
 	}
@@ -258,16 +271,16 @@ static int t_bar_read(void *ctx, int bar, uint64_t off, void *buf, size_t len)
 
 static int t_bar_write(void *ctx, int bar, uint64_t off, const void *buf, size_t len)
 {
-	struct vblk_pci *t = ctx;
+	struct virtio_pci *t = ctx;
 	if (bar != EMU_VBLK_CAP_BAR || len > 8)
 		return 0;
 	if (off < ISR_OFF) {
 		common_write(t, off - COMMON_OFF, buf, len);
-	} else if (off >= NOTIFY_OFF && off < NOTIFY_OFF + VBLK_MAX_QUEUES * NOTIFY_MULT) {
+	} else if (off >= NOTIFY_OFF && off < NOTIFY_OFF + VIRTIO_DEV_MAX_QUEUES * NOTIFY_MULT) {
 		/* a notification: the queue index is the offset's slot */
 		uint16_t idx = (uint16_t)((off - NOTIFY_OFF) / NOTIFY_MULT);
 		if (t->status & VIRTIO_STATUS_DRIVER_OK)
-			vblk_ctrl_queue_kick(t->c, idx);
+			t->d->ops->queue_kick(t->d, idx);
 	}
 	/* device config is read-only (no CONFIG_WCE) */
 	return 0;
@@ -275,34 +288,34 @@ static int t_bar_write(void *ctx, int bar, uint64_t off, const void *buf, size_t
 
 static void t_fn_reset(void *ctx, enum emu_reset_reason why)
 {
-	struct vblk_pci *t = ctx;
+	struct virtio_pci *t = ctx;
 	(void)why;
 	device_reset(t);
 }
 
 static void t_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(void *arg), void *arg)
 {
-	struct vblk_pci *t = ctx;
+	struct virtio_pci *t = ctx;
 	(void)gpa;
 	(void)len;
-	vblk_queue_pause_all(t->c, QLIFE_MEM, true, done, arg);
+	t->d->ops->pause_all(t->d, true, done, arg);
 }
 
 /* the region is out of the map: the rings translate again and go on */
 static void t_mem_resume(void *ctx)
 {
-	struct vblk_pci *t = ctx;
-	vblk_queue_pause_all(t->c, QLIFE_MEM, false, NULL, NULL);
+	struct virtio_pci *t = ctx;
+	t->d->ops->pause_all(t->d, false, NULL, NULL);
 }
 
 static void t_mem_map(void *ctx, uint64_t gpa, uint64_t len)
 {
-	struct vblk_pci *t = ctx;
+	struct virtio_pci *t = ctx;
 	(void)gpa;
 	(void)len;
 	/* queues waiting for their rings look again */
-	for (uint32_t i = 0; i < t->c->num_queues; i++)
-		vblk_ctrl_queue_kick(t->c, (uint16_t)i);
+	for (uint32_t i = 0; i < num_queues(t); i++)
+		t->d->ops->queue_kick(t->d, (uint16_t)i);
 }
 
 static const struct emu_ctrl_ops pci_fn_ops = {
@@ -314,49 +327,54 @@ static const struct emu_ctrl_ops pci_fn_ops = {
 	.reset = t_fn_reset,
 };
 
-static void t_destroy(struct vblk_ctrl *c, void *tctx)
+static struct virtio_pci *pci_of(struct virtio_transport *tr)
 {
-	emu_fn_unbind(c->fn);
-	free(tctx);
+	return (struct virtio_pci *)((char *)tr - offsetof(struct virtio_pci, tr));
 }
 
-static void t_config_changed(struct vblk_ctrl *c, void *tctx)
+static void t_destroy(struct virtio_transport *tr)
 {
-	struct vblk_pci *t = tctx;
+	struct virtio_pci *t = pci_of(tr);
+	emu_fn_unbind(t->d->fn);
+	free(t);
+}
+
+static void t_config_changed(struct virtio_transport *tr)
+{
+	struct virtio_pci *t = pci_of(tr);
 	t->config_generation++;
 	t->isr |= 0x2;
 	if (t->msix_config != VIRTIO_MSI_NO_VECTOR && (t->status & VIRTIO_STATUS_DRIVER_OK))
-		emu_irq_raise(c->fn, t->msix_config);
+		emu_irq_raise(t->d->fn, t->msix_config);
 }
 
-static bool t_driver_live(struct vblk_ctrl *c, void *tctx)
+static bool t_driver_live(struct virtio_transport *tr)
 {
-	struct vblk_pci *t = tctx;
-	(void)c;
-	return t->status & VIRTIO_STATUS_DRIVER_OK;
+	return pci_of(tr)->status & VIRTIO_STATUS_DRIVER_OK;
 }
 
-static const struct vblk_transport_ops pci_transport = {
+static const struct virtio_transport_ops pci_transport = {
 	.destroy = t_destroy,
 	.config_changed = t_config_changed,
 	.driver_live = t_driver_live,
 };
 
-int vblk_pci_attach(struct vblk_ctrl *c, char *err, size_t errlen)
+int virtio_pci_attach(struct virtio_dev *d, struct virtio_transport **out, char *err, size_t errlen)
 {
-	struct vblk_pci *t = calloc(1, sizeof(*t));
+	struct virtio_pci *t = calloc(1, sizeof(*t));
 	if (!t) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	t->c = c;
+	t->tr.ops = &pci_transport;
+	t->d = d;
 	t->msix_config = VIRTIO_MSI_NO_VECTOR;
 	queue_defaults(t);
-	if (emu_fn_bind(c->fn, &pci_fn_ops, t, c->name)) {
+	if (emu_fn_bind(d->fn, &pci_fn_ops, t, d->name)) {
 		free(t);
-		snprintf(err, errlen, "function %s is busy", emu_fn_vuid(c->fn));
+		snprintf(err, errlen, "function %s is busy", emu_fn_vuid(d->fn));
 		return -EBUSY;
 	}
-	vblk_ctrl_set_transport(c, &pci_transport, t);
+	*out = &t->tr;
 	return 0;
 }

@@ -281,7 +281,7 @@ static const struct qlife_ops q_life_ops = {
 	.stopped = q_life_stopped,
 };
 
-int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct vblk_vq_params *p)
+int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct virtio_vq_params *p)
 {
 	if (idx >= c->num_queues || c->queues[idx].running)
 		return -EINVAL;

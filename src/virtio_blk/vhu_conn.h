@@ -1,5 +1,7 @@
-/* One vhost-user front end connected to a virtio-blk controller, apart
- * from its socket (so the message handling can be fuzzed). Main thread. */
+/* One vhost-user front end connected to a virtio device, apart from its
+ * socket (so the message handling can be fuzzed). The connection keeps
+ * the vhost-user state (vrings, memory table, inflight region) and drives
+ * the device only through its virtio_dev_ops. Main thread. */
 #ifndef OSNAP_VHU_CONN_H
 #define OSNAP_VHU_CONN_H
 
@@ -7,8 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vblk.h"
+#include "emu/virtio_dev.h"
 #include "vhu_proto.h"
+
+#define VHU_MAX_QUEUES VIRTIO_DEV_MAX_QUEUES
 
 struct vhu_conn;
 
@@ -38,11 +42,12 @@ struct vhu_user_region {
 };
 
 struct vhu_conn {
-	struct vblk_ctrl *ctrl;
+	struct virtio_dev *dev;
 	const struct vhu_conn_ops *ops;
 	void *user;
 	uint64_t protocol_features;
 	bool features_set;
+	uint64_t driver_features;	/* what the device took (SET_FEATURES) */
 	bool proto_negotiated;		/* VHOST_USER_F_PROTOCOL_FEATURES acked */
 	bool busy, in_handler;
 	/* The front end is gone (vhu_conn_gone). A request still completing
@@ -51,14 +56,14 @@ struct vhu_conn {
 	bool gone;
 	void (*gone_done)(void *arg);
 	void *gone_arg;
-	struct vhu_vring vrings[VBLK_MAX_QUEUES];
+	struct vhu_vring vrings[VHU_MAX_QUEUES];
 	struct vhu_user_region regions[VHU_MAX_SLOTS];
 	int nregions;
 	int inflight_fd;
 	uint64_t inflight_size;
 };
 
-void vhu_conn_init(struct vhu_conn *c, struct vblk_ctrl *ctrl, const struct vhu_conn_ops *ops, void *user);
+void vhu_conn_init(struct vhu_conn *c, struct virtio_dev *dev, const struct vhu_conn_ops *ops, void *user);
 /* Handle one message (header included). Takes ownership of fds. Returns 0
  * or -EPROTO when the connection must close. May leave c->busy set. */
 int vhu_conn_handle(struct vhu_conn *c, const uint8_t *msg, size_t len, int *fds, int nfds);

@@ -1,9 +1,9 @@
-/* The vhost-user endpoint of a virtio-blk controller: EMU_DIR/{VUID}.sock,
- * listening while the controller exists, one front end at a time. Replies
+/* The vhost-user endpoint of a virtio device: EMU_DIR/{VUID}.sock,
+ * listening while the device exists, one front end at a time. Replies
  * go through a bounded output queue: the main thread never waits for a
  * front end to read, and one that leaves too much unread is disconnected. */
 #include "vhu_conn.h"
-#include "vblk_internal.h"
+#include "emu/emu.h"
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/out_queue.h"
@@ -21,7 +21,8 @@
 #include <unistd.h>
 
 struct vhu_endpoint {
-	struct vblk_ctrl *ctrl;
+	struct virtio_transport tr;	/* first: what the device holds */
+	struct virtio_dev *dev;		/* NULL once the device is destroyed */
 	char path[320];
 	int lfd, cfd;
 	struct loop_fd *llf, *clf;
@@ -77,7 +78,7 @@ static int ep_send(struct vhu_conn *c, const void *msg, size_t len, const int *f
 	int rc = out_queue_send(&ep->out, msg, len, fds, nfds);
 	if (rc == -ENOBUFS)
 		log_warn("%s: the vhost-user front end does not read its replies (%zu bytes in %u "
-			 "messages waiting); disconnecting", ep->ctrl->name, ep->out.bytes, ep->out.msgs);
+			 "messages waiting); disconnecting", ep->dev->name, ep->out.bytes, ep->out.msgs);
 	if (rc)
 		ep_kill(ep);
 	else if (out_queue_pending(&ep->out) && ep->clf && !(ep->watched & EPOLLOUT) &&
@@ -132,7 +133,7 @@ static int rx_step(struct vhu_endpoint *ep)
 		if (ep->hdr_got < sizeof(ep->hdr))
 			return 0;
 		if (ep->hdr.size > VHU_MAX_PAYLOAD) {
-			log_warn("%s: vhost-user message of %u bytes refused; disconnecting", ep->ctrl->name,
+			log_warn("%s: vhost-user message of %u bytes refused; disconnecting", ep->dev->name,
 				 ep->hdr.size);
 			return -1;
 		}
@@ -226,7 +227,7 @@ static void client_gone_done(void *arg)
 {
 	struct vhu_endpoint *ep = arg;
 	ep->closing = false;
-	log_info("%s: vhost-user front end disconnected", ep->ctrl ? ep->ctrl->name : "?");
+	log_info("%s: vhost-user front end disconnected", ep->dev ? ep->dev->name : "?");
 	if (ep->destroyed) {
 		ep_free(ep);
 		return;
@@ -288,7 +289,7 @@ static void accept_event(void *arg, uint32_t events)
 	if (fd < 0)
 		return;
 	if (ep->cfd >= 0) {
-		log_warn("%s: a second vhost-user front end was refused", ep->ctrl->name);
+		log_warn("%s: a second vhost-user front end was refused", ep->dev->name);
 		close(fd);
 		return;
 	}
@@ -300,8 +301,8 @@ static void accept_event(void *arg, uint32_t events)
 	ep->watched = EPOLLIN;
 	ep->cfd = fd;
 	out_queue_init(&ep->out, fd);
-	vhu_conn_init(&ep->conn, ep->ctrl, &ep_ops, ep);
-	log_info("%s: vhost-user front end connected", ep->ctrl->name);
+	vhu_conn_init(&ep->conn, ep->dev, &ep_ops, ep);
+	log_info("%s: vhost-user front end connected", ep->dev->name);
 }
 
 static void nothing(void *arg, int rc)
@@ -312,10 +313,16 @@ static void nothing(void *arg, int rc)
 
 /* --- transport ops --- */
 
-static void t_destroy(struct vblk_ctrl *c, void *tctx)
+static struct vhu_endpoint *ep_of(struct virtio_transport *t)
 {
-	struct vhu_endpoint *ep = tctx;
-	emu_fn_unbind(c->fn);
+	return (struct vhu_endpoint *)((char *)t - offsetof(struct vhu_endpoint, tr));
+}
+
+static void t_destroy(struct virtio_transport *t)
+{
+	struct vhu_endpoint *ep = ep_of(t);
+	struct emu_function *fn = ep->dev->fn;
+	emu_fn_unbind(fn);
 	/* stop listening now; the client side ends when its teardown does */
 	if (ep->lfd >= 0) {
 		loop_del_fd(ep->llf);
@@ -324,7 +331,7 @@ static void t_destroy(struct vblk_ctrl *c, void *tctx)
 		ep->lfd = -1;
 	}
 	ep->destroyed = true;
-	ep->ctrl = NULL;
+	ep->dev = NULL;
 	if (ep->cfd >= 0) {
 		loop_del_fd(ep->clf);
 		ep->clf = NULL;
@@ -333,7 +340,7 @@ static void t_destroy(struct vblk_ctrl *c, void *tctx)
 		ep->cfd = -1;
 		reset_rx(ep);
 		/* queues are already stopped by the destroy: drop the rest */
-		for (int i = 0; i < VBLK_MAX_QUEUES; i++) {
+		for (int i = 0; i < VHU_MAX_QUEUES; i++) {
 			if (ep->conn.vrings[i].kick_fd >= 0)
 				close(ep->conn.vrings[i].kick_fd);
 			if (ep->conn.vrings[i].call_fd >= 0)
@@ -341,63 +348,60 @@ static void t_destroy(struct vblk_ctrl *c, void *tctx)
 		}
 		if (ep->conn.inflight_fd >= 0)
 			close(ep->conn.inflight_fd);
-		emu_mem_remove_all(c->fn, nothing, NULL);
+		emu_mem_remove_all(fn, nothing, NULL);
 	}
 	if (!ep->closing)
 		ep_free(ep);
 }
 
-static void t_config_changed(struct vblk_ctrl *c, void *tctx)
+static void t_config_changed(struct virtio_transport *t)
 {
-	(void)tctx;
 	/* without a back-end request channel the front end reads the new
-	 * capacity at its next GET_CONFIG (for QEMU: after a reset/reboot) */
-	log_info("%s: configuration changed", c->name);
+	 * configuration at its next GET_CONFIG (for QEMU: after a reset/reboot) */
+	log_info("%s: configuration changed", ep_of(t)->dev->name);
 }
 
-static bool t_driver_live(struct vblk_ctrl *c, void *tctx)
+static bool t_driver_live(struct virtio_transport *t)
 {
-	struct vhu_endpoint *ep = tctx;
-	(void)c;
+	struct vhu_endpoint *ep = ep_of(t);
 	return ep->cfd >= 0 && ep->conn.features_set;
 }
 
-static const struct vblk_transport_ops vhu_transport = {
+static const struct virtio_transport_ops vhu_transport = {
 	.destroy = t_destroy,
 	.config_changed = t_config_changed,
 	.driver_live = t_driver_live,
 };
 
-/* The function's view of the controller: removals pause the queues. */
+/* The function's view of the device: removals pause the queues. */
 static void fn_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(void *arg), void *arg)
 {
-	struct vblk_ctrl *c = ctx;
+	struct vhu_endpoint *ep = ctx;
 	(void)gpa;
 	(void)len;
-	vblk_queue_pause_all(c, QLIFE_MEM, true, done, arg);
+	ep->dev->ops->pause_all(ep->dev, true, done, arg);
 }
 
 /* The removed region is out of the map: the queues go on. */
 static void fn_mem_resume(void *ctx)
 {
-	vblk_queue_pause_all(ctx, QLIFE_MEM, false, NULL, NULL);
+	struct vhu_endpoint *ep = ctx;
+	ep->dev->ops->pause_all(ep->dev, false, NULL, NULL);
 }
 
 /* The front end broke its memory (see emu_ctrl_ops.client_fault): drop it. */
 static void fn_client_fault(void *ctx)
 {
-	struct vblk_ctrl *c = ctx;
-	if (c->tctx)
-		client_close(c->tctx);
+	client_close(ctx);
 }
 
 static const struct emu_ctrl_ops vhu_fn_ops = { .mem_unmap = fn_mem_unmap, .mem_resume = fn_mem_resume,
 						.client_fault = fn_client_fault };
 
-int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen)
+int vhu_endpoint_create(struct virtio_dev *d, struct virtio_transport **out, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = emu_fn_socket_path(c->fn);
+	const char *path = emu_fn_socket_path(d->fn);
 	const struct emu_config *cfg = emu_get_config();
 	int rc;
 
@@ -405,8 +409,12 @@ int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen)
 		snprintf(err, errlen, "socket path too long: %s", path);
 		return -ENAMETOOLONG;
 	}
-	if (emu_fn_bind(c->fn, &vhu_fn_ops, c, c->name)) {
-		snprintf(err, errlen, "function %s is busy", emu_fn_vuid(c->fn));
+	struct vhu_endpoint *ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		return -ENOMEM;
+	if (emu_fn_bind(d->fn, &vhu_fn_ops, ep, d->name)) {
+		free(ep);
+		snprintf(err, errlen, "function %s is busy", emu_fn_vuid(d->fn));
 		return -EBUSY;
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
@@ -415,18 +423,15 @@ int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen)
 		rc = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
 		close(probe);
 		if (rc == 0) {
-			emu_fn_unbind(c->fn);
+			emu_fn_unbind(d->fn);
+			free(ep);
 			snprintf(err, errlen, "%s is in use by another running osnapd", path);
 			return -EADDRINUSE;
 		}
 	}
 	unlink(path);
-	struct vhu_endpoint *ep = calloc(1, sizeof(*ep));
-	if (!ep) {
-		emu_fn_unbind(c->fn);
-		return -ENOMEM;
-	}
-	ep->ctrl = c;
+	ep->tr.ops = &vhu_transport;
+	ep->dev = d;
 	ep->cfd = -1;
 	out_queue_init(&ep->out, -1);
 	snprintf(ep->path, sizeof(ep->path), "%s", path);
@@ -449,8 +454,8 @@ int vhu_endpoint_create(struct vblk_ctrl *c, char *err, size_t errlen)
 		rc = -errno;
 		goto fail;
 	}
-	vblk_ctrl_set_transport(c, &vhu_transport, ep);
-	log_info("%s: vhost-user-blk endpoint %s", c->name, path);
+	*out = &ep->tr;
+	log_info("%s: vhost-user endpoint %s", d->name, path);
 	return 0;
 fail:
 	if (ep->lfd >= 0) {
@@ -458,6 +463,6 @@ fail:
 		unlink(path);
 	}
 	free(ep);
-	emu_fn_unbind(c->fn);
+	emu_fn_unbind(d->fn);
 	return rc ? rc : -EIO;
 }

@@ -1,8 +1,8 @@
-/* vhost-user requests for a virtio-blk back end. Every field is checked
+/* vhost-user requests for a virtio device back end. Every field is checked
  * before use; ring addresses are the front end's user addresses and are
  * translated through its memory table. */
 #include "vhu_conn.h"
-#include "vblk_internal.h"
+#include "emu/emu.h"
 #include "core/client_fd.h"
 #include "core/log.h"
 
@@ -17,15 +17,39 @@ static const uint64_t g_protocol_features =
 	(1ull << VHU_PF_INFLIGHT_SHMFD) | (1ull << VHU_PF_RESET_DEVICE) |
 	(1ull << VHU_PF_CONFIGURE_MEM_SLOTS);
 
-void vhu_conn_init(struct vhu_conn *c, struct vblk_ctrl *ctrl, const struct vhu_conn_ops *ops, void *user)
+void vhu_conn_init(struct vhu_conn *c, struct virtio_dev *dev, const struct vhu_conn_ops *ops, void *user)
 {
 	memset(c, 0, sizeof(*c));
-	c->ctrl = ctrl;
+	c->dev = dev;
 	c->ops = ops;
 	c->user = user;
 	c->inflight_fd = -1;
-	for (int i = 0; i < VBLK_MAX_QUEUES; i++)
+	for (int i = 0; i < VHU_MAX_QUEUES; i++)
 		c->vrings[i].kick_fd = c->vrings[i].call_fd = -1;
+}
+
+/* The device's queues this connection addresses. */
+static uint32_t nq(const struct vhu_conn *c)
+{
+	uint32_t n = c->dev->ops->num_queues(c->dev);
+	return n < VHU_MAX_QUEUES ? n : VHU_MAX_QUEUES;
+}
+
+static bool running(const struct vhu_conn *c, uint32_t idx)
+{
+	return c->dev->ops->queue_running(c->dev, (uint16_t)idx);
+}
+
+static void stop_queue(struct vhu_conn *c, uint32_t idx, void (*done)(void *arg, uint16_t last), void *arg)
+{
+	c->dev->ops->queue_stop(c->dev, (uint16_t)idx, done, arg);
+}
+
+/* Negotiated features back to none (the queues are stopped). */
+static void dev_reset(struct vhu_conn *c)
+{
+	c->driver_features = 0;
+	c->dev->ops->reset(c->dev);
 }
 
 static void close_fds(int *fds, int nfds)
@@ -94,8 +118,8 @@ static int refuse_features(struct vhu_conn *c, const struct vhu_hdr *req)
 
 static bool any_ring_running(const struct vhu_conn *c)
 {
-	for (uint32_t i = 0; i < c->ctrl->num_queues; i++)
-		if (vblk_ctrl_queue_running(c->ctrl, (uint16_t)i))
+	for (uint32_t i = 0; i < nq(c); i++)
+		if (running(c, i))
 			return true;
 	return false;
 }
@@ -103,18 +127,18 @@ static bool any_ring_running(const struct vhu_conn *c)
 static int start_if_ready(struct vhu_conn *c, uint32_t idx)
 {
 	struct vhu_vring *v = &c->vrings[idx];
-	if (vblk_ctrl_queue_running(c->ctrl, (uint16_t)idx) || !v->kick_set || !v->addr_set || !v->num)
+	if (running(c, idx) || !v->kick_set || !v->addr_set || !v->num)
 		return 0;
 	if (!v->enabled)
 		return 0;
-	struct vblk_vq_params p = {
+	struct virtio_vq_params p = {
 		.size = v->num, .desc = v->desc, .avail = v->avail, .used = v->used,
 		.last_avail = v->base, .kick_fd = v->kick_fd, .call_fd = v->call_fd,
 		.vector = VIRTIO_MSI_NO_VECTOR,
 	};
-	int rc = vblk_ctrl_queue_start(c->ctrl, (uint16_t)idx, &p);
+	int rc = c->dev->ops->queue_start(c->dev, (uint16_t)idx, &p);
 	if (rc) {
-		log_err("%s: cannot start queue %u: %s", c->ctrl->name, idx, strerror(-rc));
+		log_err("%s: cannot start queue %u: %s", c->dev->name, idx, strerror(-rc));
 		return rc;
 	}
 	/* the queue owns the fds now */
@@ -160,7 +184,7 @@ static void async_finish(struct async_op *op)
 static void stopped_one(void *arg, uint16_t last)
 {
 	struct async_op *op = arg;
-	if (op->index < VBLK_MAX_QUEUES && op->pending == 1)
+	if (op->index < VHU_MAX_QUEUES && op->pending == 1)
 		op->base = last;
 	if (--op->pending == 0)
 		op->then(op);
@@ -170,12 +194,12 @@ static void stopped_one(void *arg, uint16_t last)
 static void stop_all_then(struct vhu_conn *c, struct async_op *op)
 {
 	op->pending = 1;
-	for (uint32_t i = 0; i < c->ctrl->num_queues; i++) {
-		if (vblk_ctrl_queue_running(c->ctrl, (uint16_t)i)) {
+	for (uint32_t i = 0; i < nq(c); i++) {
+		if (running(c, i)) {
 			op->pending++;
 			/* resume where it stopped when the queue starts again */
 			c->vrings[i].base = 0;
-			vblk_ctrl_queue_stop(c->ctrl, (uint16_t)i, stopped_one, op);
+			stop_queue(c, i, stopped_one, op);
 		}
 	}
 	op->index = UINT32_MAX;
@@ -205,16 +229,16 @@ static void mem_removed(void *arg, int rc)
 	for (int i = 0; i < op->nregions; i++) {
 		const struct vhu_mem_region *r = &op->regions[i];
 		if (!err)
-			err = emu_mem_add(c->ctrl->fn, r->guest_addr, r->size, EMU_DMA_READ | EMU_DMA_WRITE,
+			err = emu_mem_add(c->dev->fn, r->guest_addr, r->size, EMU_DMA_READ | EMU_DMA_WRITE,
 					  op->fds[i], r->mmap_offset);
 		close(op->fds[i]);
 		if (!err && c->nregions < VHU_MAX_SLOTS)
 			c->regions[c->nregions++] = (struct vhu_user_region){ r->guest_addr, r->size, r->user_addr };
 	}
 	if (err && !c->gone)
-		log_err("%s: vhost-user memory table refused: %s", c->ctrl->name, strerror(-err));
+		log_err("%s: vhost-user memory table refused: %s", c->dev->name, strerror(-err));
 	/* the table is replaced: lift the pause of mem_table_then */
-	vblk_queue_pause_all(c->ctrl, QLIFE_MEM, false, NULL, NULL);
+	c->dev->ops->pause_all(c->dev, false, NULL, NULL);
 	ack(c, &op->h, err);
 	async_finish(op);
 }
@@ -224,7 +248,7 @@ static void mem_table_paused(void *arg)
 	struct async_op *op = arg;
 	struct vhu_conn *c = op->c;
 	c->nregions = 0;
-	emu_mem_remove_all(c->ctrl->fn, mem_removed, op);
+	emu_mem_remove_all(c->dev->fn, mem_removed, op);
 }
 
 /* SET_MEM_TABLE: replace the whole table. Running rings keep running: they
@@ -234,19 +258,20 @@ static void mem_table_paused(void *arg)
  * addresses again and resume (mem_removed). */
 static void mem_table_then(struct async_op *op)
 {
-	vblk_queue_pause_all(op->c->ctrl, QLIFE_MEM, true, mem_table_paused, op);
+	struct virtio_dev *d = op->c->dev;
+	d->ops->pause_all(d, true, mem_table_paused, op);
 }
 
 static void reset_then(struct async_op *op)
 {
 	struct vhu_conn *c = op->c;
-	for (int i = 0; i < VBLK_MAX_QUEUES; i++) {
+	for (int i = 0; i < VHU_MAX_QUEUES; i++) {
 		struct vhu_vring *v = &c->vrings[i];
 		v->kick_set = v->addr_set = v->enabled = false;
 		v->base = 0;
 		v->num = 0;
 	}
-	c->ctrl->driver_features = 0;
+	dev_reset(c);
 	c->features_set = false;
 	ack(c, &op->h, 0);
 	async_finish(op);
@@ -270,27 +295,27 @@ static struct async_op *op_new(struct vhu_conn *c, const struct vhu_hdr *h, void
 
 static int vring_index(struct vhu_conn *c, uint32_t idx)
 {
-	return idx < c->ctrl->num_queues ? 0 : -EINVAL;
+	return idx < nq(c) ? 0 : -EINVAL;
 }
 
 static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p, size_t plen,
 		  int *fds, int nfds)
 {
-	struct vblk_ctrl *ctrl = c->ctrl;
+	struct virtio_dev *d = c->dev;
 	uint64_t u64 = 0;
 	if (plen == 8)
 		memcpy(&u64, p, 8);
 
 	switch (h->request) {
 	case VHU_GET_FEATURES:
-		return reply_u64(c, h, vblk_ctrl_features(ctrl) | (1ull << VHU_F_PROTOCOL_FEATURES));
+		return reply_u64(c, h, d->ops->features(d) | (1ull << VHU_F_PROTOCOL_FEATURES));
 	case VHU_SET_FEATURES: {
 		NEED(8);
 		const uint64_t proto = 1ull << VHU_F_PROTOCOL_FEATURES;
-		uint64_t offered = vblk_ctrl_features(ctrl) | proto;
-		uint64_t now = ctrl->driver_features | (c->proto_negotiated ? proto : 0);
+		uint64_t offered = d->ops->features(d) | proto;
+		uint64_t now = c->driver_features | (c->proto_negotiated ? proto : 0);
 		if (u64 & ~offered) {
-			log_warn("%s: front end asked for features 0x%llx beyond 0x%llx: refused", ctrl->name,
+			log_warn("%s: front end asked for features 0x%llx beyond 0x%llx: refused", d->name,
 				 (unsigned long long)u64, (unsigned long long)offered);
 			return refuse_features(c, h);
 		}
@@ -303,16 +328,17 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 			if (c->features_set && u64 == now)
 				return ack(c, h, 0);
 			log_warn("%s: front end changed features 0x%llx -> 0x%llx while rings run: refused",
-				 ctrl->name, (unsigned long long)now, (unsigned long long)u64);
+				 d->name, (unsigned long long)now, (unsigned long long)u64);
 			return refuse_features(c, h);
 		}
-		int rc = vblk_ctrl_set_features(ctrl, u64 & ~proto);
+		int rc = d->ops->set_features(d, u64 & ~proto);
 		if (rc) {
-			log_warn("%s: front end features 0x%llx refused (VERSION_1 missing)", ctrl->name,
+			log_warn("%s: front end features 0x%llx refused (VERSION_1 missing)", d->name,
 				 (unsigned long long)u64);
 			return refuse_features(c, h);
 		}
 		c->features_set = true;
+		c->driver_features = u64 & ~proto;
 		c->proto_negotiated = u64 & proto;
 		return ack(c, h, 0);
 	}
@@ -323,7 +349,7 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		c->protocol_features = u64 & g_protocol_features;
 		return ack(c, h, 0);
 	case VHU_GET_QUEUE_NUM:
-		return reply_u64(c, h, vblk_ctrl_num_queues(ctrl));
+		return reply_u64(c, h, d->ops->num_queues(d));
 	case VHU_GET_MAX_MEM_SLOTS:
 		return reply_u64(c, h, VHU_MAX_SLOTS);
 	case VHU_SET_OWNER:
@@ -369,7 +395,7 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		memcpy(&m, p, sizeof(m));
 		if (!m.region.size || c->nregions >= VHU_MAX_SLOTS)
 			return -EINVAL;
-		int rc = emu_mem_add(ctrl->fn, m.region.guest_addr, m.region.size, EMU_DMA_READ | EMU_DMA_WRITE,
+		int rc = emu_mem_add(d->fn, m.region.guest_addr, m.region.size, EMU_DMA_READ | EMU_DMA_WRITE,
 				     fds[0], m.region.mmap_offset);
 		close_fds(fds, nfds);
 		if (!rc)
@@ -392,15 +418,15 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		struct async_op *op = op_new(c, h, NULL);
 		if (!op)
 			return -ENOMEM;
-		emu_mem_remove(ctrl->fn, m.region.guest_addr, m.region.size, mem_removed, op);
+		emu_mem_remove(d->fn, m.region.guest_addr, m.region.size, mem_removed, op);
 		return 0;
 	}
 	case VHU_SET_VRING_NUM: {
 		struct vhu_vring_state st;
 		NEED(sizeof(st));
 		memcpy(&st, p, sizeof(st));
-		if (vring_index(c, st.index) || !st.num || st.num > VQ_MAX_SIZE || (st.num & (st.num - 1)) ||
-		    vblk_ctrl_queue_running(ctrl, (uint16_t)st.index))
+		if (vring_index(c, st.index) || !st.num || st.num > VIRTIO_QUEUE_MAX_SIZE || (st.num & (st.num - 1)) ||
+		    running(c, st.index))
 			return ack(c, h, -EINVAL);
 		c->vrings[st.index].num = st.num;
 		return ack(c, h, 0);
@@ -409,14 +435,14 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		struct vhu_vring_addr a;
 		NEED(sizeof(a));
 		memcpy(&a, p, sizeof(a));
-		if (vring_index(c, a.index) || vblk_ctrl_queue_running(ctrl, (uint16_t)a.index))
+		if (vring_index(c, a.index) || running(c, a.index))
 			return ack(c, h, -EINVAL);
 		struct vhu_vring *v = &c->vrings[a.index];
 		uint32_t n = v->num ? v->num : 1;
 		if (!uaddr_to_gpa(c, a.desc, vring_desc_bytes(n), &v->desc) ||
 		    !uaddr_to_gpa(c, a.avail, vring_avail_bytes(n), &v->avail) ||
 		    !uaddr_to_gpa(c, a.used, vring_used_bytes(n), &v->used)) {
-			log_warn("%s: vring %u addresses are outside the memory table", ctrl->name, a.index);
+			log_warn("%s: vring %u addresses are outside the memory table", d->name, a.index);
 			return ack(c, h, -EFAULT);
 		}
 		v->addr_set = true;
@@ -426,7 +452,7 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		struct vhu_vring_state st;
 		NEED(sizeof(st));
 		memcpy(&st, p, sizeof(st));
-		if (vring_index(c, st.index) || st.num > 0xffff || vblk_ctrl_queue_running(ctrl, (uint16_t)st.index))
+		if (vring_index(c, st.index) || st.num > 0xffff || running(c, st.index))
 			return ack(c, h, -EINVAL);
 		c->vrings[st.index].base = (uint16_t)st.num;
 		return ack(c, h, 0);
@@ -443,7 +469,7 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		op->index = st.index;
 		op->pending = 1;
 		op->base = c->vrings[st.index].base;
-		vblk_ctrl_queue_stop(ctrl, (uint16_t)st.index, stopped_one, op);
+		stop_queue(c, st.index, stopped_one, op);
 		return 0;
 	}
 	case VHU_SET_VRING_KICK:
@@ -457,7 +483,7 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		/* call and kick fds are written and read by a reactor: eventfds
 		 * only (a pipe could block it), non-blocking */
 		if (!nofd && h->request != VHU_SET_VRING_ERR && client_eventfd_accept(fds[0])) {
-			log_warn("%s: vring %u %s fd is not an eventfd: refused", ctrl->name, idx,
+			log_warn("%s: vring %u %s fd is not an eventfd: refused", d->name, idx,
 				 h->request == VHU_SET_VRING_CALL ? "call" : "kick");
 			return -EINVAL;
 		}
@@ -471,8 +497,8 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 			return ack(c, h, 0);
 		}
 		if (h->request == VHU_SET_VRING_CALL) {
-			if (vblk_ctrl_queue_running(ctrl, (uint16_t)idx)) {
-				vblk_ctrl_queue_set_call(ctrl, (uint16_t)idx, fd);
+			if (running(c, idx)) {
+				d->ops->queue_set_call(d, (uint16_t)idx, fd);
 			} else {
 				if (v->call_fd >= 0)
 					close(v->call_fd);
@@ -482,10 +508,10 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		}
 		/* kick: the ring starts (when enabled) */
 		if (nofd) {
-			log_warn("%s: polling-mode rings (no kick fd) are not supported", ctrl->name);
+			log_warn("%s: polling-mode rings (no kick fd) are not supported", d->name);
 			return ack(c, h, -ENOTSUP);
 		}
-		if (vblk_ctrl_queue_running(ctrl, (uint16_t)idx)) {
+		if (running(c, idx)) {
 			close(fd);
 			return ack(c, h, -EBUSY);
 		}
@@ -511,7 +537,7 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		return ack(c, h, 0);	/* a running ring keeps its state */
 	}
 	case VHU_GET_CONFIG: {
-		struct virtio_blk_config cfg;
+		uint8_t cfg[VIRTIO_DEV_MAX_CONFIG];
 		uint8_t out[sizeof(struct vhu_config) + 256];
 		struct vhu_config hdr;
 		if (plen < sizeof(hdr) || plen > sizeof(out))
@@ -519,13 +545,15 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		memcpy(&hdr, p, sizeof(hdr));
 		if (hdr.size > 256 || plen != sizeof(hdr) + hdr.size || hdr.offset > 256)
 			return -EINVAL;
-		vblk_ctrl_get_config(ctrl, &cfg);
+		size_t cfg_size = d->ops->get_config(d, cfg, sizeof(cfg));
+		if (cfg_size > sizeof(cfg))
+			cfg_size = sizeof(cfg);
 		memset(out, 0, sizeof(out));
 		memcpy(out, &hdr, sizeof(hdr));
 		/* answer the size asked; bytes past our config read as zero */
 		for (uint32_t i = 0; i < hdr.size; i++)
-			if (hdr.offset + i < sizeof(cfg))
-				out[sizeof(hdr) + i] = ((uint8_t *)&cfg)[hdr.offset + i];
+			if (hdr.offset + i < cfg_size)
+				out[sizeof(hdr) + i] = cfg[hdr.offset + i];
 		return reply(c, h, out, sizeof(hdr) + hdr.size, NULL, 0);
 	}
 	case VHU_SET_CONFIG:
@@ -535,7 +563,7 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 		struct vhu_inflight in;
 		NEED(sizeof(in));
 		memcpy(&in, p, sizeof(in));
-		if (!in.num_queues || in.num_queues > VBLK_MAX_QUEUES || !in.queue_size || in.queue_size > VQ_MAX_SIZE)
+		if (!in.num_queues || in.num_queues > VHU_MAX_QUEUES || !in.queue_size || in.queue_size > VIRTIO_QUEUE_MAX_SIZE)
 			return -EINVAL;
 		uint64_t per = 16 + 16ull * in.queue_size;
 		uint64_t size = ((per * in.num_queues) + 4095) & ~4095ull;
@@ -569,7 +597,7 @@ static int handle(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p,
 	case VHU_SET_STATUS:
 	case VHU_GET_STATUS:
 	default:
-		log_warn("%s: vhost-user request %u not supported", ctrl->name, h->request);
+		log_warn("%s: vhost-user request %u not supported", d->name, h->request);
 		return -ENOTSUP;
 	}
 }
@@ -594,13 +622,13 @@ int vhu_conn_handle(struct vhu_conn *c, const uint8_t *msg, size_t len, int *fds
 	c->in_handler = false;
 	close_fds(fds, nfds);
 	if (rc == -EPROTO) {
-		log_warn("%s: vhost-user request %u: closing the connection", c->ctrl->name, h.request);
+		log_warn("%s: vhost-user request %u: closing the connection", c->dev->name, h.request);
 		return -EPROTO;
 	}
 	if (rc) {
 		/* a request we cannot serve: say so when an answer is expected,
 		 * else the front end would wait for ever */
-		log_debug("%s: vhost-user request %u failed: %s", c->ctrl->name, h.request, strerror(-rc));
+		log_debug("%s: vhost-user request %u failed: %s", c->dev->name, h.request, strerror(-rc));
 		bool wants = (h.flags & VHU_FLAG_NEED_REPLY) && (c->protocol_features & (1ull << VHU_PF_REPLY_ACK));
 		bool get = h.request == VHU_GET_FEATURES || h.request == VHU_GET_PROTOCOL_FEATURES ||
 			   h.request == VHU_GET_VRING_BASE || h.request == VHU_GET_QUEUE_NUM ||
@@ -636,7 +664,7 @@ static void gone_stopped(void *arg, uint16_t last)
 	if (--g->pending)
 		return;
 	struct vhu_conn *c = g->c;
-	for (int i = 0; i < VBLK_MAX_QUEUES; i++) {
+	for (int i = 0; i < VHU_MAX_QUEUES; i++) {
 		struct vhu_vring *v = &c->vrings[i];
 		if (v->kick_fd >= 0)
 			close(v->kick_fd);
@@ -648,8 +676,8 @@ static void gone_stopped(void *arg, uint16_t last)
 		close(c->inflight_fd);
 	c->inflight_fd = -1;
 	c->nregions = 0;
-	c->ctrl->driver_features = 0;
-	emu_mem_remove_all(c->ctrl->fn, gone_mem, g);
+	dev_reset(c);
+	emu_mem_remove_all(c->dev->fn, gone_mem, g);
 }
 
 void vhu_conn_gone(struct vhu_conn *c, void (*done)(void *arg), void *arg)
@@ -677,10 +705,10 @@ static void gone_start(struct vhu_conn *c, void (*done)(void *arg), void *arg)
 	g->arg = arg;
 	g->pending = 1;
 	/* requests already fetched complete before the queues stop */
-	for (uint32_t i = 0; i < c->ctrl->num_queues; i++) {
-		if (vblk_ctrl_queue_running(c->ctrl, (uint16_t)i)) {
+	for (uint32_t i = 0; i < nq(c); i++) {
+		if (running(c, i)) {
 			g->pending++;
-			vblk_ctrl_queue_stop(c->ctrl, (uint16_t)i, gone_stopped, g);
+			stop_queue(c, i, gone_stopped, g);
 		}
 	}
 	gone_stopped(g, 0);

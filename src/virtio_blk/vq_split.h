@@ -11,11 +11,11 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "virtio_spec.h"
+#include "virtio_blk_spec.h"
 
 struct emu_function;
 
-#define VQ_MAX_SIZE 32768
+#define VQ_MAX_SIZE VIRTIO_QUEUE_MAX_SIZE
 #define VQ_MAX_CHAIN 1024	/* descriptors per request, indirect included */
 
 struct vq {

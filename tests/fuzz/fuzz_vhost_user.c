@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *msg = NULL;
 	if (!g_ctrl)
 		setup();
-	vhu_conn_init(&c, g_ctrl, &ops, NULL);
+	vhu_conn_init(&c, vblk_ctrl_virtio_dev(g_ctrl), &ops, NULL);
 	while (size >= 3) {
 		size_t len = (size_t)data[0] | (size_t)data[1] << 8;
 		uint8_t flags = data[2];
