@@ -4,6 +4,7 @@
 #include "core/guest_fault.h"
 #include "core/log.h"
 #include "core/unix_socket.h"
+#include "virtio_pci/virtio_pci_layout.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,10 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PCI_VENDOR_REDHAT_VIRTIO 0x1af4
 #define PCI_VENDOR_OSNAP 0x1b36		/* QEMU/Red Hat's id, as QEMU's own NVMe uses */
 #define PCI_DEVICE_OSNAP_NVME 0x0010
-#define VIRTIO_DEV_BLK_MODERN 0x1042
 
 static struct emu_config g_cfg;
 static struct emu_function *g_pfs;	/* static PFs, then hot-plugged */
@@ -89,32 +88,6 @@ static uint16_t vf_base_rid(int ordinal)
 
 /* --- config space --- */
 
-static void virtio_cap(struct pci_cfg_desc *d, uint8_t cfg_type, uint32_t off, uint32_t len,
-		       int extra)
-{
-	struct pci_vendor_cap *c = &d->vendor_caps[d->num_vendor_caps++];
-	/* struct virtio_pci_cap after the id/next bytes: cap_len, cfg_type,
-	 * bar, id, padding[2], offset, length (+ notify_off_multiplier) */
-	uint8_t caplen = (uint8_t)(16 + (extra ? 4 : 0));
-	memset(c->data, 0, sizeof(c->data));
-	c->len = (uint8_t)(caplen - 2);
-	c->data[0] = caplen;
-	c->data[1] = cfg_type;
-	c->data[2] = EMU_VBLK_CAP_BAR;
-	memcpy(&c->data[6], &off, 4);
-	memcpy(&c->data[10], &len, 4);
-	if (extra) {
-		uint32_t mult = 4;
-		memcpy(&c->data[14], &mult, 4);
-	}
-}
-
-/* virtio-pci modern layout in the capability BAR */
-#define VBLK_COMMON_OFF 0x0000
-#define VBLK_ISR_OFF 0x1000
-#define VBLK_DEVICE_OFF 0x2000
-#define VBLK_NOTIFY_OFF 0x3000
-
 static void build_desc(struct emu_function *fn, struct pci_cfg_desc *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -137,21 +110,9 @@ static void build_desc(struct emu_function *fn, struct pci_cfg_desc *d)
 		d->bar_size[EMU_NVME_MSIX_BAR] = p2;
 		d->msix_table_bar = d->msix_pba_bar = EMU_NVME_MSIX_BAR;
 	} else {
-		d->vendor_id = PCI_VENDOR_REDHAT_VIRTIO;
-		d->device_id = VIRTIO_DEV_BLK_MODERN;
-		d->subsys_vendor_id = PCI_VENDOR_REDHAT_VIRTIO;
-		d->subsys_id = 0x0002;
-		d->revision = 1;
-		d->class_code = 0x018000;
+		virtio_pci_describe(d, virtio_pci_device_type(fn->type));
 		d->bar_size[EMU_VBLK_MSIX_BAR] = p2;
-		d->bar_size[EMU_VBLK_CAP_BAR] = EMU_VBLK_CAP_BAR_SIZE;
-		d->bar_64[EMU_VBLK_CAP_BAR] = true;
-		d->bar_prefetch[EMU_VBLK_CAP_BAR] = true;
 		d->msix_table_bar = d->msix_pba_bar = EMU_VBLK_MSIX_BAR;
-		virtio_cap(d, 1, VBLK_COMMON_OFF, 0x1000, 0);	/* common */
-		virtio_cap(d, 2, VBLK_NOTIFY_OFF, 0x1000, 1);	/* notify */
-		virtio_cap(d, 3, VBLK_ISR_OFF, 0x1000, 0);	/* ISR */
-		virtio_cap(d, 4, VBLK_DEVICE_OFF, 0x1000, 0);	/* device */
 	}
 	d->msix_vectors = fn->num_msix;
 	d->msix_table_offset = 0;
@@ -178,7 +139,7 @@ static void build_desc(struct emu_function *fn, struct pci_cfg_desc *d)
 			d->vf_bar_size[EMU_NVME_MSIX_BAR] = q;
 		} else {
 			d->vf_bar_size[EMU_VBLK_MSIX_BAR] = q;
-			d->vf_bar_size[EMU_VBLK_CAP_BAR] = EMU_VBLK_CAP_BAR_SIZE;
+			d->vf_bar_size[VIRTIO_PCI_CAP_BAR] = VIRTIO_PCI_CAP_BAR_SIZE;
 		}
 	}
 	fn->msix_bar = d->msix_table_bar;

@@ -19,7 +19,7 @@
 #include "core/thread.h"
 #include "emu/emu.h"
 #include "virtio_blk/vblk.h"
-#include "virtio_blk/vhu_conn.h"
+#include "emu/vhost_user/vhu_conn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -39,7 +39,7 @@
 #include "emu/emu_internal.h"
 #include "fuzz_session.h"
 #include "virtio_blk/vblk_internal.h"
-#include "virtio_blk/vhu_conn.h"
+#include "emu/vhost_user/vhu_conn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

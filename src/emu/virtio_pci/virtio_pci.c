@@ -2,21 +2,16 @@
  * function and drives the virtio device behind it through its
  * virtio_dev_ops. The capability BAR holds the common configuration, ISR, device
  * configuration and notification structures at the offsets the function's
- * vendor capabilities advertise (see emu_function.c). */
+ * vendor capabilities advertise (virtio_pci_layout.c). */
 #include "emu/emu.h"
 #include "emu/virtio_dev.h"
+#include "virtio_pci_layout.h"
 #include "core/log.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define COMMON_OFF 0x0000
-#define ISR_OFF 0x1000
-#define DEVICE_OFF 0x2000
-#define NOTIFY_OFF 0x3000
-#define NOTIFY_MULT 4
 
 struct pci_queue {
 	uint16_t size;
@@ -242,24 +237,24 @@ static void common_write(struct virtio_pci *t, uint64_t off, const void *buf, si
 static int t_bar_read(void *ctx, int bar, uint64_t off, void *buf, size_t len)
 {
 	struct virtio_pci *t = ctx;
-	if (bar != EMU_VBLK_CAP_BAR) {
+	if (bar != VIRTIO_PCI_CAP_BAR) {
 		memset(buf, 0, len);
 		return 0;
 	}
-	if (off < ISR_OFF) {
-		common_read(t, off - COMMON_OFF, buf, len);
-	} else if (off < DEVICE_OFF) {
+	if (off < VIRTIO_PCI_ISR_OFF) {
+		common_read(t, off - VIRTIO_PCI_COMMON_OFF, buf, len);
+	} else if (off < VIRTIO_PCI_DEVICE_OFF) {
 		memset(buf, 0, len);
-		if (off == ISR_OFF) {
+		if (off == VIRTIO_PCI_ISR_OFF) {
 			((uint8_t *)buf)[0] = t->isr;
 			t->isr = 0;	/* reading the ISR clears it */
 		}
-	} else if (off < NOTIFY_OFF) {
+	} else if (off < VIRTIO_PCI_NOTIFY_OFF) {
 		uint8_t cfg[VIRTIO_DEV_MAX_CONFIG];
 		size_t size = t->d->ops->get_config(t->d, cfg, sizeof(cfg));
 		if (size > sizeof(cfg))
 			size = sizeof(cfg);
-		uint64_t rel = off - DEVICE_OFF;
+		uint64_t rel = off - VIRTIO_PCI_DEVICE_OFF;
 		memset(buf, 0, len);
 		if (rel < size)
 			memcpy(buf, cfg + rel, rel + len <= size ? len : size - rel);
@@ -272,13 +267,13 @@ static int t_bar_read(void *ctx, int bar, uint64_t off, void *buf, size_t len)
 static int t_bar_write(void *ctx, int bar, uint64_t off, const void *buf, size_t len)
 {
 	struct virtio_pci *t = ctx;
-	if (bar != EMU_VBLK_CAP_BAR || len > 8)
+	if (bar != VIRTIO_PCI_CAP_BAR || len > 8)
 		return 0;
-	if (off < ISR_OFF) {
-		common_write(t, off - COMMON_OFF, buf, len);
-	} else if (off >= NOTIFY_OFF && off < NOTIFY_OFF + VIRTIO_DEV_MAX_QUEUES * NOTIFY_MULT) {
+	if (off < VIRTIO_PCI_ISR_OFF) {
+		common_write(t, off - VIRTIO_PCI_COMMON_OFF, buf, len);
+	} else if (off >= VIRTIO_PCI_NOTIFY_OFF && off < VIRTIO_PCI_NOTIFY_OFF + VIRTIO_DEV_MAX_QUEUES * VIRTIO_PCI_NOTIFY_MULT) {
 		/* a notification: the queue index is the offset's slot */
-		uint16_t idx = (uint16_t)((off - NOTIFY_OFF) / NOTIFY_MULT);
+		uint16_t idx = (uint16_t)((off - VIRTIO_PCI_NOTIFY_OFF) / VIRTIO_PCI_NOTIFY_MULT);
 		if (t->status & VIRTIO_STATUS_DRIVER_OK)
 			t->d->ops->queue_kick(t->d, idx);
 	}
