@@ -92,9 +92,10 @@ struct virtio_transport_ops {
 	bool (*driver_live)(struct virtio_transport *t);
 };
 
-/* Embedded first in each transport's own state. */
+/* Embedded in each transport's own state. */
 struct virtio_transport {
 	const struct virtio_transport_ops *ops;
+	struct virtio_dev *dev;		/* the device it presents */
 };
 
 /* Bind d's function with the transport the emulation config names
@@ -105,6 +106,17 @@ int virtio_transport_attach(struct virtio_dev *d, struct virtio_transport **out,
 /* The providers (virtio_transport_attach picks one). */
 int vhu_endpoint_create(struct virtio_dev *d, struct virtio_transport **out, char *err, size_t errlen);
 int virtio_pci_attach(struct virtio_dev *d, struct virtio_transport **out, char *err, size_t errlen);
+
+/* --- what every transport does alike --- */
+
+/* Stop every running queue of d (in-flight requests finish first), then
+ * done(arg) (maybe at once). */
+void virtio_dev_stop_all(struct virtio_dev *d, void (*done)(void *arg), void *arg);
+/* emu_ctrl_ops.mem_unmap / mem_resume of a transport bound with its
+ * struct virtio_transport as the context: a region leaving the client's
+ * map pauses the device's queues (QLIFE_MEM) until it is gone. */
+void virtio_transport_mem_unmap(void *tr, uint64_t gpa, uint64_t len, void (*done)(void *arg), void *arg);
+void virtio_transport_mem_resume(void *tr);
 
 static inline void virtio_transport_destroy(struct virtio_transport *t)
 {

@@ -112,36 +112,32 @@ void vhu_async_finish(struct vhu_async *op)
 		c->ops->resume(c);
 }
 
-static void stopped_one(void *arg, uint16_t last)
+static void stopped_all(void *arg)
 {
 	struct vhu_async *op = arg;
-	if (op->index < VHU_MAX_QUEUES && op->pending == 1)
-		op->base = last;
-	if (--op->pending == 0)
-		op->then(op);
+	op->then(op);
 }
 
 void vhu_async_stop_all(struct vhu_async *op)
 {
 	struct vhu_conn *c = op->c;
-	op->pending = 1;
-	for (uint32_t i = 0; i < vhu_nq(c); i++) {
-		if (vhu_running(c, i)) {
-			op->pending++;
-			/* resume where it stopped when the queue starts again */
+	/* resume where it stopped when the queue starts again */
+	for (uint32_t i = 0; i < vhu_nq(c); i++)
+		if (vhu_running(c, i))
 			c->vrings[i].base = 0;
-			c->dev->ops->queue_stop(c->dev, (uint16_t)i, stopped_one, op);
-		}
-	}
-	op->index = UINT32_MAX;
-	stopped_one(op, 0);
+	virtio_dev_stop_all(c->dev, stopped_all, op);
+}
+
+static void stopped_one(void *arg, uint16_t last)
+{
+	struct vhu_async *op = arg;
+	op->base = last;
+	op->then(op);
 }
 
 void vhu_async_stop_one(struct vhu_async *op)
 {
 	struct vhu_conn *c = op->c;
-	op->pending = 1;
-	op->base = c->vrings[op->index].base;
 	c->dev->ops->queue_stop(c->dev, (uint16_t)op->index, stopped_one, op);
 }
 
@@ -195,7 +191,6 @@ int vhu_conn_handle(struct vhu_conn *c, const uint8_t *msg, size_t len, int *fds
 
 struct gone_ctx {
 	struct vhu_conn *c;
-	int pending;
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -208,12 +203,10 @@ static void gone_mem(void *arg, int rc)
 	free(g);
 }
 
-static void gone_stopped(void *arg, uint16_t last)
+/* every queue stopped: drop the fds and the memory */
+static void gone_stopped(void *arg)
 {
 	struct gone_ctx *g = arg;
-	(void)last;
-	if (--g->pending)
-		return;
 	struct vhu_conn *c = g->c;
 	for (int i = 0; i < VHU_MAX_QUEUES; i++) {
 		struct vhu_vring *v = &c->vrings[i];
@@ -231,6 +224,20 @@ static void gone_stopped(void *arg, uint16_t last)
 	emu_mem_remove_all(c->dev->fn, gone_mem, g);
 }
 
+static void gone_start(struct vhu_conn *c, void (*done)(void *arg), void *arg)
+{
+	struct gone_ctx *g = calloc(1, sizeof(*g));
+	if (!g) {
+		done(arg);
+		return;
+	}
+	g->c = c;
+	g->done = done;
+	g->arg = arg;
+	/* requests already fetched complete before the queues stop */
+	virtio_dev_stop_all(c->dev, gone_stopped, g);
+}
+
 void vhu_conn_gone(struct vhu_conn *c, void (*done)(void *arg), void *arg)
 {
 	c->gone = true;
@@ -242,25 +249,4 @@ void vhu_conn_gone(struct vhu_conn *c, void (*done)(void *arg), void *arg)
 		return;
 	}
 	gone_start(c, done, arg);
-}
-
-static void gone_start(struct vhu_conn *c, void (*done)(void *arg), void *arg)
-{
-	struct gone_ctx *g = calloc(1, sizeof(*g));
-	if (!g) {
-		done(arg);
-		return;
-	}
-	g->c = c;
-	g->done = done;
-	g->arg = arg;
-	g->pending = 1;
-	/* requests already fetched complete before the queues stop */
-	for (uint32_t i = 0; i < vhu_nq(c); i++) {
-		if (vhu_running(c, i)) {
-			g->pending++;
-			c->dev->ops->queue_stop(c->dev, (uint16_t)i, gone_stopped, g);
-		}
-	}
-	gone_stopped(g, 0);
 }

@@ -408,27 +408,8 @@ static int vring_fd(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *
 	return fd;
 }
 
-static int h_set_vring_err(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p, size_t plen, int *fds,
-			   int nfds)
+static int vring_call(struct vhu_conn *c, const struct vhu_hdr *h, uint32_t idx, int fd)
 {
-	(void)plen;
-	uint32_t idx;
-	int fd = vring_fd(c, h, p, fds, nfds, &idx);
-	if (fd < -1)
-		return fd;
-	if (fd >= 0)
-		close(fd);
-	return vhu_ack(c, h, 0);
-}
-
-static int h_set_vring_call(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p, size_t plen, int *fds,
-			    int nfds)
-{
-	(void)plen;
-	uint32_t idx;
-	int fd = vring_fd(c, h, p, fds, nfds, &idx);
-	if (fd < -1)
-		return fd;
 	struct vhu_vring *v = &c->vrings[idx];
 	if (vhu_running(c, idx)) {
 		c->dev->ops->queue_set_call(c->dev, (uint16_t)idx, fd);
@@ -441,14 +422,8 @@ static int h_set_vring_call(struct vhu_conn *c, const struct vhu_hdr *h, const u
 }
 
 /* kick: the ring starts (when enabled) */
-static int h_set_vring_kick(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p, size_t plen, int *fds,
-			    int nfds)
+static int vring_kick(struct vhu_conn *c, const struct vhu_hdr *h, uint32_t idx, int fd)
 {
-	(void)plen;
-	uint32_t idx;
-	int fd = vring_fd(c, h, p, fds, nfds, &idx);
-	if (fd < -1)
-		return fd;
 	if (fd < 0) {
 		log_warn("%s: polling-mode rings (no kick fd) are not supported", c->dev->name);
 		return vhu_ack(c, h, -ENOTSUP);
@@ -467,6 +442,25 @@ static int h_set_vring_kick(struct vhu_conn *c, const struct vhu_hdr *h, const u
 	if (!c->proto_negotiated)
 		v->enabled = true;
 	return vhu_ack(c, h, start_if_ready(c, idx));
+}
+
+/* SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR (the error fd is not
+ * used: closed) */
+static int h_set_vring_fd(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p, size_t plen, int *fds,
+			  int nfds)
+{
+	(void)plen;
+	uint32_t idx;
+	int fd = vring_fd(c, h, p, fds, nfds, &idx);
+	if (fd < -1)
+		return fd;
+	if (h->request == VHU_SET_VRING_KICK)
+		return vring_kick(c, h, idx, fd);
+	if (h->request == VHU_SET_VRING_CALL)
+		return vring_call(c, h, idx, fd);
+	if (fd >= 0)
+		close(fd);
+	return vhu_ack(c, h, 0);
 }
 
 static int h_set_vring_enable(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p, size_t plen,
@@ -576,9 +570,9 @@ static const struct vhu_request g_requests[] = {
 	[VHU_SET_VRING_ADDR] = { h_set_vring_addr, sizeof(struct vhu_vring_addr), false },
 	[VHU_SET_VRING_BASE] = { h_set_vring_base, sizeof(struct vhu_vring_state), false },
 	[VHU_GET_VRING_BASE] = { h_get_vring_base, sizeof(struct vhu_vring_state), true },
-	[VHU_SET_VRING_KICK] = { h_set_vring_kick, U64, false },
-	[VHU_SET_VRING_CALL] = { h_set_vring_call, U64, false },
-	[VHU_SET_VRING_ERR] = { h_set_vring_err, U64, false },
+	[VHU_SET_VRING_KICK] = { h_set_vring_fd, U64, false },
+	[VHU_SET_VRING_CALL] = { h_set_vring_fd, U64, false },
+	[VHU_SET_VRING_ERR] = { h_set_vring_fd, U64, false },
 	[VHU_GET_PROTOCOL_FEATURES] = { h_get_protocol_features, 0, true },
 	[VHU_SET_PROTOCOL_FEATURES] = { h_set_protocol_features, U64, false },
 	[VHU_GET_QUEUE_NUM] = { h_get_queue_num, 0, true },

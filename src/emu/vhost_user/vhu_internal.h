@@ -43,9 +43,8 @@ void vhu_close_fds(int *fds, int nfds);
 struct vhu_async {
 	struct vhu_conn *c;
 	struct vhu_hdr h;
-	int pending;
-	uint32_t index;
-	uint16_t base;
+	uint32_t index;			/* GET_VRING_BASE: the ring */
+	uint16_t base;			/* where it stopped */
 	void (*then)(struct vhu_async *op);
 	/* memory table being installed */
 	struct vhu_mem_region regions[VHU_MAX_REGIONS];

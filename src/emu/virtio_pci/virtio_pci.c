@@ -21,8 +21,7 @@ struct pci_queue {
 };
 
 struct virtio_pci {
-	struct virtio_transport tr;	/* first: what the device holds */
-	struct virtio_dev *d;
+	struct virtio_transport tr;	/* what the device holds (tr.dev: the device) */
 	uint32_t dfselect, gfselect;
 	uint32_t driver_features[2];
 	uint16_t msix_config;
@@ -34,16 +33,21 @@ struct virtio_pci {
 	struct pci_queue q[VIRTIO_DEV_MAX_QUEUES];
 };
 
+static struct virtio_pci *pci_of(struct virtio_transport *tr)
+{
+	return (struct virtio_pci *)((char *)tr - offsetof(struct virtio_pci, tr));
+}
+
 /* The device's queues the register file addresses. */
 static uint32_t num_queues(const struct virtio_pci *t)
 {
-	uint32_t n = t->d->ops->num_queues(t->d);
+	uint32_t n = t->tr.dev->ops->num_queues(t->tr.dev);
 	return n < VIRTIO_DEV_MAX_QUEUES ? n : VIRTIO_DEV_MAX_QUEUES;
 }
 
 static void queue_defaults(struct virtio_pci *t)
 {
-	uint16_t size = (uint16_t)t->d->ops->max_queue_size(t->d);
+	uint16_t size = (uint16_t)t->tr.dev->ops->max_queue_size(t->tr.dev);
 	for (int i = 0; i < VIRTIO_DEV_MAX_QUEUES; i++) {
 		memset(&t->q[i], 0, sizeof(t->q[i]));
 		t->q[i].size = size;
@@ -58,25 +62,15 @@ static int start_queue(struct virtio_pci *t, uint16_t i)
 		.size = pq->size, .desc = pq->desc, .avail = pq->driver, .used = pq->device,
 		.last_avail = 0, .kick_fd = -1, .call_fd = -1, .vector = pq->vector,
 	};
-	return t->d->ops->queue_start(t->d, i, &p);
+	return t->tr.dev->ops->queue_start(t->tr.dev, i, &p);
 }
 
-struct reset_ctx {
-	struct virtio_pci *t;
-	int pending;
-};
-
-static void reset_stopped(void *arg, uint16_t last)
+static void reset_stopped(void *arg)
 {
-	struct reset_ctx *r = arg;
-	(void)last;
-	if (--r->pending)
-		return;
-	struct virtio_pci *t = r->t;
-	free(r);
+	struct virtio_pci *t = arg;
 	t->status = 0;	/* the driver polls device_status until it reads 0 */
 	t->resetting = false;
-	t->d->ops->reset(t->d);
+	t->tr.dev->ops->reset(t->tr.dev);
 	t->driver_features[0] = t->driver_features[1] = 0;
 	t->msix_config = VIRTIO_MSI_NO_VECTOR;
 	queue_defaults(t);
@@ -86,26 +80,13 @@ static void device_reset(struct virtio_pci *t)
 {
 	if (t->resetting)
 		return;	/* one under way: its end is this one's too */
-	struct reset_ctx *r = calloc(1, sizeof(*r));
-	if (!r) {
-		log_crit("%s: out of memory resetting the device", t->d->name);
-		abort();
-	}
-	r->t = t;
-	r->pending = 1;
 	t->resetting = true;
-	for (uint32_t i = 0; i < num_queues(t); i++) {
-		if (t->d->ops->queue_running(t->d, (uint16_t)i)) {
-			r->pending++;
-			t->d->ops->queue_stop(t->d, (uint16_t)i, reset_stopped, r);
-		}
-	}
-	reset_stopped(r, 0);
+	virtio_dev_stop_all(t->tr.dev, reset_stopped, t);
 }
 
 static void status_write(struct virtio_pci *t, uint8_t v)
 {
-	struct virtio_dev *d = t->d;
+	struct virtio_dev *d = t->tr.dev;
 	if (v == 0) {
 		device_reset(t);
 		return;
@@ -142,7 +123,7 @@ static void common_read(struct virtio_pci *t, uint64_t off, void *buf, size_t le
 	uint32_t nq = num_queues(t);
 	memset(&cc, 0, sizeof(cc));
 	cc.device_feature_select = t->dfselect;
-	cc.device_feature = t->dfselect < 2 ? (uint32_t)(t->d->ops->features(t->d) >> (32 * t->dfselect)) : 0;
+	cc.device_feature = t->dfselect < 2 ? (uint32_t)(t->tr.dev->ops->features(t->tr.dev) >> (32 * t->dfselect)) : 0;
 	cc.driver_feature_select = t->gfselect;
 	cc.driver_feature = t->gfselect < 2 ? t->driver_features[t->gfselect] : 0;
 	cc.msix_config = t->msix_config;
@@ -179,7 +160,7 @@ static void common_write(struct virtio_pci *t, uint64_t off, const void *buf, si
 	uint64_t v = rd(buf, 0, len < 8 ? len : 8);
 	struct pci_queue *q = t->queue_select < num_queues(t) ? &t->q[t->queue_select] : NULL;
 	bool live = t->status & VIRTIO_STATUS_DRIVER_OK;
-	uint16_t nmsix = emu_fn_num_msix(t->d->fn);
+	uint16_t nmsix = emu_fn_num_msix(t->tr.dev->fn);
 
 	switch (off) {
 	case offsetof(struct virtio_pci_common_cfg, device_feature_select):
@@ -203,7 +184,7 @@ static void common_write(struct virtio_pci *t, uint64_t off, const void *buf, si
 		break;
 	case offsetof(struct virtio_pci_common_cfg, queue_size):
 		/* a power of two up to the maximum; other values are ignored */
-		if (q && !q->enabled && v && v <= t->d->ops->max_queue_size(t->d) && !(v & (v - 1)))
+		if (q && !q->enabled && v && v <= t->tr.dev->ops->max_queue_size(t->tr.dev) && !(v & (v - 1)))
 			q->size = (uint16_t)v;
 		break;
 	case offsetof(struct virtio_pci_common_cfg, queue_msix_vector):
@@ -236,7 +217,7 @@ static void common_write(struct virtio_pci *t, uint64_t off, const void *buf, si
 
 static int t_bar_read(void *ctx, int bar, uint64_t off, void *buf, size_t len)
 {
-	struct virtio_pci *t = ctx;
+	struct virtio_pci *t = pci_of(ctx);
 	if (bar != VIRTIO_PCI_CAP_BAR) {
 		memset(buf, 0, len);
 		return 0;
@@ -251,7 +232,7 @@ static int t_bar_read(void *ctx, int bar, uint64_t off, void *buf, size_t len)
 		}
 	} else if (off < VIRTIO_PCI_NOTIFY_OFF) {
 		uint8_t cfg[VIRTIO_DEV_MAX_CONFIG];
-		size_t size = t->d->ops->get_config(t->d, cfg, sizeof(cfg));
+		size_t size = t->tr.dev->ops->get_config(t->tr.dev, cfg, sizeof(cfg));
 		if (size > sizeof(cfg))
 			size = sizeof(cfg);
 		uint64_t rel = off - VIRTIO_PCI_DEVICE_OFF;
@@ -266,7 +247,7 @@ static int t_bar_read(void *ctx, int bar, uint64_t off, void *buf, size_t len)
 
 static int t_bar_write(void *ctx, int bar, uint64_t off, const void *buf, size_t len)
 {
-	struct virtio_pci *t = ctx;
+	struct virtio_pci *t = pci_of(ctx);
 	if (bar != VIRTIO_PCI_CAP_BAR || len > 8)
 		return 0;
 	if (off < VIRTIO_PCI_ISR_OFF) {
@@ -275,7 +256,7 @@ static int t_bar_write(void *ctx, int bar, uint64_t off, const void *buf, size_t
 		/* a notification: the queue index is the offset's slot */
 		uint16_t idx = (uint16_t)((off - VIRTIO_PCI_NOTIFY_OFF) / VIRTIO_PCI_NOTIFY_MULT);
 		if (t->status & VIRTIO_STATUS_DRIVER_OK)
-			t->d->ops->queue_kick(t->d, idx);
+			t->tr.dev->ops->queue_kick(t->tr.dev, idx);
 	}
 	/* device config is read-only (no CONFIG_WCE) */
 	return 0;
@@ -283,54 +264,34 @@ static int t_bar_write(void *ctx, int bar, uint64_t off, const void *buf, size_t
 
 static void t_fn_reset(void *ctx, enum emu_reset_reason why)
 {
-	struct virtio_pci *t = ctx;
+	struct virtio_pci *t = pci_of(ctx);
 	(void)why;
 	device_reset(t);
 }
 
-static void t_mem_unmap(void *ctx, uint64_t gpa, uint64_t len, void (*done)(void *arg), void *arg)
-{
-	struct virtio_pci *t = ctx;
-	(void)gpa;
-	(void)len;
-	t->d->ops->pause_all(t->d, true, done, arg);
-}
-
-/* the region is out of the map: the rings translate again and go on */
-static void t_mem_resume(void *ctx)
-{
-	struct virtio_pci *t = ctx;
-	t->d->ops->pause_all(t->d, false, NULL, NULL);
-}
-
 static void t_mem_map(void *ctx, uint64_t gpa, uint64_t len)
 {
-	struct virtio_pci *t = ctx;
+	struct virtio_pci *t = pci_of(ctx);
 	(void)gpa;
 	(void)len;
 	/* queues waiting for their rings look again */
 	for (uint32_t i = 0; i < num_queues(t); i++)
-		t->d->ops->queue_kick(t->d, (uint16_t)i);
+		t->tr.dev->ops->queue_kick(t->tr.dev, (uint16_t)i);
 }
 
 static const struct emu_ctrl_ops pci_fn_ops = {
 	.bar_read = t_bar_read,
 	.bar_write = t_bar_write,
-	.mem_unmap = t_mem_unmap,
-	.mem_resume = t_mem_resume,
+	.mem_unmap = virtio_transport_mem_unmap,	/* the rings let go */
+	.mem_resume = virtio_transport_mem_resume,	/* they translate again */
 	.mem_map = t_mem_map,
 	.reset = t_fn_reset,
 };
 
-static struct virtio_pci *pci_of(struct virtio_transport *tr)
-{
-	return (struct virtio_pci *)((char *)tr - offsetof(struct virtio_pci, tr));
-}
-
 static void t_destroy(struct virtio_transport *tr)
 {
 	struct virtio_pci *t = pci_of(tr);
-	emu_fn_unbind(t->d->fn);
+	emu_fn_unbind(t->tr.dev->fn);
 	free(t);
 }
 
@@ -340,7 +301,7 @@ static void t_config_changed(struct virtio_transport *tr)
 	t->config_generation++;
 	t->isr |= 0x2;
 	if (t->msix_config != VIRTIO_MSI_NO_VECTOR && (t->status & VIRTIO_STATUS_DRIVER_OK))
-		emu_irq_raise(t->d->fn, t->msix_config);
+		emu_irq_raise(t->tr.dev->fn, t->msix_config);
 }
 
 static bool t_driver_live(struct virtio_transport *tr)
@@ -362,10 +323,10 @@ int virtio_pci_attach(struct virtio_dev *d, struct virtio_transport **out, char 
 		return -ENOMEM;
 	}
 	t->tr.ops = &pci_transport;
-	t->d = d;
+	t->tr.dev = d;
 	t->msix_config = VIRTIO_MSI_NO_VECTOR;
 	queue_defaults(t);
-	if (emu_fn_bind(d->fn, &pci_fn_ops, t, d->name)) {
+	if (emu_fn_bind(d->fn, &pci_fn_ops, &t->tr, d->name)) {
 		free(t);
 		snprintf(err, errlen, "function %s is busy", emu_fn_vuid(d->fn));
 		return -EBUSY;
