@@ -9,9 +9,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +19,9 @@
 
 #include "core/client_conn.h"
 #include "core/event_loop.h"
+#include "test_stream_msgs.h"
 
-/* The test protocol: u32 length of the whole message, u32 sequence number,
- * payload bytes derived from both. */
-struct hdr {
-	uint32_t len, seq;
-};
-
+/* The test protocol: the messages of test_stream_msgs.h. */
 #define MAX_MSG 4096
 #define SEQ_FAIL 999		/* the handler refuses this one */
 
@@ -48,41 +42,6 @@ static struct {
 	int ngot;
 	int peer;
 } T;
-
-static uint8_t pat(uint32_t seq, size_t i)
-{
-	return (uint8_t)(seq * 7 + i * 13 + (i >> 8));
-}
-
-static size_t build(uint8_t *buf, uint32_t seq, size_t len)
-{
-	struct hdr h = { (uint32_t)len, seq };
-	memcpy(buf, &h, sizeof(h));
-	for (size_t i = sizeof(h); i < len; i++)
-		buf[i] = pat(seq, i);
-	return len;
-}
-
-/* An fd that says which message it came with. */
-static int seq_fd(uint32_t seq)
-{
-	int p[2];
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	assert_int_equal(write(p[1], &seq, sizeof(seq)), (ssize_t)sizeof(seq));
-	close(p[1]);
-	return p[0];
-}
-
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 static size_t t_frame(struct client_conn *cc, const void *hdr)
 {
@@ -184,22 +143,14 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* send len bytes of buf with fds on the first byte */
+/* send len bytes of buf with fds on the first byte (out_queue: all of it
+ * leaves at once, the socket buffer has room) */
 static void peer_send(const uint8_t *buf, size_t len, const int *fds, int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 16)];
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (nfds) {
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-	}
-	assert_int_equal(sendmsg(T.peer, &mh, 0), (ssize_t)len);
+	struct out_queue q;
+	out_queue_init(&q, T.peer);
+	assert_int_equal(out_queue_send(&q, buf, len, fds, nfds), 0);
+	assert_false(out_queue_pending(&q));
 }
 
 static void test_split_bytes_and_fds(void **state)

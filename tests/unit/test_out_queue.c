@@ -18,48 +18,7 @@
 #include <unistd.h>
 
 #include "core/out_queue.h"
-
-/* A message: u32 length (all of it), u32 sequence number, payload bytes
- * derived from both; some carry an fd: a pipe's read end whose other end
- * holds the sequence number. */
-struct hdr {
-	uint32_t len, seq;
-};
-
-static uint8_t pat(uint32_t seq, size_t i)
-{
-	return (uint8_t)(seq * 7 + i * 13 + (i >> 8));
-}
-
-static size_t build(uint8_t *buf, uint32_t seq, size_t len)
-{
-	struct hdr h = { (uint32_t)len, seq };
-	memcpy(buf, &h, sizeof(h));
-	for (size_t i = sizeof(h); i < len; i++)
-		buf[i] = pat(seq, i);
-	return len;
-}
-
-/* An fd that says which message it came with. */
-static int seq_fd(uint32_t seq)
-{
-	int p[2];
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	assert_int_equal(write(p[1], &seq, sizeof(seq)), (ssize_t)sizeof(seq));
-	close(p[1]);
-	return p[0];
-}
-
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
+#include "test_stream_msgs.h"
 
 static void pair(int sv[2], int sndbuf)
 {
