@@ -317,6 +317,14 @@ static const struct virtio_transport_ops pci_transport = {
 
 int virtio_pci_attach(struct virtio_dev *d, struct virtio_transport **out, char *err, size_t errlen)
 {
+	/* the function's PCI identity was built for a device type when it
+	 * was created (virtio_pci_layout.c): the device must be of that type */
+	uint32_t presented = virtio_pci_device_type(emu_fn_type(d->fn));
+	if (presented != d->virtio_id) {
+		snprintf(err, errlen, "function %s presents virtio device type %u, not %u", emu_fn_vuid(d->fn),
+			 presented, d->virtio_id);
+		return -EINVAL;
+	}
 	struct virtio_pci *t = calloc(1, sizeof(*t));
 	if (!t) {
 		snprintf(err, errlen, "out of memory");
