@@ -205,11 +205,12 @@ struct destroy_ctx {
 	struct vblk_ctrl *c;
 	vblk_done_fn cb;
 	void *arg;
-	int pending;
 };
 
-static void destroy_finish(struct destroy_ctx *d)
+/* every queue stopped */
+static void destroy_finish(void *arg)
 {
+	struct destroy_ctx *d = arg;
 	struct vblk_ctrl *c = d->c;
 	virtio_transport_destroy(c->transport);
 	if (c->bdev)
@@ -224,14 +225,6 @@ static void destroy_finish(struct destroy_ctx *d)
 	free(c);
 	d->cb(d->arg, 0, NULL);
 	free(d);
-}
-
-static void destroy_queue_stopped(void *arg, uint16_t last)
-{
-	struct destroy_ctx *d = arg;
-	(void)last;
-	if (--d->pending == 0)
-		destroy_finish(d);
 }
 
 void vblk_ctrl_destroy(struct vblk_ctrl *c, bool force, vblk_done_fn cb, void *arg)
@@ -255,15 +248,8 @@ void vblk_ctrl_destroy(struct vblk_ctrl *c, bool force, vblk_done_fn cb, void *a
 	d->c = c;
 	d->cb = cb;
 	d->arg = arg;
-	d->pending = 1;
 	c->destroying = true;
-	for (uint32_t i = 0; i < c->num_queues; i++) {
-		if (c->queues[i].running) {
-			d->pending++;
-			vblk_ctrl_queue_stop(c, (uint16_t)i, destroy_queue_stopped, d);
-		}
-	}
-	destroy_queue_stopped(d, 0);
+	virtio_dev_stop_all(&c->vdev, destroy_finish, d);
 }
 
 /* --- suspend / resume --- */
