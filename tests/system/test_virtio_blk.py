@@ -774,6 +774,9 @@ def ring_memory_removed_while_running():
             e.finish()
         finally:
             e.kill()
+        # every pause of the queues for the removal had its resume
+        check("without a pause" not in d.logtext(), "an unbalanced queue resume:\n%s" %
+              "\n".join(l for l in d.logtext().splitlines() if "without a pause" in l))
         eq(d.stop(), 0, "osnapd exit code")
 
 

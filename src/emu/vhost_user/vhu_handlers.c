@@ -216,8 +216,10 @@ static void mem_removed(void *arg, int rc)
 	}
 	if (err && !c->gone)
 		log_err("%s: vhost-user memory table refused: %s", c->dev->name, strerror(-err));
-	/* the table is replaced: lift the pause of mem_table_then */
-	c->dev->ops->pause_all(c->dev, false, NULL, NULL);
+	/* the table is replaced: lift the pause of mem_table_then (a single
+	 * region's removal paused and resumed through the function alone) */
+	if (op->paused)
+		c->dev->ops->pause_all(c->dev, false, NULL, NULL);
 	vhu_ack(c, &op->h, err);
 	vhu_async_finish(op);
 }
@@ -238,6 +240,7 @@ static void mem_table_paused(void *arg)
 static void mem_table_then(struct vhu_async *op)
 {
 	struct virtio_dev *d = op->c->dev;
+	op->paused = true;
 	d->ops->pause_all(d, true, mem_table_paused, op);
 }
 

@@ -50,6 +50,7 @@ struct vhu_async {
 	struct vhu_mem_region regions[VHU_MAX_REGIONS];
 	int fds[VHU_MAX_REGIONS];
 	int nregions;
+	bool paused;			/* SET_MEM_TABLE paused the queues itself */
 };
 
 /* A request of c that completes later: c is busy until vhu_async_finish.
