@@ -153,23 +153,60 @@ void nvme_sq_free(struct nvme_sq *sq)
 
 /* --- completions (owner thread of the CQ) --- */
 
-static bool cq_full(struct nvme_cq *cq)
+/* The host's CQ head is read again only when the ring looks full by the
+ * value last read: it is a cache line the host writes at every reap, and
+ * reading it at every post (or every poll) made the reactor wait for that
+ * line once per completion. A stale head only understates the room. */
+static void cq_eventidx_quiet(struct nvme_sq *sq);
+
+static bool cq_full(struct nvme_cq *cq, struct nvme_sq *sq)
 {
+	if ((cq->tail + 1) % cq->size != cq->head)
+		return false;
 	uint32_t head;
 	if (cq->qid && cq->ctrl->dbbuf_enabled) {
 		/* with shadow doorbells the host's head lives in its memory */
-		head = cq->head;
+		if (!sq || !sq->cq_shadow_head)
+			return true;
+		head = __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE);
 	} else {
 		head = nvme_cq_head_doorbell(cq);
 	}
-	if (head < cq->size)
+	if (head < cq->size && head != cq->head) {
 		cq->head = head;
+		if (sq && !cq->backlog)
+			cq_eventidx_quiet(sq);
+	}
 	return (cq->tail + 1) % cq->size == cq->head;
+}
+
+/* Shadow doorbells while the queue is served: EventIdx values the host's
+ * next doorbell moves cannot cross, so that it writes no real (trapped)
+ * doorbell. The host rings when EventIdx lies in [old, new) of its own
+ * doorbell move (mod 2^16). Its SQ tail stays less than a ring ahead of our
+ * head: EventIdx = head - 1 is crossed only after a lap (EventIdx = head,
+ * as sq_arm sets it, asks for the next submission), and the poller moves
+ * it on every eighth of a ring. Its CQ head never passes the entries
+ * we posted, which never pass the head we last read: EventIdx = that head
+ * - 1 is never crossed. Hints only: a stale value costs one trapped
+ * doorbell, and sleeping (sq_arm) sets its own values behind a fence. */
+static void cq_eventidx_quiet(struct nvme_sq *sq)
+{
+	if (sq->cq_eventidx)
+		__atomic_store_n(sq->cq_eventidx, (sq->cq->head + sq->cq->size - 1) % sq->cq->size,
+				 __ATOMIC_RELAXED);
+}
+
+static void sq_eventidx_quiet(struct nvme_sq *sq)
+{
+	if (sq->eventidx)
+		__atomic_store_n(sq->eventidx, (sq->head + sq->size - 1) % sq->size, __ATOMIC_RELAXED);
+	sq->eventidx_head = sq->head;
 }
 
 bool nvme_cq_post(struct nvme_cq *cq, struct nvme_req *r)
 {
-	if (cq_full(cq))
+	if (cq_full(cq, cq->qid ? r->sq : NULL))
 		return false;
 	/* The client's map changed since the ring was translated (an admin
 	 * completion raised by an RPC or an AER may be the first to notice):
@@ -314,6 +351,9 @@ static void sq_map_dbbuf(struct nvme_sq *sq)
 	sq->cq_shadow_head = dbbuf_slot(c, c->dbbuf_gpa, coff, EMU_DMA_READ);
 	sq->eventidx = dbbuf_slot(c, c->eventidx_gpa, soff, EMU_DMA_WRITE);
 	sq->cq_eventidx = dbbuf_slot(c, c->eventidx_gpa, coff, EMU_DMA_WRITE);
+	sq_eventidx_quiet(sq);
+	if (!sq->cq->backlog)
+		cq_eventidx_quiet(sq);
 }
 
 static bool sq_remap_if_needed(struct nvme_sq *sq)
@@ -364,11 +404,6 @@ static int sq_poll(void *arg)
 		sq_check_drained(sq);
 		return 0;
 	}
-	if (sq->cq_shadow_head) {
-		uint32_t h = __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE);
-		if (h < cq->size)
-			cq->head = h;
-	}
 	if (cq->backlog && cq_flush_backlog(cq))
 		work++;
 	if (qlife_fetching(&sq->life)) {
@@ -391,6 +426,8 @@ static int sq_poll(void *arg)
 			nvme_io_execute(sq, r);
 			work++;
 		}
+		if ((sq->head + sq->size - sq->eventidx_head) % sq->size >= (sq->size + 7) / 8)
+			sq_eventidx_quiet(sq);
 	}
 	nvme_cq_irq(cq, sq_busy(sq) == 0);
 	sq_check_drained(sq);
