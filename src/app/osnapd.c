@@ -158,6 +158,8 @@ static int app_init(char *err, size_t errlen)
 		if (rc)
 			return rc;
 	}
+	/* adaptive doorbells: how long an idle reactor may doze */
+	reactors_set_doze_max_us(ecfg.nvme_doze_max_us);
 	rc = emu_init(&ecfg, err, errlen);
 	if (rc)
 		return rc;

@@ -7,10 +7,11 @@
 #include <stdlib.h>
 
 
-/* With EMU_NVME_DOORBELLS=mmap the client writes its admin doorbells into
- * the mapped page too and nothing traps them. The reactor that polls the
- * mapped page (it never sleeps in this mode) also watches the admin
- * doorbells and hands the admin queue to the main thread when they move. */
+/* With a mappable doorbell page (EMU_NVME_DOORBELLS=mmap or adaptive) the
+ * client may write its admin doorbells into the mapped page, where nothing
+ * traps them. A poller of reactor 0 watches them and hands the admin queue
+ * to the main thread when they move (mmap: polled all the time; adaptive:
+ * dozing when idle, see poller_set_doze). */
 struct admin_watch {
 	struct nvme_ctrl *c;
 	struct poller *p;
@@ -45,16 +46,22 @@ static int watch_poll(void *arg)
 
 static bool watch_arm(void *arg)
 {
-	(void)arg;
-	return true;	/* mapped doorbells are never trapped: never sleep */
+	struct admin_watch *w = arg;
+	if (w->c->doorbells_spin)
+		return true;	/* EMU_NVME_DOORBELLS=mmap: never sleep */
+	uint32_t sq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS), __ATOMIC_ACQUIRE);
+	uint32_t cq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS + 4), __ATOMIC_ACQUIRE);
+	return sq != w->last_sq || cq != w->last_cq;
 }
 
 static void watch_start_on_reactor(void *arg)
 {
 	struct admin_watch *w = arg;
 	w->p = poller_register(watch_poll, w, "nvme_admin_db");
-	if (w->p)
+	if (w->p) {
 		poller_set_wake_fd(w->p, -1, watch_arm);
+		poller_set_doze(w->p, true);
+	}
 }
 
 void nvme_admin_watch_start(struct nvme_ctrl *c)

@@ -179,7 +179,10 @@ struct nvme_ctrl {
 	bool admin_only;
 	uint32_t quirks;
 	uint32_t mqes;			/* max entries - 1 */
-	bool doorbells_mmap;
+	bool doorbells_mmap;		/* the client may map the doorbell page
+					 * (EMU_NVME_DOORBELLS mmap or adaptive) */
+	bool doorbells_spin;		/* mmap: polled all the time, no shadow
+					 * doorbells; adaptive: queues doze when idle */
 
 	/* registers live in BAR0's shared memory */
 	uint8_t *bar0;

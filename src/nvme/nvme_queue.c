@@ -437,8 +437,8 @@ static int sq_poll(void *arg)
 static bool sq_arm(void *arg)
 {
 	struct nvme_sq *sq = arg;
-	if (sq->ctrl->doorbells_mmap)
-		return true;	/* mapped doorbells are never trapped: keep polling */
+	if (sq->ctrl->doorbells_spin)
+		return true;	/* EMU_NVME_DOORBELLS=mmap: keep polling */
 	nvme_cq_irq(sq->cq, true);
 	if (sq->unmapped)
 		return false;	/* sleep until the memory comes back (mem_map kicks) */
@@ -459,8 +459,10 @@ static bool sq_arm(void *arg)
 	uint32_t tail = sq_tail(sq);
 	if (qlife_fetching(&sq->life) && sq->free_list && tail < sq->size && tail != sq->head)
 		return true;
-	if (sq->cq->backlog && sq->cq_shadow_head) {
-		uint32_t h = __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE);
+	if (sq->cq->backlog) {
+		/* the host's CQ head: room for the backlog? */
+		uint32_t h = sq->cq_shadow_head ? __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE)
+						: nvme_cq_head_doorbell(sq->cq);
 		return h < sq->cq->size && h != sq->cq->head;
 	}
 	return false;
@@ -482,8 +484,11 @@ static void sq_start_on_reactor(void *arg)
 	struct start_msg *m = arg;
 	struct nvme_sq *sq = m->sq;
 	sq->poller = poller_register(sq_poll, sq, "nvme_sq");
-	if (sq->poller)
+	if (sq->poller) {
 		poller_set_wake_fd(sq->poller, sq->wake_fd, sq_arm);
+		/* a doorbell written into the mapped page wakes nobody */
+		poller_set_doze(sq->poller, sq->ctrl->doorbells_mmap);
+	}
 	/* the namespaces attached when the queue was created */
 	for (int i = 0; i < m->n; i++) {
 		struct nvme_qns *q = &sq->ns[m->ns[i].nsid - 1];
