@@ -186,6 +186,7 @@ struct nvme_ctrl {
 
 	/* registers live in BAR0's shared memory */
 	uint8_t *bar0;
+	const _Atomic uint64_t *mem_gen;	/* the function's memory-map generation */
 	enum nvme_ctrl_state state;
 	bool suspended, suspended_admin_only;
 	uint16_t oncs;			/* decided at enable ("driver load") */

@@ -213,7 +213,7 @@ bool nvme_cq_post(struct nvme_cq *cq, struct nvme_req *r)
 	 * translate again. While the ring is outside the map the completion
 	 * waits in the backlog; the old pointer is never used, as its memory
 	 * may be unmapped already. */
-	if (cq->mem.gen != emu_mem_generation(cq->ctrl->fn) &&
+	if (cq->mem.gen != emu_mem_generation_load(cq->ctrl->mem_gen) &&
 	    nvme_qmem_map(cq->ctrl, &cq->mem, EMU_DMA_WRITE))
 		return false;
 	struct nvme_cqe *e = nvme_qmem_entry(&cq->mem, cq->tail * (uint32_t)sizeof(*e));
@@ -359,7 +359,7 @@ static void sq_map_dbbuf(struct nvme_sq *sq)
 static bool sq_remap_if_needed(struct nvme_sq *sq)
 {
 	struct nvme_ctrl *c = sq->ctrl;
-	uint64_t gen = emu_mem_generation(c->fn);
+	uint64_t gen = emu_mem_generation_load(c->mem_gen);
 	uint32_t epoch = __atomic_load_n(&c->dbbuf_epoch, __ATOMIC_ACQUIRE);
 	if (sq->mem.gen == gen && sq->cq->mem.gen == gen && sq->dbbuf_gen == gen &&
 	    sq->dbbuf_epoch_seen == epoch)
