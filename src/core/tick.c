@@ -50,7 +50,7 @@ void tick_init(void)
 #if defined(__x86_64__)
 	if (g_tick.tsc || !tsc_invariant())
 		return;
-	uint64_t n0, t0, n1, t1;
+	uint64_t n0 = 0, t0 = 0, n1 = 0, t1 = 0;
 	sample(&n0, &t0);
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	nanosleep(&ts, NULL);
