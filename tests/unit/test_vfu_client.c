@@ -27,6 +27,8 @@
 #include "host/vfio_user_client.h"
 #include "host/vfio_user_proto.h"
 
+#include "fake_wire.h"
+
 /* ---- the fake server ------------------------------------------------------- */
 
 enum fake_mode {
@@ -89,49 +91,14 @@ struct fake {
 
 static int fk_read_all(int fd, void *buf, size_t len, int *fds, int *nfds)
 {
-	size_t done = 0;
-	while (done < len) {
-		char cbuf[CMSG_SPACE(sizeof(int) * 16)];
-		struct iovec iov = { (uint8_t *)buf + done, len - done };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-		ssize_t n = recvmsg(fd, &mh, 0);
-		if (n <= 0)
-			return -1;
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			for (int i = 0; i < k; i++) {
-				int x;
-				memcpy(&x, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-				if (fds && *nfds < 16)
-					fds[(*nfds)++] = x;
-				else
-					close(x);
-			}
-		}
-		done += (size_t)n;
-	}
-	return 0;
+	return fake_recv(fd, buf, len, fds, nfds, 16);
 }
 
 static void fk_send(struct fake *f, uint16_t id, uint16_t cmd, uint32_t flags, uint32_t error,
 		    const void *p, size_t len, const int *fds, int nfds)
 {
 	struct vfu_msg_hdr h = { id, cmd, (uint32_t)(sizeof(h) + len), flags, error };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, len } };
-	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
-	if (nfds) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-	}
-	(void)!sendmsg(f->fd, &mh, MSG_NOSIGNAL);
+	fake_send(f->fd, &h, sizeof(h), p, len, fds, nfds);
 }
 
 static void fk_reply(struct fake *f, const struct vfu_msg_hdr *rq, const void *p, size_t len,
