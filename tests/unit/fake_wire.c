@@ -83,3 +83,17 @@ void fake_send(int sfd, const void *a, size_t alen, const void *b, size_t blen, 
 	}
 	(void)!sendmsg(sfd, &mh, MSG_NOSIGNAL);
 }
+
+void fake_stop_server(pthread_t th, atomic_bool *stop, atomic_int *fd, int lfd, const char *dir,
+		      const char *path)
+{
+	atomic_store(stop, true);
+	if (atomic_load(fd) < 0)
+		shutdown(lfd, SHUT_RDWR);	/* the thread still waits in accept */
+	pthread_join(th, NULL);
+	if (atomic_load(fd) >= 0)
+		close(atomic_load(fd));
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+}

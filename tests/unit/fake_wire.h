@@ -7,6 +7,9 @@
 #ifndef OSNAP_TESTS_UNIT_FAKE_WIRE_H
 #define OSNAP_TESTS_UNIT_FAKE_WIRE_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -61,5 +64,11 @@ int fake_recv(int fd, void *buf, size_t len, int *fds, int *nfds, int maxfds);
 
 /* Send a then b (blen may be 0) in one message, with nfds fds (at most 8). */
 void fake_send(int sfd, const void *a, size_t alen, const void *b, size_t blen, const int *fds, int nfds);
+
+/* Stop a fake's thread th serving one connection (*fd, -1 before its
+ * accept on lfd returned): set *stop, wake an accept that still waits,
+ * join; then close the sockets and remove path and its directory dir. */
+void fake_stop_server(pthread_t th, atomic_bool *stop, atomic_int *fd, int lfd, const char *dir,
+		      const char *path);
 
 #endif

@@ -57,7 +57,8 @@ struct fk_q {
 
 struct fk {
 	char dir[64], path[128];
-	int lfd, fd;
+	int lfd;
+	atomic_int fd;		/* set by the fake's thread (accept) */
 	pthread_t th;
 	atomic_bool stop;
 	/* configuration */

@@ -306,15 +306,7 @@ struct fk *fk_start(bool mmap_db, uint32_t sgls, uint16_t oacs)
 
 void fk_stop(struct fk *f)
 {
-	atomic_store(&f->stop, true);
-	if (f->fd < 0)
-		shutdown(f->lfd, SHUT_RDWR);
-	pthread_join(f->th, NULL);
-	if (f->fd >= 0)
-		close(f->fd);
-	close(f->lfd);
-	unlink(f->path);
-	rmdir(f->dir);
+	fake_stop_server(f->th, &f->stop, &f->fd, f->lfd, f->dir, f->path);
 	for (int i = 0; i < f->nmap; i++)
 		munmap(f->map[i].va, f->map[i].size);
 	for (int i = 0; i < FK_NVEC; i++) {

@@ -432,15 +432,7 @@ struct fp *fp_start(enum fp_fault fault)
 
 void fp_stop(struct fp *f)
 {
-	atomic_store(&f->stop, true);
-	if (f->fd < 0)
-		shutdown(f->lfd, SHUT_RDWR);
-	pthread_join(f->th, NULL);
-	if (f->fd >= 0)
-		close(f->fd);
-	close(f->lfd);
-	unlink(f->path);
-	rmdir(f->dir);
+	fake_stop_server(f->th, &f->stop, &f->fd, f->lfd, f->dir, f->path);
 	for (int i = 0; i < f->v.nmap; i++)
 		munmap(f->v.map[i].ptr, f->v.map[i].size);
 	for (int i = 0; i < FP_NVEC; i++) {

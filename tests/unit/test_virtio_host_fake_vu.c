@@ -353,15 +353,7 @@ void fb_run(struct fb *f)
 
 void fb_stop(struct fb *f)
 {
-	atomic_store(&f->stop, true);
-	if (f->fd < 0)
-		shutdown(f->lfd, SHUT_RDWR);
-	pthread_join(f->th, NULL);
-	if (f->fd >= 0)
-		close(f->fd);
-	close(f->lfd);
-	unlink(f->path);
-	rmdir(f->dir);
+	fake_stop_server(f->th, &f->stop, &f->fd, f->lfd, f->dir, f->path);
 	fb_unmap(f);
 	for (int i = 0; i < FB_NQ; i++) {
 		if (f->kick[i] >= 0)
