@@ -2,7 +2,7 @@
  * table, main; hostile_client_lib.c: the helpers below;
  * hostile_client_AREA.c: the cases of one class of hostile behaviour).
  * The harness (FAIL, CHECK, REQUIRE, diag ...) is tap.h, the data pattern
- * pattern.h. */
+ * pattern.h, st_str and check_csts_ok nvme_status.h. */
 #ifndef OSNAP_TESTS_SYSTEM_HOSTILE_CLIENT_H
 #define OSNAP_TESTS_SYSTEM_HOSTILE_CLIENT_H
 
@@ -23,6 +23,7 @@
 #include "host/vhost_user_front.h"
 #include "host/virtio_blk_host.h"
 
+#include "nvme_status.h"
 #include "pattern.h"
 #include "tap.h"
 
@@ -48,9 +49,6 @@ struct hostile_opts {
 extern struct hostile_opts O;
 
 /* ---- diagnostics and the Python side (hostile_client_lib.c) ---------------------------------- */
-
-/* "SCT s SC 0xcc (raw 0xrrrr)" or "errno e (...)" for a negative st. */
-const char *st_str(int st);
 
 /* "# READY what", then one line on stdin (up to ms); false when none came. */
 bool handshake(const char *what, int ms, char *buf, size_t len);
@@ -79,9 +77,6 @@ bool read_check(struct nvme_host *h, uint64_t slba, uint32_t nlb, uint32_t seed)
 
 /* Poll CSTS until (CSTS & mask) == want, up to ms. */
 int wait_csts(struct nvme_host *h, uint32_t mask, uint32_t want, int ms, uint32_t *csts);
-
-/* FAIL unless CSTS shows RDY and not CFS. */
-void check_csts_ok(struct nvme_host *h, const char *when);
 
 /* Share an extra memfd of ours with the controller at iova. */
 int map_extra(struct nvme_host *h, uint64_t iova, size_t size, struct host_mem **out);
