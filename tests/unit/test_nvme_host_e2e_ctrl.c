@@ -117,7 +117,6 @@ void test_e2e_admin(void **state)
 	fk_stop(f);
 }
 
-
 /* The fd-less ROM range: DMA_MAP without an fd, read-only, unmapped at close;
  * one overlapping the arena is refused before anything is sent. */
 void test_e2e_rom_map(void **state)

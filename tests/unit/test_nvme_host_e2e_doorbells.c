@@ -57,6 +57,7 @@ void test_e2e_shadow_doorbells(void **state)
 	nvme_host_close(h);
 	fk_stop(f);
 }
+
 /* Per-vector masking as a VFIO user does it: SET_IRQS MASK/UNMASK. A masked
  * vector's interrupt latches in the PBA and comes once on unmask. */
 void test_e2e_irq_mask(void **state)

@@ -265,7 +265,6 @@ void test_e2e_async_32(void **state)
 	fk_stop(f);
 }
 
-
 struct worker {
 	struct nvme_host *h;
 	struct fk *f;
@@ -292,9 +291,9 @@ static void *worker_main(void *arg)
 	nvme_host_free(w->h, rb);
 	return NULL;
 }
+
 /* Two queue pairs driven from two threads at once (trapped doorbells share
  * the socket; the arena is shared). */
-
 void test_e2e_two_threads(void **state)
 {
 	(void)state;

@@ -4,7 +4,6 @@
 
 /* ---- async, several queues on several threads --------------------------------------------- */
 
-
 struct aq {
 	struct vblk_host *d;
 	uint16_t q;
