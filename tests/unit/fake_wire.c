@@ -97,3 +97,13 @@ void fake_stop_server(pthread_t th, atomic_bool *stop, atomic_int *fd, int lfd, 
 	unlink(path);
 	rmdir(dir);
 }
+
+void fake_vfu_irq_info(const uint8_t *p, uint32_t nvec, struct vfu_msg_irq_info *ii)
+{
+	memcpy(ii, p, sizeof(*ii));
+	ii->argsz = sizeof(*ii);
+	ii->flags = VFIO_IRQ_INFO_EVENTFD;
+	if (ii->index == VFIO_PCI_MSIX_IRQ_INDEX)
+		ii->flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_NORESIZE;
+	ii->count = ii->index == VFIO_PCI_MSIX_IRQ_INDEX ? nvec : ii->index == 0 ? 1 : 0;
+}

@@ -3,7 +3,8 @@
  * read the driver's structures at the specification's offsets, never
  * through its C structures, so that layout mistakes show), a listening
  * socket in a fresh temporary directory, and whole messages received and
- * sent with their fds (SCM_RIGHTS). */
+ * sent with their fds (SCM_RIGHTS), and the vfio-user answers the PCI fakes
+ * give alike. */
 #ifndef OSNAP_TESTS_UNIT_FAKE_WIRE_H
 #define OSNAP_TESTS_UNIT_FAKE_WIRE_H
 
@@ -13,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "host/vfio_user_proto.h"
 
 static inline uint16_t rd16(const uint8_t *p)
 {
@@ -64,6 +67,10 @@ int fake_recv(int fd, void *buf, size_t len, int *fds, int *nfds, int maxfds);
 
 /* Send a then b (blen may be 0) in one message, with nfds fds (at most 8). */
 void fake_send(int sfd, const void *a, size_t alen, const void *b, size_t blen, const int *fds, int nfds);
+
+/* vfio-user GET_IRQ_INFO of a PCI function with nvec maskable MSI-X
+ * vectors and INTx: the reply to the request payload p. */
+void fake_vfu_irq_info(const uint8_t *p, uint32_t nvec, struct vfu_msg_irq_info *ii);
 
 /* Stop a fake's thread th serving one connection (*fd, -1 before its
  * accept on lfd returned): set *stop, wake an accept that still waits,

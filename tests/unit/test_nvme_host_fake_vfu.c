@@ -121,12 +121,7 @@ static void fk_handle(struct fk *f, const struct vfu_msg_hdr *h, uint8_t *p, siz
 		break;
 	case VFU_CMD_DEVICE_GET_IRQ_INFO: {
 		struct vfu_msg_irq_info ii;
-		memcpy(&ii, p, sizeof(ii));
-		ii.argsz = sizeof(ii);
-		ii.flags = VFIO_IRQ_INFO_EVENTFD;
-		if (ii.index == VFIO_PCI_MSIX_IRQ_INDEX)
-			ii.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_NORESIZE;
-		ii.count = ii.index == VFIO_PCI_MSIX_IRQ_INDEX ? FK_NVEC : ii.index == 0 ? 1 : 0;
+		fake_vfu_irq_info(p, FK_NVEC, &ii);
 		fk_reply(f, h, &ii, sizeof(ii), -1);
 		break;
 	}

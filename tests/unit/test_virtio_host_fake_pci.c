@@ -278,12 +278,7 @@ static void fp_handle(struct fp *f, const struct vfu_msg_hdr *h, uint8_t *p, int
 		break;
 	case VFU_CMD_DEVICE_GET_IRQ_INFO: {
 		struct vfu_msg_irq_info ii;
-		memcpy(&ii, p, sizeof(ii));
-		ii.argsz = sizeof(ii);
-		ii.flags = VFIO_IRQ_INFO_EVENTFD;
-		if (ii.index == VFIO_PCI_MSIX_IRQ_INDEX)
-			ii.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_NORESIZE;
-		ii.count = ii.index == VFIO_PCI_MSIX_IRQ_INDEX ? FP_NVEC : ii.index == 0 ? 1 : 0;
+		fake_vfu_irq_info(p, FP_NVEC, &ii);
 		fp_reply(f, h, &ii, sizeof(ii));
 		break;
 	}
