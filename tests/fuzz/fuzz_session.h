@@ -1,7 +1,10 @@
 /* What the stateful session fuzzers (fuzz_vfu_session, fuzz_vhu_session)
  * share: the whole service on the fuzzer's thread (main event loop and
  * inline reactors, so an input always does the same thing), a client
- * connected to a real endpoint socket, and the input cursor. */
+ * connected to a real endpoint socket, the input cursor, the client's
+ * guest memory image, and one input's session: its begin and end checks
+ * and the operation loop with the operations every target has (a target
+ * describes itself in a struct fz_ops and keeps only its own messages). */
 #ifndef OSNAP_FUZZ_SESSION_H
 #define OSNAP_FUZZ_SESSION_H
 
