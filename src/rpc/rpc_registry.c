@@ -17,6 +17,7 @@ static struct {
 static size_t g_ntables;
 static uint32_t g_state = RPC_RUNTIME;
 static FILE *g_rpc_log;
+static rpc_unknown_handler g_unknown;
 
 void rpc_register_table(const struct rpc_method *methods, size_t n)
 {
@@ -54,6 +55,12 @@ void rpc_foreach_method(void (*fn)(const struct rpc_method *m, void *arg), void 
 void rpc_registry_reset(void)
 {
 	g_ntables = 0;
+	g_unknown = NULL;
+}
+
+void rpc_set_unknown_handler(rpc_unknown_handler fn)
+{
+	g_unknown = fn;
 }
 
 uint32_t rpc_get_state(void)
@@ -181,7 +188,10 @@ void rpc_dispatch(struct rpc_request *req, json_t *method, json_t *params)
 	snprintf(req->method, sizeof(req->method), "%s", name);
 	const struct rpc_method *m = rpc_find_method(name);
 	if (!m) {
-		rpc_send_error(req, RPC_METHOD_NOT_FOUND, "Method not found: %s", name);
+		if (g_unknown)
+			g_unknown(req, name);
+		else
+			rpc_send_error(req, RPC_METHOD_NOT_FOUND, "Method not found: %s", name);
 		return;
 	}
 	if (!(m->state_mask & g_state)) {

@@ -17,6 +17,9 @@ void log_rpc_register(void);
 void emulation_rpc_register(void);
 void nvme_rpc_register(void);
 void virtio_blk_rpc_register(void);
+void sock_rpc_register(void);
+/* the answer to methods no table has (-95 for planned ones, suggestions) */
+void unknown_rpc_register(void);
 
 /* --- start-up (framework_start_init) --- */
 

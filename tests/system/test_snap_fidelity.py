@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""SNAP and SPDK command-line fidelity against a running osnapd.
+
+(a) the seeds' spellings of SNAP parameters (--dbg_admin_q, --vf_num_msix,
+    --live_update, --live_update_notifier, a positional CtrlName) reach the
+    daemon under the keys SNAP's client sends, osnap's older spellings stay
+    aliases, and every accepted parameter acts or is refused clearly (-95
+    naming it) without changing anything;
+(b) methods the CLI lists but osnapd does not serve yet answer -95 naming
+    what is missing, `osnap-rpc -h` marks them, and a mistyped method gets
+    "did you mean" from both the CLI and the daemon.
+docs/snap-parameters.md is the table these tests hold the daemon to."""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import osnaptest  # noqa: E402
+from osnaptest import test, eq, check, main, Daemon, RpcError  # noqa: E402
+
+NQN = "nqn.2022-10.io.nvda.nvme:0"
+EOPNOTSUPP = -95
+INVALID = -32602
+
+
+def sriov_daemon(extra=()):
+    d0 = osnaptest.tmpdir()
+    conf = os.path.join(d0, "emu.conf")
+    with open(conf, "w") as f:
+        f.write("\n".join(["EMU_DIR=%s" % os.path.join(d0, "emu"), "SRIOV_EN=1",
+                           "NVME_EMULATION_NUM_VF=2", "VIRTIO_BLK_EMULATION_NUM_VF=3"] + list(extra)) + "\n")
+    return Daemon(["-c", conf])
+
+
+def dry(*words):
+    """The request osnap-rpc builds for a command line (no daemon)."""
+    p = subprocess.run([osnaptest.OSNAP_RPC, "--dry-run"] + list(words), capture_output=True, text=True)
+    eq(p.returncode, 0, "%s: %s" % (" ".join(words), p.stderr))
+    return json.loads(p.stdout)
+
+
+def cli_error(d, *words):
+    """Run a command line that must fail; returns (code, message) of the error."""
+    p = d.cli(*words, check=False)
+    eq(p.returncode, 1, "%s must fail (stdout %r)" % (" ".join(words), p.stdout))
+    line = [ln for ln in p.stderr.splitlines() if "error:" in ln][0]
+    code, msg = line.split("error:", 1)[1].strip().split(":", 1)
+    return int(code), msg.strip()
+
+
+def expect_refused(d, words, code, names):
+    got, msg = cli_error(d, *words)
+    eq(got, code, "%s: code (message %r)" % (" ".join(words), msg))
+    for n in names:
+        check(n in msg, "%s: message %r does not name %r" % (" ".join(words), msg, n))
+
+
+# ---- (a) parameters ----------------------------------------------------------------
+
+@test
+def seed_spellings_on_the_wire():
+    eq(dry("virtio_blk_controller_create", "--pf_id", "0", "--dbg_admin_q")["params"],
+       {"pf_id": 0, "dbg_admin_q": True}, "--dbg_admin_q")
+    eq(dry("virtio_blk_controller_create", "--pf_id", "0", "--admin_q", "0")["params"],
+       {"pf_id": 0, "admin_q": 0}, "--admin_q (alias)")
+    eq(dry("nvme_controller_create", "--nqn", NQN, "--pf_id", "0", "--vf_id", "1", "--vf_num_msix", "4")["params"],
+       {"nqn": NQN, "pf_id": 0, "vf_id": 1, "vf_num_msix": 4}, "--vf_num_msix")
+    eq(dry("virtio_blk_controller_create", "--pf_id", "0", "--vf_id", "1", "--vf_num_msix", "4")["params"],
+       {"pf_id": 0, "vf_id": 1, "vf_num_msix": 4}, "virtio-blk --vf_num_msix")
+    eq(dry("nvme_controller_resume", "-c", "NVMeCtrl1", "--live_update")["params"],
+       {"ctrl_id": "NVMeCtrl1", "live_update": True}, "--live_update")
+    eq(dry("nvme_controller_suspend", "-c", "NVMeCtrl1", "--live_update_notifier")["params"],
+       {"ctrl_id": "NVMeCtrl1", "live_update_notifier": True}, "--live_update_notifier")
+    for fam in ("nvme", "virtio_blk"):
+        m = "%s_controller_vfs_msix_reclaim" % fam
+        eq(dry(m, "Ctrl7")["params"], {"ctrl_id": "Ctrl7"}, "%s <CtrlName>" % m)
+        eq(dry(m, "-c", "Ctrl7")["params"], {"ctrl_id": "Ctrl7"}, "%s -c" % m)
+    eq(dry("nvme_controller_destroy", "-c", "NVMeCtrl2", "--release_msix")["params"],
+       {"ctrl_id": "NVMeCtrl2", "release_msix": True}, "--release_msix")
+
+
+@test
+def nvme_msix_and_live_update_act_or_are_refused():
+    with sriov_daemon() as d:
+        d.cli("bdev_null_create", "null1", "64", "512")
+        d.cli("nvme_subsystem_create", "--nqn", NQN)
+        # dynamic MSI-X: not implemented, refused on a PF; a VF: not for VFs
+        expect_refused(d, ["nvme_controller_create", "--nqn", NQN, "--pf_id", "0", "--dynamic_msix"],
+                       EOPNOTSUPP, ["dynamic_msix"])
+        expect_refused(d, ["nvme_controller_create", "--nqn", NQN, "--pf_id", "0", "--vf_id", "0",
+                           "--dynamic_msix"], INVALID, ["dynamic_msix"])
+        eq(d.rpc("nvme_controller_list"), [], "nothing created by the refusals")
+        d.cli("nvme_controller_create", "--nqn", NQN, "--ctrl", "NVMeCtrl1", "--pf_id", "0", "--admin_only")
+        pf = d.rpc("nvme_controller_list", {"ctrl_id": "NVMeCtrl1"})[0]
+        eq(pf["num_free_msix"], 0, "num_free_msix of the PF (no dynamic pool)")
+        expect_refused(d, ["nvme_controller_vfs_msix_reclaim", "NVMeCtrl1"], EOPNOTSUPP, ["dynamic MSI-X"])
+        # --vf_num_msix: the VF's own table size is what it gets; others refused
+        vf = [f for f in d.rpc("emulation_function_list", {"all": True}) if f["emulation_type"] == "NVME"][0]
+        expect_refused(d, ["nvme_controller_create", "--nqn", NQN, "--pf_id", "0", "--vf_id", "0",
+                           "--vf_num_msix", "3"], EOPNOTSUPP, ["vf_num_msix", "4"])
+        expect_refused(d, ["nvme_controller_create", "--nqn", NQN, "--pf_id", "0", "--vf_id", "0",
+                           "--vf_num_msix", "99"], INVALID, ["vf_num_msix"])
+        expect_refused(d, ["nvme_controller_create", "--nqn", NQN, "--pf_id", "0", "--vf_id", "0",
+                           "--num_msix", "1"], INVALID, ["vf_num_msix"])
+        eq(len(d.rpc("nvme_controller_list")), 1, "nothing created by the refusals")
+        d.cli("nvme_controller_create", "--nqn", NQN, "--ctrl", "NVMeCtrl2", "--pf_id", "0", "--vf_id", "0",
+              "--vf_num_msix", "4", "--suspended")
+        c2 = d.rpc("nvme_controller_list", {"ctrl_id": "NVMeCtrl2"})[0]
+        eq((c2["num_msix"], c2["vf_index"], c2["state"]), (4, 0, "SUSPENDED"), "VF controller")
+        check(vf["vuid"] in c2["vuid"], "VF's VUID %r" % c2["vuid"])
+        # live update: refused, the controller stays as it was
+        d.cli("nvme_namespace_create", "-b", "null1", "-n", "1", "--nqn", NQN)
+        d.cli("nvme_controller_attach_ns", "-c", "NVMeCtrl2", "-n", "1")
+        expect_refused(d, ["nvme_controller_resume", "-c", "NVMeCtrl2", "--live_update"], EOPNOTSUPP,
+                       ["live_update"])
+        eq(d.rpc("nvme_controller_list", {"ctrl_id": "NVMeCtrl2"})[0]["state"], "SUSPENDED", "after --live_update")
+        eq(d.cli_json("nvme_controller_resume", "-c", "NVMeCtrl2", "--live_update", "0"), True, "--live_update 0")
+        expect_refused(d, ["nvme_controller_suspend", "-c", "NVMeCtrl2", "--live_update_notifier"], EOPNOTSUPP,
+                       ["live_update_notifier"])
+        eq(d.rpc("nvme_controller_list", {"ctrl_id": "NVMeCtrl2"})[0]["state"] != "SUSPENDED", True,
+           "not suspended by the refused --live_update_notifier")
+        expect_refused(d, ["nvme_controller_destroy", "-c", "NVMeCtrl2", "--release_msix"], EOPNOTSUPP,
+                       ["release_msix"])
+        eq(len(d.rpc("nvme_controller_list")), 2, "NVMeCtrl2 still there after --release_msix")
+        d.cli("nvme_controller_destroy", "-c", "NVMeCtrl2")
+        eq([c["ctrl_id"] for c in d.rpc("nvme_controller_list")], ["NVMeCtrl1"], "after destroy")
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def virtio_blk_params_act_or_are_refused():
+    with sriov_daemon() as d:
+        d.cli("bdev_malloc_create", "16", "512", "-b", "M0")
+        for words, code, names in [
+                (["--pf_id", "0", "--dbg_admin_q"], EOPNOTSUPP, ["dbg_admin_q"]),
+                (["--pf_id", "0", "--admin_q", "1"], EOPNOTSUPP, ["dbg_admin_q"]),
+                (["--pf_id", "0", "--dynamic_msix"], EOPNOTSUPP, ["dynamic_msix"]),
+                (["--pf_id", "0", "--vf_id", "1", "--vf_num_msix", "2"], EOPNOTSUPP, ["vf_num_msix"]),
+                (["--pf_id", "0", "--vf_id", "1", "--vf_num_msix", "0"], INVALID, ["vf_num_msix"]),
+                (["--pf_id", "0", "--live_update_listener"], EOPNOTSUPP, ["live_update_listener"])]:
+            expect_refused(d, ["virtio_blk_controller_create", "--bdev", "M0"] + words, code, names)
+        eq(d.rpc("virtio_blk_controller_list"), [], "nothing created by the refusals")
+        eq(d.cli_json("virtio_blk_controller_create", "--pf_id", "0", "--vf_id", "1", "--bdev", "M0",
+                      "--vf_num_msix", "4", "--dbg_admin_q", "0"), "VblkCtrl1", "VF with its own MSI-X count")
+        expect_refused(d, ["virtio_blk_controller_vfs_msix_reclaim", "VblkCtrl1"], EOPNOTSUPP, ["dynamic MSI-X"])
+        expect_refused(d, ["virtio_blk_controller_suspend", "-c", "VblkCtrl1", "-t", "100"], EOPNOTSUPP,
+                       ["timeout_ms"])
+        expect_refused(d, ["virtio_blk_controller_suspend", "-c", "VblkCtrl1", "-lu"], EOPNOTSUPP,
+                       ["live_update_notifier"])
+        c = d.rpc("virtio_blk_controller_list")[0]
+        eq(c["state"] if "state" in c else "RUNNING", "RUNNING", "not suspended by the refusals")
+        expect_refused(d, ["virtio_blk_controller_modify", "-c", "VblkCtrl1", "--num_msix", "4"], EOPNOTSUPP,
+                       ["num_msix"])
+        eq(d.stop(), 0, "exit code")
+
+
+# ---- (b) methods: served, not served yet, mistyped ---------------------------------
+
+NOT_SERVED = {
+    "bdev_nvme_attach_controller": "NVMe-oF initiator",
+    "nvme_function_create": "hot-plug",
+    "virtio_blk_controller_hotplug": "hot-plug",
+    "emulation_device_detach": "hot-plug",
+    "construct_ext_passthru_bdev": "plugins",
+}
+
+
+def help_lines():
+    p = subprocess.run([osnaptest.OSNAP_RPC, "-h"], capture_output=True, text=True)
+    eq(p.returncode, 0, "osnap-rpc -h")
+    lines = p.stdout.splitlines()
+    return {ln.split()[0]: ln for ln in lines[lines.index("methods:") + 1:] if ln.strip()}
+
+
+@test
+def cli_lists_only_what_the_daemon_serves():
+    listed = help_lines()
+    with Daemon() as d:
+        served = set(d.rpc("rpc_get_methods"))
+        for name, line in sorted(listed.items()):
+            marked = "[not served yet: needs" in line
+            if name in served:
+                check(not marked, "%s is served but marked: %r" % (name, line))
+                continue
+            check(marked, "%s is listed, not served and not marked: %r" % (name, line))
+            e = d.rpc_error(name, None)
+            eq(e.code, EOPNOTSUPP, "%s: code (message %r)" % (name, e.message))
+            what = line.split("needs ", 1)[1].split("]", 1)[0]
+            check(what in e.message and name in e.message, "%s: %r does not say it needs %r" % (name, e.message, what))
+        for name, what in NOT_SERVED.items():
+            check(what in listed[name], "%s: -h line %r does not name %r" % (name, listed[name], what))
+        # the method's own help says it too
+        p = d.cli("nvme_function_create", "-h")
+        check("Not served by osnapd yet" in p.stdout, "nvme_function_create -h: %r" % p.stdout)
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def did_you_mean():
+    with Daemon() as d:
+        for typed, want in [("bdev_get_bdev", "bdev_get_bdevs"), ("nvme_controler_list", "nvme_controller_list"),
+                            ("virtio_blk_controller_craete", "virtio_blk_controller_create")]:
+            e = d.rpc_error(typed)
+            eq(e.code, -32601, "%s: code" % typed)
+            check(("did you mean %s?" % want) in e.message, "daemon on %s: %r" % (typed, e.message))
+            p = d.cli(typed, check=False)
+            eq(p.returncode, 1, "CLI on %s" % typed)
+            check(("did you mean '%s'?" % want) in p.stderr, "CLI on %s: %r" % (typed, p.stderr))
+        e = d.rpc_error("completely_unrelated_thing")
+        eq((e.code, "did you mean" in e.message), (-32601, False), "no suggestion when nothing is close")
+        eq(d.stop(), 0, "exit code")
+
+
+if __name__ == "__main__":
+    main()
