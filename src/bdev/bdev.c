@@ -109,7 +109,7 @@ struct bdev *bdev_next(struct bdev *b)
 
 int bdev_claim(struct bdev *bdev, const char *by)
 {
-	if (bdev->claimed_by)
+	if (bdev->claimed_by || bdev->users)
 		return -EBUSY;
 	bdev->claimed_by = strdup(by);
 	return bdev->claimed_by ? 0 : -ENOMEM;
@@ -140,6 +140,7 @@ static void bdev_free(struct bdev *b)
 		free(b->channels[i]);
 	pthread_mutex_destroy(&b->lock_mtx);
 	free(b->claimed_by);
+	bdev_share_free_all(b);
 	free(b);
 }
 
@@ -153,8 +154,10 @@ int bdev_unregister(const char *name, const char *expect_module, char *err, size
 		snprintf(err, errlen, "no %s bdev named %s", expect_module ? expect_module : "", name);
 		return -ENODEV;
 	}
-	if (b->claimed_by) {
-		snprintf(err, errlen, "bdev %s is claimed by %s; remove that first", name, b->claimed_by);
+	char who[160];
+	if (bdev_consumer(b, who, sizeof(who))) {
+		snprintf(err, errlen, "bdev %s is %s by %s; remove that first", name,
+			 b->claimed_by ? "claimed" : "used", who);
 		return -EBUSY;
 	}
 	if (b->open_count) {

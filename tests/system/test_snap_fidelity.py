@@ -30,7 +30,9 @@ def sriov_daemon(extra=()):
     with open(conf, "w") as f:
         f.write("\n".join(["EMU_DIR=%s" % os.path.join(d0, "emu"), "SRIOV_EN=1",
                            "NVME_EMULATION_NUM_VF=2", "VIRTIO_BLK_EMULATION_NUM_VF=3"] + list(extra)) + "\n")
-    return Daemon(["-c", conf])
+    d = Daemon(["-c", conf])
+    d.emu_dir = os.path.join(d0, "emu")
+    return d
 
 
 def dry(*words):
@@ -152,6 +154,65 @@ def virtio_blk_params_act_or_are_refused():
         eq(c["state"] if "state" in c else "RUNNING", "RUNNING", "not suspended by the refusals")
         expect_refused(d, ["virtio_blk_controller_modify", "-c", "VblkCtrl1", "--num_msix", "4"], EOPNOTSUPP,
                        ["num_msix"])
+        eq(d.stop(), 0, "exit code")
+
+
+# ---- (c) virtio-blk VFs sharing one bdev, each with its own serial ------------------
+
+E2E = os.path.join(osnaptest.BUILD, "tests", "system", "vblk_e2e")
+
+
+def run_e2e(sock, *args):
+    p = subprocess.run([E2E, "--vhost-user", sock] + [str(a) for a in args], capture_output=True, text=True,
+                       timeout=150, stdin=subprocess.DEVNULL)
+    out = p.stdout + p.stderr
+    if p.returncode != 0 or "not ok" in out or "\nok " not in "\n" + out:
+        raise AssertionError("vblk_e2e %s: exit %d\n%s" % (" ".join(str(a) for a in args), p.returncode, out))
+    return out
+
+
+@test
+def one_bdev_behind_several_virtio_blk_vfs():
+    with sriov_daemon() as d:
+        d.cli("bdev_malloc_create", "64", "512", "-b", "nvme0n1")
+        # the seed's loop, on 3 VFs: every create succeeds on the shared bdev
+        for i in range(3):
+            eq(d.cli_json("virtio_blk_controller_create", "--pf_id", "0", "--vf_id", i, "--bdev", "nvme0n1"),
+               "VblkCtrl%d" % (i + 1), "controller on VF %d" % i)
+        ctrls = d.rpc("virtio_blk_controller_list")
+        eq([c["bdev"] for c in ctrls], ["nvme0n1"] * 3, "bdev of every controller")
+        b = d.rpc("bdev_get_bdevs", {"name": "nvme0n1"})[0]
+        eq(b["claimed"], False, "a shared bdev is not claimed (SPDK's open without claim)")
+        # an NVMe namespace keeps its rule: the bdev to itself
+        d.cli("nvme_subsystem_create", "--nqn", NQN)
+        e = d.rpc_error("nvme_namespace_create", {"nqn": NQN, "nsid": 1, "bdev_name": "nvme0n1"})
+        eq(e.code, -16, "namespace on a shared bdev: %s" % e.message)
+        check("VblkCtrl1" in e.message, "message %r does not name a user" % e.message)
+        e = d.rpc_error("bdev_malloc_delete", {"name": "nvme0n1"})
+        eq(e.code, -16, "delete of a shared bdev: %s" % e.message)
+        check("VblkCtrl1 and 2 more" in e.message, "message %r does not name the users" % e.message)
+        # and a claimed bdev cannot be shared
+        d.cli("bdev_malloc_create", "16", "512", "-b", "nsdisk")
+        d.cli("nvme_namespace_create", "-b", "nsdisk", "-n", "2", "--nqn", NQN)
+        e = d.rpc_error("virtio_blk_controller_create", {"pf_id": 0, "bdev": "nsdisk"})
+        eq(e.code, -16, "virtio-blk on a claimed bdev: %s" % e.message)
+        check("namespace 2" in e.message, "message %r does not name the claim" % e.message)
+        # data written through VF 0 reads back through VF 2, and the other way
+        vfs = [f for f in d.rpc("emulation_function_list", {"all": True}) if f["emulation_type"] == "VBLK"][0]["vfs"]
+        socks = [os.path.join(d.emu_dir, vf["vuid"] + ".sock") for vf in vfs]
+        run_e2e(socks[0], "--case", "file_pattern", "--seed", 71)
+        run_e2e(socks[2], "--case", "pattern_check", "--seed", 71)
+        run_e2e(socks[2], "--case", "file_pattern", "--seed", 72)
+        run_e2e(socks[1], "--case", "pattern_check", "--seed", 72)
+        try:
+            run_e2e(socks[0], "--case", "pattern_check", "--seed", 71)
+            raise AssertionError("pattern 71 still read back after VF 2 wrote pattern 72")
+        except AssertionError as ex:
+            check("differs from pattern 71" in str(ex), "pattern_check does not catch old data: %s" % ex)
+        # destroying the controllers one by one frees the bdev at the last one
+        for i in range(3):
+            d.cli("virtio_blk_controller_destroy", "-c", "VblkCtrl%d" % (i + 1))
+        eq(d.rpc("bdev_malloc_delete", {"name": "nvme0n1"}), True, "delete once unused")
         eq(d.stop(), 0, "exit code")
 
 
