@@ -168,7 +168,10 @@ int vblk_ctrl_create(const struct vblk_params *p, struct vblk_ctrl **out, char *
 	c->indirect_desc = p->indirect_desc;
 	c->read_only = p->read_only;
 	c->suspended = p->suspended;
-	snprintf(c->vblk_id, sizeof(c->vblk_id), "%s", p->vblk_id ? p->vblk_id : emu_fn_vuid(p->fn));
+	if (p->vblk_id)
+		snprintf(c->vblk_id, sizeof(c->vblk_id), "%s", p->vblk_id);
+	else
+		emu_fn_serial(p->fn, c->vblk_id, sizeof(c->vblk_id));	/* unique per function */
 	for (uint32_t i = 0; i < VBLK_MAX_QUEUES; i++) {
 		c->queues[i].kick_fd = c->queues[i].own_kick = -1;
 		atomic_init(&c->queues[i].call_fd, -1);

@@ -216,6 +216,31 @@ def one_bdev_behind_several_virtio_blk_vfs():
         eq(d.stop(), 0, "exit code")
 
 
+@test
+def each_virtio_blk_vf_its_own_serial():
+    with sriov_daemon(["EMU_SERIAL=MT2114X12200", "VIRTIO_BLK_EMULATION_NUM_VF=125"]) as d:
+        d.cli("bdev_null_create", "null0", "64", "512")
+        pf = [f for f in d.rpc("emulation_function_list", {"all": True}) if f["emulation_type"] == "VBLK"][0]
+        eq(pf["vuid"], "MT2114X12200VBLKS1D0F0", "the seed's PF VUID")
+        d.cli("virtio_blk_controller_create", "--vuid", pf["vuid"], "--bdev", "null0")
+        for i in (0, 1, 124):
+            d.cli("virtio_blk_controller_create", "--pf_id", "0", "--vf_id", i, "--bdev", "null0")
+        ids = {c["ctrl_id"]: c["vblk_id"] for c in d.rpc("virtio_blk_controller_list")}
+        want = {"VblkCtrl1": "MT2114X12200VBLKS1D0", "VblkCtrl2": "MT2114X12200B0VF1",
+                "VblkCtrl3": "MT2114X12200B0VF2", "VblkCtrl4": "MT2114X12200B0VF125"}
+        eq(ids, want, "serials listed")
+        # what a guest reads with GET_ID: each VF its own (VF 1 and VF 2 and VF 125)
+        for n, vid in ((0, "MT2114X12200B0VF1"), (1, "MT2114X12200B0VF2"), (124, "MT2114X12200B0VF125")):
+            sock = os.path.join(d.emu_dir, pf["vfs"][n]["vuid"] + ".sock")
+            run_e2e(sock, "--case", "get_id", "--expect-id", vid)
+        run_e2e(os.path.join(d.emu_dir, pf["vuid"] + ".sock"), "--case", "get_id", "--expect-id", want["VblkCtrl1"])
+        # a given --vblk_id still wins
+        d.cli("virtio_blk_controller_destroy", "-c", "VblkCtrl3")
+        d.cli("virtio_blk_controller_create", "--pf_id", "0", "--vf_id", "1", "--bdev", "null0", "--vblk_id", "disk-b")
+        run_e2e(os.path.join(d.emu_dir, pf["vfs"][1]["vuid"] + ".sock"), "--case", "get_id", "--expect-id", "disk-b")
+        eq(d.stop(), 0, "exit code")
+
+
 # ---- (b) methods: served, not served yet, mistyped ---------------------------------
 
 NOT_SERVED = {
