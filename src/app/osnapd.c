@@ -330,6 +330,7 @@ int main(int argc, char **argv)
 			framework_run_pending_init(false);
 	}
 	framework_run_pending_init(true);
+	framework_cancel_waiters();
 out:
 	app_shutdown();
 	loop_del_fd(sig_lf);	/* freed by loop_fini */

@@ -262,6 +262,14 @@ static const struct cli_opt get_methods[] = {
 	O("-i", "--include-aliases", "include_aliases", T, "Include aliases"),
 };
 
+static const struct cli_opt spdk_level[] = {
+	P("level", S, "Log level: DISABLED, ERROR, WARNING, NOTICE, INFO or DEBUG"),
+};
+
+static const struct cli_opt get_config[] = {
+	P("name", S, "Name of the subsystem (framework_get_subsystems lists them)"),
+};
+
 static const struct cli_opt save_config[] = {
 	O("-i", "--indent", NULL, I, "Indent level (client side; the output is indented by 2)"),
 };
@@ -486,11 +494,21 @@ const struct cli_method cli_method_table[] = {
 	M("spdk_get_version", "Show the version (SPDK-compatible form)", NOARGS),
 	M("osnap_get_version", "Show the osnap version", NOARGS),
 	M("framework_start_init", "Finish start-up when started with --wait-for-rpc", NOARGS),
+	M("framework_wait_init", "Wait until the framework is initialized", NOARGS),
+	M("framework_get_subsystems", "List the subsystems and their dependencies", NOARGS),
+	M("framework_get_config", "Print one subsystem's configuration", OPTS(get_config)),
+	M("framework_get_reactors", "List the reactors and their threads", NOARGS),
+	M("thread_get_stats", "Busy and idle time and pollers of each thread", NOARGS),
+	M("log_set_level", "Set the log level (SPDK's names)", OPTS(spdk_level)),
+	M("log_get_level", "Show the log level (SPDK's names)", NOARGS),
+	M("log_set_print_level", "Set the print level (SPDK's names; osnap has one log)", OPTS(spdk_level)),
+	M("log_get_print_level", "Show the print level (SPDK's names)", NOARGS),
 	M("save_config", "Print the configuration as RPC calls", OPTS(save_config)),
 	M("sock_set_default_impl", "Set the default socket implementation", OPTS(sock_default_impl)),
 	/* SPDK: bdevs */
 	M("bdev_get_bdevs", "List block devices, or one", OPTS(get_bdevs)),
 	M("bdev_get_iostat", "I/O statistics of block devices, or of one", OPTS(get_iostat)),
+	M("bdev_wait_for_examine", "Wait until every bdev was examined (at once in osnap)", NOARGS),
 	MX("bdev_malloc_create", "Create a RAM block device", OPTS(malloc_create), cli_xform_malloc_create),
 	M("bdev_malloc_delete", "Delete a RAM block device", OPTS(name_only)),
 	MX("bdev_null_create", "Create a null block device (discards writes, reads zeroes)",

@@ -9,6 +9,8 @@ void rpc_tables_register(void)
 	framework_rpc_register();
 	log_rpc_register();
 	sock_rpc_register();
+	spdk_log_rpc_register();
+	reactor_rpc_register();
 	bdev_rpc_register();
 	bdev_malloc_rpc_register();
 	bdev_null_rpc_register();

@@ -298,5 +298,121 @@ def did_you_mean():
         eq(d.stop(), 0, "exit code")
 
 
+# ---- (d) SPDK's everyday methods -------------------------------------------------------
+
+SPDK_BDEV_KEYS = ["name", "aliases", "product_name", "block_size", "num_blocks", "preferred_write_alignment",
+                  "preferred_write_granularity", "optimal_write_size", "preferred_unmap_alignment",
+                  "preferred_unmap_granularity", "uuid", "assigned_rate_limits", "claimed", "zoned",
+                  "supported_io_types", "driver_specific"]
+SPDK_IO_TYPES = ["read", "write", "unmap", "flush", "reset", "nvme_admin", "nvme_io", "nvme_io_md", "write_zeroes",
+                 "zcopy", "get_zone_info", "zone_management", "zone_append", "compare", "compare_and_write",
+                 "abort", "seek_hole", "seek_data", "copy", "nvme_iov_md", "nvme_nssr", "write_uncorrectable"]
+
+
+def spdk(d, *words):
+    """A command line through the spdk_rpc.py link, its JSON result."""
+    p = subprocess.run([os.path.join(osnaptest.BUILD, "tools", "osnap-rpc", "spdk_rpc.py"), "-s", d.sock]
+                       + [str(w) for w in words], capture_output=True, text=True, timeout=60)
+    eq(p.returncode, 0, "spdk_rpc.py %s: %s" % (" ".join(str(w) for w in words), p.stderr))
+    return json.loads(p.stdout) if p.stdout.strip() else None
+
+
+@test
+def spdk_log_levels():
+    with Daemon() as d:
+        eq(spdk(d, "log_get_level"), "NOTICE", "SPDK's default log level")
+        eq(spdk(d, "log_get_print_level"), "NOTICE", "SPDK's default print level")
+        eq(spdk(d, "log_set_level", "debug"), True, "set DEBUG (any case)")
+        eq(spdk(d, "log_get_level"), "DEBUG", "log level after set")
+        eq(spdk(d, "log_get_print_level"), "NOTICE", "print level unchanged")
+        # osnap's one log holds what either level lets through: debug lines now appear
+        spdk(d, "bdev_malloc_create", "8", "512", "-b", "LogProbe")
+        check("RPC bdev_malloc_create" in d.logtext(), "no debug line after log_set_level DEBUG")
+        eq(spdk(d, "log_set_level", "ERROR"), True, "set ERROR")
+        eq(spdk(d, "log_set_print_level", "WARNING"), True, "print WARNING")
+        eq((spdk(d, "log_get_level"), spdk(d, "log_get_print_level")), ("ERROR", "WARNING"), "both")
+        n = d.logtext().count("RPC bdev_get_bdevs")
+        spdk(d, "bdev_get_bdevs")
+        eq(d.logtext().count("RPC bdev_get_bdevs"), n, "no debug line at WARNING")
+        e = d.rpc_error("log_set_level", {"level": "LOUD"})
+        eq(e.code, INVALID, "unknown level")
+        check("level" in e.message and "LOUD" in e.message, "message %r" % e.message)
+        eq(spdk(d, "log_get_level"), "ERROR", "unchanged by the refused set")
+        # SNAP's snap_log_level_set moves the same log
+        d.cli("snap_log_level_set", "-l", "4")
+        eq(spdk(d, "log_get_level"), "DEBUG", "after snap_log_level_set 4")
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def spdk_framework_methods():
+    with Daemon(["--wait-for-rpc"]) as d:
+        waiter = subprocess.Popen([os.path.join(osnaptest.BUILD, "tools", "osnap-rpc", "spdk_rpc.py"), "-s", d.sock,
+                                   "framework_wait_init"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            waiter.wait(timeout=1)
+            raise AssertionError("framework_wait_init answered before framework_start_init: %r" %
+                                 (waiter.communicate(),))
+        except subprocess.TimeoutExpired:
+            pass
+        eq(spdk(d, "framework_start_init"), True, "framework_start_init")
+        out, errs = waiter.communicate(timeout=60)
+        eq((waiter.returncode, json.loads(out)), (0, True), "framework_wait_init after start (%s)" % errs)
+        eq(spdk(d, "framework_wait_init"), True, "framework_wait_init once initialized")
+        eq(spdk(d, "bdev_wait_for_examine"), True, "bdev_wait_for_examine")
+        spdk(d, "bdev_malloc_create", "8", "512", "-b", "M0")
+        subs = spdk(d, "framework_get_subsystems")
+        names = [s["subsystem"] for s in subs]
+        eq(names[0], "bdev", "bdev first")
+        check({"nvme", "virtio_blk"} <= set(names), "subsystems %r" % names)
+        for s in subs:
+            eq(s["depends_on"], [] if s["subsystem"] == "bdev" else ["bdev"], "depends_on of %s" % s["subsystem"])
+        cfg = spdk(d, "framework_get_config", "bdev")
+        eq([(c["method"], c["params"]["name"]) for c in cfg], [("bdev_malloc_create", "M0")], "bdev config")
+        saved = {s["subsystem"]: s["config"] for s in d.rpc("save_config")["subsystems"]}
+        eq(cfg, saved["bdev"], "framework_get_config bdev = save_config's")
+        e = d.rpc_error("framework_get_config", {"name": "nope"})
+        check(e.code == INVALID and "nope" in e.message, "unknown subsystem: %d %s" % (e.code, e.message))
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def spdk_reactors_and_threads():
+    with Daemon() as d:
+        r = spdk(d, "framework_get_reactors")
+        eq((r["tick_rate"], r["pid"]), (1000000000, d.proc.pid), "tick_rate, pid")
+        eq([x["lcore"] for x in r["reactors"]], [0], "reactors on -m 0x1")
+        x = r["reactors"][0]
+        check(x["tid"] > 0 and x["tid"] != d.proc.pid, "reactor tid %r" % x["tid"])
+        check(os.path.exists("/proc/%d/task/%d" % (d.proc.pid, x["tid"])), "tid %d is not a thread of osnapd" % x["tid"])
+        eq([t["name"] for t in x["lw_threads"]], ["reactor_0"], "lw_threads")
+        t = spdk(d, "thread_get_stats")
+        eq(t["tick_rate"], 1000000000, "tick_rate")
+        eq([(th["name"], th["cpumask"]) for th in t["threads"]], [("reactor_0", "1")], "threads")
+        th = t["threads"][0]
+        check(th["busy"] >= 0 and th["idle"] > 0, "busy/idle %r" % th)
+        for k in ("active_pollers_count", "timed_pollers_count", "paused_pollers_count"):
+            check(isinstance(th[k], int), "%s %r" % (k, th))
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def spdk_bdev_get_bdevs_fields():
+    with Daemon() as d:
+        spdk(d, "bdev_malloc_create", "8", "512", "-b", "M0")
+        b = spdk(d, "bdev_get_bdevs", "-b", "M0")[0]
+        eq(list(b.keys()), SPDK_BDEV_KEYS, "keys and their order (SPDK's rpc_dump_bdev_info)")
+        eq(list(b["supported_io_types"].keys()), SPDK_IO_TYPES, "every SPDK I/O type")
+        eq(b["assigned_rate_limits"], {"rw_ios_per_sec": 0, "rw_mbytes_per_sec": 0, "r_mbytes_per_sec": 0,
+                                       "w_mbytes_per_sec": 0}, "no QoS")
+        eq([b["supported_io_types"][k] for k in ("read", "write", "unmap", "write_zeroes", "zcopy")],
+           [True, True, True, True, False], "malloc's I/O types")
+        d.rpc("nvme_subsystem_create", {"nqn": NQN})
+        d.rpc("nvme_namespace_create", {"nqn": NQN, "nsid": 1, "bdev_name": "M0"})
+        b = spdk(d, "bdev_get_bdevs", "-b", "M0")[0]
+        eq((b["claimed"], b["claim_type"]), (True, "exclusive_write"), "claimed by a namespace")
+        eq(d.stop(), 0, "exit code")
+
+
 if __name__ == "__main__":
     main()

@@ -245,7 +245,9 @@ static const struct { uint64_t s; uint32_t n; } pattern_ext[] = {
 	{ 0, 8 }, { 8, 1 }, { 100, 3 }, { 2048, 128 }, { 4096, 512 }, { 65536, 17 }, { 99999, 1 },
 };
 
-void case_file_pattern(void)
+/* file_pattern (write) or pattern_check (read and compare) over the
+ * extents that fit the capacity, spread over the queues. */
+static void pattern_extents(bool write)
 {
 	struct vblk_host_opts o;
 	base_opts(&o);
@@ -254,52 +256,43 @@ void case_file_pattern(void)
 	uint64_t cap = capacity(d);
 	unsigned k = 0;
 	for (size_t i = 0; i < sizeof(pattern_ext) / sizeof(pattern_ext[0]); i++) {
-		if (pattern_ext[i].s + pattern_ext[i].n > cap)
+		uint64_t s = pattern_ext[i].s;
+		uint32_t n = pattern_ext[i].n;
+		if (s + n > cap)
 			continue;
 		uint16_t q = (uint16_t)(k++ % vblk_host_num_queues(d));
-		uint8_t *b = xalloc(d, pattern_ext[i].n * SECTOR);
+		uint8_t *b = xalloc(d, n * SECTOR);
 		REQUIRE(b);
-		pattern_fill(b, pattern_ext[i].s, pattern_ext[i].n, SECTOR, O.seed);
-		EXPECT_STATUS(rw(d, q, VH_BLK_T_OUT, pattern_ext[i].s, b, pattern_ext[i].n * SECTOR), VH_BLK_S_OK,
-			      "write");
+		if (write)
+			pattern_fill(b, s, n, SECTOR, O.seed);
+		else
+			memset(b, 0xee, n * SECTOR);
+		EXPECT_STATUS(rw(d, q, write ? VH_BLK_T_OUT : VH_BLK_T_IN, s, b, n * SECTOR), VH_BLK_S_OK,
+			      write ? "write" : "read");
+		long bad = write ? -1 : pattern_check(b, s, n, SECTOR, O.seed);
 		vblk_host_free(d, b);
-		printf("# extent %llu %u\n", (unsigned long long)pattern_ext[i].s, pattern_ext[i].n);
+		if (bad >= 0)
+			FAIL("sector %llu differs from pattern %u", (unsigned long long)(s + (uint64_t)bad), O.seed);
+		if (write)
+			printf("# extent %llu %u\n", (unsigned long long)s, n);
 	}
-	for (uint16_t q = 0; q < vblk_host_num_queues(d); q++)
+	if (!k)
+		FAIL("no extent fits the capacity %llu", (unsigned long long)cap);
+	for (uint16_t q = 0; write && q < vblk_host_num_queues(d); q++)
 		EXPECT_STATUS(rw(d, q, VH_BLK_T_FLUSH, 0, NULL, 0), VH_BLK_S_OK, "flush");
 	fflush(stdout);
 out:
 	vblk_host_close(d);
 }
 
+void case_file_pattern(void)
+{
+	pattern_extents(true);
+}
+
 /* Reads back what file_pattern (with the same --seed) wrote, possibly
  * through another controller of the same bdev. */
 void case_pattern_check(void)
 {
-	struct vblk_host_opts o;
-	base_opts(&o);
-	struct vblk_host *d = open_all(&o);
-	REQUIRE(d);
-	uint64_t cap = capacity(d);
-	unsigned k = 0, checked = 0;
-	for (size_t i = 0; i < sizeof(pattern_ext) / sizeof(pattern_ext[0]); i++) {
-		if (pattern_ext[i].s + pattern_ext[i].n > cap)
-			continue;
-		uint16_t q = (uint16_t)(k++ % vblk_host_num_queues(d));
-		uint8_t *b = xalloc(d, pattern_ext[i].n * SECTOR);
-		REQUIRE(b);
-		memset(b, 0xee, pattern_ext[i].n * SECTOR);
-		EXPECT_STATUS(rw(d, q, VH_BLK_T_IN, pattern_ext[i].s, b, pattern_ext[i].n * SECTOR), VH_BLK_S_OK,
-			      "read");
-		long bad = pattern_check(b, pattern_ext[i].s, pattern_ext[i].n, SECTOR, O.seed);
-		vblk_host_free(d, b);
-		if (bad >= 0)
-			FAIL("sector %llu differs from pattern %u", (unsigned long long)(pattern_ext[i].s + (uint64_t)bad),
-			     O.seed);
-		checked++;
-	}
-	if (!checked)
-		FAIL("no extent fits the capacity %llu", (unsigned long long)cap);
-out:
-	vblk_host_close(d);
+	pattern_extents(false);
 }
