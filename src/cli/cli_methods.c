@@ -511,7 +511,7 @@ const struct cli_method cli_method_table[] = {
 	M("bdev_wait_for_examine", "Wait until every bdev was examined (at once in osnap)", NOARGS),
 	MX("bdev_malloc_create", "Create a RAM block device", OPTS(malloc_create), cli_xform_malloc_create),
 	M("bdev_malloc_delete", "Delete a RAM block device", OPTS(name_only)),
-	MX("bdev_null_create", "Create a null block device (discards writes, reads zeroes)",
+	MX("bdev_null_create", "Create a null block device (discards writes; reads leave the buffer untouched)",
 	   OPTS(null_create), cli_xform_null_create),
 	M("bdev_null_delete", "Delete a null block device", OPTS(name_only)),
 	M("bdev_uring_create", "Create a block device on a file or device through io_uring", OPTS(uring_create)),
