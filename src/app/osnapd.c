@@ -35,7 +35,7 @@
 #define DEFAULT_RPC_LOG "/var/log/snap-log/rpc-log"
 #define DEFAULT_RPC_LOG_SIZE (16ull << 20)
 #define MAX_INIT_FILES 16
-#define SHUTDOWN_DRAIN_MS 30000
+#define SHUTDOWN_DRAIN_MS 10000	/* SIGTERM: in-flight I/O gets this long to finish */
 
 static struct {
 	uint64_t cpumask;
@@ -254,15 +254,55 @@ static bool any_bdev_open(void)
 	return false;
 }
 
-/* Stop accepting RPCs, let I/O already started finish, stop the reactors. */
+/* controllers whose shutdown suspend has not answered yet */
+static int g_draining;
+
+static void drained_one(void *arg, int rc, const char *msg)
+{
+	(void)arg;
+	if (rc)
+		log_warn("shutdown: %s", msg ? msg : strerror(-rc));
+	g_draining--;
+}
+
+/* Suspend every controller: nothing new is fetched from the guests' queues,
+ * and what was fetched completes to them while their connections are still
+ * up (the guest sees its started I/O finish). Waits until deadline at most. */
+static void drain_controllers(uint64_t deadline)
+{
+	uint64_t t0 = now_ns();
+	int n = 0;
+	uint32_t left_ms = (uint32_t)((deadline - t0) / 1000000u);
+	for (struct nvme_ctrl *c = nvme_ctrl_first(); c; c = nvme_ctrl_next(c), n++) {
+		g_draining++;
+		nvme_ctrl_suspend(c, left_ms ? left_ms : 1, false, drained_one, NULL);
+	}
+	for (struct vblk_ctrl *c = vblk_ctrl_first(); c; c = vblk_ctrl_next(c), n++) {
+		g_draining++;
+		vblk_ctrl_suspend(c, drained_one, NULL);
+	}
+	while (g_draining > 0 && now_ns() < deadline)
+		loop_run_once(10);
+	if (g_draining > 0)
+		log_warn("shutdown: %d of %d controllers still had I/O in flight after %d ms; closing anyway",
+			 g_draining, n, SHUTDOWN_DRAIN_MS);
+	else
+		log_info("shutdown: %d controllers suspended, their I/O in flight completed in %llu ms", n,
+			 (unsigned long long)((now_ns() - t0) / 1000000u));
+}
+
+/* Stop accepting RPCs, let I/O already started finish (bounded), then close
+ * the connections and stop the reactors. */
 static void app_shutdown(void)
 {
+	uint64_t deadline = now_ns() + (uint64_t)SHUTDOWN_DRAIN_MS * 1000000u;
 	rpc_server_stop();
-	/* no new I/O: clients go, controllers finish what they fetched */
+	/* no new I/O; what the controllers fetched completes to the clients */
+	drain_controllers(deadline);
+	/* then the clients go */
 	emu_stop_clients();
 	nvme_shutdown_all();
 	vblk_shutdown_all();
-	uint64_t deadline = now_ns() + (uint64_t)SHUTDOWN_DRAIN_MS * 1000000u;
 	while (any_bdev_open() && now_ns() < deadline)
 		loop_run_once(10);
 	if (any_bdev_open())

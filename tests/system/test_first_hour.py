@@ -235,6 +235,59 @@ def rpc_history_keeps_bulk_out_and_rotates():
     check(p.returncode != 0 and "rpc-log-size" in p.stderr, "a bad size accepted: %s" % p.stderr)
 
 
+# ---- (e) SIGTERM with busy clients ----------------------------------------------------
+
+PERF = os.path.join(osnaptest.BUILD, "tools", "osnap-perf", "osnap-perf")
+
+
+@test
+def sigterm_finishes_started_io_then_clients_see_the_end():
+    d0 = osnaptest.tmpdir()
+    init = os.path.join(d0, "init.conf")
+    with open(init, "w") as f:
+        f.write("bdev_malloc_create 64 512 -b M0\n"
+                "nvme_subsystem_create --nqn nqn.2026-12.io.osnap:term\n"
+                "nvme_namespace_create --nqn nqn.2026-12.io.osnap:term -n 1 -b M0\n"
+                "nvme_controller_create --nqn nqn.2026-12.io.osnap:term --pf_id 0 --num_queues 2\n"
+                "nvme_controller_attach_ns -c NVMeCtrl1 -n 1\n"
+                "bdev_malloc_create 64 512 -b M1\n"
+                "virtio_blk_controller_create --pf_id 0 --bdev M1 --num_queues 2\n")
+    d = Daemon(["--init-rpc", init])
+    with d:
+        fns = {f["emulation_type"]: f["socket"] for f in d.rpc("emulation_function_list")}
+        perfs = []
+        for args in (["--vfio-user", fns["NVME"], "--nvme"], ["--vhost-user", fns["VBLK"]]):
+            perfs.append(subprocess.Popen([PERF] + args + ["-w", "randrw", "-q", "16", "-t", "120", "--verify"],
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        # busy: wait until both have done I/O (the controllers count it)
+        end = time.time() + 60
+        while time.time() < end:
+            io = [d.rpc(m, {"ctrl_id": c}) for m, c in (("nvme_controller_dbg_io_stats_get", "NVMeCtrl1"),
+                                                        ("virtio_blk_controller_dbg_io_stats_get", "VblkCtrl1"))]
+            if all(x["read_io_count"] + x["write_io_count"] > 1000 for x in io):
+                break
+            check(all(p.poll() is None for p in perfs), "osnap-perf ended early: %r" %
+                  [p.communicate() for p in perfs if p.poll() is not None])
+            time.sleep(0.1)
+        t0 = time.time()
+        eq(d.stop(signal.SIGTERM, timeout=60), 0, "osnapd exit code")
+        check(time.time() - t0 < 30, "osnapd took %.1f s to stop" % (time.time() - t0))
+        for p in perfs:
+            try:
+                out, err = p.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                raise AssertionError("osnap-perf still running 60 s after its server went away")
+            eq(p.returncode, 1, "osnap-perf exit (errors): %s" % err)
+            check("the server closed the connection" in err, "osnap-perf did not say why: %s" % err)
+            m = re.search(r"errors: \d+ \(I/O \d+, verify (\d+)\)", out)
+            check(m and m.group(1) == "0", "data read back wrong around the shutdown:\n%s" % out)
+    log = d.logtext()
+    check("shutdown: 2 controllers suspended, their I/O in flight completed" in log,
+          "no drain before the connections closed:\n" + log[-3000:])
+    check("Operation canceled" not in log, "the service cancelled I/O:\n" + log[-3000:])
+
+
 # ---- (d) options and the README ----------------------------------------------------------
 
 def options_in(text):

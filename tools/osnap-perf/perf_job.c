@@ -12,6 +12,7 @@
 
 #define MAX_MESSAGES	10		/* error lines printed per job */
 #define HANG_NS		30000000000ull	/* no completion for this long: give up */
+#define CHECK_NS	100000000ull	/* no completion for this long: is the server there? */
 #define WAIT_MS		100		/* interrupt waits, to see phase changes */
 #define PICK_TRIES	8		/* random blocks tried when one is busy */
 
@@ -323,7 +324,16 @@ static void *job_main(void *arg)
 			j->fatal = n;
 			break;
 		}
-		if (n <= 0 && perf_now_ns() - j->last_progress_ns > HANG_NS) {
+		uint64_t quiet = n <= 0 ? perf_now_ns() - j->last_progress_ns : 0;
+		if (quiet > CHECK_NS && ops->check && perf_now_ns() - j->last_check_ns > CHECK_NS) {
+			j->last_check_ns = perf_now_ns();
+			if ((rc = ops->check(j->t)) < 0) {
+				job_msg(j, "the server closed the connection with %u I/Os in flight", j->inflight);
+				j->fatal = rc;
+				break;
+			}
+		}
+		if (quiet > HANG_NS) {
 			job_msg(j, "no completion for %llu s with %u I/Os in flight",
 				HANG_NS / 1000000000ull, j->inflight);
 			j->fatal = -ETIMEDOUT;
