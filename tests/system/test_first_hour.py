@@ -46,6 +46,14 @@ def clean_env(**extra):
     return env
 
 
+def text_file(name, text):
+    """A new file name holding text, in a directory of its own; its path."""
+    path = os.path.join(osnaptest.tmpdir(), name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def as_user(uid, cmd, env, **kw):
     """cmd as uid (nobody) with exactly env; we must be root to switch."""
     if os.geteuid() != 0:
@@ -146,10 +154,8 @@ def make_run_passes_sock_config_emu_dir():
 @test
 def run_sh_honours_config_and_emu_dir():
     d = osnaptest.tmpdir()
-    conf = os.path.join(d, "my.conf")
-    with open(conf, "w") as f:
-        f.write("bdev_malloc_create 16 512 -b Mine0\n"
-                "virtio_blk_controller_create --pf_id 0 --bdev Mine0\n")
+    conf = text_file("my.conf", "bdev_malloc_create 16 512 -b Mine0\n"
+                     "virtio_blk_controller_create --pf_id 0 --bdev Mine0\n")
     emu = os.path.join(d, "endpoints")
     sock = os.path.join(d, "rpc", "mine.sock")
     out = os.path.join(d, "out")
@@ -242,16 +248,13 @@ PERF = os.path.join(osnaptest.BUILD, "tools", "osnap-perf", "osnap-perf")
 
 @test
 def sigterm_finishes_started_io_then_clients_see_the_end():
-    d0 = osnaptest.tmpdir()
-    init = os.path.join(d0, "init.conf")
-    with open(init, "w") as f:
-        f.write("bdev_malloc_create 64 512 -b M0\n"
-                "nvme_subsystem_create --nqn nqn.2026-12.io.osnap:term\n"
-                "nvme_namespace_create --nqn nqn.2026-12.io.osnap:term -n 1 -b M0\n"
-                "nvme_controller_create --nqn nqn.2026-12.io.osnap:term --pf_id 0 --num_queues 2\n"
-                "nvme_controller_attach_ns -c NVMeCtrl1 -n 1\n"
-                "bdev_malloc_create 64 512 -b M1\n"
-                "virtio_blk_controller_create --pf_id 0 --bdev M1 --num_queues 2\n")
+    init = text_file("init.conf", "bdev_malloc_create 64 512 -b M0\n"
+                     "nvme_subsystem_create --nqn nqn.2026-12.io.osnap:term\n"
+                     "nvme_namespace_create --nqn nqn.2026-12.io.osnap:term -n 1 -b M0\n"
+                     "nvme_controller_create --nqn nqn.2026-12.io.osnap:term --pf_id 0 --num_queues 2\n"
+                     "nvme_controller_attach_ns -c NVMeCtrl1 -n 1\n"
+                     "bdev_malloc_create 64 512 -b M1\n"
+                     "virtio_blk_controller_create --pf_id 0 --bdev M1 --num_queues 2\n")
     d = Daemon(["--init-rpc", init])
     with d:
         fns = {f["emulation_type"]: f["socket"] for f in d.rpc("emulation_function_list")}

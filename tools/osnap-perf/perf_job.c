@@ -126,6 +126,15 @@ static void job_msg(struct perf_job *j, const char *fmt, ...)
 		++j->messages == MAX_MESSAGES ? " (further errors of this job not shown)" : "");
 }
 
+/* Say why the job stops: a lost connection in words an operator knows. */
+static void job_failed(struct perf_job *j, const char *what, int rc)
+{
+	if (rc == -ECONNRESET || rc == -EPIPE || rc == -ENOTCONN)
+		job_msg(j, "the server closed the connection with %u I/Os in flight (%s)", j->inflight, what);
+	else
+		job_msg(j, "%s failed: %s", what, strerror(-rc));
+}
+
 static void count_error(struct perf_job *j, bool verify)
 {
 	if (verify)
@@ -254,7 +263,7 @@ static int submit_one(struct perf_job *j)
 			j->vt->busy[b] = 0;
 		if (rc == -EBUSY || rc == -ENOSPC)
 			return 0;
-		job_msg(j, "submission failed: %s", strerror(-rc));
+		job_failed(j, "submission", rc);
 		return rc;
 	}
 	j->nfree--;
@@ -312,7 +321,7 @@ static void *job_main(void *arg)
 			break;
 		}
 		if (submitted && ops->kick && (rc = ops->kick(j->t, q)) < 0) {
-			job_msg(j, "notification failed: %s", strerror(-rc));
+			job_failed(j, "notification", rc);
 			j->fatal = rc;
 			break;
 		}
@@ -320,7 +329,7 @@ static void *job_main(void *arg)
 			continue;	/* every block busy elsewhere: try again */
 		int n = j->o->interrupts ? ops->wait(j->t, q, WAIT_MS) : ops->poll(j->t, q);
 		if (n < 0 && n != -ETIMEDOUT) {
-			job_msg(j, "completion failed: %s", strerror(-n));
+			job_failed(j, "completion", n);
 			j->fatal = n;
 			break;
 		}
@@ -328,7 +337,7 @@ static void *job_main(void *arg)
 		if (quiet > CHECK_NS && ops->check && perf_now_ns() - j->last_check_ns > CHECK_NS) {
 			j->last_check_ns = perf_now_ns();
 			if ((rc = ops->check(j->t)) < 0) {
-				job_msg(j, "the server closed the connection with %u I/Os in flight", j->inflight);
+				job_failed(j, "connection check", rc);
 				j->fatal = rc;
 				break;
 			}
