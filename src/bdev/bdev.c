@@ -154,8 +154,9 @@ int bdev_unregister(const char *name, const char *expect_module, char *err, size
 		snprintf(err, errlen, "no %s bdev named %s", expect_module ? expect_module : "", name);
 		return -ENODEV;
 	}
-	char who[160];
-	if (bdev_consumer(b, who, sizeof(who))) {
+	char buf[160];
+	const char *who = bdev_consumer(b, buf, sizeof(buf));
+	if (who) {
 		snprintf(err, errlen, "bdev %s is %s by %s; remove that first", name,
 			 b->claimed_by ? "claimed" : "used", who);
 		return -EBUSY;

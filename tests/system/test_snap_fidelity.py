@@ -411,6 +411,8 @@ def spdk_bdev_get_bdevs_fields():
         d.rpc("nvme_namespace_create", {"nqn": NQN, "nsid": 1, "bdev_name": "M0"})
         b = spdk(d, "bdev_get_bdevs", "-b", "M0")[0]
         eq((b["claimed"], b["claim_type"]), (True, "exclusive_write"), "claimed by a namespace")
+        e = d.rpc_error("bdev_malloc_delete", {"name": "M0"})
+        check(e.code == -16 and "claimed by namespace 1" in e.message, "delete of a claimed bdev: %s" % e.message)
         eq(d.stop(), 0, "exit code")
 
 
