@@ -830,12 +830,14 @@ def rpc_errors():
         expect_errno(d, "virtio_blk_controller_create", {"pf_id": 0, "ctrl_id": "Other"}, 16, [C])
         # the same name twice
         expect_errno(d, "virtio_blk_controller_create", {"vuid": v1, "ctrl_id": "vblkctrl1"}, 17, ["vblkctrl1"])
-        # a bdev claimed by the first
-        e = expect_errno(d, "virtio_blk_controller_create", {"vuid": v1, "bdev": "B0"}, 16, ["B0", C])
         eq(len(d.rpc("virtio_blk_controller_list")), 1, "controllers after the refusals")
         check("ctrl_id" not in vblk_fn(d, 1), "PF 1 bound by a failed create")
-        e = rpc_err(d, "bdev_malloc_delete", {"name": "B0"})
-        check(e.code < 0, "a claimed bdev was deleted")
+        # a bdev backs several virtio-blk controllers (shared, SPDK's model)
+        eq(d.rpc("virtio_blk_controller_create", {"vuid": v1, "bdev": "B0", "ctrl": "Shared"}), "Shared",
+           "second controller on B0")
+        e = expect_errno(d, "bdev_malloc_delete", {"name": "B0"}, 16, ["B0", C, "1 more"])
+        eq(d.rpc("virtio_blk_controller_destroy", {"ctrl_id": "Shared"}), True, "destroy Shared")
+        e = expect_errno(d, "bdev_malloc_delete", {"name": "B0"}, 16, ["B0", C])
         eq(d.rpc("virtio_blk_controller_create", {"vuid": v1, "bdev": "B1", "ctrl": "Second"}), "Second",
            "second controller (the 'ctrl' alias)")
         for m, p in [("virtio_blk_controller_destroy", {}), ("virtio_blk_controller_suspend", {}),
@@ -850,8 +852,10 @@ def rpc_errors():
         expect_errno(d, "virtio_blk_controller_resume", {"ctrl_id": C}, 22, [C])
         d.rpc("virtio_blk_controller_bdev_detach", {"ctrl_id": C})
         expect_errno(d, "virtio_blk_controller_bdev_attach", {"ctrl_id": C, "bdev": "nope"}, 19, ["nope"])
-        expect_errno(d, "virtio_blk_controller_bdev_attach", {"ctrl_id": C, "bdev": "B1"}, 16, ["B1", "Second"])
-        eq(ctrl(d)["bdev"], "none", "bdev after the refused attaches")
+        eq(ctrl(d)["bdev"], "none", "bdev after the refused attach")
+        # B1 backs Second and, shared, C as well
+        eq(d.rpc("virtio_blk_controller_bdev_attach", {"ctrl_id": C, "bdev": "B1"}), True, "shared attach")
+        eq(ctrl(d)["bdev"], "B1", "bdev after the shared attach")
         # destroy both; the functions are free again
         eq(d.rpc("virtio_blk_controller_destroy", {"ctrl_id": "second"}), True, "destroy Second")
         eq(d.rpc("virtio_blk_controller_destroy", {"ctrl_id": C}), True, "destroy")
