@@ -10,6 +10,7 @@ void bdev_malloc_rpc_register(void);
 void bdev_null_rpc_register(void);
 void bdev_uring_rpc_register(void);
 void bdev_aio_rpc_register(void);
+void bdev_nvme_rpc_register(void);
 
 /* Creation entry points (main thread). uuid may be NULL (generated).
  * Return 0 or -errno with a message in err. */

@@ -23,6 +23,13 @@
 
 #include "nvme/nvme_spec.h"
 
+/* NVMe over Fabrics command opcode and command types (NVMe-oF 1.1) */
+#define NVME_OPC_FABRICS		0x7f
+#define NVME_FCTYPE_PROPERTY_SET	0x00
+#define NVME_FCTYPE_CONNECT		0x01
+#define NVME_FCTYPE_PROPERTY_GET	0x04
+#define NVME_CONNECT_DATA_LEN		1024
+
 /* PDU types */
 enum {
 	NVME_TCP_ICREQ = 0x00,

@@ -140,9 +140,11 @@ static void qp_fail(struct nvme_tcp_qpair *qp, const char *fmt, ...)
 	vsnprintf(qp->err, sizeof(qp->err), fmt, ap);
 	va_end(ap);
 	qp->state = NVME_TCP_QP_FAILED;
+	/* The fd stays open until nvme_tcp_qpair_destroy(): the owner takes
+	 * it out of its epoll set first, so its number cannot be reused under
+	 * a registration meanwhile. */
 	if (qp->fd >= 0)
-		close(qp->fd);
-	qp->fd = -1;
+		shutdown(qp->fd, SHUT_RDWR);
 	fail_requests(qp, -ECONNRESET);
 }
 
@@ -181,8 +183,7 @@ int nvme_tcp_qpair_connect(struct nvme_tcp_qpair *qp, const struct sockaddr *sa,
 	}
 	if (errno != EINPROGRESS) {
 		int e = errno;
-		close(fd);
-		qp->fd = -1;
+		qp_fail(qp, "connect: %s", strerror(e));
 		return -e;
 	}
 	qp->state = NVME_TCP_QP_CONNECTING;
@@ -213,7 +214,8 @@ int nvme_tcp_qpair_fd(const struct nvme_tcp_qpair *qp)
 
 bool nvme_tcp_qpair_want_write(const struct nvme_tcp_qpair *qp)
 {
-	return qp->state == NVME_TCP_QP_CONNECTING || qp->want_write;
+	return qp->state == NVME_TCP_QP_CONNECTING || qp->want_write ||
+	       (qp->state != NVME_TCP_QP_FAILED && (qp->sq_head || qp->ic_queued));
 }
 
 uint64_t nvme_tcp_qpair_digest_errors(const struct nvme_tcp_qpair *qp)
@@ -313,7 +315,10 @@ int nvme_tcp_qpair_submit(struct nvme_tcp_qpair *qp, struct nvme_tcp_req *r)
 	r->r2t_end = 0;
 	r->h2c_off = 0;
 
-	incapsule = r->dir == NVME_TCP_DIR_H2C && r->len <= qp->o.incapsule_max;
+	/* Fabrics commands (Connect) always carry their data in the capsule. */
+	incapsule = r->dir == NVME_TCP_DIR_H2C &&
+		    (r->len <= qp->o.incapsule_max || r->sqe.opc == NVME_OPC_FABRICS);
+	r->incapsule = incapsule;
 	r->sqe.cid = r->cid;
 	/* PSDT 01b: SGLs (NVMe/TCP carries no PRPs) */
 	r->sqe.flags = (uint8_t)((r->sqe.flags & 0x3f) | (NVME_PSDT_SGL_MPTR_CONTIG << 6));
@@ -576,8 +581,7 @@ static int rx_header(struct nvme_tcp_qpair *qp)
 		return 0;
 	case NVME_TCP_R2T:
 		r = req_of_cid(qp, p->cccid);
-		if (!r || r->phase != PH_WAIT || r->dir != NVME_TCP_DIR_H2C ||
-		    r->len <= qp->o.incapsule_max) {
+		if (!r || r->phase != PH_WAIT || r->dir != NVME_TCP_DIR_H2C || r->incapsule) {
 			snprintf(err, sizeof(err), "R2T for command id %u, not a write waiting for one",
 				 p->cccid);
 			return rx_fatal(qp, NVME_TCP_FES_PDU_SEQ_ERROR, err);

@@ -54,7 +54,7 @@ struct nvme_tcp_req {
 	uint16_t cid;
 	uint8_t phase;			/* internal state */
 	bool in_send_queue;
-	bool got_resp, data_done, dgst_err;
+	bool got_resp, data_done, dgst_err, incapsule;
 	struct nvme_cqe cpl;
 	uint32_t c2h_next;		/* next C2H data offset expected */
 	uint32_t r2t_end;		/* end of the current R2T */
@@ -106,8 +106,8 @@ int nvme_tcp_qpair_submit(struct nvme_tcp_qpair *qp, struct nvme_tcp_req *req);
 enum nvme_tcp_qp_state nvme_tcp_qpair_state(const struct nvme_tcp_qpair *qp);
 const char *nvme_tcp_qpair_error(const struct nvme_tcp_qpair *qp);
 int nvme_tcp_qpair_fd(const struct nvme_tcp_qpair *qp);
-/* True while the socket must be watched for writability (connecting, or
- * the kernel's send buffer was full). */
+/* True while the socket must be watched for writability: connecting,
+ * something queued to send, or the kernel's send buffer was full. */
 bool nvme_tcp_qpair_want_write(const struct nvme_tcp_qpair *qp);
 /* Data digest mismatches seen (each failed its command with a transfer error). */
 uint64_t nvme_tcp_qpair_digest_errors(const struct nvme_tcp_qpair *qp);
