@@ -89,6 +89,8 @@ class Conn(threading.Thread):
         self.qid = None
         self.ctrl = None
         self.send_lock = threading.Lock()
+        self.r2ts = {}
+        self.next_ttag = 1
 
     # --- wire helpers ---
     def recv_exact(self, n):
@@ -196,6 +198,8 @@ class Conn(threading.Thread):
             ptype, flags, hdr, data = self.recv_pdu()
             if ptype == CAPSULE_CMD:
                 self.command(hdr[8:72], data)
+            elif ptype == H2C_DATA:
+                self.h2c(hdr, flags, data)
             elif ptype == H2C_TERM:
                 raise Closed()
             else:
@@ -340,8 +344,12 @@ class Conn(threading.Thread):
                     return self.send_resp(cid, 0x0F)
                 self.t.incapsule_writes += 1
             else:
-                data = self.r2t_collect(cid, ln)
-                self.t.r2t_writes += 1
+                def done(buf):
+                    ns.data[off:off + ln] = buf
+                    self.t.r2t_writes += 1
+                    self.t.writes += 1
+                    self.send_resp(cid)
+                return self.r2t_start(cid, ln, done)
             ns.data[off:off + ln] = data
             self.t.writes += 1
             return self.send_resp(cid)
@@ -352,30 +360,38 @@ class Conn(threading.Thread):
             return self.send_resp(cid)
         return self.send_resp(cid, 0x01)
 
-    def r2t_collect(self, cid, ln):
-        got = bytearray()
-        ttag = (cid & 0xFF) + 1
-        maxr2t = self.t.r2t_chunk
-        while len(got) < ln:
-            want = min(ln - len(got), maxr2t)
-            self.send_pdu(R2T, 0, struct.pack("<HHII", cid, ttag, len(got), want) + bytes(4))
-            end = len(got) + want
-            while len(got) < end:
-                ptype, flags, hdr, data = self.recv_pdu()
-                if ptype != H2C_DATA:
-                    self.t.note("expected H2C data, got 0x%x" % ptype)
-                    raise Closed()
-                hcid, httag, datao, datal = struct.unpack_from("<HHII", hdr, 8)
-                if hcid != cid or httag != ttag or datao != len(got) or datal != len(data) \
-                        or datal > self.t.maxh2cdata:
-                    self.t.note("bad H2C data cid %d ttag %d off %d len %d" % (hcid, httag, datao, datal))
-                    raise Closed()
-                got += data
-                last = bool(flags & F_LAST)
-                if last != (len(got) == end):
-                    self.t.note("H2C LAST flag wrong")
-                    raise Closed()
-        return bytes(got)
+    def r2t_start(self, cid, ln, done):
+        """Ask for a write's data with R2Ts; done(data) runs once it is all in.
+        Other commands may arrive meanwhile (the host does not wait)."""
+        ttag = self.next_ttag
+        self.next_ttag = (self.next_ttag + 1) & 0xFFFF or 1
+        w = {"cid": cid, "ttag": ttag, "len": ln, "got": bytearray(), "end": 0, "done": done}
+        self.r2ts[ttag] = w
+        self.r2t_next(w)
+
+    def r2t_next(self, w):
+        want = min(w["len"] - len(w["got"]), self.t.r2t_chunk)
+        w["end"] = len(w["got"]) + want
+        self.send_pdu(R2T, 0, struct.pack("<HHII", w["cid"], w["ttag"], len(w["got"]), want) + bytes(4))
+
+    def h2c(self, hdr, flags, data):
+        hcid, httag, datao, datal = struct.unpack_from("<HHII", hdr, 8)
+        w = self.r2ts.get(httag)
+        if w is None or hcid != w["cid"] or datao != len(w["got"]) or datal != len(data) \
+                or datal > self.t.maxh2cdata or datao + datal > w["end"]:
+            self.t.note("bad H2C data cid %d ttag %d off %d len %d" % (hcid, httag, datao, datal))
+            raise Closed()
+        w["got"] += data
+        last = bool(flags & F_LAST)
+        if last != (len(w["got"]) == w["end"]):
+            self.t.note("H2C LAST flag wrong")
+            raise Closed()
+        if not last:
+            return
+        if len(w["got"]) < w["len"]:
+            return self.r2t_next(w)
+        del self.r2ts[httag]
+        w["done"](bytes(w["got"]))
 
     def do_fault(self, fault, cid, opc, ln):
         """Misbehave; True when the command is consumed (no normal answer)."""

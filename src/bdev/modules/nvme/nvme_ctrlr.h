@@ -103,6 +103,10 @@ struct nvme_bio {
 	struct iovec dsm_iov;		/* UNMAP: the range below */
 	uint8_t dsm_range[16];
 	int retries;
+	/* A READ/WRITE larger than one command (MDTS, 65536 blocks) goes as
+	 * consecutive commands, one at a time: blocks done, blocks in flight. */
+	uint64_t done_blocks;
+	uint32_t part_blocks;
 };
 
 struct nvme_admin_req {

@@ -59,6 +59,7 @@ int nvme_admin_send(struct nvme_ctrlr *c, struct nvme_tcp_qpair *qp, struct nvme
 	a->req.dir = (uint8_t)dir;
 	a->req.iov = &a->iov;
 	a->req.iovcnt = len ? 1 : 0;
+	a->req.iov_off = 0;
 	a->req.len = len;
 	a->req.cb = areq_done;
 	a->req.cb_arg = a;
@@ -302,8 +303,10 @@ static void ioq_connect_done(struct nvme_ctrlr *c, struct nvme_admin_req *a,
 		return;
 	(void)a;
 	c->ioq_ready++;
+	/* Not from here: this runs inside the poll of an I/O queue pair that
+	 * the next step hands to its reactor. */
 	if (c->ioq_ready == c->nioq)
-		seq_next(c);
+		nvme_ctrlr_set_timer(c, 0, seq_next);
 }
 
 /* An I/O queue pair finished ICReq/ICResp: send its Connect. */

@@ -98,6 +98,12 @@ static void bio_done(struct nvme_tcp_req *req, const struct nvme_cqe *cpl, int s
 	}
 	sf = (uint16_t)(cpl->status >> 1);
 	if (!(sf & 0x7ff)) {
+		b->done_blocks += b->part_blocks;
+		if (b->part_blocks && b->done_blocks < b->io->num_blocks) {
+			/* the next part of a large I/O goes first */
+			pend_push_front(q, b);
+			return;
+		}
 		finish(b, 0);
 		return;
 	}
@@ -128,22 +134,32 @@ static int build_cmd(struct nvme_bio *b)
 	r->dir = NVME_TCP_DIR_NONE;
 	r->iov = NULL;
 	r->iovcnt = 0;
+	r->iov_off = 0;
 	r->len = 0;
+	b->part_blocks = 0;
 	r->cb = bio_done;
 	r->cb_arg = b;
 	switch (io->type) {
 	case BDEV_IO_READ:
-	case BDEV_IO_WRITE:
-		if (!io->num_blocks || io->num_blocks > 65536 || bytes > UINT32_MAX ||
-		    (ns->max_xfer_bytes && bytes > ns->max_xfer_bytes))
+	case BDEV_IO_WRITE: {
+		uint64_t max = 65536, left = io->num_blocks - b->done_blocks;
+		uint64_t lba = io->offset_blocks + b->done_blocks;
+		if (ns->max_xfer_bytes && ns->max_xfer_bytes / ns->block_size < max)
+			max = ns->max_xfer_bytes / ns->block_size;
+		if (!io->num_blocks || !max || bytes > UINT32_MAX)
 			return -EINVAL;
+		b->part_blocks = (uint32_t)(left < max ? left : max);
 		sqe->opc = io->type == BDEV_IO_READ ? NVME_CMD_READ : NVME_CMD_WRITE;
-		sqe->cdw12 = (uint32_t)(io->num_blocks - 1) | (io->fua ? 1u << 30 : 0);
+		sqe->cdw10 = (uint32_t)lba;
+		sqe->cdw11 = (uint32_t)(lba >> 32);
+		sqe->cdw12 = (b->part_blocks - 1) | (io->fua ? 1u << 30 : 0);
 		r->dir = io->type == BDEV_IO_READ ? NVME_TCP_DIR_C2H : NVME_TCP_DIR_H2C;
 		r->iov = io->iov;
 		r->iovcnt = io->iovcnt;
-		r->len = (uint32_t)bytes;
+		r->iov_off = (uint32_t)(b->done_blocks * ns->block_size);
+		r->len = b->part_blocks * ns->block_size;
 		return 0;
+	}
 	case BDEV_IO_FLUSH:
 		sqe->opc = NVME_CMD_FLUSH;
 		sqe->cdw10 = sqe->cdw11 = 0;
@@ -320,6 +336,7 @@ void nvme_ioq_submit(struct nvme_ioq *q, struct nvme_ns *ns, struct bdev_io *io)
 	b->ioq = q;
 	b->ns = ns;
 	b->retries = 0;
+	b->done_blocks = 0;
 	if (q->fail_io) {
 		bdev_io_complete_deferred(io, -EIO);
 		return;

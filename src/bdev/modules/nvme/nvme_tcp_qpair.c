@@ -276,7 +276,7 @@ static void set_pdu_data(struct nvme_tcp_qpair *qp, struct nvme_tcp_req *r, uint
 	r->data_off = off;
 	r->data_len = len;
 	if (len && qp->params.ddgst)
-		nvme_tcp_put32(r->ddgst, nvme_tcp_crc32c_iov(r->iov, r->iovcnt, off, len));
+		nvme_tcp_put32(r->ddgst, nvme_tcp_crc32c_iov(r->iov, r->iovcnt, r->iov_off + off, len));
 }
 
 static void build_next_h2c(struct nvme_tcp_qpair *qp, struct nvme_tcp_req *r)
@@ -302,7 +302,7 @@ int nvme_tcp_qpair_submit(struct nvme_tcp_qpair *qp, struct nvme_tcp_req *r)
 		return -ENOTCONN;
 	if (qp->inflight >= qp->o.depth)
 		return -EBUSY;
-	if ((r->dir == NVME_TCP_DIR_NONE) != (r->len == 0) || iov_bytes(r->iov, r->iovcnt) < r->len)
+	if ((r->dir == NVME_TCP_DIR_NONE) != (r->len == 0) || iov_bytes(r->iov, r->iovcnt) < (uint64_t)r->iov_off + r->len)
 		return -EINVAL;
 	for (slot = qp->next_slot; qp->slots[slot]; slot = (slot + 1) % qp->o.depth)
 		;
@@ -384,7 +384,7 @@ static int pdu_iovs(const struct nvme_tcp_qpair *qp, struct nvme_tcp_req *r, str
 	if (n < max && s < dend) {
 		size_t covered = 0;
 		uint32_t o = s - r->hdr_len;
-		n += iov_slice(r->iov, r->iovcnt, r->data_off + o, r->data_len - o, v + n, max - n,
+		n += iov_slice(r->iov, r->iovcnt, (size_t)r->iov_off + r->data_off + o, r->data_len - o, v + n, max - n,
 			       &covered);
 		if (covered < r->data_len - o)
 			return n;
@@ -642,7 +642,7 @@ static int rx_step(struct nvme_tcp_qpair *qp)
 		struct nvme_tcp_req *r = qp->rx_req;
 		uint32_t len = qp->psh.length;
 		size_t covered;
-		int cnt = iov_slice(r->iov, r->iovcnt, qp->psh.offset + qp->rx_got, len - qp->rx_got,
+		int cnt = iov_slice(r->iov, r->iovcnt, (size_t)r->iov_off + qp->psh.offset + qp->rx_got, len - qp->rx_got,
 				    v, RECV_IOV, &covered);
 		n = rx_read(qp, v, cnt);
 		if (n <= 0)
@@ -667,7 +667,8 @@ static int rx_step(struct nvme_tcp_qpair *qp)
 		qp->rx_got += (uint32_t)n;
 		if (qp->rx_got < NVME_TCP_DGST_LEN)
 			return 1;
-		uint32_t want = nvme_tcp_crc32c_iov(r->iov, r->iovcnt, qp->psh.offset, qp->psh.length);
+		uint32_t want = nvme_tcp_crc32c_iov(r->iov, r->iovcnt, (size_t)r->iov_off + qp->psh.offset,
+						     qp->psh.length);
 		if (want != nvme_tcp_get32(qp->rx_ddgst)) {
 			/* The data in the buffer cannot be trusted: the command
 			 * completes with a transfer error, the connection stays. */

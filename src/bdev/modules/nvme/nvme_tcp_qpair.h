@@ -39,12 +39,15 @@ enum nvme_tcp_dir {
 };
 
 /* A command. Fill sqe (not cid, not the SGL: the queue pair sets them),
- * dir, iov/iovcnt/len, cb and cb_arg; the rest is the queue pair's. */
+ * dir, iov/iovcnt/iov_off/len, cb and cb_arg; the rest is the queue
+ * pair's. The command's data is len bytes starting iov_off bytes into the
+ * iovecs (a part of a larger I/O). */
 struct nvme_tcp_req {
 	struct nvme_sqe sqe;
 	uint8_t dir;			/* enum nvme_tcp_dir */
 	const struct iovec *iov;
 	int iovcnt;
+	uint32_t iov_off;
 	uint32_t len;			/* data bytes */
 	nvme_tcp_req_cb cb;
 	void *cb_arg;
