@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "bdev/modules/modules.h"
 #include "bdev/modules/nvme/nvme_ctrlr.h"
 #include "bdev/modules/nvme/nvme_ctrlr_priv.h"
 #include "bdev/modules/nvme/nvme_fabrics.h"
@@ -286,7 +287,13 @@ static void ka_fire(struct nvme_ctrlr *c)
 {
 	struct nvme_admin_req *a = &c->areq[1];
 
-	if (c->state == NVME_CTRLR_LIVE && c->aq && !a->busy) {
+	if (c->state == NVME_CTRLR_LIVE && c->aq && a->busy) {
+		/* Sent half a timeout ago and still unanswered: a target that
+		 * vanished without closing the connection. */
+		log_warn("bdev_nvme %s: no Keep Alive response in %u ms; reconnecting", c->p.name,
+			 g_nvme_opts.keep_alive_timeout_ms / 2);
+		nvme_ctrlr_conn_lost(c);
+	} else if (c->state == NVME_CTRLR_LIVE && c->aq) {
 		nvme_cmd_keep_alive(&a->req.sqe);
 		if (nvme_admin_send(c, c->aq, a, NVME_TCP_DIR_NONE, 0, ka_done))
 			log_warn("bdev_nvme %s: cannot send Keep Alive", c->p.name);
@@ -606,4 +613,37 @@ json_t *nvme_ctrlr_info_json(struct nvme_ctrlr *c)
 				  "reconnect_attempts", (json_int_t)c->reconnect_attempts);
 	json_object_set_new(ctrlr, "osnap", osnap);
 	return json_pack("{s:s, s:[o]}", "name", c->p.name, "ctrlrs", ctrlr);
+}
+
+/* Service shutdown (see modules.h): the reactors have stopped, so their
+ * queues are torn down from here. */
+void bdev_nvme_shutdown(void)
+{
+	while (g_ctrlrs) {
+		struct nvme_ctrlr *c = g_ctrlrs;
+		g_ctrlrs = c->next;
+		if (c->timer)
+			loop_timer_cancel(c->timer);
+		if (c->ka_timer)
+			loop_timer_cancel(c->ka_timer);
+		teardown_attempt(c);
+		for (int r = 0; r < OSNAP_MAX_REACTORS; r++) {
+			struct nvme_ioq *q = c->ioq[r];
+			if (!q)
+				continue;
+			q->fail_io = true;
+			nvme_tcp_qpair_destroy(q->qp);
+			free(q);
+		}
+		if (c->attach_req)
+			rpc_send_errno(c->attach_req, -ESHUTDOWN, "osnapd is shutting down");
+		if (c->reset_req)
+			rpc_send_errno(c->reset_req, -ESHUTDOWN, "osnapd is shutting down");
+		for (uint32_t i = 0; i < c->nns; i++)
+			if (c->ns[i].bdev)
+				c->ns[i].bdev->ctx = NULL;
+		free(c->nsid_list);
+		free(c->ns);
+		free(c);
+	}
 }
