@@ -7,7 +7,7 @@ hostfwd to the guest's 10.0.2.15:4420). Used by test_nvmet_tcp.py; by hand:
 
 The guest is Debian's own kernel (linux-image-amd64, as the other guest
 tests use) with a busybox initramfs built here: it loads configfs, nvmet,
-nvmet-tcp and e1000, brings eth0 up, creates subsystem NQN with namespace 1
+nvmet-tcp, crc32c (the digests) and e1000, brings eth0 up, creates subsystem NQN with namespace 1
 on a RAM file (buffered I/O: tmpfs has no O_DIRECT) and a TCP port, prints
 a marker on the serial console, and waits. Nothing on the host changes
 (no modules, no root needed beyond reading /boot)."""
@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NQN = "nqn.2026-12.io.osnap:nvmet-guest"
 READY = "OSNAP-NVMET-READY"
 MODULES = ["crc64", "crc64-rocksoft", "crct10dif_common", "crc-t10dif", "t10-pi", "configfs",
+           "crc32c_generic",
            "nvmet", "nvmet-tcp", "e1000"]
 CACHE = os.environ.get("OSNAP_NVMET_GUEST_CACHE", "/var/tmp/osnap-nvmet-guest")
 
@@ -184,10 +186,17 @@ class NvmetGuest:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _interrupt(*_):
+    raise KeyboardInterrupt()
+
+
 def main():
     ap = argparse.ArgumentParser(description="Linux nvmet-tcp in a TCG guest")
     ap.add_argument("--port", type=int, default=4420)
     a = ap.parse_args()
+    # also when started in the background (SIGINT ignored): SIGTERM stops
+    # the guest too
+    signal.signal(signal.SIGTERM, _interrupt)
     g = NvmetGuest(port=a.port)
     try:
         g.wait_ready()

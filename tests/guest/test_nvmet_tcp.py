@@ -15,17 +15,14 @@ Skipped, saying why, when the guest cannot run here (no kernel, modules or
 QEMU)."""
 import os
 import sys
-import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "system", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "system"))
 sys.path.insert(0, HERE)
 import nvmet_target  # noqa: E402
-import osnaptest  # noqa: E402
 from osnaptest import Daemon, Skip, check, eq, main, test  # noqa: E402
-from test_nvme_tcp import emulated_nvme, perf  # noqa: E402
+from nvme_remote import emulated_nvme, perf, perf_background  # noqa: E402
 
 _guest = None
 
@@ -94,16 +91,7 @@ def io_with_digests():
         attach(d, g, "nvme1", "--hdgst", "--ddgst")
         c = d.rpc("bdev_nvme_get_controllers", {"name": "nvme1"})[0]["ctrlrs"][0]
         eq((c["osnap"]["header_digest"], c["osnap"]["data_digest"]), (True, True), "digests")
-        d.cli("nvme_subsystem_create", "--nqn", "nqn.2026-01.io.osnap:remote")
-        d.cli("nvme_namespace_create", "--nqn", "nqn.2026-01.io.osnap:remote", "-n", 1, "-b",
-              "nvme1n1")
-        d.cli("nvme_controller_create", "--nqn", "nqn.2026-01.io.osnap:remote", "--pf_id", 0,
-              "--num_queues", 2, "--mdts", 7)
-        d.cli("nvme_controller_attach_ns", "-c", "NVMeCtrl1", "-n", 1)
-        tgt = None
-        for f in d.rpc("emulation_function_list"):
-            if f["emulation_type"] == "NVME" and f["pf_index"] == 0:
-                tgt = ["--vfio-user", os.path.join(d.emu_dir, f["vuid"] + ".sock"), "--nvme"]
+        tgt = emulated_nvme(d, bdev="nvme1n1")
         r = perf(tgt, "-w", "randrw", "-b", 65536, "-q", 8, "-t", 3, "--verify", timeout=600)
         eq(r["errors"], 0, "errors with digests")
         check(r["verify_checked"] > 0, "verified reads with digests")
@@ -115,16 +103,7 @@ def reset_under_io():
     with Daemon() as d:
         attach(d, g, "nvme0", "-l", 30, "-o", 1)
         tgt = emulated_nvme(d)
-        out = {}
-
-        def run():
-            try:
-                out["r"] = perf(tgt, "-w", "randrw", "-q", 8, "-t", 8, "--verify", timeout=600)
-            except Exception as e:  # noqa: BLE001
-                out["e"] = e
-
-        th = threading.Thread(target=run)
-        th.start()
+        th, out = perf_background(tgt, "-w", "randrw", "-q", 8, "-t", 8, "--verify")
         for _ in range(2):
             eq(d.rpc("bdev_nvme_reset_controller", {"name": "nvme0"}), True, "reset")
         th.join(600)

@@ -23,20 +23,17 @@ target of nvmetcp_target.py (in this process, on a loopback port):
 import base64
 import json
 import os
-import subprocess
+import socket
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, HERE)
-import osnaptest  # noqa: E402
 import nvmetcp_target  # noqa: E402
 from osnaptest import Daemon, check, eq, main, test  # noqa: E402
+from nvme_remote import emulated_nvme, perf, perf_background  # noqa: E402
 
-PERF = os.path.join(osnaptest.BUILD, "tools", "osnap-perf", "osnap-perf")
-EMU_NQN = "nqn.2026-01.io.osnap:remote"
 BLOCK = 512
 EIO = -5
 ENODEV = -19
@@ -71,15 +68,6 @@ def pattern(n, seed):
 
 def ctrlr(d, name="nvme0"):
     return d.rpc("bdev_nvme_get_controllers", {"name": name})[0]["ctrlrs"][0]
-
-
-def wait_for(cond, what, timeout=60):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def alive(d):
@@ -129,6 +117,8 @@ def attach_identify_detach():
             t.wait_for(lambda: t.connections() == 0, 30, "the initiator's connections to close")
             e = d.rpc_error("bdev_nvme_detach_controller", {"name": "nvme0"})
             eq(e.code, ENODEV, "detach of an unknown controller")
+            attach(d, t)
+            eq(d.stop(), 0, "exit code of osnapd stopped with a controller attached")
     finally:
         t.stop()
 
@@ -174,6 +164,20 @@ def attach_refusals():
             e = d.rpc_error("bdev_nvme_attach_controller", dict(base, subnqn="nqn.x:none"))
             eq(e.code, EIO, "unknown subsystem: %s" % e.message)
             check("Connect" in e.message, "message names the Connect: " + e.message)
+            # a listener that accepts and never answers: the attach gives up
+            mute = socket.socket()
+            mute.bind(("127.0.0.1", 0))
+            mute.listen(4)
+            try:
+                t0 = time.time()
+                e = d.rpc_error("bdev_nvme_attach_controller",
+                                dict(base, trsvcid=str(mute.getsockname()[1]),
+                                     fabrics_connect_timeout_us=300000))
+                eq(e.code, EIO, "silent target: %s" % e.message)
+                check("no answer" in e.message, "message says why: " + e.message)
+                check(time.time() - t0 < 30, "gave up after %.1f s" % (time.time() - t0))
+            finally:
+                mute.close()
             eq(d.rpc("bdev_nvme_get_controllers"), [], "no controller left behind")
             eq([b["name"] for b in d.rpc("bdev_get_bdevs")], [], "no bdev left behind")
             names = attach(d, t)
@@ -214,28 +218,6 @@ def dbg_io_sizes():
             eq(t.log, [], "the target saw no protocol error")
     finally:
         t.stop()
-
-
-def emulated_nvme(d, mdts=7):
-    d.cli("nvme_subsystem_create", "--nqn", EMU_NQN)
-    d.cli("nvme_namespace_create", "--nqn", EMU_NQN, "-n", 1, "-b", "nvme0n1")
-    d.cli("nvme_controller_create", "--nqn", EMU_NQN, "--pf_id", 0, "--num_queues", 2,
-          "--mdts", mdts)
-    d.cli("nvme_controller_attach_ns", "-c", "NVMeCtrl1", "-n", 1)
-    for f in d.rpc("emulation_function_list"):
-        if f["emulation_type"] == "NVME" and f["pf_index"] == 0:
-            return ["--vfio-user", os.path.join(d.emu_dir, f["vuid"] + ".sock"), "--nvme"]
-    raise AssertionError("no NVMe PF 0")
-
-
-def perf(tgt, *args, timeout=180):
-    cmd = [PERF] + tgt + [str(a) for a in args] + ["--json"]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                       stdin=subprocess.DEVNULL)
-    if p.returncode != 0:
-        raise AssertionError("osnap-perf %s: exit %d\n%s\n%s" % (" ".join(cmd), p.returncode,
-                                                                  p.stdout, p.stderr))
-    return json.loads(p.stdout)
 
 
 @test
@@ -318,6 +300,7 @@ def malformed_pdus_never_crash():
             eq(e.code, EIO, "an NVMe error status fails the I/O: %s" % e.message)
             eq(ctrlr(d)["osnap"]["resets"], resets, "no reconnect for an error status")
             alive(d)
+            eq(d.stop(), 0, "exit code")
     finally:
         t.stop()
 
@@ -333,16 +316,7 @@ def target_restart_under_io():
             tgt = emulated_nvme(d)
             state = os.path.join(d.dir, "verify.state")
             rng = ["-b", 16384, "--size", 4 << 20, "--verify", "--verify-state", state]
-            result = {}
-
-            def run():
-                try:
-                    result["r"] = perf(tgt, "-w", "randrw", "-t", 6, "-q", 8, *rng)
-                except Exception as e:  # noqa: BLE001
-                    result["e"] = e
-
-            th = threading.Thread(target=run)
-            th.start()
+            th, result = perf_background(tgt, "-w", "randrw", "-t", 6, "-q", 8, *rng)
             t.wait_for(lambda: t.writes > 20 or not th.is_alive(), 60,
                        "writes before the restart")
             check(th.is_alive(), "osnap-perf runs: %r" % result)
@@ -357,6 +331,7 @@ def target_restart_under_io():
             r = perf(tgt, "-w", "read", "-n", 256, "-q", 4, *rng)
             eq((r["errors"], r["verify_errors"]), (0, 0), "every block verifies afterwards")
             alive(d)
+            eq(d.stop(), 0, "exit code")
     finally:
         t.stop()
 
@@ -377,13 +352,14 @@ def controller_loss_fails_io_then_reset():
             took = time.time() - t0
             eq(e.code, EIO, "I/O fails once the controller is lost: %s" % e.message)
             check(took < 60, "failed after %.1f s" % took)
-            wait_for(lambda: ctrlr(d)["state"] == "failed", "the controller to be lost")
+            t.wait_for(lambda: ctrlr(d)["state"] == "failed", 60, "the controller to be lost")
             alive(d)
             t.port = port
             t.start()
             eq(d.rpc("bdev_nvme_reset_controller", {"name": "nvme0"}), True, "reset")
             eq(ctrlr(d)["state"], "enabled", "state after the reset")
             eq(dbg_read(d, "nvme0n1", 0, 8), data, "I/O works again")
+            eq(d.stop(), 0, "exit code")
     finally:
         t.stop()
 
@@ -398,8 +374,8 @@ def reset_controller_and_keep_alive():
             t.wait_for(lambda: t.keep_alives >= 2, 30, "keep-alives (every 200 ms)")
             data = pattern(4096, 1)
             dbg_write(d, "nvme0n1", 8, data)
-            eq(d.rpc("bdev_nvme_reset_controller", {"name": "nvme0"}), True, "reset")
-            c = ctrlr(d)
+            eq(d.cli("bdev_nvme_reset_controller", "nvme0").stdout.strip(), "true", "reset (rpc.py)")
+            c = d.cli_json("bdev_nvme_get_controllers", "-n", "nvme0")[0]["ctrlrs"][0]
             eq((c["state"], c["osnap"]["resets"]), ("enabled", 1), "after the reset")
             eq(len([x for x in t.connects if x["qid"] == 0]), 2, "the admin queue reconnected")
             eq(dbg_read(d, "nvme0n1", 8, 8), data, "I/O after the reset")

@@ -153,9 +153,24 @@ void nvme_ctrlr_watch(struct nvme_ctrlr *c, struct nvme_tcp_qpair *qp)
 		nvme_ctrlr_seq_fail(c, "cannot watch a socket: %s", strerror(errno));
 }
 
+/* Forget the I/O queue pairs' connect state (the queue pairs are gone or
+ * handed over). */
+static void free_ioq_conn(struct nvme_ctrlr *c)
+{
+	free(c->ioq_conn);
+	free(c->iow);
+	free(c->ioq_areq);
+	c->ioq_conn = NULL;
+	c->iow = NULL;
+	c->ioq_areq = NULL;
+}
+
 /* Tear down what the current attempt connected on the main thread. */
 static void teardown_attempt(struct nvme_ctrlr *c)
 {
+	if (c->attempt_timer)
+		loop_timer_cancel(c->attempt_timer);
+	c->attempt_timer = NULL;
 	unwatch(&c->aw);
 	nvme_tcp_qpair_destroy(c->aq);
 	c->aq = NULL;
@@ -164,12 +179,7 @@ static void teardown_attempt(struct nvme_ctrlr *c)
 		unwatch(&c->iow[i]);
 		nvme_tcp_qpair_destroy(c->ioq_conn[i]);
 	}
-	free(c->ioq_conn);
-	free(c->iow);
-	free(c->ioq_areq);
-	c->ioq_conn = NULL;
-	c->iow = NULL;
-	c->ioq_areq = NULL;
+	free_ioq_conn(c);
 	for (int i = 0; i < NVME_ADMIN_REQS; i++)
 		c->areq[i].busy = false;
 }
@@ -317,18 +327,16 @@ static void hand_over(struct nvme_ctrlr *c)
 		m->qp = c->ioq_conn[i];
 		thread_send_msg(reactor_get((int)i), nvme_ioq_msg_adopt, m);
 	}
-	free(c->ioq_conn);
-	free(c->iow);
-	free(c->ioq_areq);
-	c->ioq_conn = NULL;
-	c->iow = NULL;
-	c->ioq_areq = NULL;
+	free_ioq_conn(c);
 }
 
 void nvme_ctrlr_seq_done(struct nvme_ctrlr *c)
 {
 	char err[256];
 
+	if (c->attempt_timer)
+		loop_timer_cancel(c->attempt_timer);
+	c->attempt_timer = NULL;
 	hand_over(c);
 	c->state = NVME_CTRLR_LIVE;
 	c->fast_failed = false;

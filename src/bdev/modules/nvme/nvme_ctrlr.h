@@ -63,6 +63,7 @@ struct nvme_ctrlr_params {
 	uint32_t reconnect_delay_sec;
 	uint32_t fast_io_fail_timeout_sec;	/* 0: off */
 	uint32_t num_io_queues;		/* 0: one per reactor */
+	uint32_t connect_timeout_ms;	/* one whole connect attempt */
 };
 
 /* One namespace and its bdev. */
@@ -176,6 +177,7 @@ struct nvme_ctrlr {
 
 	struct loop_timer *timer;	/* CSTS polling, reconnect delay */
 	struct loop_timer *ka_timer;
+	struct loop_timer *attempt_timer;	/* limits one connect attempt */
 	uint64_t reset_start_ns;
 	bool fast_failed;
 	uint64_t resets, reconnect_attempts;

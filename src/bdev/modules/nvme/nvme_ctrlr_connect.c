@@ -403,6 +403,15 @@ static void seq_next(struct nvme_ctrlr *c)
 	}
 }
 
+static void attempt_timeout(void *arg)
+{
+	struct nvme_ctrlr *c = arg;
+
+	c->attempt_timer = NULL;	/* the loop freed it */
+	nvme_ctrlr_seq_fail(c, "no answer from %s:%s within %u ms", c->p.traddr, c->p.trsvcid,
+			    c->p.connect_timeout_ms);
+}
+
 /* Start the sequence: a new admin queue pair, TCP connect. */
 int nvme_ctrlr_seq_start(struct nvme_ctrlr *c)
 {
@@ -415,6 +424,11 @@ int nvme_ctrlr_seq_start(struct nvme_ctrlr *c)
 	c->seq_failed = false;
 	c->step = SEQ_CONNECT;
 	c->ioq_ready = 0;
+	/* A target that accepts and then says nothing must not hold the
+	 * attach (or a reconnect) forever. */
+	if (c->attempt_timer)
+		loop_timer_cancel(c->attempt_timer);
+	c->attempt_timer = loop_timer_add(c->p.connect_timeout_ms, attempt_timeout, c);
 	c->aq = nvme_tcp_qpair_create(&o);
 	if (!c->aq)
 		return -ENOMEM;

@@ -49,7 +49,8 @@ static const struct rpc_param attach_table[] = {
 	RPC_OPT("prchk_guard", RPC_T_BOOL, AP, prchk_guard),
 	RPC_OPT("hdgst", RPC_T_BOOL, AP, hdgst),
 	RPC_OPT("ddgst", RPC_T_BOOL, AP, ddgst),
-	RPC_OPT("fabrics_connect_timeout_us", RPC_T_U64, AP, fabrics_connect_timeout_us),
+	RPC_OPT_RANGE("fabrics_connect_timeout_us", RPC_T_U64, AP, fabrics_connect_timeout_us, 0,
+		      3600000000),
 	RPC_OPT("multipath", RPC_T_STRING, AP, multipath),
 	RPC_OPT_RANGE("num_io_queues", RPC_T_U32, AP, num_io_queues, 0, OSNAP_MAX_REACTORS),
 	RPC_OPT_HAS_RANGE("ctrlr_loss_timeout_sec", RPC_T_I32, AP, ctrlr_loss_timeout_sec, has_loss,
@@ -168,6 +169,9 @@ static void rpc_attach(struct rpc_request *req, json_t *params)
 	p.hdgst = a.hdgst;
 	p.ddgst = a.ddgst;
 	p.num_io_queues = a.num_io_queues;
+	/* SPDK's fabrics_connect_timeout_us; 10 s when not given */
+	p.connect_timeout_ms = a.fabrics_connect_timeout_us ?
+			       (uint32_t)(a.fabrics_connect_timeout_us / 1000 + 1) : 10000;
 	rc = nvme_ctrlr_attach(&p, req, a.max_bdevs, err, sizeof(err));
 	if (rc == -EINVAL)
 		rpc_send_invalid_params(req, "%s", err);
@@ -195,6 +199,16 @@ static const struct rpc_param detach_table[] = {
 };
 #undef DP
 
+/* The controller named name, or NULL after answering -ENODEV. */
+static struct nvme_ctrlr *find_or_answer(struct rpc_request *req, const char *name)
+{
+	struct nvme_ctrlr *c = nvme_ctrlr_find(name);
+
+	if (!c)
+		rpc_send_errno(req, -ENODEV, "no NVMe controller named %s", name);
+	return c;
+}
+
 static bool differs(const char *given, const char *have)
 {
 	return given && given[0] && strcasecmp(given, have) != 0;
@@ -208,11 +222,9 @@ static void rpc_detach(struct rpc_request *req, json_t *params)
 	int rc;
 
 	RPC_DECODE_OR_RETURN(req, params, detach_table, d);
-	c = nvme_ctrlr_find(d.name);
-	if (!c) {
-		rpc_send_errno(req, -ENODEV, "no NVMe controller named %s", d.name);
+	c = find_or_answer(req, d.name);
+	if (!c)
 		return;
-	}
 	/* The path given, if any, must be this controller's (one path each). */
 	if (differs(d.trtype, "tcp") || differs(d.traddr, c->p.traddr) ||
 	    differs(d.adrfam, c->p.adrfam) || differs(d.trsvcid, c->p.trsvcid) ||
@@ -244,11 +256,9 @@ static void rpc_get_controllers(struct rpc_request *req, json_t *params)
 
 	RPC_DECODE_OR_RETURN(req, params, get_table, g);
 	if (g.name) {
-		struct nvme_ctrlr *c = nvme_ctrlr_find(g.name);
-		if (!c) {
-			rpc_send_errno(req, -ENODEV, "no NVMe controller named %s", g.name);
+		struct nvme_ctrlr *c = find_or_answer(req, g.name);
+		if (!c)
 			return;
-		}
 		arr = json_array();
 		json_array_append_new(arr, nvme_ctrlr_info_json(c));
 		rpc_send_result(req, arr);
@@ -273,11 +283,9 @@ static void rpc_reset(struct rpc_request *req, json_t *params)
 	int rc;
 
 	RPC_DECODE_OR_RETURN(req, params, reset_table, r);
-	c = nvme_ctrlr_find(r.name);
-	if (!c) {
-		rpc_send_errno(req, -ENODEV, "no NVMe controller named %s", r.name);
+	c = find_or_answer(req, r.name);
+	if (!c)
 		return;
-	}
 	rc = nvme_ctrlr_reset(c, req, err, sizeof(err));
 	if (rc)
 		rpc_send_errno(req, rc, "%s", err);
