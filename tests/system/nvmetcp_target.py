@@ -91,6 +91,8 @@ class Conn(threading.Thread):
         self.send_lock = threading.Lock()
         self.r2ts = {}
         self.next_ttag = 1
+        self.sqsize = 0
+        self.outstanding = 0    # I/O commands received and not answered
 
     # --- wire helpers ---
     def recv_exact(self, n):
@@ -123,6 +125,8 @@ class Conn(threading.Thread):
             self.s.sendall(out)
 
     def send_resp(self, cid, status=0, dw0=0, dw1=0):
+        if self.qid:
+            self.outstanding -= 1
         sqhd = 0
         cqe = struct.pack("<IIHHHH", dw0, dw1, sqhd, self.qid or 0, cid, (status << 1) & 0xFFFF)
         self.send_pdu(CAPSULE_RESP, 0, cqe)
@@ -209,6 +213,12 @@ class Conn(threading.Thread):
     def command(self, sqe, data):
         opc, fl, cid, nsid = struct.unpack_from("<BBHI", sqe, 0)
         self.t.commands.append((self.qid, opc, cid))
+        if self.qid:
+            self.outstanding += 1
+            # a queue of SQSIZE + 1 entries holds at most SQSIZE commands
+            if self.outstanding > self.sqsize:
+                self.t.note("SQ overflow: %d commands on a queue of SQSIZE %d" %
+                            (self.outstanding, self.sqsize))
         if opc == 0x7F:
             return self.fabrics(sqe, cid, data)
         if self.ctrl is None:
@@ -239,6 +249,9 @@ class Conn(threading.Thread):
                     self.ctrl = None
                     return self.send_resp(cid, (1 << 8) | 0x84, dw0=(1 << 16) | 16)
             self.qid = qid
+            self.sqsize = sqsize
+            if qid:
+                self.outstanding = 1    # the Connect itself, answered now
             return self.send_resp(cid, 0, dw0=self.ctrl.cntlid)
         if self.ctrl is None:
             return self.send_resp(cid, 0x0C)

@@ -238,6 +238,7 @@ def emulated_controller_verify_4k_to_512k():
             r = perf(tgt, "-w", "randrw", "-b", 4096, "-q", 16, "-t", 2, "--verify")
             eq(r["errors"], 0, "randrw errors")
             check(r["verify_checked"] > 0, "randrw verified reads")
+            eq(t.connects[1]["sqsize"], 127, "I/O queue SQSIZE (CAP.MQES 127)")
             eq(t.log, [], "the target saw no protocol error")
     finally:
         t.stop()
@@ -381,6 +382,23 @@ def reset_controller_and_keep_alive():
             eq(dbg_read(d, "nvme0n1", 8, 8), data, "I/O after the reset")
             e = d.rpc_error("bdev_nvme_reset_controller", {"name": "nope"})
             eq(e.code, ENODEV, "reset of an unknown controller")
+    finally:
+        t.stop()
+
+
+@test
+def io_queue_requests_bounds_commands_in_flight():
+    t = target()
+    try:
+        with Daemon() as d:
+            d.rpc("bdev_nvme_set_options", {"io_queue_requests": 4})
+            attach(d, t)
+            eq(t.connects[1]["sqsize"], 4, "SQSIZE of the I/O queue")
+            tgt = emulated_nvme(d)
+            r = perf(tgt, "-w", "randrw", "-b", 16384, "-q", 32, "-t", 2, "--verify")
+            eq(r["errors"], 0, "errors with 32 I/Os on a queue of 4")
+            check(r["ios"] > 0, "I/O done")
+            eq(t.log, [], "the target never had more than 4 commands (or any error)")
     finally:
         t.stop()
 

@@ -209,7 +209,7 @@ void nvme_ctrlr_ioq_connect_all(struct nvme_ctrlr *c)
 	}
 	for (uint32_t i = 0; i < c->nioq; i++) {
 		struct nvme_tcp_qpair_opts o = {
-			.qid = (uint16_t)(i + 1), .depth = (uint16_t)(depth + 1),
+			.qid = (uint16_t)(i + 1), .depth = (uint16_t)depth,
 			.hdgst = c->p.hdgst, .ddgst = c->p.ddgst, .incapsule_max = c->ioccsz_bytes,
 		};
 		c->iow[i].c = c;

@@ -273,6 +273,12 @@ static void idns_done(struct nvme_ctrlr *c, struct nvme_admin_req *a, const stru
 		seq_next(c);
 		return;
 	}
+	if (nsze > (UINT64_MAX >> 16)) {
+		log_warn("bdev_nvme %s: namespace %u reports %llu blocks: skipped", c->p.name,
+			 ns.nsid, (unsigned long long)nsze);
+		seq_next(c);
+		return;
+	}
 	if (lbads < 9 || lbads > 16 || ms) {
 		log_warn("bdev_nvme %s: namespace %u has a format osnap cannot serve (LBA data "
 			 "size 2^%u, %u metadata bytes): skipped", c->p.name, ns.nsid, lbads, ms);
@@ -315,7 +321,9 @@ void nvme_ctrlr_ioq_ic_done(struct nvme_ctrlr *c, uint32_t i)
 	struct nvme_admin_req *a = &c->ioq_areq[i];
 	int rc;
 
-	nvme_fabrics_connect(&a->req.sqe, a->buf, (uint16_t)(i + 1), (uint16_t)(c->io_depth - 1), 0,
+	/* SQSIZE (zero-based) = depth: a queue of depth + 1 entries is full
+	 * with depth commands in it. */
+	nvme_fabrics_connect(&a->req.sqe, a->buf, (uint16_t)(i + 1), c->io_depth, 0,
 			     c->p.hostid, c->cntlid, c->p.subnqn, c->p.hostnqn);
 	rc = nvme_admin_send(c, c->ioq_conn[i], a, NVME_TCP_DIR_H2C, NVME_CONNECT_DATA_LEN,
 			     ioq_connect_done);

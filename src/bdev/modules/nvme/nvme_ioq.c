@@ -263,7 +263,7 @@ static bool ioq_arm(void *arg)
 		return false;
 	return nvme_tcp_qpair_want_write(q->qp) ||
 	       (q->pend_head && nvme_tcp_qpair_state(q->qp) == NVME_TCP_QP_READY &&
-		nvme_tcp_qpair_inflight(q->qp) + 1 < NVME_IO_DEPTH_MAX);
+		nvme_tcp_qpair_inflight(q->qp) < nvme_tcp_qpair_depth(q->qp));
 }
 
 void nvme_ioq_msg_adopt(void *arg)

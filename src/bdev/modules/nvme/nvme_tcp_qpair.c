@@ -228,6 +228,11 @@ unsigned nvme_tcp_qpair_inflight(const struct nvme_tcp_qpair *qp)
 	return qp->inflight;
 }
 
+unsigned nvme_tcp_qpair_depth(const struct nvme_tcp_qpair *qp)
+{
+	return qp->o.depth;
+}
+
 uint16_t nvme_tcp_qpair_qid(const struct nvme_tcp_qpair *qp)
 {
 	return qp->o.qid;

@@ -116,6 +116,8 @@ bool nvme_tcp_qpair_want_write(const struct nvme_tcp_qpair *qp);
 uint64_t nvme_tcp_qpair_digest_errors(const struct nvme_tcp_qpair *qp);
 /* Commands submitted and not completed. */
 unsigned nvme_tcp_qpair_inflight(const struct nvme_tcp_qpair *qp);
+/* Commands that may be in flight at once. */
+unsigned nvme_tcp_qpair_depth(const struct nvme_tcp_qpair *qp);
 uint16_t nvme_tcp_qpair_qid(const struct nvme_tcp_qpair *qp);
 /* The session parameters (valid once READY). */
 const struct nvme_tcp_params *nvme_tcp_qpair_params(const struct nvme_tcp_qpair *qp);
