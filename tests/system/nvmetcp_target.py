@@ -366,6 +366,20 @@ class Conn(threading.Thread):
             ns.data[off:off + ln] = data
             self.t.writes += 1
             return self.send_resp(cid)
+        if opc == 0x09:  # Dataset Management: deallocated blocks read zeroes here
+            if not struct.unpack_from("<I", sqe, 44)[0] & 4:
+                return self.send_resp(cid)
+            nr = (struct.unpack_from("<I", sqe, 40)[0] & 0xFF) + 1
+            if sgl_type != 0x01 or len(data) != 16 * nr:
+                return self.send_resp(cid, 0x0F)
+            for i in range(nr):
+                _, rlen, rslba = struct.unpack_from("<IIQ", data, 16 * i)
+                if rslba + rlen > ns.num_blocks:
+                    return self.send_resp(cid, 0x80)
+                o = rslba * ns.block_size
+                ns.data[o:o + rlen * ns.block_size] = bytes(rlen * ns.block_size)
+            self.t.unmaps += 1
+            return self.send_resp(cid)
         if opc == 0x08:  # Write Zeroes
             if slba + nlb > ns.num_blocks:
                 return self.send_resp(cid, 0x80)
@@ -466,7 +480,7 @@ class Target:
         self.log = []
         self.icreqs, self.connects, self.commands, self.aers = [], [], [], []
         self.keep_alives = self.reads = self.writes = 0
-        self.incapsule_writes = self.r2t_writes = 0
+        self.incapsule_writes = self.r2t_writes = self.unmaps = 0
         self.lsock = None
         self.accept_thread = None
 

@@ -215,6 +215,12 @@ def dbg_io_sizes():
                                      "offset_blocks": 3, "num_blocks": 1}), True, "write_zeroes")
             eq(dbg_read(d, "nvme0n1", 3, 1), bytes(512), "zeroes read back")
             eq(d.rpc("bdev_dbg_io", {"name": "nvme0n1", "op": "flush"}), True, "flush")
+            dbg_write(d, "nvme0n1", 40, pattern(4096, 7))
+            eq(d.rpc("bdev_dbg_io", {"name": "nvme0n1", "op": "unmap", "offset_blocks": 41,
+                                     "num_blocks": 2}), True, "unmap")
+            eq(t.unmaps, 1, "Dataset Management commands")
+            eq(dbg_read(d, "nvme0n1", 40, 8), pattern(4096, 7)[:512] + bytes(1024) +
+               pattern(4096, 7)[1536:], "unmapped blocks read zeroes, the others stay")
             eq(t.log, [], "the target saw no protocol error")
     finally:
         t.stop()
@@ -399,6 +405,57 @@ def io_queue_requests_bounds_commands_in_flight():
             eq(r["errors"], 0, "errors with 32 I/Os on a queue of 4")
             check(r["ios"] > 0, "I/O done")
             eq(t.log, [], "the target never had more than 4 commands (or any error)")
+    finally:
+        t.stop()
+
+
+@test
+def two_reactors_two_io_queues():
+    t = target()
+    try:
+        with Daemon(cpumask="0x3") as d:
+            attach(d, t)
+            eq(sorted(c["qid"] for c in t.connects), [0, 1, 2], "admin and one I/O queue each")
+            eq(ctrlr(d)["osnap"]["io_queues"], 2, "I/O queues listed")
+            tgt = emulated_nvme(d)
+            r = perf(tgt, "-w", "randrw", "-b", 8192, "-j", 2, "-q", 8, "-t", 2, "--verify")
+            eq(r["errors"], 0, "errors")
+            check(r["verify_checked"] > 0, "verified reads")
+            eq(t.log, [], "no protocol error")
+        t2 = target(num_io_queues=1)
+        try:
+            with Daemon(cpumask="0x3") as d:
+                e = d.rpc_error("bdev_nvme_attach_controller",
+                                {"name": "nvme0", "trtype": "tcp", "traddr": "127.0.0.1",
+                                 "trsvcid": str(t2.port), "subnqn": t2.subnqn})
+                eq(e.code, EIO, "one I/O queue for two reactors: %s" % e.message)
+                check("per reactor" in e.message, e.message)
+        finally:
+            t2.stop()
+    finally:
+        t.stop()
+
+
+@test
+def fast_io_fail_then_reconnect_alone():
+    t = target()
+    try:
+        with Daemon() as d:
+            attach(d, t, "-l", 60, "-o", 1, "-u", 2)
+            data = pattern(4096, 8)
+            dbg_write(d, "nvme0n1", 0, data)
+            port = t.port
+            t.stop()
+            t0 = time.time()
+            e = d.rpc_error("bdev_dbg_io", {"name": "nvme0n1", "op": "read",
+                                            "offset_blocks": 0, "num_blocks": 8})
+            eq(e.code, EIO, "I/O fails after fast_io_fail_timeout_sec: %s" % e.message)
+            check(time.time() - t0 < 50, "failed before ctrlr_loss_timeout_sec")
+            eq(ctrlr(d)["state"], "resetting", "still reconnecting")
+            t.port = port
+            t.start()
+            t.wait_for(lambda: ctrlr(d)["state"] == "enabled", 60, "the reconnect")
+            eq(dbg_read(d, "nvme0n1", 0, 8), data, "I/O works again")
     finally:
         t.stop()
 

@@ -216,9 +216,10 @@ static void nq_done(struct nvme_ctrlr *c, struct nvme_admin_req *a, const struct
 	uint32_t nsq = (cpl->dw0 & 0xffff) + 1, ncq = (cpl->dw0 >> 16) + 1;
 	uint32_t granted = nsq < ncq ? nsq : ncq;
 	if (granted < c->nioq) {
-		log_info("bdev_nvme %s: the controller grants %u I/O queues of %u asked", c->p.name,
-			 granted, c->nioq);
-		c->nioq = granted;
+		/* Each reactor needs a queue pair of its own. */
+		nvme_ctrlr_seq_fail(c, "the controller grants %u I/O queues; osnapd needs one per "
+				    "reactor (%u)", granted, c->nioq);
+		return;
 	}
 	seq_next(c);
 }
