@@ -303,10 +303,13 @@ class Conn(threading.Thread):
         if opc == 0x18:  # Keep Alive
             self.t.keep_alives += 1
             return self.send_resp(cid)
-        if opc == 0x0C:  # AER: held
-            self.t.aers.append((self, cid))
+        if opc == 0x0C:  # AER: held until an event
+            with self.t.lock:
+                self.t.aers.append((self, cid))
+            self.t.deliver_aens()
             return None
         if opc == 0x02:  # Get Log Page
+            self.t.log_pages.append(cdw10 & 0xFF)
             numd = ((cdw10 >> 16) | ((cdw11 & 0xFFFF) << 16)) + 1
             return self.c2h(cid, bytes(numd * 4))
         return self.send_resp(cid, 0x01)
@@ -479,6 +482,8 @@ class Target:
         self.faults = []
         self.log = []
         self.icreqs, self.connects, self.commands, self.aers = [], [], [], []
+        self.pending_aens = []
+        self.log_pages = []
         self.keep_alives = self.reads = self.writes = 0
         self.incapsule_writes = self.r2t_writes = self.unmaps = 0
         self.lsock = None
@@ -517,6 +522,29 @@ class Target:
         if self.accept_thread:
             self.accept_thread.join(10)
         self.aers = []
+
+    def change_namespaces(self, add=(), remove=()):
+        """Add (nsid, blocks, block_size) and remove nsids, then announce it
+        with a Namespace Attribute Changed event (on the first AER held)."""
+        with self.lock:
+            for nsid, nblocks, bs in add:
+                self.namespaces[nsid] = Namespace(nsid, nblocks, bs)
+            for nsid in remove:
+                self.namespaces.pop(nsid, None)
+            self.pending_aens.append(0x2 | (0x00 << 8) | (0x04 << 16))
+        self.deliver_aens()
+
+    def deliver_aens(self):
+        while True:
+            with self.lock:
+                if not self.pending_aens or not self.aers:
+                    return
+                dw0 = self.pending_aens.pop(0)
+                conn, cid = self.aers.pop(0)
+            try:
+                conn.send_resp(cid, 0, dw0=dw0)
+            except OSError:
+                pass
 
     def inject(self, kind, count=1):
         assert kind in FAULTS, kind

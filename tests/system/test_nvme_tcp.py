@@ -50,9 +50,9 @@ def attach(d, t, *extra, name="nvme0"):
     return json.loads(p.stdout)
 
 
-def dbg_write(d, bdev, lba, data):
+def dbg_write(d, bdev, lba, data, bs=BLOCK):
     return d.rpc("bdev_dbg_io", {"name": bdev, "op": "write", "offset_blocks": lba,
-                                 "num_blocks": len(data) // BLOCK,
+                                 "num_blocks": len(data) // bs,
                                  "data": base64.b64encode(data).decode()})
 
 
@@ -456,6 +456,34 @@ def fast_io_fail_then_reconnect_alone():
             t.start()
             t.wait_for(lambda: ctrlr(d)["state"] == "enabled", 60, "the reconnect")
             eq(dbg_read(d, "nvme0n1", 0, 8), data, "I/O works again")
+    finally:
+        t.stop()
+
+
+@test
+def namespaces_come_and_go():
+    t = target(namespaces=((1, 4096, 512),))
+    try:
+        with Daemon() as d:
+            eq(attach(d, t), ["nvme0n1"], "one namespace at first")
+            t.wait_for(lambda: len(t.aers) == 1, 30, "an Asynchronous Event Request")
+            t.change_namespaces(add=[(2, 2048, 4096)])
+            t.wait_for(lambda: any(b["name"] == "nvme0n2" for b in d.rpc("bdev_get_bdevs")), 30,
+                       "bdev nvme0n2")
+            b = d.rpc("bdev_get_bdevs", {"name": "nvme0n2"})[0]
+            eq((b["block_size"], b["num_blocks"]), (4096, 2048), "the new namespace's geometry")
+            eq(t.log_pages, [4], "the changed namespace log was read")
+            data = pattern(8192, 4)
+            dbg_write(d, "nvme0n2", 5, data, bs=4096)
+            eq(dbg_read(d, "nvme0n2", 5, 2), data, "I/O on the new namespace")
+            t.wait_for(lambda: len(t.aers) == 1, 30, "the next AER")
+            t.change_namespaces(remove=[1])
+            t.wait_for(lambda: all(b["name"] != "nvme0n1" for b in d.rpc("bdev_get_bdevs")),
+                       30, "bdev nvme0n1 to go")
+            eq([b["name"] for b in d.rpc("bdev_get_bdevs")], ["nvme0n2"], "bdevs left")
+            eq(ctrlr(d)["osnap"]["async_events"], 2, "events counted")
+            eq(ctrlr(d)["osnap"]["resets"], 0, "no reconnect")
+            eq(d.stop(), 0, "exit code")
     finally:
         t.stop()
 

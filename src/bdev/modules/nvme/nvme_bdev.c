@@ -75,9 +75,9 @@ static void nvme_write_config(struct bdev *bdev, json_t *config_array)
 	char hostid[37];
 
 	for (uint32_t i = 0; i < c->nns; i++) {
-		if (c->ns[i].bdev && &c->ns[i] != ns)
+		if (c->ns[i]->bdev && c->ns[i] != ns)
 			return;
-		if (&c->ns[i] == ns)
+		if (c->ns[i] == ns)
 			break;
 	}
 	json_t *params = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i}",

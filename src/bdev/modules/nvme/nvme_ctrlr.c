@@ -229,38 +229,13 @@ void nvme_ctrlr_ioq_connect_all(struct nvme_ctrlr *c)
 	}
 }
 
-/* --- namespaces and bdevs --- */
-
-int nvme_ctrlr_ns_found(struct nvme_ctrlr *c, const struct nvme_ns *ns)
-{
-	struct nvme_ns *n;
-
-	if (c->attached) {
-		/* Reconnect: the bdevs stay as they are; say if the target
-		 * changed under them. */
-		for (uint32_t i = 0; i < c->nns; i++)
-			if (c->ns[i].nsid == ns->nsid &&
-			    (c->ns[i].num_blocks != ns->num_blocks ||
-			     c->ns[i].block_size != ns->block_size))
-				log_warn("bdev_nvme %s: namespace %u changed geometry across the "
-					 "reconnect", c->p.name, ns->nsid);
-		return 0;
-	}
-	n = realloc(c->ns, (c->nns + 1) * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	c->ns = n;
-	c->ns[c->nns++] = *ns;
-	return 0;
-}
-
 static void answer_attach(struct nvme_ctrlr *c)
 {
 	json_t *names = json_array();
 
 	for (uint32_t i = 0; i < c->nns && i < c->max_bdevs; i++)
-		if (c->ns[i].bdev)
-			json_array_append_new(names, json_string(c->ns[i].bdev->name));
+		if (c->ns[i]->bdev)
+			json_array_append_new(names, json_string(c->ns[i]->bdev->name));
 	rpc_send_result(c->attach_req, names);
 	c->attach_req = NULL;
 }
@@ -342,11 +317,9 @@ void nvme_ctrlr_seq_done(struct nvme_ctrlr *c)
 	c->fast_failed = false;
 	if (!c->attached) {
 		c->attached = true;
-		for (uint32_t i = 0; i < c->nns; i++) {
-			c->ns[i].ctrlr = c;
-			if (nvme_ns_bdev_register(&c->ns[i], err, sizeof(err)))
+		for (uint32_t i = 0; i < c->nns; i++)
+			if (nvme_ns_bdev_register(c->ns[i], err, sizeof(err)))
 				log_err("bdev_nvme %s: %s", c->p.name, err);
-		}
 		log_info("bdev_nvme %s: attached to %s:%s %s (cntlid %u, %u namespaces, %u I/O "
 			 "queues of %u, digests header %s data %s)", c->p.name, c->p.traddr,
 			 c->p.trsvcid, c->p.subnqn, c->cntlid, c->nns, c->nioq, c->io_depth,
@@ -361,6 +334,7 @@ void nvme_ctrlr_seq_done(struct nvme_ctrlr *c)
 		}
 	}
 	ka_arm(c);
+	nvme_ctrlr_aer_arm(c);
 }
 
 static void free_ctrlr(struct nvme_ctrlr *c)
@@ -379,7 +353,8 @@ static void free_ctrlr(struct nvme_ctrlr *c)
 		if (c->ioq[r])
 			thread_send_msg(reactor_get(r), nvme_ioq_msg_destroy, c->ioq[r]);
 	free(c->nsid_list);
-	free(c->ns);
+	nvme_ctrlr_scan_free(c);
+	nvme_ctrlr_ns_free_all(c);
 	free(c);
 }
 
@@ -566,7 +541,7 @@ int nvme_ctrlr_detach(struct nvme_ctrlr *c, char *err, size_t errlen)
 		return -EBUSY;
 	}
 	for (uint32_t i = 0; i < c->nns; i++) {
-		struct bdev *b = c->ns[i].bdev;
+		struct bdev *b = c->ns[i]->bdev;
 		if (b && (b->claimed_by || b->open_count)) {
 			snprintf(err, errlen, "bdev %s is in use%s%s", b->name,
 				 b->claimed_by ? " by " : "", b->claimed_by ? b->claimed_by : "");
@@ -575,11 +550,11 @@ int nvme_ctrlr_detach(struct nvme_ctrlr *c, char *err, size_t errlen)
 	}
 	c->state = NVME_CTRLR_DELETING;
 	for (uint32_t i = 0; i < c->nns; i++) {
-		if (!c->ns[i].bdev)
+		if (!c->ns[i]->bdev)
 			continue;
 		char name[BDEV_NAME_MAX];
-		snprintf(name, sizeof(name), "%s", c->ns[i].bdev->name);
-		c->ns[i].bdev = NULL;
+		snprintf(name, sizeof(name), "%s", c->ns[i]->bdev->name);
+		c->ns[i]->bdev = NULL;
 		if (bdev_unregister(name, "nvme", err, errlen))
 			log_err("bdev_nvme %s: deleting %s: %s", c->p.name, name, err);
 	}
@@ -619,6 +594,7 @@ json_t *nvme_ctrlr_info_json(struct nvme_ctrlr *c)
 				  "data_digest", c->p.ddgst, "model_number", c->mn, "serial_number",
 				  c->sn, "firmware_revision", c->fr, "resets", (json_int_t)c->resets,
 				  "reconnect_attempts", (json_int_t)c->reconnect_attempts);
+	json_object_set_new(osnap, "async_events", json_integer((json_int_t)c->aens));
 	json_object_set_new(ctrlr, "osnap", osnap);
 	return json_pack("{s:s, s:[o]}", "name", c->p.name, "ctrlrs", ctrlr);
 }
@@ -648,10 +624,11 @@ void bdev_nvme_shutdown(void)
 		if (c->reset_req)
 			rpc_send_errno(c->reset_req, -ESHUTDOWN, "osnapd is shutting down");
 		for (uint32_t i = 0; i < c->nns; i++)
-			if (c->ns[i].bdev)
-				c->ns[i].bdev->ctx = NULL;
+			if (c->ns[i]->bdev)
+				c->ns[i]->bdev->ctx = NULL;
 		free(c->nsid_list);
-		free(c->ns);
+		nvme_ctrlr_scan_free(c);
+		nvme_ctrlr_ns_free_all(c);
 		free(c);
 	}
 }

@@ -164,8 +164,13 @@ struct nvme_ctrlr {
 	uint32_t *nsid_list;		/* active namespaces (Identify CNS 2) */
 	uint32_t nsid_count, nsid_next;
 
-	struct nvme_ns *ns;		/* nns entries, in nsid order */
+	struct nvme_ns **ns;		/* nns namespaces with a bdev (stable addresses:
+					 * bdevs and reactors point at them) */
 	uint32_t nns;
+	struct nvme_ns **scan;		/* what the namespace scan in progress found */
+	uint32_t nscan;
+	bool rescan;			/* the scan was started by an AEN */
+	uint64_t aens;
 
 	uint32_t nioq;			/* I/O queue pairs (= reactors used) */
 	uint16_t io_depth;

@@ -32,6 +32,14 @@ void nvme_ctrlr_seq_fail(struct nvme_ctrlr *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
+	if (c->rescan) {
+		/* The controller itself is fine: keep the namespaces as they are. */
+		log_warn("bdev_nvme %s: namespace rescan failed: %s", c->p.name, c->err);
+		c->rescan = false;
+		nvme_ctrlr_scan_free(c);
+		nvme_ctrlr_aer_arm(c);
+		return;
+	}
 	c->seq_failed = true;
 	nvme_ctrlr_set_timer(c, 0, nvme_ctrlr_seq_failed);
 }
@@ -224,6 +232,19 @@ static void nq_done(struct nvme_ctrlr *c, struct nvme_admin_req *a, const struct
 	seq_next(c);
 }
 
+static void aec_done(struct nvme_ctrlr *c, struct nvme_admin_req *a, const struct nvme_cqe *cpl,
+		     int status)
+{
+	(void)a;
+	if (status < 0)
+		return;
+	/* Optional: without it namespaces changes are just not announced. */
+	if (cpl->status >> 1)
+		log_info("bdev_nvme %s: the controller refuses namespace notices (status 0x%x)",
+			 c->p.name, cpl->status >> 1);
+	seq_next(c);
+}
+
 static void nslist_done(struct nvme_ctrlr *c, struct nvme_admin_req *a,
 			const struct nvme_cqe *cpl, int status)
 {
@@ -352,6 +373,7 @@ enum {
 	SEQ_RDY,
 	SEQ_IDCTRL,
 	SEQ_NQ,
+	SEQ_AEC,
 	SEQ_NSLIST,
 	SEQ_IDNS,
 	SEQ_IOQ,
@@ -391,6 +413,11 @@ static void seq_next(struct nvme_ctrlr *c)
 		nvme_cmd_set_features(sqe, NVME_FEAT_NUM_QUEUES, (c->nioq - 1) | ((c->nioq - 1) << 16));
 		admin(c, NVME_TCP_DIR_NONE, 0, nq_done);
 		return;
+	case SEQ_AEC:
+		/* Namespace Attribute Notices (AEN when namespaces come and go) */
+		nvme_cmd_set_features(sqe, NVME_FEAT_ASYNC_EVENT, 1u << 8);
+		admin(c, NVME_TCP_DIR_NONE, 0, aec_done);
+		return;
 	case SEQ_NSLIST:
 		nvme_cmd_identify(sqe, NVME_CNS_ACTIVE_NS, 0);
 		admin(c, NVME_TCP_DIR_C2H, 4096, nslist_done);
@@ -399,6 +426,12 @@ static void seq_next(struct nvme_ctrlr *c)
 		if (c->nsid_next < c->nsid_count) {
 			nvme_cmd_identify(sqe, NVME_CNS_NS, c->nsid_list[c->nsid_next]);
 			admin(c, NVME_TCP_DIR_C2H, 4096, idns_done);
+			return;
+		}
+		nvme_ctrlr_ns_apply(c);
+		if (c->rescan) {
+			c->rescan = false;
+			nvme_ctrlr_aer_arm(c);
 			return;
 		}
 		c->step = SEQ_IOQ;
@@ -421,6 +454,15 @@ static void attempt_timeout(void *arg)
 			    c->p.connect_timeout_ms);
 }
 
+void nvme_ctrlr_seq_rescan(struct nvme_ctrlr *c)
+{
+	nvme_ctrlr_scan_free(c);
+	c->rescan = true;
+	c->seq_failed = false;
+	c->step = SEQ_NSLIST - 1;
+	seq_next(c);
+}
+
 /* Start the sequence: a new admin queue pair, TCP connect. */
 int nvme_ctrlr_seq_start(struct nvme_ctrlr *c)
 {
@@ -433,6 +475,8 @@ int nvme_ctrlr_seq_start(struct nvme_ctrlr *c)
 	c->seq_failed = false;
 	c->step = SEQ_CONNECT;
 	c->ioq_ready = 0;
+	c->rescan = false;
+	nvme_ctrlr_scan_free(c);
 	/* A target that accepts and then says nothing must not hold the
 	 * attach (or a reconnect) forever. */
 	if (c->attempt_timer)
