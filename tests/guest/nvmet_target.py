@@ -153,13 +153,15 @@ class NvmetGuest:
         self.size_mb = size_mb
         self.dir = tempfile.mkdtemp(prefix="osnap-nvmet-")
         self.log_path = os.path.join(self.dir, "console.log")
+        self.mon_path = os.path.join(self.dir, "monitor.sock")
         self.log = open(self.log_path, "wb")
         cmd = [qemu, "-accel", "tcg", "-m", str(mem_mb), "-smp", "1", "-nographic",
                "-no-reboot", "-nodefaults", "-serial", "stdio", "-kernel", vmlinuz,
                "-initrd", initrd,
                "-append", "console=ttyS0 panic=-1 nvmet.size_mb=%d" % size_mb,
                "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:4420" % self.port,
-               "-device", "e1000,netdev=n0"]
+               "-device", "e1000,netdev=n0",
+               "-monitor", "unix:%s,server=on,wait=off" % self.mon_path]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
 
@@ -177,6 +179,31 @@ class NvmetGuest:
             time.sleep(0.2)
         raise AssertionError("the nvmet guest was not ready in %d s:\n%s" %
                              (timeout, self.console()[-3000:]))
+
+    def monitor(self, command, timeout=30):
+        """Run one HMP command; returns its output."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(self.mon_path)
+            buf = b""
+            while b"(qemu)" not in buf:
+                buf += s.recv(4096) or b"(qemu)"
+            s.sendall(command.encode() + b"\n")
+            buf = b""
+            while buf.count(b"(qemu)") < 1:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+            return buf.decode("utf-8", "replace")
+        finally:
+            s.close()
+
+    def set_link(self, up):
+        """Plug or unplug the guest's network cable (the target vanishes
+        without closing anything)."""
+        self.monitor("set_link n0 %s" % ("on" if up else "off"))
 
     def stop(self):
         if self.proc.poll() is None:
