@@ -438,6 +438,25 @@ def full_cq_disconnect():
 
 
 @case
+def new_client_right_behind_a_vanished_one():
+    """A client holding its memory mapped (full CQ) is killed and a new one
+    connects at once, ten times: the new client is accepted only once the
+    old one's memory is gone, so its DMA_MAPs of the same addresses succeed
+    (they failed with EEXIST, and the old removal could take the new
+    client's regions with it) and its I/O works."""
+    with start() as d:
+        sock = nvme_ctrl(d)
+        for rnd in range(10):
+            h = full_cq_held(d, sock)
+            h.kill()
+            h = Helper(sock, "io")
+            r = h.finish(want_rc=None)
+            eq((h.p.returncode, r.get("io")), (0, "ok"),
+               "round %d: a new client right behind a vanished one:\n%s" % (rnd, quoted(h.text())))
+        finish(d)
+
+
+@case
 def full_cq_controller_destroy():
     """The same full CQ, then nvme_controller_destroy --force over RPC: it
     answers promptly (the client is left with a dead function)."""
