@@ -253,7 +253,7 @@ void case_suspend_probe(void)
 	snprintf(msg, sizeof(msg), "SUSPENDED_OK submitted=%u completed=%u outstanding=%u", sub, done, sub - done);
 	say("%s", msg);
 	REQUIRE(wait_line(30000, line, sizeof(line)));
-	end = now_ms() + 60000;	/* work that scales with the machine's load */
+	end = now_ms() + 2 * EVENT_DEADLINE_MS;	/* scales with the load */
 	while (done < sub && now_ms() < end) {
 		REAP();
 		sleep_ms(1);

@@ -545,10 +545,15 @@ def unmap_then_hangup_does_not_spin():
         check(window >= 1.0, "the DSMs ended after %.2fs: too short a window to see a spin; "
               "raise DSM_CMDS" % window)
         check(cpu < 0.25 * window, "main thread used %.2fs of CPU in %.2fs (spinning)" % (cpu, window))
-        end = time.time() + 120
-        while bdev_stat(d, bdev)["num_unmap_ops"] < total:
-            check(time.time() < end, "the DSMs did not end")
+        # they take as long as the load makes them: a stall fails, not
+        # slowness (no deallocate for DEADLINE seconds)
+        end = time.time() + DEADLINE
+        while ops < total:
+            check(time.time() < end, "the DSMs stalled at %d of %d deallocates" % (ops, total))
             time.sleep(0.1)
+            now = bdev_stat(d, bdev)["num_unmap_ops"]
+            if now > ops:
+                ops, end = now, time.time() + DEADLINE
         wait_log(d, "NVMeCtrl1: function reset (client gone)")
         eq(run_helper(sock, "io").get("io"), "ok", "a new client")
         finish(d)
@@ -1013,9 +1018,9 @@ def set_features_while_queues_run():
 
 @case
 def suspend_honours_timeout_ms():
-    """DSMs running (seconds of work); nvme_controller_suspend with
-    timeout_ms 300 answers (an error) within 3 s instead of waiting for
-    the queues to drain."""
+    """DSMs running (tens of seconds of work); nvme_controller_suspend with
+    timeout_ms 300 answers (an error) within 10 s (a loaded machine) instead
+    of waiting for the queues to drain."""
     with start() as d:
         sock = nvme_ctrl(d)
         h = Helper(sock, "dsm_hold", "--dsm-cmds", DSM_CMDS)
@@ -1030,7 +1035,7 @@ def suspend_honours_timeout_ms():
                 err = str(e)
             took = time.time() - t0
             ops = bdev_stat(d, "NVMeCtrl1_ns1")["num_unmap_ops"]
-            check(took < 3, "nvme_controller_suspend with timeout_ms 300 answered after %.1fs "
+            check(took < 10, "nvme_controller_suspend with timeout_ms 300 answered after %.1fs "
                   "(deallocates done: %d of %d)" % (took, ops, DSM_CMDS * 256))
             # the DSMs still run: the suspend fails, nothing is discarded,
             # the controller stays suspended and finishes them

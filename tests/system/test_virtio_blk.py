@@ -499,7 +499,7 @@ def suspend_resume_back_to_back():
             e = E2EProc(d, ["--case", "swap_probe", "--seed", 41, "--seed2", 41, "--span", 4096])
             try:
                 e.expect("RUNNING")
-                c = osnaptest.RpcConn(d.sock, timeout=10)
+                c = osnaptest.RpcConn(d.sock, timeout=60)   # a suspend waits for the reads in flight
                 for rnd in range(40):
                     reqs = {2 * rnd: "virtio_blk_controller_suspend", 2 * rnd + 1: "virtio_blk_controller_resume"}
                     c.send_raw("".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": m,

@@ -80,7 +80,7 @@ void case_suspend_probe(void)
 		FAIL("%u requests were served while suspended", sub - outstanding - before_new);
 	say("SUSPENDED_OK submitted=%u completed=%u outstanding=%u", sub, sub - outstanding, outstanding);
 	REQUIRE(wait_line(30000, line, sizeof(line)));
-	end = now_ms() + 60000;	/* work that scales with the machine's load */
+	end = now_ms() + 2 * EVENT_DEADLINE_MS;	/* scales with the load */
 	while (outstanding && now_ms() < end)
 		vblk_host_wait(d, 0, 100);
 	REAP();
@@ -158,7 +158,7 @@ void case_attach_probe(void)
 
 	/* "RUNNING" once reads came back from the first bdev: the Python side
 	 * detaches it then, however slowly this loaded machine gets to them */
-	int64_t end = now_ms() + 60000;
+	int64_t end = now_ms() + 2 * EVENT_DEADLINE_MS;
 	while (phase_a < DEPTH && now_ms() < end) {
 		while (outstanding < DEPTH && sub - checked < 2 * DEPTH - 1)
 			SUBMIT_ONE();
@@ -192,7 +192,7 @@ void case_attach_probe(void)
 		FAIL("%u reads completed while no bdev was attached", sub - outstanding - done_at);
 	say("DETACHED_OK outstanding=%u", outstanding);
 	REQUIRE(wait_line(30000, line, sizeof(line)));
-	end = now_ms() + 60000;	/* work that scales with the machine's load */
+	end = now_ms() + 2 * EVENT_DEADLINE_MS;	/* scales with the load */
 	while (outstanding && now_ms() < end)
 		vblk_host_wait(d, 0, 100);
 	CHECK_EQ(outstanding, 0);
@@ -205,7 +205,7 @@ void case_attach_probe(void)
 		vblk_host_wait(d, 0, 1000);
 		CHECK_DONE(O.seed2, phase_b);
 	}
-	while (outstanding && vblk_host_wait(d, 0, 2000) > 0)
+	while (outstanding && vblk_host_wait(d, 0, EVENT_DEADLINE_MS) > 0)
 		;
 	CHECK_DONE(O.seed2, phase_b);
 	CHECK_EQ(checked, sub);
