@@ -260,7 +260,7 @@ void case_swap_probe(void)
 			sub++;
 		}
 		vblk_host_kick(d, 0);
-		int n = outstanding ? vblk_host_wait(d, 0, stop ? 10000 : 20) : 0;
+		int n = outstanding ? vblk_host_wait(d, 0, stop ? EVENT_DEADLINE_MS : 20) : 0;
 		if (n < 0 && n != -ETIMEDOUT) {
 			FAIL("wait: %d", n);
 			goto out;
