@@ -515,7 +515,7 @@ def full_cq_sigterm():
 
 # ---- class 7: a busy connection whose client hangs up --------------------------------------------------
 
-DSM_CMDS = 16       # 16 x 256 ranges of 64 MiB: seconds of work for the reactor
+DSM_CMDS = 8        # 8 x 256 ranges of 64 MiB: seconds of work for the reactor (minutes at load 20)
 
 
 @case
