@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   gcc make pkg-config meson ninja-build
-  libjansson-dev liburing-dev libaio-dev libcmocka-dev
+  libjansson-dev liburing-dev libaio-dev libcmocka-dev libisal-dev
   clang libclang-rt-14-dev
   python3
 )

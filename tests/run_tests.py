@@ -90,6 +90,11 @@ def run_suite(build, args):
         if name != "build":
             cmd += ["--backend", "osnap"]
         run_program("%s/guest/run_guest_tests.py" % name, cmd, env, 1200)
+        # guest-backed tests of their own (e.g. a Linux nvmet-tcp target in
+        # a TCG guest, booted once per file)
+        for py in sorted(glob.glob(os.path.join(TOP, "tests", "guest", "test_*.py"))):
+            run_program("%s/guest/%s" % (name, os.path.basename(py)), [sys.executable, py],
+                        env, 1800)
 
 
 def run_fuzz(build, seconds):

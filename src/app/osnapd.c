@@ -1,5 +1,6 @@
 /* osnapd: the osnap storage-emulation service. */
 #include "bdev/bdev.h"
+#include "bdev/modules/modules.h"
 #include "core/cpumask.h"
 #include "core/event_loop.h"
 #include "core/guest_fault.h"
@@ -318,6 +319,7 @@ static void app_shutdown(void)
 	emu_fini();
 	while (thread_process_msgs(1024) > 0)
 		;
+	bdev_nvme_shutdown();
 	bdev_unregister_all();
 	rpc_log_close();
 }

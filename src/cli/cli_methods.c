@@ -345,6 +345,7 @@ static const struct cli_opt nvme_attach[] = {
 	O("-p", "--priority", "priority", I, "Connection priority"),
 	O("-n", "--subnqn", "subnqn", S, "Target subsystem NQN"),
 	O("-q", "--hostnqn", "hostnqn", S, "Host NQN"),
+	O(NULL, "--hostid", "hostid", S, "Host identifier (a UUID)"),
 	O("-i", "--hostaddr", "hostaddr", S, "Host address"),
 	O("-c", "--hostsvcid", "hostsvcid", S, "Host service ID (port)"),
 	O("-r", "--prchk-reftag", "prchk_reftag", T, "Check PI reference tags"),
@@ -373,6 +374,15 @@ static const struct cli_opt nvme_detach[] = {
 	O("-n", "--subnqn", "subnqn", S, "Target subsystem NQN"),
 	O("-i", "--hostaddr", "hostaddr", S, "Host address"),
 	O("-c", "--hostsvcid", "hostsvcid", S, "Host service ID"),
+};
+
+static const struct cli_opt nvme_get_controllers[] = {
+	O("-n", "--name", "name", S, "Name of the controller"),
+};
+
+static const struct cli_opt nvme_reset_controller[] = {
+	P("name", S, "Name of the controller"),
+	O("-c", "--cntlid", "cntlid", I, "Controller ID (one path: ignored)"),
 };
 
 static const struct cli_opt nvme_set_options[] = {
@@ -437,7 +447,6 @@ static const struct cli_opt dbg_io[] = {
 /* a method osnapd does not serve yet: it answers -95 naming what is missing */
 #define MN(n, s, o, miss) { .name = n, .summary = s, .opts = o, .missing = miss }
 #define HOTPLUG "PCIe hot-plug functions"
-#define NVMF "the NVMe-oF initiator (bdev nvme module)"
 #define MX(n, s, o, x) { .name = n, .summary = s, .opts = o, .xform = x }
 
 const struct cli_method cli_method_table[] = {
@@ -518,9 +527,11 @@ const struct cli_method cli_method_table[] = {
 	M("bdev_uring_delete", "Delete an io_uring block device", OPTS(name_only)),
 	M("bdev_aio_create", "Create a block device on a file or device through Linux AIO", OPTS(aio_create)),
 	M("bdev_aio_delete", "Delete an AIO block device", OPTS(name_only)),
-	MN("bdev_nvme_attach_controller", "Connect to an NVMe(-oF) controller and create its bdevs", OPTS(nvme_attach), NVMF),
-	MN("bdev_nvme_detach_controller", "Disconnect an NVMe controller and delete its bdevs", OPTS(nvme_detach), NVMF),
-	MN("bdev_nvme_set_options", "Set options of NVMe block devices (start-up)", OPTS(nvme_set_options), NVMF),
+	M("bdev_nvme_attach_controller", "Connect to an NVMe(-oF) controller and create its bdevs", OPTS(nvme_attach)),
+	M("bdev_nvme_detach_controller", "Disconnect an NVMe controller and delete its bdevs", OPTS(nvme_detach)),
+	M("bdev_nvme_set_options", "Set options of NVMe block devices (start-up)", OPTS(nvme_set_options)),
+	M("bdev_nvme_get_controllers", "List NVMe controllers, or one", OPTS(nvme_get_controllers)),
+	M("bdev_nvme_reset_controller", "Reconnect an NVMe controller", OPTS(nvme_reset_controller)),
 	MN("construct_ext_passthru_bdev", "Create a pass-through bdev on an existing bdev (plugin)", OPTS(ext_passthru), "bdev plugins"),
 	/* osnap debug */
 	M("bdev_dbg_io", "Submit one I/O to a block device (debug)", OPTS(dbg_io)),

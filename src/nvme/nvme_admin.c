@@ -701,6 +701,11 @@ static uint16_t adm_dbbuf(struct nvme_ctrl *c, struct nvme_req *r)
 		return NVME_SC_INVALID_OPCODE | NVME_DNR;
 	if (!db || !ei || (db & (NVME_PAGE - 1)) || (ei & (NVME_PAGE - 1)) || NVME_SQE_PSDT(r->cmd.flags))
 		return NVME_SC_INVALID_FIELD | NVME_DNR;
+	/* one page each: the same page for both would make every EventIdx
+	 * we write a shadow doorbell the host never rang (the queue's poller
+	 * feeding itself for ever) */
+	if (db == ei)
+		return NVME_SC_INVALID_FIELD | NVME_DNR;
 	struct iovec iov;
 	if (emu_dma_map(c->fn, db, NVME_PAGE, EMU_DMA_READ, &iov, 1) != 1 ||
 	    emu_dma_map(c->fn, ei, NVME_PAGE, EMU_DMA_WRITE, &iov, 1) != 1)

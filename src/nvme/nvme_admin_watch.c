@@ -62,7 +62,10 @@ static bool watch_arm(void *arg)
 		return true;	/* EMU_NVME_DOORBELLS=mmap: never sleep */
 	uint32_t sq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS), __ATOMIC_ACQUIRE);
 	uint32_t cq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS + 4), __ATOMIC_ACQUIRE);
-	return sq != w->last_sq || cq != w->last_cq;
+	if (sq == w->last_sq && cq == w->last_cq)
+		return false;
+	w->skip = 0;	/* they moved: the next pass looks */
+	return true;
 }
 
 static void watch_start_on_reactor(void *arg)

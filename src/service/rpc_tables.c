@@ -15,6 +15,7 @@ void rpc_tables_register(void)
 	bdev_malloc_rpc_register();
 	bdev_null_rpc_register();
 	bdev_uring_rpc_register();
+	bdev_nvme_rpc_register();
 	bdev_aio_rpc_register();
 	emulation_rpc_register();
 	nvme_rpc_register();

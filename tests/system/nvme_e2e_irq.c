@@ -25,10 +25,10 @@ void case_interrupts(void)
 		REQUIRE_OK(nvme_host_cmd_rw(h, &c, NVME_CMD_WRITE, O.nsid, 70000 + (uint64_t)i, 1, b, 0));
 		REQUIRE_OK(nvme_host_submit(h, 1, &c));
 		struct pollfd p = { .fd = efd, .events = POLLIN };
-		int n = poll(&p, 1, 2000);
+		int n = poll(&p, 1, EVENT_DEADLINE_MS);
 		if (n != 1)
-			FAIL("I/O completion %d did not signal vector 1 within 2 s", i);
-		EXPECT_OK(nvme_host_wait(h, 1, &c, 2000));
+			FAIL("I/O completion %d did not signal vector 1 within %d ms", i, EVENT_DEADLINE_MS);
+		EXPECT_OK(nvme_host_wait(h, 1, &c, EVENT_DEADLINE_MS));
 	}
 	/* the admin queue's vector 0 */
 	while (read(afd, &v, 8) == 8)
@@ -39,17 +39,17 @@ void case_interrupts(void)
 	a.sqe.cdw10 = NVME_FEAT_NUM_QUEUES;
 	REQUIRE_OK(nvme_host_submit(h, 0, &a));
 	struct pollfd p = { .fd = afd, .events = POLLIN };
-	if (poll(&p, 1, 2000) != 1)
-		FAIL("admin completion did not signal vector 0 within 2 s");
-	EXPECT_OK(nvme_host_wait(h, 0, &a, 2000));
+	if (poll(&p, 1, EVENT_DEADLINE_MS) != 1)
+		FAIL("admin completion did not signal vector 0 within %d ms", EVENT_DEADLINE_MS);
+	EXPECT_OK(nvme_host_wait(h, 0, &a, EVENT_DEADLINE_MS));
 	/* waiting on the interrupt alone */
 	struct nvme_host_cmd c;
 	REQUIRE_OK(nvme_host_cmd_rw(h, &c, NVME_CMD_READ, O.nsid, 70000, 1, b, 0));
 	REQUIRE_OK(nvme_host_submit(h, 1, &c));
-	int n = nvme_host_wait_irq(h, 1, 2000);
+	int n = nvme_host_wait_irq(h, 1, EVENT_DEADLINE_MS);
 	CHECK(n == 1 || c.completed);
 	if (!c.completed)
-		EXPECT_OK(nvme_host_wait(h, 1, &c, 2000));
+		EXPECT_OK(nvme_host_wait(h, 1, &c, EVENT_DEADLINE_MS));
 	CHECK(pattern_check(b, 70000, 1, bs(), O.seed) < 0);
 out:
 	if (h)

@@ -81,7 +81,7 @@ int io_sg(struct nvme_host *h, uint16_t qid, uint8_t opc, uint32_t nsid, uint64_
 	rc = nvme_host_submit(h, qid, &cmd);
 	if (rc)
 		return rc;
-	return nvme_host_wait(h, qid, &cmd, 5000);
+	return nvme_host_wait(h, qid, &cmd, EVENT_DEADLINE_MS);
 }
 
 static uint16_t g_raw_cid = 0x7000;
@@ -227,7 +227,7 @@ int mini_cmd(struct mini *m, struct nvme_sqe *sqe, struct nvme_cqe *out)
 	int rc = nvme_host_reg_write32(m->h, NVME_REG_DBS, m->tail);
 	if (rc)
 		return rc;
-	int64_t end = now_ms() + 5000;
+	int64_t end = now_ms() + EVENT_DEADLINE_MS;
 	for (;;) {
 		volatile struct nvme_cqe *e = &m->cq[m->head];
 		if ((e->status & 1) == m->phase) {

@@ -144,7 +144,7 @@ out:
  * success. */
 static bool raced_ok(struct nvme_host *h, struct nvme_host_cmd *c, const char *what)
 {
-	int st = nvme_host_wait(h, 1, c, 5000);
+	int st = nvme_host_wait(h, 1, c, EVENT_DEADLINE_MS);
 	if (st == 0)
 		return true;
 	if (!st_is(st, 0, NVME_SC_DATA_XFER_ERROR))
@@ -226,9 +226,9 @@ void case_remap_live(void)
 	REQUIRE_OK(vfu_dma_map(v, iova, half, fd, 0, VFU_PROT_READ | VFU_PROT_WRITE));
 	bool r1_ok = raced_ok(h, &rd1, "a read");
 	bool w1_ok = raced_ok(h, &wr1, "a write");
-	EXPECT_OK(nvme_host_wait(h, 1, &rd2, 5000));
-	EXPECT_OK(nvme_host_wait(h, 1, &wr2, 5000));
-	EXPECT_OK(nvme_host_wait(h, 0, &adm, 5000));
+	EXPECT_OK(nvme_host_wait(h, 1, &rd2, EVENT_DEADLINE_MS));
+	EXPECT_OK(nvme_host_wait(h, 1, &wr2, EVENT_DEADLINE_MS));
+	EXPECT_OK(nvme_host_wait(h, 0, &adm, EVENT_DEADLINE_MS));
 	if (r1_ok)
 		CHECK(pattern_check(r1, 72000, nblk, bs(), O.seed + 30) < 0);
 	CHECK(pattern_check(r2, 72000, nblk, bs(), O.seed + 30) < 0);

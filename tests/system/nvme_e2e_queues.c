@@ -110,7 +110,7 @@ void case_cq_backlog(void)
 	REQUIRE_OK(nvme_host_reg_write32(h, NVME_REG_DBS + 8, N));
 	int seen[N] = { 0 }, got = 0, rounds = 0;
 	unsigned head = 0, phase = 1, most = 0;
-	int64_t end = now_ms() + 5000;
+	int64_t end = now_ms() + EVENT_DEADLINE_MS;
 	while (got < N && now_ms() < end) {
 		sleep_ms(20);	/* let the controller post all it can */
 		unsigned avail = 0, k = head, ph = phase;
@@ -351,7 +351,7 @@ static void *qthread_run(void *arg)
 					return NULL;
 				}
 			}
-			int64_t end = now_ms() + 10000;
+			int64_t end = now_ms() + EVENT_DEADLINE_MS;
 			int done = 0;
 			while (done < N && now_ms() < end) {
 				int n = nvme_host_poll(t->h, t->qid, 0);

@@ -18,6 +18,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* How long to wait for something that must happen (a completion, an
+ * interrupt, queued I/O draining): the work scales with the load of this
+ * 2-core machine, shared by parallel builds and tests, so it is generous;
+ * a wedge still fails. Checks that nothing happens wait briefly instead. */
+#define EVENT_DEADLINE_MS	30000
+
 /* ---- diagnostics and checks -------------------------------------------------------------- */
 
 /* One "# ..." line of the running case (thread-safe). */

@@ -613,6 +613,49 @@ def client_gone_with_io_pending():
 
 
 @test
+def uring_workers_off_reactor_cores():
+    """io_uring's kernel workers (buffered writes to a tmpfs file go to
+    them) run on the cores the reactors leave free, never on a polling
+    core: osnapd runs one reactor on core 0 here."""
+    if os.cpu_count() < 2:
+        raise osnaptest.Skip("needs 2 CPUs (one reactor core, one for the workers)")
+    path = "/dev/shm/osnap-iowq-%d.img" % os.getpid()
+    with open(path, "wb") as f:
+        f.truncate(64 << 20)
+    try:
+        with Daemon(cpumask="0x1") as d:
+            d.rpc("bdev_uring_create", {"filename": path, "name": "U0", "block_size": 512})
+            eng = d.rpc("bdev_get_bdevs", {"name": "U0"})[0]["driver_specific"]["uring"]["engine"]
+            if eng != "io_uring":
+                raise osnaptest.Skip("io_uring is not available on this host (engine %r)" % eng)
+            workers = {}
+            for i in range(300):
+                d.rpc("bdev_dbg_io", {"name": "U0", "op": "write", "offset_blocks": i * 64,
+                                      "num_blocks": 64, "pattern": 1})
+                for t in os.listdir("/proc/%d/task" % d.proc.pid):
+                    try:
+                        with open("/proc/%d/task/%s/comm" % (d.proc.pid, t)) as f:
+                            if not f.read().startswith("iou-wrk"):
+                                continue
+                        with open("/proc/%d/task/%s/status" % (d.proc.pid, t)) as f:
+                            workers[t] = [l.split(":", 1)[1].strip() for l in f
+                                          if l.startswith("Cpus_allowed_list")][0]
+                    except OSError:
+                        pass    # a worker that exited meanwhile
+            if not workers:
+                raise osnaptest.Skip("the kernel did this I/O without io_uring workers")
+            for t, cpus in workers.items():
+                allowed = set()
+                for part in cpus.split(","):
+                    a, _, b = part.partition("-")
+                    allowed.update(range(int(a), int(b or a) + 1))
+                check(0 not in allowed, "io_uring worker %s may run on the reactor's core 0: %s" % (t, cpus))
+            eq(d.stop(), 0, "exit code")
+    finally:
+        os.unlink(path)
+
+
+@test
 def missing_and_wrong_params():
     with Daemon() as d:
         f = new_file(1 << 20)

@@ -100,7 +100,7 @@ def tool_ok(*args):
         raise AssertionError("vfu_conformance %s: exit %d\n%s" % (" ".join(map(str, args)), rc, quoted(out)))
 
 
-def wait_for(cond, what, timeout=5.0):
+def wait_for(cond, what, timeout=30.0):     # generous: a loaded 2-core machine
     end = time.time() + timeout
     while time.time() < end:
         if cond():

@@ -48,6 +48,10 @@ PERF = os.path.join(osnaptest.BUILD, "tools", "osnap-perf", "osnap-perf")
 NQN = "nqn.2026-01.io.osnap:hostile"
 NBLK = 131072                       # 64 MiB of 512-byte blocks per namespace
 DEADLINE = 20                       # seconds: "promptly" on a loaded 2-core machine
+# what waits for long DSMs to end (a DMA_UNMAP, a suspend): their work
+# scales with the load (4 DSMs took 40 s at load 12 on 2 cores); as
+# hostile_client's DSM_DEADLINE_MS
+DSM_DEADLINE = 120
 FAULT_LOG = "the client's memory faulted (a shared file was truncated under us): dropping the client"
 SANITIZER = re.compile(r"ERROR: AddressSanitizer|runtime error:|LeakSanitizer|SUMMARY: \w+Sanitizer")
 
@@ -438,6 +442,25 @@ def full_cq_disconnect():
 
 
 @case
+def new_client_right_behind_a_vanished_one():
+    """A client holding its memory mapped (full CQ) is killed and a new one
+    connects at once, ten times: the new client is accepted only once the
+    old one's memory is gone, so its DMA_MAPs of the same addresses succeed
+    (they failed with EEXIST, and the old removal could take the new
+    client's regions with it) and its I/O works."""
+    with start() as d:
+        sock = nvme_ctrl(d)
+        for rnd in range(10):
+            h = full_cq_held(d, sock)
+            h.kill()
+            h = Helper(sock, "io")
+            r = h.finish(want_rc=None)
+            eq((h.p.returncode, r.get("io")), (0, "ok"),
+               "round %d: a new client right behind a vanished one:\n%s" % (rnd, quoted(h.text())))
+        finish(d)
+
+
+@case
 def full_cq_controller_destroy():
     """The same full CQ, then nvme_controller_destroy --force over RPC: it
     answers promptly (the client is left with a dead function)."""
@@ -492,7 +515,7 @@ def full_cq_sigterm():
 
 # ---- class 7: a busy connection whose client hangs up --------------------------------------------------
 
-DSM_CMDS = 16       # 16 x 256 ranges of 64 MiB: seconds of work for the reactor
+DSM_CMDS = 8        # 8 x 256 ranges of 64 MiB: seconds of work for the reactor (minutes at load 20)
 
 
 @case
@@ -522,10 +545,15 @@ def unmap_then_hangup_does_not_spin():
         check(window >= 1.0, "the DSMs ended after %.2fs: too short a window to see a spin; "
               "raise DSM_CMDS" % window)
         check(cpu < 0.25 * window, "main thread used %.2fs of CPU in %.2fs (spinning)" % (cpu, window))
-        end = time.time() + 120
-        while bdev_stat(d, bdev)["num_unmap_ops"] < total:
-            check(time.time() < end, "the DSMs did not end")
+        # they take as long as the load makes them: a stall fails, not
+        # slowness (no deallocate for DEADLINE seconds)
+        end = time.time() + DEADLINE
+        while ops < total:
+            check(time.time() < end, "the DSMs stalled at %d of %d deallocates" % (ops, total))
             time.sleep(0.1)
+            now = bdev_stat(d, bdev)["num_unmap_ops"]
+            if now > ops:
+                ops, end = now, time.time() + DEADLINE
         wait_log(d, "NVMeCtrl1: function reset (client gone)")
         eq(run_helper(sock, "io").get("io"), "ok", "a new client")
         finish(d)
@@ -738,9 +766,9 @@ def shutdown_pipelined_with_unmap():
     region: the unmap is answered and CSTS.SHST reaches 10b promptly."""
     with start() as d:
         sock = nvme_ctrl(d)
-        h = Helper(sock, "shn_unmap", "--dsm-cmds", 4)
+        h = Helper(sock, "shn_unmap", "--dsm-cmds", 2)
         go_when_dsm_runs(d, h, "NVMeCtrl1_ns1")
-        r = h.finish(timeout=120, want_rc=None)
+        r = h.finish(timeout=DSM_DEADLINE + 60, want_rc=None)
         alive(d, "after the shutdown and the unmap")
         eq(h.p.returncode, 0, "hostile_client:\n%s\nresults %r" % (quoted(h.text()), r))
         finish(d)
@@ -752,11 +780,12 @@ def suspend_followed_by_unmap():
     queues drained), then a DMA_UNMAP: both are answered promptly."""
     with start() as d:
         sock = nvme_ctrl(d)
-        h = Helper(sock, "suspend_unmap", "--dsm-cmds", 4)
+        h = Helper(sock, "suspend_unmap", "--dsm-cmds", 2)
         try:
             go_when_dsm_runs(d, h, "NVMeCtrl1_ns1")
             h.expect("READY suspend")
-            c = osnaptest.RpcConn(d.sock, timeout=DEADLINE)
+            # answered when the queues drained: when the DSMs end
+            c = osnaptest.RpcConn(d.sock, timeout=DSM_DEADLINE)
             c.send_raw(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "nvme_controller_suspend",
                                    "params": {"ctrl_id": "NVMeCtrl1"}}))
             # the suspend is under way once the controller says so
@@ -765,12 +794,12 @@ def suspend_followed_by_unmap():
                 check(time.time() < end, "the suspend never started: %r" % d.rpc("nvme_controller_list"))
                 time.sleep(0.01)
             h.send()
-            h.expect("READY unmapped", timeout=DEADLINE + 10)
+            h.expect("READY unmapped", timeout=DSM_DEADLINE + 10)
             try:
                 resp = c.recv_obj()
             except socket.timeout:
                 raise AssertionError("nvme_controller_suspend never answered (%ds) after the "
-                                     "unmap; results %r" % (DEADLINE, h.results))
+                                     "unmap; results %r" % (DSM_DEADLINE, h.results))
             eq(resp.get("result"), True, "suspend answer")
             eq(h.results.get("unmap"), "0", "DMA_UNMAP")
             h.send()
@@ -790,7 +819,7 @@ def unmap_after_delete_sq_during_dsm():
         sock = nvme_ctrl(d)
         h = Helper(sock, "delete_sq_unmap", "--dsm-cmds", 2)
         go_when_dsm_runs(d, h, "NVMeCtrl1_ns1")
-        r = h.finish(timeout=120, want_rc=None)
+        r = h.finish(timeout=DSM_DEADLINE + 60, want_rc=None)
         alive(d, "after the unmap")
         eq(h.p.returncode, 0, "hostile_client:\n%s\nresults %r" % (quoted(h.text()), r))
         finish(d)
@@ -805,7 +834,7 @@ def reset_storm_during_dsm():
         sock = nvme_ctrl(d)
         h = Helper(sock, "reset_storm", "--dsm-cmds", 4)
         go_when_dsm_runs(d, h, "NVMeCtrl1_ns1")
-        r = h.finish(timeout=180)
+        r = h.finish(timeout=DSM_DEADLINE + 60)
         eq(r.get("io"), "ok", "I/O of a new driver after the storm")
         alive(d, "after the storm")
         finish(d)
@@ -989,9 +1018,9 @@ def set_features_while_queues_run():
 
 @case
 def suspend_honours_timeout_ms():
-    """DSMs running (seconds of work); nvme_controller_suspend with
-    timeout_ms 300 answers (an error) within 3 s instead of waiting for
-    the queues to drain."""
+    """DSMs running (tens of seconds of work); nvme_controller_suspend with
+    timeout_ms 300 answers (an error) within 10 s (a loaded machine) instead
+    of waiting for the queues to drain."""
     with start() as d:
         sock = nvme_ctrl(d)
         h = Helper(sock, "dsm_hold", "--dsm-cmds", DSM_CMDS)
@@ -1006,7 +1035,7 @@ def suspend_honours_timeout_ms():
                 err = str(e)
             took = time.time() - t0
             ops = bdev_stat(d, "NVMeCtrl1_ns1")["num_unmap_ops"]
-            check(took < 3, "nvme_controller_suspend with timeout_ms 300 answered after %.1fs "
+            check(took < 10, "nvme_controller_suspend with timeout_ms 300 answered after %.1fs "
                   "(deallocates done: %d of %d)" % (took, ops, DSM_CMDS * 256))
             # the DSMs still run: the suspend fails, nothing is discarded,
             # the controller stays suspended and finishes them

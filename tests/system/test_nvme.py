@@ -369,8 +369,7 @@ def suspend_resume_inflight():
         for rnd in range(2):
             e = E2EProc(sock, ["--case", "suspend_probe", "--seed", 5 + rnd])
             try:
-                e.expect("RUNNING")
-                time.sleep(0.2)
+                e.expect("FLOWING", timeout=60)     # writes are completing: I/O in flight
                 t0 = time.time()
                 eq(cli_line(d, "snap_rpc.py nvme_controller_suspend -c NVMeCtrl1"), True, "suspend")
                 e.send("suspended (%.3fs)" % (time.time() - t0))

@@ -244,7 +244,6 @@ def each_virtio_blk_vf_its_own_serial():
 # ---- (b) methods: served, not served yet, mistyped ---------------------------------
 
 NOT_SERVED = {
-    "bdev_nvme_attach_controller": "NVMe-oF initiator",
     "nvme_function_create": "hot-plug",
     "virtio_blk_controller_hotplug": "hot-plug",
     "emulation_device_detach": "hot-plug",

@@ -437,8 +437,7 @@ def suspend_resume_inflight():
             for rnd in range(2):
                 e = E2EProc(d, ["--case", "suspend_probe", "--seed", 5 + rnd])
                 try:
-                    e.expect("RUNNING")
-                    time.sleep(0.2)
+                    e.expect("FLOWING", timeout=60)     # writes are completing: I/O in flight
                     # the seed spells it VBLKCtrl1: names match case-insensitively
                     eq(cli_line(d, "snap_rpc.py virtio_blk_controller_suspend -c VBLKCtrl1"), True, "suspend")
                     e.send("suspended")
@@ -492,7 +491,7 @@ def suspend_resume_back_to_back():
             e = E2EProc(d, ["--case", "swap_probe", "--seed", 41, "--seed2", 41, "--span", 4096])
             try:
                 e.expect("RUNNING")
-                c = osnaptest.RpcConn(d.sock, timeout=10)
+                c = osnaptest.RpcConn(d.sock, timeout=60)   # a suspend waits for the reads in flight
                 for rnd in range(40):
                     reqs = {2 * rnd: "virtio_blk_controller_suspend", 2 * rnd + 1: "virtio_blk_controller_resume"}
                     c.send_raw("".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": m,
@@ -534,8 +533,7 @@ def bdev_attach_detach_inflight():
             cli_line(d, "snap_rpc.py virtio_blk_controller_create --vuid %s --bdev Disk1" % vblk_fn(d)["vuid"])
             e = E2EProc(d, ["--case", "attach_probe", "--seed", 11, "--seed2", 22, "--span", span])
             try:
-                e.expect("RUNNING")
-                time.sleep(0.2)
+                e.expect("RUNNING", timeout=60)     # reads came back from Disk1
                 eq(cli_line(d, "snap_rpc.py virtio_blk_controller_bdev_detach -c VBLKCtrl1"), True, "detach")
                 eq(ctrl(d)["bdev"], "none", "bdev after detach")
                 b = d.rpc("bdev_get_bdevs", {"name": "Disk1"})[0]

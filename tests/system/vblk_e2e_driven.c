@@ -36,7 +36,7 @@ void case_nomedia(void)
 	CHECK_EQ(outstanding, 3);
 	say("WAITING outstanding=%u", outstanding);
 	REQUIRE(wait_line(30000, line, sizeof(line)));
-	end = now_ms() + 5000;
+	end = now_ms() + EVENT_DEADLINE_MS;
 	while (outstanding && now_ms() < end)
 		vblk_host_wait(d, 0, 100);
 	CHECK_EQ(outstanding, 0);
@@ -81,7 +81,7 @@ void case_none_media(void)
 	CHECK_EQ(outstanding, 1);
 	say("HELD");
 	REQUIRE(wait_line(30000, line, sizeof(line)));
-	end = now_ms() + 5000;
+	end = now_ms() + EVENT_DEADLINE_MS;
 	while (outstanding && now_ms() < end)
 		vblk_host_wait(d, 0, 100);
 	CHECK_EQ(outstanding, 0);

@@ -44,7 +44,7 @@ void base_opts(struct vblk_host_opts *o)
 	o->queue_size = 256;
 	o->mem_size = 32u << 20;
 	o->mem_regions = 2;
-	o->timeout_ms = 5000;
+	o->timeout_ms = EVENT_DEADLINE_MS;
 }
 
 int open_raw(const struct vblk_host_opts *o, struct vblk_host **d)

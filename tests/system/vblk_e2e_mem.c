@@ -73,7 +73,7 @@ void case_mem_table(void)
 	}
 	REQUIRE_OK(vblk_host_kick(d, 0));
 	REQUIRE_OK(vhu_set_mem_table(f, r, d->nregions));
-	int64_t end = now_ms() + 5000;
+	int64_t end = now_ms() + EVENT_DEADLINE_MS;
 	while (outstanding && now_ms() < end)
 		vblk_host_wait(d, 0, 100);
 	CHECK_EQ(outstanding, 0);

@@ -12,7 +12,7 @@ static void notif_pass(bool event_idx)
 	o.irq = VBLK_HOST_IRQ_REQUIRED;
 	if (!event_idx)
 		o.features &= ~VH_BIT(VH_F_RING_EVENT_IDX);
-	o.timeout_ms = 3000;
+	o.timeout_ms = EVENT_DEADLINE_MS;
 	struct vblk_host *d = open_all(&o);
 	uint8_t *b = NULL;
 	REQUIRE(d);
@@ -66,7 +66,7 @@ static void notif_pass(bool event_idx)
 		REQUIRE_OK(vblk_host_queue_req(d, 0, &a[i].r));
 	}
 	REQUIRE_OK(vblk_host_kick(d, 0));
-	int64_t end = now_ms() + 5000;
+	int64_t end = now_ms() + EVENT_DEADLINE_MS;
 	while (outstanding && now_ms() < end) {
 		vblk_host_poll(d, 0, 0);
 		sleep_ms(1);
@@ -195,14 +195,14 @@ void case_in_order(void)
 			if (rc != -ENOSPC || !outstanding)
 				break;
 			vblk_host_kick(d, 0);
-			if (vblk_host_wait(d, 0, 5000) < 0)
+			if (vblk_host_wait(d, 0, EVENT_DEADLINE_MS) < 0)
 				break;
 		}
 		REQUIRE_OK(rc);
 		outstanding++;
 	}
 	REQUIRE_OK(vblk_host_kick(d, 0));
-	int64_t end = now_ms() + 10000;
+	int64_t end = now_ms() + EVENT_DEADLINE_MS;
 	while (outstanding && now_ms() < end)
 		vblk_host_wait(d, 0, 100);
 	REQUIRE(outstanding == 0);

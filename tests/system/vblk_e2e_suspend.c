@@ -4,7 +4,8 @@
 
 /* ---- cases driven from outside -------------------------------------------------------------------- */
 
-/* suspend_probe: writes keep flowing ("# RUNNING"); a line on stdin says
+/* suspend_probe: writes keep flowing ("# RUNNING", and "# FLOWING" at the
+ * first completion); a line on stdin says
  * the controller was suspended (the RPC returned): from then on nothing
  * completes, also not requests submitted meanwhile, for 300 ms ("#
  * SUSPENDED_OK ..."); the next line says it was resumed: everything
@@ -38,12 +39,20 @@ void case_suspend_probe(void)
 	} while (0)
 #define REAP() do { int n_ = vblk_host_poll(d, 0, 0); if (n_ < 0) FAIL("poll: %d", n_); } while (0)
 
+	/* "RUNNING" at once (a controller created suspended completes
+	 * nothing), "FLOWING" once writes complete: the Python side waits
+	 * for that, not a fixed time, before it suspends a running one */
+	bool flowing = false;
 	say("RUNNING");
 	while (!stdin_ready()) {
 		while (outstanding < DEPTH && sub < SP_MAX - 64)
 			SUBMIT_ONE();
 		vblk_host_kick(d, 0);
 		REAP();
+		if (!flowing && sub > outstanding) {
+			say("FLOWING");
+			flowing = true;
+		}
 		if (sub >= SP_MAX - 64)
 			sleep_ms(1);
 	}
@@ -71,7 +80,7 @@ void case_suspend_probe(void)
 		FAIL("%u requests were served while suspended", sub - outstanding - before_new);
 	say("SUSPENDED_OK submitted=%u completed=%u outstanding=%u", sub, sub - outstanding, outstanding);
 	REQUIRE(wait_line(30000, line, sizeof(line)));
-	end = now_ms() + 10000;
+	end = now_ms() + 2 * EVENT_DEADLINE_MS;	/* scales with the load */
 	while (outstanding && now_ms() < end)
 		vblk_host_wait(d, 0, 100);
 	REAP();
@@ -147,6 +156,17 @@ void case_attach_probe(void)
 		} \
 	} while (0)
 
+	/* "RUNNING" once reads came back from the first bdev: the Python side
+	 * detaches it then, however slowly this loaded machine gets to them */
+	int64_t end = now_ms() + 2 * EVENT_DEADLINE_MS;
+	while (phase_a < DEPTH && now_ms() < end) {
+		while (outstanding < DEPTH && sub - checked < 2 * DEPTH - 1)
+			SUBMIT_ONE();
+		vblk_host_kick(d, 0);
+		vblk_host_wait(d, 0, 100);
+		CHECK_DONE(O.seed, phase_a);
+	}
+	REQUIRE(phase_a >= DEPTH);
 	say("RUNNING");
 	while (!stdin_ready() && sub < MAXR - 4 * DEPTH) {
 		while (outstanding < DEPTH && sub - checked < 2 * DEPTH - 1)
@@ -163,7 +183,7 @@ void case_attach_probe(void)
 	while (outstanding < DEPTH && sub - checked < 2 * DEPTH - 1)
 		SUBMIT_ONE();
 	vblk_host_kick(d, 0);
-	int64_t end = now_ms() + 300;
+	end = now_ms() + 300;
 	while (now_ms() < end) {
 		vblk_host_poll(d, 0, 0);
 		sleep_ms(5);
@@ -172,7 +192,7 @@ void case_attach_probe(void)
 		FAIL("%u reads completed while no bdev was attached", sub - outstanding - done_at);
 	say("DETACHED_OK outstanding=%u", outstanding);
 	REQUIRE(wait_line(30000, line, sizeof(line)));
-	end = now_ms() + 10000;
+	end = now_ms() + 2 * EVENT_DEADLINE_MS;	/* scales with the load */
 	while (outstanding && now_ms() < end)
 		vblk_host_wait(d, 0, 100);
 	CHECK_EQ(outstanding, 0);
@@ -185,7 +205,7 @@ void case_attach_probe(void)
 		vblk_host_wait(d, 0, 1000);
 		CHECK_DONE(O.seed2, phase_b);
 	}
-	while (outstanding && vblk_host_wait(d, 0, 2000) > 0)
+	while (outstanding && vblk_host_wait(d, 0, EVENT_DEADLINE_MS) > 0)
 		;
 	CHECK_DONE(O.seed2, phase_b);
 	CHECK_EQ(checked, sub);
@@ -240,7 +260,7 @@ void case_swap_probe(void)
 			sub++;
 		}
 		vblk_host_kick(d, 0);
-		int n = outstanding ? vblk_host_wait(d, 0, stop ? 10000 : 20) : 0;
+		int n = outstanding ? vblk_host_wait(d, 0, stop ? EVENT_DEADLINE_MS : 20) : 0;
 		if (n < 0 && n != -ETIMEDOUT) {
 			FAIL("wait: %d", n);
 			goto out;

@@ -16,13 +16,13 @@ void t_msix_trigger(void)
 	/* vector 0 unmasked fires, and only its eventfd */
 	REQUIRE_RC(msix_mask(0, false));
 	REQUIRE_RC(msix_trigger(0));
-	REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1, "unmasked vector 0 did not fire (once)");
+	REQUIRE_MSG(efd_wait(b.efd[0], EVENT_DEADLINE_MS) == 1, "unmasked vector 0 did not fire (once)");
 	for (uint16_t i = 1; i < b.n; i++)
 		REQUIRE_MSG(efd_wait(b.efd[i], 0) == 0, "vector %u fired when vector 0 was triggered", i);
 	/* the last vector too (range end) */
 	REQUIRE_RC(msix_mask(last, false));
 	REQUIRE_RC(msix_trigger(last));
-	REQUIRE_MSG(efd_wait(b.efd[last], 1000) == 1, "unmasked vector %u did not fire (once)", last);
+	REQUIRE_MSG(efd_wait(b.efd[last], EVENT_DEADLINE_MS) == 1, "unmasked vector %u did not fire (once)", last);
 	/* the table does not mask: vector 0 with its table mask bit set (as it
 	 * is from reset, and as QEMU leaves it: it never writes the table)
 	 * fires all the same, and nothing is left pending */
@@ -32,7 +32,7 @@ void t_msix_trigger(void)
 		REQUIRE_RC(msix_vec_ctrl(&b.m, 0, &ctl));
 		REQUIRE_MSG(ctl & MSIX_VEC_MASKED, "vector control reads 0x%08x after setting the mask bit", ctl);
 		REQUIRE_RC(msix_trigger(0));
-		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1,
+		REQUIRE_MSG(efd_wait(b.efd[0], EVENT_DEADLINE_MS) == 1,
 		            "vector 0, unmasked by SET_IRQS, did not fire because of its table mask bit");
 		REQUIRE_RC(msix_pending(&b.m, 0, &pend));
 		REQUIRE_MSG(!pend, "vector 0 fired and is pending too");
@@ -43,7 +43,7 @@ void t_msix_trigger(void)
 		REQUIRE_RC(msix_mask(1, false));
 		REQUIRE_RC(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
 			   VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 2, NULL, bools));
-		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1, "DATA_BOOL trigger of vector 0 did not fire (once)");
+		REQUIRE_MSG(efd_wait(b.efd[0], EVENT_DEADLINE_MS) == 1, "DATA_BOOL trigger of vector 0 did not fire (once)");
 		REQUIRE_MSG(efd_wait(b.efd[1], 100) == 0, "DATA_BOOL 0 fired vector 1");
 	}
 	/* the eventfd of a vector can be replaced */
@@ -59,7 +59,7 @@ void t_msix_trigger(void)
 		int old = b.efd[0];
 		b.efd[0] = nfd;
 		REQUIRE_RC(msix_trigger(0));
-		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1, "vector 0 did not fire on its new eventfd");
+		REQUIRE_MSG(efd_wait(b.efd[0], EVENT_DEADLINE_MS) == 1, "vector 0 did not fire on its new eventfd");
 		uint64_t stale = efd_wait(old, 0);
 		close(old);
 		REQUIRE_MSG(stale == 0, "vector 0 fired on its old eventfd");
@@ -81,12 +81,12 @@ void t_msix_trigger(void)
 		REQUIRE_MSG(pend, "vector 0 raised without an eventfd: PBA bit clear (the interrupt is lost)");
 		REQUIRE_RC(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
 			   VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &b.efd[0], NULL));
-		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1,
+		REQUIRE_MSG(efd_wait(b.efd[0], EVENT_DEADLINE_MS) == 1,
 		            "the interrupt raised while vector 0 had no eventfd did not fire once when it came back");
 		REQUIRE_RC(msix_pending(&b.m, 0, &pend));
 		REQUIRE_MSG(!pend, "vector 0 still pending after its interrupt was delivered");
 		REQUIRE_RC(msix_trigger(0));
-		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1, "vector 0 did not fire on its eventfd given back");
+		REQUIRE_MSG(efd_wait(b.efd[0], EVENT_DEADLINE_MS) == 1, "vector 0 did not fire on its eventfd given back");
 	}
 	/* with the index disabled (DATA_NONE, count 0) nothing fires */
 	REQUIRE_RC(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0,
@@ -134,7 +134,7 @@ void t_msix_vector_mask(void)
 	 * exactly once and clears the bit */
 	REQUIRE_RC(msix_table_mask(&b.m, v, true));
 	REQUIRE_RC(msix_mask(v, false));
-	REQUIRE_MSG(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire exactly once on unmask", v);
+	REQUIRE_MSG(efd_wait(b.efd[v], EVENT_DEADLINE_MS) == 1, "vector %u did not fire exactly once on unmask", v);
 	REQUIRE_RC(vfu_sync(C));
 	REQUIRE_MSG(efd_wait(b.efd[v], 100) == 0, "vector %u fired again after its delivery", v);
 	REQUIRE_RC(msix_pending(&b.m, v, &pend));
@@ -145,7 +145,7 @@ void t_msix_vector_mask(void)
 	REQUIRE_MSG(efd_wait(b.efd[v], 100) == 0, "vector %u fired again without a trigger", v);
 	/* unmasked, it fires at once */
 	REQUIRE_RC(msix_trigger(v));
-	REQUIRE_MSG(efd_wait(b.efd[v], 1000) == 1, "unmasked vector %u did not fire", v);
+	REQUIRE_MSG(efd_wait(b.efd[v], EVENT_DEADLINE_MS) == 1, "unmasked vector %u did not fire", v);
 	/* DATA_BOOL: only the vectors whose bool is 1 change */
 	if (b.n > 1) {
 		uint8_t bools[2] = { 0, 1 };
@@ -154,14 +154,14 @@ void t_msix_vector_mask(void)
 				        0, 2, NULL, bools));
 		REQUIRE_RC(msix_trigger(0));
 		REQUIRE_RC(msix_trigger(1));
-		REQUIRE_MSG(efd_wait(b.efd[0], 1000) == 1, "vector 0 (bool 0: left unmasked) did not fire");
+		REQUIRE_MSG(efd_wait(b.efd[0], EVENT_DEADLINE_MS) == 1, "vector 0 (bool 0: left unmasked) did not fire");
 		REQUIRE_RC(vfu_sync(C));
 		REQUIRE_MSG(efd_wait(b.efd[1], 100) == 0, "vector 1 masked with DATA_BOOL fired");
 		REQUIRE_RC(msix_pending(&b.m, 1, &pend));
 		REQUIRE_MSG(pend, "vector 1 masked with DATA_BOOL did not latch");
 		REQUIRE_RC(vfu_set_irqs(C, VFIO_PCI_MSIX_IRQ_INDEX,
 			   VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_UNMASK, 0, 2, NULL, bools));
-		REQUIRE_MSG(efd_wait(b.efd[1], 1000) == 1, "vector 1 unmasked with DATA_BOOL did not fire once");
+		REQUIRE_MSG(efd_wait(b.efd[1], EVENT_DEADLINE_MS) == 1, "vector 1 unmasked with DATA_BOOL did not fire once");
 	}
 	/* Vector Control: only the mask bit is writable (storage) */
 	{
@@ -192,7 +192,7 @@ void t_msix_function_mask(void)
 	REQUIRE_RC(msix_pending(&b.m, v, &pend));
 	REQUIRE_MSG(pend, "vector %u triggered under the function mask but its PBA bit is clear", v);
 	REQUIRE_RC(msix_ctrl_set(&b.m, true, false));
-	REQUIRE_MSG(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire (once) when the function mask cleared",
+	REQUIRE_MSG(efd_wait(b.efd[v], EVENT_DEADLINE_MS) == 1, "vector %u did not fire (once) when the function mask cleared",
 	            v);
 	REQUIRE_RC(msix_pending(&b.m, v, &pend));
 	REQUIRE_MSG(!pend, "vector %u still pending after delivery", v);
@@ -206,7 +206,7 @@ void t_msix_function_mask(void)
 	REQUIRE_RC(msix_pending(&b.m, v, &pend));
 	REQUIRE_MSG(pend, "vector %u masked twice over did not latch", v);
 	REQUIRE_RC(msix_mask(v, false));
-	REQUIRE_MSG(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire (once) when both masks were gone", v);
+	REQUIRE_MSG(efd_wait(b.efd[v], EVENT_DEADLINE_MS) == 1, "vector %u did not fire (once) when both masks were gone", v);
 	/* MSI-X disabled: nothing fires and nothing latches, so nothing comes
 	 * when it is enabled again */
 	REQUIRE_RC(msix_ctrl_set(&b.m, false, false));
@@ -219,7 +219,7 @@ void t_msix_function_mask(void)
 	REQUIRE_RC(vfu_sync(C));
 	REQUIRE_MSG(efd_wait(b.efd[v], 100) == 0, "vector %u fired when MSI-X was enabled again", v);
 	REQUIRE_RC(msix_trigger(v));
-	REQUIRE_MSG(efd_wait(b.efd[v], 1000) == 1, "vector %u did not fire with MSI-X enabled again", v);
+	REQUIRE_MSG(efd_wait(b.efd[v], EVENT_DEADLINE_MS) == 1, "vector %u did not fire with MSI-X enabled again", v);
 out:
 	bench_free(&b);
 }

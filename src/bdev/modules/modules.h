@@ -10,6 +10,10 @@ void bdev_malloc_rpc_register(void);
 void bdev_null_rpc_register(void);
 void bdev_uring_rpc_register(void);
 void bdev_aio_rpc_register(void);
+void bdev_nvme_rpc_register(void);
+/* Shutdown, after the reactors stopped: drop every NVMe/TCP controller's
+ * connections and state (their bdevs go with bdev_unregister_all). */
+void bdev_nvme_shutdown(void);
 
 /* Creation entry points (main thread). uuid may be NULL (generated).
  * Return 0 or -errno with a message in err. */

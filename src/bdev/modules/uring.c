@@ -9,6 +9,7 @@
  * When io_uring is refused (ENOSYS, EPERM, EACCES: old kernel, sysctl
  * kernel.io_uring_disabled, seccomp), probed once at create time, the bdev
  * runs on the libaio engine instead (aio_engine.c) and says so once. */
+#include <sched.h>
 #include <errno.h>
 #include <liburing.h>
 #include <stdio.h>
@@ -195,6 +196,32 @@ static bool uring_arm(void *arg)
 	       ch->pending.head;
 }
 
+/* io_uring hands I/O it cannot do without blocking (buffered I/O on files
+ * without RWF_NOWAIT, tmpfs among them) to kernel workers of the ring's
+ * thread. Left alone they inherit the reactor's affinity and take turns on
+ * the polling core with it (two context switches per I/O, and the
+ * reactor's spinning delays them): run them on every other online core.
+ * When the reactors hold every core there is nowhere else: leave them. */
+static void keep_workers_off_reactors(struct uring_chan *ch)
+{
+	cpu_set_t set;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	int left = 0;
+
+	CPU_ZERO(&set);
+	for (long cpu = 0; cpu < n && cpu < CPU_SETSIZE; cpu++)
+		CPU_SET((int)cpu, &set);
+	for (int r = 0; r < reactor_count(); r++)
+		if (reactor_core(r) >= 0 && reactor_core(r) < CPU_SETSIZE)
+			CPU_CLR(reactor_core(r), &set);
+	left = CPU_COUNT(&set);
+	if (!left)
+		return;
+	int rc = io_uring_register_iowq_aff(&ch->ring, sizeof(set), &set);
+	if (rc < 0)
+		log_debug("bdev %s: io_uring workers keep the reactor's cores: %s", ch->name, strerror(-rc));
+}
+
 static struct uring_chan *uring_chan_create(const struct file_dev *f, const char *name)
 {
 	struct uring_chan *ch = calloc(1, sizeof(*ch));
@@ -222,6 +249,7 @@ static struct uring_chan *uring_chan_create(const struct file_dev *f, const char
 		log_err("bdev %s: io_uring_register_eventfd: %s", name, strerror(-rc));
 		goto fail_efd;
 	}
+	keep_workers_off_reactors(ch);
 	ch->poller = poller_register(uring_poll, ch, "uring");
 	if (!ch->poller) {
 		rc = errno ? -errno : -ENOMEM;

@@ -37,6 +37,11 @@ struct vfu_conn {
 	bool busy;		/* a command is completing asynchronously */
 	bool closing;		/* protocol error: close after the reply */
 	bool in_handler;	/* inside vfu_conn_handle: completions must not resume */
+	/* the client is gone and its memory is still being removed
+	 * (vfu_conn_gone): no new client before that ends (ops->resume),
+	 * or its DMA_MAPs would overlap the old regions (EEXIST) and the
+	 * removal of "every region" would take the new client's too */
+	bool draining;
 	uint32_t client_max_fds;
 	uint32_t client_max_xfer;
 	/* the client's ERR and REQ notification eventfds (-1: none); held
@@ -53,7 +58,9 @@ void vfu_conn_init(struct vfu_conn *c, struct emu_function *fn, const struct vfu
  * then comes later and ops->resume is called. */
 int vfu_conn_handle(struct vfu_conn *c, const uint8_t *msg, size_t len, int *fds, int nfds);
 
-/* The client went away: drop its memory and interrupts, tell the function. */
+/* The client went away: drop its memory and interrupts, tell the function.
+ * The memory goes asynchronously: c->draining stays set until it is gone,
+ * and ops->resume is then called (unless it was gone at once). */
 void vfu_conn_gone(struct vfu_conn *c);
 
 #endif

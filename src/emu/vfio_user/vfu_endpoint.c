@@ -90,12 +90,16 @@ static void ep_resume(struct vfu_conn *c)
 {
 	struct vfu_endpoint *ep = c->user;
 	if (ep->orphan) {
-		free(ep);
+		/* the last of the command and the gone client's memory removal */
+		if (!c->busy && !c->draining)
+			free(ep);
 		return;
 	}
 	/* a client that connected meanwhile waited in the backlog (see
-	 * accept_event): it is accepted now, or refused if this one stays */
-	loop_mod_fd(ep->llf, EPOLLIN);
+	 * accept_event): it is accepted now, or refused if this one stays;
+	 * after the last client's memory is gone */
+	if (!c->draining)
+		loop_mod_fd(ep->llf, EPOLLIN);
 	client_conn_resume(&ep->cc);
 }
 
@@ -103,15 +107,17 @@ static void accept_event(void *arg, uint32_t events)
 {
 	struct vfu_endpoint *ep = arg;
 	(void)events;
-	if (ep->conn.busy) {
+	if (ep->conn.busy || ep->conn.draining) {
 		/* The last client's command still completes (the client hung
 		 * up or was dropped meanwhile, e.g. for truncating its memory):
 		 * it replies through, and resumes, this connection. The next
 		 * client waits in the backlog until then (ep_resume): accepted
 		 * now, it would get a connection that the old command
 		 * completes into, and a destroy meanwhile would free the
-		 * endpoint under that command. */
-		log_debug("%s: a connecting client waits for the last one's command", ep->fn->vuid);
+		 * endpoint under that command. Likewise while the last
+		 * client's memory is being removed (vfu_conn_gone). */
+		log_debug("%s: a connecting client waits for the last one's command or memory",
+			  ep->fn->vuid);
 		loop_mod_fd(ep->llf, 0);
 		return;
 	}
@@ -149,9 +155,10 @@ void vfu_endpoint_destroy(struct emu_function *fn)
 	client_conn_close(&ep->cc);
 	client_unlisten(ep->lfd, ep->llf, fn->sock_path);
 	fn->ep = NULL;
-	if (ep->conn.busy) {
+	if (ep->conn.busy || ep->conn.draining) {
 		/* a DMA_UNMAP waits for its grace period and will reply through
-		 * this connection (ep_send sees it closed) and resume it */
+		 * this connection (ep_send sees it closed) and resume it; the
+		 * gone client's memory removal resumes it too: the last frees */
 		ep->orphan = true;
 		return;
 	}

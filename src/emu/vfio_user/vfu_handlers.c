@@ -602,8 +602,13 @@ out:
 
 static void gone_done(void *arg, int rc)
 {
-	(void)arg;
+	struct vfu_conn *c = arg;
 	(void)rc;
+	c->draining = false;
+	/* in_handler: vfu_conn_gone is still running (nothing was mapped):
+	 * its caller goes on by itself */
+	if (!c->in_handler && !c->busy)
+		c->ops->resume(c);
 }
 
 void vfu_conn_gone(struct vfu_conn *c)
@@ -614,6 +619,12 @@ void vfu_conn_gone(struct vfu_conn *c)
 	notify_fd_set(c, VFU_IRQ_INDEX_REQ, -1);
 	emu_msix_clear_all(fn);
 	emu_fn_reset(fn, EMU_RESET_DISCONNECT);
-	emu_mem_remove_all(fn, gone_done, NULL);
+	/* in_handler around the call: a removal that completes at once
+	 * must not resume the endpoint from inside its close */
+	bool in_handler = c->in_handler;
+	c->in_handler = true;
+	c->draining = true;
+	emu_mem_remove_all(fn, gone_done, c);
+	c->in_handler = in_handler;
 	emu_fn_client_event(fn, false);
 }
