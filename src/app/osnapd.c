@@ -1,5 +1,6 @@
 /* osnapd: the osnap storage-emulation service. */
 #include "bdev/bdev.h"
+#include "bdev/modules/modules.h"
 #include "core/cpumask.h"
 #include "core/event_loop.h"
 #include "core/guest_fault.h"
@@ -231,6 +232,9 @@ static void app_shutdown(void)
 	while (thread_process_msgs(1024) > 0)
 		;
 	bdev_unregister_all();
+#ifdef OSNAP_HAVE_RBD
+	bdev_rbd_fini();
+#endif
 	rpc_log_close();
 }
 

@@ -10,6 +10,11 @@ void bdev_malloc_rpc_register(void);
 void bdev_null_rpc_register(void);
 void bdev_uring_rpc_register(void);
 void bdev_aio_rpc_register(void);
+/* Only when built with librbd (OSNAP_HAVE_RBD). */
+void bdev_rbd_rpc_register(void);
+/* At exit, after bdev_unregister_all: wait for the images to close and the
+ * cluster handles to shut down (off the main thread), with a deadline. */
+void bdev_rbd_fini(void);
 
 /* Creation entry points (main thread). uuid may be NULL (generated).
  * Return 0 or -errno with a message in err. */
