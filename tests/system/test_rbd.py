@@ -122,13 +122,21 @@ def perf(target, *args, timeout=120):
     return p.returncode, r, p.stderr
 
 
-def verified_randrw(target, seconds=3):
-    rc, r, err = perf(target, "-w", "randrw", "--verify", "-q", 8, "-j", 2, "-t", seconds,
-                      "--size", 32 * MIB)
-    eq(rc, 0, "osnap-perf exit (stderr: %s)" % err)
-    eq(r["errors"], 0, "errors")
+def verified_io(target, state, size=2 * MIB):
+    """Every 4 KiB block of the first size bytes written (stamped), then all
+    read back and checked; then random mixed I/O over them, checked too."""
+    n = size // 4096
+    rng = ["--size", size, "-b", 4096, "--verify", "--verify-state", state]
+    rc, r, err = perf(target, "-w", "write", "-n", n, "-q", 8, "-j", 2, *rng)
+    eq(rc, 0, "write pass exit (stderr: %s)" % err[-2000:])
+    eq((r["ios"], r["errors"]), (n, 0), "write pass: blocks written, errors")
+    rc, r, err = perf(target, "-w", "read", "-n", n, "-q", 8, "-j", 2, *rng)
+    eq(rc, 0, "read pass exit (stderr: %s)" % err[-2000:])
+    eq((r["verify_checked"], r["errors"]), (n, 0), "read pass: blocks verified, errors")
+    rc, r, err = perf(target, "-w", "randrw", "-q", 8, "-t", 3, *rng)
+    eq(rc, 0, "randrw exit (stderr: %s)" % err[-2000:])
+    eq(r["errors"], 0, "randrw errors")
     check(r["read"]["ios"] > 0 and r["write"]["ios"] > 0, "reads and writes: %r" % r)
-    check(r["verify_checked"] > 0, "reads verified: %r" % r["verify_checked"])
     return r
 
 
@@ -354,9 +362,9 @@ def nvme_and_virtio_blk_verified_io():
         register(d, c)
         create(d, "rbd_nvme", "nvme0", cluster_name="ceph")
         create(d, "rbd_vblk", "vblk0", cluster_name="ceph")
-        r = verified_randrw(nvme_target(d, "rbd_nvme"))
+        r = verified_io(nvme_target(d, "rbd_nvme"), os.path.join(d.dir, "nvme.state"))
         print("# NVMe over rbd: %.0f IOPS, p50 %.0f us" % (r["iops"], r["lat_us"]["p50"]))
-        r = verified_randrw(vblk_target(d, "rbd_vblk"))
+        r = verified_io(vblk_target(d, "rbd_vblk"), os.path.join(d.dir, "vblk.state"))
         print("# virtio-blk over rbd: %.0f IOPS, p50 %.0f us" % (r["iops"], r["lat_us"]["p50"]))
         st = {s["name"]: s for s in d.rpc("bdev_get_iostat")["bdevs"]}
         for name in ("rbd_nvme", "rbd_vblk"):
@@ -455,11 +463,8 @@ def cluster_outage_under_io():
         check(d.proc.poll() is None, "osnapd is alive")
         eq(rc, 1, "osnap-perf saw errors (stderr: %s)" % err[-2000:])
         check(r["io_errors"] > 0, "I/O errors reported: %r" % r.get("io_errors"))
-        # I/O resumes: a fresh verified run on a new connection
-        rc, r, err = perf(target, "-w", "randrw", "--verify", "-q", 8, "-t", 3, "--size",
-                          32 * MIB)
-        eq(rc, 0, "verified I/O after the cluster returned (stderr: %s)" % err[-2000:])
-        eq(r["errors"], 0, "errors after the cluster returned")
+        # I/O resumes: writes and verified reads on a new connection
+        verified_io(target, os.path.join(d.dir, "after.state"))
         eq(d.stop(), 0, "osnapd exit code")
     c.run("rbd", "rm", "--no-progress", "rbd/" + img)
 
