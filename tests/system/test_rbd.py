@@ -14,7 +14,8 @@ with the reason; the parameter checks run anyway.
     cluster and through a handle of the bdev's own), the listed fields,
     save_config, delete;
 (c) the bytes: written through osnap, read back by `rbd export`; put in the
-    image by `rbd import`, read through osnap;
+    image by `rbd import`, read through osnap; a snapshot (IMAGE@SNAP) opened
+    read-only keeps its bytes while the image changes;
 (d) verified random I/O (osnap-perf --verify) through an emulated NVMe
     controller and a virtio-blk controller (vhost-user);
 (e) resize through bdev_rbd_resize and by `rbd resize` (the image watch):
@@ -173,6 +174,8 @@ def bad_parameters():
             ({"block_size": 0}, "block_size"),
             ({"pool_name": ""}, "pool_name"),
             ({"rbd_name": 7}, "rbd_name"),
+            ({"rbd_name": "img@"}, "rbd_name"),
+            ({"rbd_name": "@snap"}, "rbd_name"),
             ({"config": "mon_host=x"}, "config"),
             ({"config": {"mon_host": 1}}, "config"),
             ({"cluster_name": "nope"}, "cluster_name"),
@@ -336,8 +339,29 @@ def data_is_the_images():
             data = os.urandom(n * 512)
             dbg_write(d, "rbd0", lba, data)
             written[lba] = data
+        # a snapshot keeps its bytes while the image changes under osnap
+        c.run("rbd", "snap", "create", "--no-progress", "rbd/%s@s1" % img)
+        newer = os.urandom(8 * 512)
+        dbg_write(d, "rbd0", 8, newer)
+        eq(dbg_read(d, "rbd0", 8, 8), newer, "the image has the newer bytes")
+        create(d, "snap0", img + "@s1", cluster_name="ceph")
+        b = d.rpc("bdev_get_bdevs", {"name": "snap0"})[0]
+        eq(b["driver_specific"]["rbd"]["read_only"], True, "a snapshot is read-only")
+        eq(dbg_read(d, "snap0", 8, 8), written[8], "the snapshot has the older bytes")
+        e = d.rpc_error("bdev_dbg_io", {"name": "snap0", "op": "write", "offset_blocks": 0,
+                                        "num_blocks": 1, "pattern": 1})
+        check(e.code != 0, "a write to the snapshot fails")
+        eq(dbg_read(d, "snap0", 0, 8), ref[:8 * 512], "the snapshot is unchanged")
+        e = d.rpc_error("bdev_rbd_create", {"name": "snapx", "pool_name": "rbd",
+                                            "rbd_name": img + "@nosnap", "block_size": 512,
+                                            "cluster_name": "ceph"})
+        eq(e.code, -2, "unknown snapshot (ENOENT)")
+        check("nosnap" in e.message, e.message)
+        written[8] = newer
+        eq(d.rpc("bdev_rbd_delete", {"name": "snap0"}), True, "delete snap0")
         eq(d.rpc("bdev_rbd_delete", {"name": "rbd0"}), True, "delete")
         eq(d.stop(), 0, "osnapd exit code")
+    c.run("rbd", "snap", "purge", "--no-progress", "rbd/" + img)
     out = os.path.join(c.dir, "bytes0.out")
     c.run("rbd", "export", "--no-progress", "rbd/" + img, out, timeout=120)
     with open(out, "rb") as f:

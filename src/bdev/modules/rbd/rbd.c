@@ -23,8 +23,10 @@ struct rbd_bdev {
 	struct bdev *bdev;		/* while registered */
 	uint64_t id;			/* names it in watch messages */
 	char *pool_name;
-	char *rbd_name;
-	bool read_only;
+	char *rbd_name;			/* as given: IMAGE or IMAGE@SNAP */
+	char *image_name;		/* IMAGE */
+	char *snap_name;		/* SNAP, or NULL */
+	bool read_only;			/* asked for, or a snapshot */
 	struct rbd_conf conf;		/* own handle's configuration */
 	struct rbd_cluster *cluster;	/* or NULL: own_rados */
 	rados_t own_rados;
@@ -48,6 +50,8 @@ static void rbd_free(struct rbd_bdev *r)
 	rbd_conf_free(&r->conf);
 	free(r->pool_name);
 	free(r->rbd_name);
+	free(r->image_name);
+	free(r->snap_name);
 	free(r);
 }
 
@@ -362,11 +366,18 @@ static void open_work(void *arg)
 			 "cannot open pool '%s': %s", r->pool_name, strerror(-rc));
 		goto fail;
 	}
-	rc = r->read_only ? rbd_open_read_only(r->ioctx, r->rbd_name, &r->image, NULL) :
-			    rbd_open(r->ioctx, r->rbd_name, &r->image, NULL);
+	if (r->snap_name)	/* a snapshot: read-only by nature */
+		rc = rbd_open_read_only(r->ioctx, r->image_name, &r->image, r->snap_name);
+	else if (r->read_only)
+		rc = rbd_open_read_only(r->ioctx, r->image_name, &r->image, NULL);
+	else
+		rc = rbd_open(r->ioctx, r->image_name, &r->image, NULL);
 	if (rc < 0) {
 		r->image = NULL;
-		if (rc == -ENOENT)
+		if (rc == -ENOENT && r->snap_name)
+			snprintf(j->err, sizeof(j->err), "no image '%s' with a snapshot '%s' in pool '%s'",
+				 r->image_name, r->snap_name, r->pool_name);
+		else if (rc == -ENOENT)
 			snprintf(j->err, sizeof(j->err), "no image named '%s' in pool '%s'",
 				 r->rbd_name, r->pool_name);
 		else
@@ -487,8 +498,10 @@ static int check_create(const struct rbd_create_opts *o, char *err, size_t errle
 		snprintf(err, errlen, "invalid parameter 'pool_name': empty");
 		return -EINVAL;
 	}
-	if (!*o->rbd_name) {
-		snprintf(err, errlen, "invalid parameter 'rbd_name': empty");
+	const char *at = strchr(o->rbd_name, '@');
+	if (!*o->rbd_name || at == o->rbd_name || (at && (!at[1] || strchr(at + 1, '@')))) {
+		snprintf(err, errlen, "invalid parameter 'rbd_name': '%s' is not IMAGE or IMAGE@SNAPSHOT",
+			 o->rbd_name);
 		return -EINVAL;
 	}
 	if (o->cluster_name && (o->conf.user_id || o->conf.has_kv)) {
@@ -550,8 +563,18 @@ int rbd_bdev_create(struct rbd_create_opts *o, rbd_create_cb cb, void *arg, bool
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	/* IMAGE@SNAP: Ceph's name of a snapshot ('@' is not allowed in image
+	 * names, so the split is unambiguous) */
+	const char *at = strchr(o->rbd_name, '@');
+	r->image_name = at ? strndup(o->rbd_name, (size_t)(at - o->rbd_name)) : strdup(o->rbd_name);
+	if (!r->image_name || (at && !(r->snap_name = strdup(at + 1)))) {
+		rbd_free(r);
+		free(j);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	r->id = g_next_id++;
-	r->read_only = o->read_only;
+	r->read_only = o->read_only || at;
 	r->cluster = cluster;
 	j->r = r;
 	snprintf(j->name, sizeof(j->name), "%s", name);
