@@ -194,19 +194,16 @@ static void rbd_submit(struct bdev *bdev, void *chctx, struct bdev_io *io)
 	rbd_io_submit(chctx, io, bdev->block_size);
 }
 
+/* No COMPARE; nothing that writes on a read-only image or a snapshot. */
 static bool rbd_io_type_supported(struct bdev *bdev, enum bdev_io_type type)
 {
-	(void)bdev;
-	switch (type) {
-	case BDEV_IO_READ:
-	case BDEV_IO_WRITE:
-	case BDEV_IO_FLUSH:
-	case BDEV_IO_UNMAP:
-	case BDEV_IO_WRITE_ZEROES:
+	const struct rbd_bdev *r = bdev->ctx;
+
+	if (type == BDEV_IO_READ || type == BDEV_IO_FLUSH)
 		return true;
-	default:
-		return false;
-	}
+	if (type == BDEV_IO_WRITE || type == BDEV_IO_UNMAP || type == BDEV_IO_WRITE_ZEROES)
+		return !r->read_only;
+	return false;
 }
 
 static void rbd_destruct(struct bdev *bdev)
