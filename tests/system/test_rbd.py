@@ -236,6 +236,16 @@ def unreachable_cluster_is_bounded():
         check(took < 30, "failed within the bound: %.1f s" % took)
         eq(d.rpc("bdev_get_bdevs"), [], "no bdev")
 
+        # SIGTERM while a connect is under way: osnapd waits for it, exits 0
+        conn = osnaptest.RpcConn(d.sock, timeout=60)
+        conn.send_raw(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "bdev_rbd_create",
+                                  "params": params}))
+        time.sleep(0.5)  # not a wait for an event: the create only has to have started
+        conn.close()
+        t0 = time.time()
+        eq(d.stop(timeout=60), 0, "osnapd exit code with a create in progress")
+        check(time.time() - t0 < 30, "exited within the connect bound")
+
 
 # ---- (b) clusters, create, list, save_config, delete ---------------------------------------
 

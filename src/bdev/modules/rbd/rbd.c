@@ -37,11 +37,17 @@ struct rbd_bdev {
 	uint64_t size;			/* bytes, at open */
 	/* size refresh after a watch notification (main thread) */
 	bool refreshing, refresh_again;
+	/* resize and refresh jobs running on offload threads (main thread):
+	 * the image stays open until the last one is done, even when the bdev
+	 * is freed meanwhile (at exit: bdev_unregister_all) */
+	int jobs;
+	bool close_pending;
 	int refresh_rc;
 	uint64_t refresh_size;
 };
 
 static const struct bdev_module_ops rbd_ops;
+static bool g_stopping;		/* bdev_rbd_fini runs: no new bdevs */
 static uint64_t g_next_id = 1;
 static unsigned g_ceph_count;	/* SPDK's default names: Ceph0, Ceph1, ... */
 
@@ -91,6 +97,25 @@ static void rbd_close_async(struct rbd_bdev *r)
 	}
 }
 
+/* --- jobs on an open image (resize, refresh) --- */
+
+/* Main thread. The bdev stays open (not deletable) while the job runs. */
+static void job_begin(struct rbd_bdev *r)
+{
+	r->jobs++;
+	bdev_open(r->bdev);
+}
+
+/* Main thread, when the job is done: r->bdev is NULL when the bdev was
+ * freed meanwhile, and the image is closed now if that was the last job. */
+static void job_end(struct rbd_bdev *r)
+{
+	if (r->bdev)
+		bdev_close(r->bdev);
+	if (--r->jobs == 0 && r->close_pending)
+		rbd_close_async(r);
+}
+
 /* --- size changes --- */
 
 static struct rbd_bdev *rbd_by_id(uint64_t id)
@@ -130,17 +155,17 @@ static void refresh_done(void *arg)
 {
 	struct rbd_bdev *r = arg;
 
-	if (r->refresh_rc < 0)
+	r->refreshing = false;
+	if (r->bdev && r->refresh_rc < 0)
 		log_err("bdev %s: cannot read the size of %s/%s: %s", r->bdev->name, r->pool_name,
 			r->rbd_name, strerror(-r->refresh_rc));
-	else
+	else if (r->bdev)
 		apply_size(r, r->refresh_size);
-	r->refreshing = false;
-	if (r->refresh_again) {
+	if (r->bdev && r->refresh_again) {
 		r->refresh_again = false;
 		refresh_start(r);
 	}
-	bdev_close(r->bdev);
+	job_end(r);
 }
 
 /* Main thread. The bdev stays open (not deletable) while it runs. */
@@ -151,11 +176,11 @@ static void refresh_start(struct rbd_bdev *r)
 		return;
 	}
 	r->refreshing = true;
-	bdev_open(r->bdev);
+	job_begin(r);
 	if (rbd_offload(refresh_work, refresh_done, r) < 0) {
 		r->refreshing = false;
-		bdev_close(r->bdev);
 		log_err("bdev %s: no thread to read the new image size on", r->bdev->name);
+		job_end(r);
 	}
 }
 
@@ -214,7 +239,10 @@ static void rbd_destruct(struct bdev *bdev)
 	r->bdev = NULL;
 	if (r->cluster)
 		rbd_cluster_unuse(r->cluster);
-	rbd_close_async(r);
+	if (r->jobs)
+		r->close_pending = true;	/* job_end closes it */
+	else
+		rbd_close_async(r);
 }
 
 static bool config_has_cluster(json_t *config_array, const char *name)
@@ -464,6 +492,10 @@ static void open_done(void *arg)
 	struct rbd_bdev *r = j->r;
 
 	unlink_job(j);
+	if (j->rc == 0 && g_stopping) {
+		j->rc = -ESHUTDOWN;
+		snprintf(j->err, sizeof(j->err), "osnapd is shutting down");
+	}
 	if (j->rc == 0) {
 		j->rc = register_bdev(j);
 		if (j->rc)
@@ -632,9 +664,9 @@ static void resize_done(void *arg)
 {
 	struct resize_job *j = arg;
 
-	if (j->rc == 0)
+	if (j->rc == 0 && j->r->bdev)
 		apply_size(j->r, j->size);
-	bdev_close(j->r->bdev);
+	job_end(j->r);
 	j->cb(j->arg, j->rc, false, j->err);
 	free(j);
 }
@@ -680,10 +712,10 @@ int rbd_bdev_resize(const char *name, uint64_t new_size_mib, rbd_done_cb cb, voi
 	j->bytes = new_size_mib << 20;
 	j->cb = cb;
 	j->arg = arg;
-	bdev_open(b);	/* not deletable while the resize runs */
+	job_begin(j->r);
 	rc = rbd_offload(resize_work, resize_done, j);
 	if (rc < 0) {
-		bdev_close(b);
+		job_end(j->r);
 		free(j);
 		snprintf(err, errlen, "cannot start a thread to resize: %s", strerror(-rc));
 		return rc;
@@ -699,7 +731,9 @@ int rbd_bdev_resize(const char *name, uint64_t new_size_mib, rbd_done_cb cb, voi
 
 void bdev_rbd_fini(void)
 {
-	/* bdevs are deleted: their closes (and creations still running) end */
+	/* bdevs are deleted: their closes, resizes and creations still
+	 * running end (a creation fails: no bdev after bdev_unregister_all) */
+	g_stopping = true;
 	rbd_offload_drain(RBD_FINI_DEADLINE_MS);
 	rbd_cluster_unregister_all();
 	if (rbd_offload_drain(RBD_FINI_DEADLINE_MS))
