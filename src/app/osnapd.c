@@ -8,6 +8,7 @@
 #include "core/params.h"
 #include "core/thread.h"
 #include "core/unix_socket.h"
+#include "core/tick.h"
 #include "emu/emu.h"
 #include "nvme/nvme.h"
 #include "virtio_blk/vblk.h"
@@ -146,6 +147,7 @@ static int parse_args(int argc, char **argv)
 /* framework_start_init: reactors, then the configuration files. */
 static int app_init(char *err, size_t errlen)
 {
+	tick_init();	/* the per-I/O clock, before any I/O */
 	int rc = reactors_start(g_opts.cpumask);
 	if (rc) {
 		snprintf(err, errlen, "cannot start reactors on core mask 0x%llx: %s",
@@ -159,6 +161,8 @@ static int app_init(char *err, size_t errlen)
 		if (rc)
 			return rc;
 	}
+	/* adaptive doorbells: how long an idle reactor may doze */
+	reactors_set_doze_max_us(ecfg.nvme_doze_max_us);
 	rc = emu_init(&ecfg, err, errlen);
 	if (rc)
 		return rc;

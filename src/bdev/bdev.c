@@ -2,6 +2,7 @@
 #include "bdev.h"
 #include "core/log.h"
 #include "core/thread.h"
+#include "core/tick.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -297,7 +298,7 @@ void bdev_io_complete(struct bdev_io *io, int status)
 	struct bdev_channel *ch = io->ch;
 	struct bdev_io_stat *s = &ch->stat;
 	uint64_t bytes = io->num_blocks * ch->bdev->block_size;
-	uint64_t lat = now_ns() - io->submit_ns;
+	uint64_t lat = tick_to_ns(tick_now() - io->submit_tick);
 
 	if (io->tracked)
 		untrack(ch, io);
@@ -606,7 +607,7 @@ static void submit_io(struct bdev_channel *ch, struct bdev_io *io, const struct 
 	io->next = NULL;
 	io->lba_lock = l;
 	io->tracked = false;
-	io->submit_ns = now_ns();
+	io->submit_tick = tick_now();
 	int rc = check_io(b, io);
 	if (rc) {
 		bdev_io_complete_deferred(io, rc);

@@ -63,7 +63,7 @@ struct bdev_io {
 	/* Set by the layer. */
 	int status;			/* 0, BDEV_IO_MISCOMPARE or -errno */
 	struct bdev_channel *ch;
-	uint64_t submit_ns;
+	uint64_t submit_tick;		/* tick_now() at submission (core/tick.h) */
 	struct bdev_io *next;		/* list link, owned by whoever holds the I/O */
 	const struct bdev_lba_lock *lba_lock;	/* the lock it writes under (bdev_submit_locked) */
 	bool tracked;			/* write-type I/O in flight on its channel */

@@ -31,6 +31,7 @@ struct poller {
 	void *arg;
 	int wake_fd;
 	bool dead;
+	bool dozes;		/* its work cannot wake the reactor: sleep on a timer */
 	char name[32];
 	struct poller *next;
 };
@@ -50,12 +51,18 @@ struct osnap_thread {
 	bool inline_mode;		/* no thread: run by reactor_run_inline() */
 	struct poller *pollers;
 	bool pollers_dirty;
+	uint32_t doze_us;		/* length of the next doze (0: none yet) */
 };
 
 static struct osnap_thread *g_main;
 static struct osnap_thread *g_reactors[OSNAP_MAX_REACTORS];
 static int g_nreactors;
 static uint32_t g_idle_us = 1000;
+/* Dozes (see poller_set_doze) start short and double while they find
+ * nothing, up to g_doze_max_us: an idle reactor wakes at most that often,
+ * and the first request after a pause waits at most that long. */
+#define DOZE_MIN_US 16u
+static _Atomic uint32_t g_doze_max_us = 4000;	/* set once at start-up */
 static _Thread_local struct osnap_thread *t_self;
 
 uint64_t now_ns(void)
@@ -330,9 +337,12 @@ static int run_pollers(struct osnap_thread *t)
 	return work;
 }
 
-static void reactor_sleep(struct osnap_thread *t)
+/* Sleep until a wake fd or a message wakes the reactor; with a dozing
+ * poller registered, at most until a timer does. Returns true for a doze. */
+static bool reactor_sleep(struct osnap_thread *t)
 {
 	struct epoll_event evs[16];
+	bool doze = false;
 
 	atomic_store_explicit(&t->sleeping, 1, memory_order_relaxed);
 	/* Orders the store of `sleeping` before the ring check below; pairs with
@@ -340,16 +350,31 @@ static void reactor_sleep(struct osnap_thread *t)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!ring_empty(t) || atomic_load(&t->stop))
 		goto awake;
-	for (struct poller *p = t->pollers; p; p = p->next)
-		if (!p->dead && p->arm && p->arm(p->arg))
+	for (struct poller *p = t->pollers; p; p = p->next) {
+		if (p->dead)
+			continue;
+		if (p->arm && p->arm(p->arg))
 			goto awake;
-	while (epoll_wait(t->epfd, evs, 16, -1) < 0 && errno == EINTR)
-		;
+		doze |= p->dozes;
+	}
+	if (doze) {
+		t->doze_us = t->doze_us ? t->doze_us * 2 : DOZE_MIN_US;
+		uint32_t max = atomic_load_explicit(&g_doze_max_us, memory_order_relaxed);
+		if (t->doze_us > max)
+			t->doze_us = max;
+		struct timespec ts = { 0, (long)t->doze_us * 1000 };
+		while (epoll_pwait2(t->epfd, evs, 16, &ts, NULL) < 0 && errno == EINTR)
+			;
+	} else {
+		while (epoll_wait(t->epfd, evs, 16, -1) < 0 && errno == EINTR)
+			;
+	}
 awake:
 	atomic_store_explicit(&t->sleeping, 0, memory_order_relaxed);
 	uint64_t v;
 	ssize_t r = read(t->msg_efd, &v, sizeof(v));
 	(void)r;
+	return doze;
 }
 
 /* Create reactor t's sleep set: its message eventfd, then pollers' wake fds. */
@@ -367,6 +392,7 @@ static void *reactor_main(void *arg)
 	struct osnap_thread *t = arg;
 	uint64_t last_work = now_ns();
 	uint32_t idle_iters = 0;
+	bool dozing = false;	/* woke from a doze: nothing seen since */
 	msg_fn fn;
 	void *marg;
 
@@ -380,6 +406,14 @@ static void *reactor_main(void *arg)
 		work += run_pollers(t);
 		if (work) {
 			idle_iters = 0;
+			dozing = false;
+			t->doze_us = 0;
+			continue;
+		}
+		if (dozing) {
+			/* one pass over every poller found nothing: doze on
+			 * (longer) without spinning for g_idle_us first */
+			dozing = reactor_sleep(t);
 			continue;
 		}
 		if (++idle_iters % IDLE_CHECK_EVERY)
@@ -388,7 +422,7 @@ static void *reactor_main(void *arg)
 		if (idle_iters == IDLE_CHECK_EVERY)
 			last_work = now;
 		else if (now - last_work >= (uint64_t)g_idle_us * 1000u) {
-			reactor_sleep(t);
+			dozing = reactor_sleep(t);
 			idle_iters = 0;
 		}
 	}
@@ -402,6 +436,16 @@ static void *reactor_main(void *arg)
 void reactors_set_idle_us(uint32_t us)
 {
 	g_idle_us = us;
+}
+
+void reactors_set_doze_max_us(uint32_t us)
+{
+	atomic_store_explicit(&g_doze_max_us, us < DOZE_MIN_US ? DOZE_MIN_US : us, memory_order_relaxed);
+}
+
+void poller_set_doze(struct poller *p, bool on)
+{
+	p->dozes = on;
 }
 
 int reactors_start(uint64_t cpumask)

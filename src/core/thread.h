@@ -54,6 +54,8 @@ int reactor_core(int idx);
 
 /* Idle stretch before a reactor goes to sleep, in microseconds. */
 void reactors_set_idle_us(uint32_t us);
+/* The longest doze of an idle reactor with a dozing poller (4000 us). */
+void reactors_set_doze_max_us(uint32_t us);
 
 /* --- inline reactors: deterministic tests and fuzzing only ---
  *
@@ -100,6 +102,12 @@ struct poller *poller_register(poller_fn fn, void *arg, const char *name);
 int poller_set_wake_fd(struct poller *p, int fd, poller_arm_fn arm);
 /* Unregister on the owning reactor (may be called from within the poller). */
 void poller_unregister(struct poller *p);
+/* The poller's work can arrive without waking the reactor (a doorbell page
+ * the client writes directly): while it is registered, an idle reactor
+ * does not sleep until woken but dozes, waking on a timer (16 us doubling
+ * up to reactors_set_doze_max_us) as well as on its wake fds. Owning
+ * reactor only. */
+void poller_set_doze(struct poller *p, bool on);
 
 /* Current time in nanoseconds (CLOCK_MONOTONIC). */
 uint64_t now_ns(void);

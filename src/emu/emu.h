@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -135,6 +136,15 @@ int emu_dma_map(struct emu_function *fn, uint64_t gpa, uint64_t len, int prot,
 /* A number that changes whenever the client's memory map changes; cached
  * translations made under another generation must be redone. */
 uint64_t emu_mem_generation(struct emu_function *fn);
+/* Where that number lives, for pollers that look at it on every pass
+ * without a call: read it with emu_mem_generation_load. Valid as long as
+ * fn exists. */
+const _Atomic uint64_t *emu_mem_generation_ptr(struct emu_function *fn);
+static inline uint64_t emu_mem_generation_load(const _Atomic uint64_t *gen)
+{
+	/* acquire: pairs with the release that publishes a new map */
+	return atomic_load_explicit(gen, memory_order_acquire);
+}
 
 /* Signal MSI-X vector (eventfd write). A masked vector (function mask,
  * the client's SET_IRQS mask) or one without an eventfd at the moment sets

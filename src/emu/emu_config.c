@@ -41,6 +41,7 @@ static const struct key keys[] = {
 	{ "EMU_SOCKET_MODE", K_MODE, F(socket_mode), 0, 0777, 0 },
 	{ "EMU_VIRTIO_BLK_TRANSPORT", K_TRANSPORT, F(vblk_transport), 0, 0, 0 },
 	{ "EMU_NVME_DOORBELLS", K_DOORBELLS, F(nvme_doorbells), 0, 0, 0 },
+	{ "EMU_NVME_DOZE_MAX_US", K_U32, F(nvme_doze_max_us), 16, 1000000, 0 },
 };
 #undef F
 
@@ -82,7 +83,8 @@ void emu_config_defaults(struct emu_config *cfg)
 	cfg->queue_pool = 32768;
 	cfg->socket_mode = 0600;
 	cfg->vblk_transport = EMU_VBLK_VHOST_USER;
-	cfg->nvme_doorbells = EMU_DB_TRAP;
+	cfg->nvme_doorbells = EMU_DB_ADAPTIVE;
+	cfg->nvme_doze_max_us = 4000;
 }
 
 static char *trim(char *s)
@@ -156,8 +158,10 @@ static int set_value(struct emu_config *cfg, const struct key *k, const char *v,
 			cfg->nvme_doorbells = EMU_DB_TRAP;
 		else if (!strcmp(v, "mmap"))
 			cfg->nvme_doorbells = EMU_DB_MMAP;
+		else if (!strcmp(v, "adaptive"))
+			cfg->nvme_doorbells = EMU_DB_ADAPTIVE;
 		else {
-			snprintf(msg, len, "%s: must be trap or mmap", k->name);
+			snprintf(msg, len, "%s: must be trap, mmap or adaptive", k->name);
 			return -EINVAL;
 		}
 		return 0;

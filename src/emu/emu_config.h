@@ -9,7 +9,17 @@
 #include <stdint.h>
 
 enum emu_vblk_transport { EMU_VBLK_VHOST_USER, EMU_VBLK_VFIO_USER };
-enum emu_doorbells { EMU_DB_TRAP, EMU_DB_MMAP };
+/* NVMe doorbells (EMU_NVME_DOORBELLS):
+ * trap      the doorbell page is trapped: every write is a message to the
+ *           service; with shadow doorbells (Doorbell Buffer Config) the host
+ *           writes one only when EventIdx asks; idle queues cost nothing;
+ * mmap      the page may be mapped by the client and is polled all the
+ *           time (no shadow doorbells): what user-space drivers need;
+ * adaptive  (default) both: the page may be mapped and shadow doorbells are
+ *           offered; queues are polled while busy and, when idle, sleep
+ *           until a trapped doorbell or a short, growing timer (a mapped
+ *           page cannot wake anybody). */
+enum emu_doorbells { EMU_DB_TRAP, EMU_DB_MMAP, EMU_DB_ADAPTIVE };
 
 struct emu_config {
 	bool sriov_en;
@@ -35,6 +45,8 @@ struct emu_config {
 	uint32_t socket_mode;		/* EMU_SOCKET_MODE (octal), default 0600 */
 	enum emu_vblk_transport vblk_transport;	/* EMU_VIRTIO_BLK_TRANSPORT */
 	enum emu_doorbells nvme_doorbells;	/* EMU_NVME_DOORBELLS */
+	uint32_t nvme_doze_max_us;	/* EMU_NVME_DOZE_MAX_US: adaptive doorbells,
+					 * longest timer of an idle reactor (4000) */
 
 	bool no_endpoints;		/* tests and fuzzing: functions without sockets */
 };

@@ -71,6 +71,7 @@ struct emu_function {
 	atomic_uchar *msix_vfio_mask;
 
 	_Atomic(struct emu_memmap *) map;
+	_Atomic uint64_t map_gen;	/* map's gen (0: none), stored after map */
 
 	const struct emu_ctrl_ops *ops;
 	void *ctrl;

@@ -69,8 +69,12 @@ static struct emu_memmap *map_alloc(int n)
 uint64_t emu_mem_generation(struct emu_function *fn)
 {
 	/* acquire: pairs with the release in map_publish */
-	struct emu_memmap *m = atomic_load_explicit(&fn->map, memory_order_acquire);
-	return m ? m->gen : 0;
+	return atomic_load_explicit(&fn->map_gen, memory_order_acquire);
+}
+
+const _Atomic uint64_t *emu_mem_generation_ptr(struct emu_function *fn)
+{
+	return &fn->map_gen;
 }
 
 static void map_publish(struct emu_function *fn, struct emu_memmap *m)
@@ -78,6 +82,10 @@ static void map_publish(struct emu_function *fn, struct emu_memmap *m)
 	struct emu_memmap *old;
 	/* release: the region array is complete before readers can see it */
 	old = atomic_exchange_explicit(&fn->map, m, memory_order_acq_rel);
+	/* release, after the map: a reader that sees the new number and then
+	 * loads the map sees this map or a newer one, so a translation is
+	 * never tagged with a number newer than its map */
+	atomic_store_explicit(&fn->map_gen, m ? m->gen : 0, memory_order_release);
 	if (old)
 		emu_sync(free, old);
 }

@@ -144,7 +144,7 @@ static uint16_t identify_ctrl(struct nvme_ctrl *c, struct nvme_req *r)
 	put32(d + 92, 1u << 8);			/* OAES: namespace attribute notices */
 	d[111] = 1;				/* CNTRLTYPE: I/O controller */
 	uint16_t oacs = 1u << 2;		/* firmware commit/download */
-	if (!c->doorbells_mmap)
+	if (!c->doorbells_spin)
 		oacs |= 1u << 8;		/* Doorbell Buffer Config */
 	put16(d + 256, oacs);
 	d[258] = 3;				/* ACL: 4 aborts */
@@ -697,7 +697,7 @@ static uint16_t adm_abort(struct nvme_ctrl *c, struct nvme_req *r)
 static uint16_t adm_dbbuf(struct nvme_ctrl *c, struct nvme_req *r)
 {
 	uint64_t db = r->cmd.prp1, ei = r->cmd.prp2;
-	if (c->doorbells_mmap)
+	if (c->doorbells_spin)
 		return NVME_SC_INVALID_OPCODE | NVME_DNR;
 	if (!db || !ei || (db & (NVME_PAGE - 1)) || (ei & (NVME_PAGE - 1)) || NVME_SQE_PSDT(r->cmd.flags))
 		return NVME_SC_INVALID_FIELD | NVME_DNR;

@@ -7,14 +7,16 @@
 #include <stdlib.h>
 
 
-/* With EMU_NVME_DOORBELLS=mmap the client writes its admin doorbells into
- * the mapped page too and nothing traps them. The reactor that polls the
- * mapped page (it never sleeps in this mode) also watches the admin
- * doorbells and hands the admin queue to the main thread when they move. */
+/* With a mappable doorbell page (EMU_NVME_DOORBELLS=mmap or adaptive) the
+ * client may write its admin doorbells into the mapped page, where nothing
+ * traps them. A poller of reactor 0 watches them and hands the admin queue
+ * to the main thread when they move (mmap: polled all the time; adaptive:
+ * dozing when idle, see poller_set_doze). */
 struct admin_watch {
 	struct nvme_ctrl *c;
 	struct poller *p;
 	uint32_t last_sq, last_cq;
+	uint32_t skip;		/* passes left before the next look */
 	atomic_bool pending;	/* a notification is on its way to main */
 	void (*stopped)(void *arg);
 	void *stopped_arg;
@@ -29,9 +31,19 @@ static void watch_notify_main(void *arg)
 		nvme_admin_poll(w->c);
 }
 
+/* Admin commands are rare and not latency-critical: the doorbells are
+ * looked at on every WATCH_EVERY-th pass of the reactor, which keeps two
+ * loads off the I/O queues' polling loop (watch_arm looks before a sleep). */
+#define WATCH_EVERY 32u
+
 static int watch_poll(void *arg)
 {
 	struct admin_watch *w = arg;
+	if (w->skip) {
+		w->skip--;
+		return 0;
+	}
+	w->skip = WATCH_EVERY - 1;
 	uint32_t sq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS), __ATOMIC_ACQUIRE);
 	uint32_t cq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS + 4), __ATOMIC_ACQUIRE);
 	if (sq == w->last_sq && cq == w->last_cq)
@@ -45,16 +57,22 @@ static int watch_poll(void *arg)
 
 static bool watch_arm(void *arg)
 {
-	(void)arg;
-	return true;	/* mapped doorbells are never trapped: never sleep */
+	struct admin_watch *w = arg;
+	if (w->c->doorbells_spin)
+		return true;	/* EMU_NVME_DOORBELLS=mmap: never sleep */
+	uint32_t sq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS), __ATOMIC_ACQUIRE);
+	uint32_t cq = __atomic_load_n((uint32_t *)(w->c->bar0 + NVME_REG_DBS + 4), __ATOMIC_ACQUIRE);
+	return sq != w->last_sq || cq != w->last_cq;
 }
 
 static void watch_start_on_reactor(void *arg)
 {
 	struct admin_watch *w = arg;
 	w->p = poller_register(watch_poll, w, "nvme_admin_db");
-	if (w->p)
+	if (w->p) {
 		poller_set_wake_fd(w->p, -1, watch_arm);
+		poller_set_doze(w->p, true);
+	}
 }
 
 void nvme_admin_watch_start(struct nvme_ctrl *c)

@@ -670,10 +670,12 @@ int nvme_ctrl_create(const struct nvme_ctrl_params *p, struct nvme_ctrl **out, c
 	c->quirks = p->quirks;
 	c->suspended = p->suspended;
 	c->mqes = emu_config_nvme_max_queue_entries(emu_get_config()) - 1;
-	c->doorbells_mmap = emu_get_config()->nvme_doorbells == EMU_DB_MMAP;
+	c->doorbells_mmap = emu_get_config()->nvme_doorbells != EMU_DB_TRAP;
+	c->doorbells_spin = emu_get_config()->nvme_doorbells == EMU_DB_MMAP;
 	c->fw_active_slot = 1;
 	snprintf(c->fw_rev[1], sizeof(c->fw_rev[1]), "%.8s", "0.1.0");
 	c->bar0 = emu_fn_bar_mem(p->fn, 0, NULL);
+	c->mem_gen = emu_mem_generation_ptr(p->fn);
 	regs_init(c);
 	features_reset(c);
 	int rc = emu_fn_bind(p->fn, &nvme_emu_ops, c, c->name);

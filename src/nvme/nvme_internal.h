@@ -94,7 +94,7 @@ struct nvme_cq {
 	uint32_t size;
 	struct nvme_qmem mem;
 	uint32_t tail;
-	uint32_t head;			/* last value the host wrote */
+	uint32_t head;			/* the host's head as last read (cq_full) */
 	uint8_t phase;
 	bool irq_enabled;
 	uint16_t vector;
@@ -125,6 +125,7 @@ struct nvme_sq {
 	uint32_t dbbuf_epoch_seen;
 	uint32_t *shadow_tail, *eventidx;	/* translated shadow doorbell slots */
 	uint32_t *cq_shadow_head, *cq_eventidx;
+	uint32_t eventidx_head;		/* head when EventIdx was last moved */
 	uint32_t inflight;
 	struct qlife life;		/* I/O queues: running, paused, stopping */
 	bool unmapped;			/* rings outside the client's map: waiting */
@@ -178,10 +179,14 @@ struct nvme_ctrl {
 	bool admin_only;
 	uint32_t quirks;
 	uint32_t mqes;			/* max entries - 1 */
-	bool doorbells_mmap;
+	bool doorbells_mmap;		/* the client may map the doorbell page
+					 * (EMU_NVME_DOORBELLS mmap or adaptive) */
+	bool doorbells_spin;		/* mmap: polled all the time, no shadow
+					 * doorbells; adaptive: queues doze when idle */
 
 	/* registers live in BAR0's shared memory */
 	uint8_t *bar0;
+	const _Atomic uint64_t *mem_gen;	/* the function's memory-map generation */
 	enum nvme_ctrl_state state;
 	bool suspended, suspended_admin_only;
 	uint16_t oncs;			/* decided at enable ("driver load") */

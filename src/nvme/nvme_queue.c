@@ -153,30 +153,67 @@ void nvme_sq_free(struct nvme_sq *sq)
 
 /* --- completions (owner thread of the CQ) --- */
 
-static bool cq_full(struct nvme_cq *cq)
+/* The host's CQ head is read again only when the ring looks full by the
+ * value last read: it is a cache line the host writes at every reap, and
+ * reading it at every post (or every poll) made the reactor wait for that
+ * line once per completion. A stale head only understates the room. */
+static void cq_eventidx_quiet(struct nvme_sq *sq);
+
+static bool cq_full(struct nvme_cq *cq, struct nvme_sq *sq)
 {
+	if ((cq->tail + 1) % cq->size != cq->head)
+		return false;
 	uint32_t head;
 	if (cq->qid && cq->ctrl->dbbuf_enabled) {
 		/* with shadow doorbells the host's head lives in its memory */
-		head = cq->head;
+		if (!sq || !sq->cq_shadow_head)
+			return true;
+		head = __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE);
 	} else {
 		head = nvme_cq_head_doorbell(cq);
 	}
-	if (head < cq->size)
+	if (head < cq->size && head != cq->head) {
 		cq->head = head;
+		if (sq && !cq->backlog)
+			cq_eventidx_quiet(sq);
+	}
 	return (cq->tail + 1) % cq->size == cq->head;
+}
+
+/* Shadow doorbells while the queue is served: EventIdx values the host's
+ * next doorbell moves cannot cross, so that it writes no real (trapped)
+ * doorbell. The host rings when EventIdx lies in [old, new) of its own
+ * doorbell move (mod 2^16). Its SQ tail stays less than a ring ahead of our
+ * head: EventIdx = head - 1 is crossed only after a lap (EventIdx = head,
+ * as sq_arm sets it, asks for the next submission), and the poller moves
+ * it on every eighth of a ring. Its CQ head never passes the entries
+ * we posted, which never pass the head we last read: EventIdx = that head
+ * - 1 is never crossed. Hints only: a stale value costs one trapped
+ * doorbell, and sleeping (sq_arm) sets its own values behind a fence. */
+static void cq_eventidx_quiet(struct nvme_sq *sq)
+{
+	if (sq->cq_eventidx)
+		__atomic_store_n(sq->cq_eventidx, (sq->cq->head + sq->cq->size - 1) % sq->cq->size,
+				 __ATOMIC_RELAXED);
+}
+
+static void sq_eventidx_quiet(struct nvme_sq *sq)
+{
+	if (sq->eventidx)
+		__atomic_store_n(sq->eventidx, (sq->head + sq->size - 1) % sq->size, __ATOMIC_RELAXED);
+	sq->eventidx_head = sq->head;
 }
 
 bool nvme_cq_post(struct nvme_cq *cq, struct nvme_req *r)
 {
-	if (cq_full(cq))
+	if (cq_full(cq, cq->qid ? r->sq : NULL))
 		return false;
 	/* The client's map changed since the ring was translated (an admin
 	 * completion raised by an RPC or an AER may be the first to notice):
 	 * translate again. While the ring is outside the map the completion
 	 * waits in the backlog; the old pointer is never used, as its memory
 	 * may be unmapped already. */
-	if (cq->mem.gen != emu_mem_generation(cq->ctrl->fn) &&
+	if (cq->mem.gen != emu_mem_generation_load(cq->ctrl->mem_gen) &&
 	    nvme_qmem_map(cq->ctrl, &cq->mem, EMU_DMA_WRITE))
 		return false;
 	struct nvme_cqe *e = nvme_qmem_entry(&cq->mem, cq->tail * (uint32_t)sizeof(*e));
@@ -314,12 +351,15 @@ static void sq_map_dbbuf(struct nvme_sq *sq)
 	sq->cq_shadow_head = dbbuf_slot(c, c->dbbuf_gpa, coff, EMU_DMA_READ);
 	sq->eventidx = dbbuf_slot(c, c->eventidx_gpa, soff, EMU_DMA_WRITE);
 	sq->cq_eventidx = dbbuf_slot(c, c->eventidx_gpa, coff, EMU_DMA_WRITE);
+	sq_eventidx_quiet(sq);
+	if (!sq->cq->backlog)
+		cq_eventidx_quiet(sq);
 }
 
 static bool sq_remap_if_needed(struct nvme_sq *sq)
 {
 	struct nvme_ctrl *c = sq->ctrl;
-	uint64_t gen = emu_mem_generation(c->fn);
+	uint64_t gen = emu_mem_generation_load(c->mem_gen);
 	uint32_t epoch = __atomic_load_n(&c->dbbuf_epoch, __ATOMIC_ACQUIRE);
 	if (sq->mem.gen == gen && sq->cq->mem.gen == gen && sq->dbbuf_gen == gen &&
 	    sq->dbbuf_epoch_seen == epoch)
@@ -364,11 +404,6 @@ static int sq_poll(void *arg)
 		sq_check_drained(sq);
 		return 0;
 	}
-	if (sq->cq_shadow_head) {
-		uint32_t h = __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE);
-		if (h < cq->size)
-			cq->head = h;
-	}
 	if (cq->backlog && cq_flush_backlog(cq))
 		work++;
 	if (qlife_fetching(&sq->life)) {
@@ -391,6 +426,8 @@ static int sq_poll(void *arg)
 			nvme_io_execute(sq, r);
 			work++;
 		}
+		if ((sq->head + sq->size - sq->eventidx_head) % sq->size >= (sq->size + 7) / 8)
+			sq_eventidx_quiet(sq);
 	}
 	nvme_cq_irq(cq, sq_busy(sq) == 0);
 	sq_check_drained(sq);
@@ -400,8 +437,8 @@ static int sq_poll(void *arg)
 static bool sq_arm(void *arg)
 {
 	struct nvme_sq *sq = arg;
-	if (sq->ctrl->doorbells_mmap)
-		return true;	/* mapped doorbells are never trapped: keep polling */
+	if (sq->ctrl->doorbells_spin)
+		return true;	/* EMU_NVME_DOORBELLS=mmap: keep polling */
 	nvme_cq_irq(sq->cq, true);
 	if (sq->unmapped)
 		return false;	/* sleep until the memory comes back (mem_map kicks) */
@@ -422,8 +459,10 @@ static bool sq_arm(void *arg)
 	uint32_t tail = sq_tail(sq);
 	if (qlife_fetching(&sq->life) && sq->free_list && tail < sq->size && tail != sq->head)
 		return true;
-	if (sq->cq->backlog && sq->cq_shadow_head) {
-		uint32_t h = __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE);
+	if (sq->cq->backlog) {
+		/* the host's CQ head: room for the backlog? */
+		uint32_t h = sq->cq_shadow_head ? __atomic_load_n(sq->cq_shadow_head, __ATOMIC_ACQUIRE)
+						: nvme_cq_head_doorbell(sq->cq);
 		return h < sq->cq->size && h != sq->cq->head;
 	}
 	return false;
@@ -445,8 +484,11 @@ static void sq_start_on_reactor(void *arg)
 	struct start_msg *m = arg;
 	struct nvme_sq *sq = m->sq;
 	sq->poller = poller_register(sq_poll, sq, "nvme_sq");
-	if (sq->poller)
+	if (sq->poller) {
 		poller_set_wake_fd(sq->poller, sq->wake_fd, sq_arm);
+		/* a doorbell written into the mapped page wakes nobody */
+		poller_set_doze(sq->poller, sq->ctrl->doorbells_mmap);
+	}
 	/* the namespaces attached when the queue was created */
 	for (int i = 0; i < m->n; i++) {
 		struct nvme_qns *q = &sq->ns[m->ns[i].nsid - 1];

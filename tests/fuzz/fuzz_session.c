@@ -19,6 +19,7 @@
 #include "core/guest_fault.h"
 #include "core/log.h"
 #include "core/thread.h"
+#include "emu/emu_config.h"
 
 /* Rounds of fz_settle before the service counts as hung. A round that does
  * work moves something forward; this many in a row, with a client that
@@ -452,4 +453,190 @@ int fz_odd_fd(uint8_t kind)
 	if (fd < 0)
 		fz_fail("cannot make an fd: %s", strerror(errno));
 	return fd;
+}
+
+/* --- the client's memory image --- */
+
+void fz_image_open(struct fz_image *m, size_t size)
+{
+	m->fd = fz_memfd(size, &m->map);
+	m->size = size;
+	m->truncated = false;
+}
+
+uint8_t *fz_image_ptr(struct fz_image *m)
+{
+	if (m->truncated) {
+		if (ftruncate(m->fd, (off_t)m->size) < 0)
+			fz_fail("ftruncate: %s", strerror(errno));
+		m->truncated = false;
+	}
+	return m->map;
+}
+
+void fz_image_truncate(struct fz_image *m, off_t size)
+{
+	if (ftruncate(m->fd, size) < 0)
+		fz_fail("ftruncate: %s", strerror(errno));
+	m->truncated = true;
+}
+
+void fz_image_close(struct fz_image *m)
+{
+	munmap(m->map, m->size);
+	close(m->fd);
+	m->fd = -1;
+	m->map = NULL;
+}
+
+/* --- one input --- */
+
+void fz_rpc_done(void *arg, int rc, const char *msg)
+{
+	struct fz_session *s = arg;
+	(void)rc;
+	(void)msg;
+	s->rpcs--;
+}
+
+void fz_set_done(void *arg, int rc, const char *msg)
+{
+	(void)rc;
+	(void)msg;
+	*(int *)arg = 1;
+}
+
+void fz_session_connect(struct fz_session *s)
+{
+	fz_connect(&s->cl, s->path);
+	if (s->ops->connected)
+		s->ops->connected(s);
+}
+
+void fz_session_hang_up(struct fz_session *s)
+{
+	fz_disconnect(&s->cl);
+	fz_settle();
+	if (s->ops->forget)
+		s->ops->forget(s);
+	s->ops->check_gone(s);
+}
+
+void fz_session_begin(struct fz_session *s, size_t img_size)
+{
+	fz_image_open(&s->img, img_size);
+	s->rpcs = 0;
+	fz_session_connect(s);
+	fz_settle();
+}
+
+void fz_session_end(struct fz_session *s)
+{
+	if (s->cl.fd >= 0)
+		fz_session_hang_up(s);
+	if (s->rpcs)
+		fz_fail("%d RPCs never answered", s->rpcs);
+}
+
+void fz_session_release(struct fz_session *s)
+{
+	fz_image_close(&s->img);
+	fz_check_fds();
+}
+
+static void op_raw(struct fz_session *s, struct fz_input *in)
+{
+	const struct fz_ops *o = s->ops;
+	uint16_t len = fz_u16(in) % 1024;
+	uint8_t flags = fz_u8(in);
+	uint8_t buf[1024];
+	fz_bytes(in, buf, len);
+	if (len >= o->raw_hdr_len && !(flags & 1)) {
+		uint32_t size = (uint32_t)(o->raw_size_counts_hdr ? len : len - o->raw_hdr_len);
+		memcpy(buf + o->raw_size_off, &size, 4);
+	}
+	int fd = -1, kind = (flags >> 1) & 7;
+	if (kind == 1)
+		fd = dup(s->img.fd);
+	else if (kind > 1)
+		fd = fz_odd_fd((uint8_t)(kind - 2));
+	if (len)
+		fz_send(&s->cl, buf, len, &fd, fd >= 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void op_image(struct fz_session *s, struct fz_input *in)
+{
+	uint32_t off = fz_u32(in) % s->img.size;
+	uint16_t len = fz_u16(in) % 4097;
+	if (len > s->img.size - off)
+		len = (uint16_t)(s->img.size - off);
+	fz_bytes(in, fz_image_ptr(&s->img) + off, len);
+}
+
+static void op_reconnect(struct fz_session *s, bool at_once)
+{
+	/* a client that connects again at once (no settle bit): the old
+	 * one's teardown may still run */
+	if (at_once) {
+		fz_disconnect(&s->cl);
+		if (s->ops->forget)
+			s->ops->forget(s);
+	} else if (s->cl.fd >= 0) {
+		fz_session_hang_up(s);
+	}
+	fz_session_connect(s);
+}
+
+void fz_session_run(struct fz_session *s, struct fz_input *in, int max_ops)
+{
+	const struct fz_ops *o = s->ops;
+	for (int n = 0; in->n && n < max_ops; n++) {
+		uint8_t op = fz_u8(in);
+		int kind = (op & 0x7f) % o->nops;
+		if (fz_trace())
+			fprintf(stderr, "client: op %d: %s%s\n", n, o->op_names[kind], (op & 0x80) ? " (no settle)" : "");
+		if (!fz_connected(&s->cl) && kind != o->op_reconnect && kind != o->op_image && kind != o->op_step)
+			continue;	/* the service hung up: only a new connection helps */
+		if (kind == o->op_step) {
+			fz_step(fz_u8(in));
+			continue;
+		}
+		if (kind == o->op_raw)
+			op_raw(s, in);
+		else if (kind == o->op_image)
+			op_image(s, in);
+		else if (kind == o->op_reconnect)
+			op_reconnect(s, op & 0x80);
+		else if (kind == o->op_truncate)
+			fz_image_truncate(&s->img, (off_t)fz_u8(in) * FZ_PAGE);
+		else
+			o->op(s, kind, in);
+		if (!(op & 0x80))
+			fz_settle();
+	}
+	fz_settle();
+}
+
+struct emu_function *fz_emu_start(struct fz_session *s, int nreactors, struct emu_config *cfg,
+				  enum emu_type type)
+{
+	char err[256];
+	fz_service_init(nreactors, s->dir, sizeof(s->dir));
+	snprintf(cfg->dir, sizeof(cfg->dir), "%s", s->dir);
+	if (emu_init(cfg, err, sizeof(err)))
+		fz_fail("emu_init: %s", err);
+	struct emu_function *fn = emu_find_by_index(type, 0, -1);
+	if (!fn)
+		fz_fail("no function of type %d", (int)type);
+	s->path = emu_fn_socket_path(fn);
+	return fn;
+}
+
+void fz_wait_done(const int *done, const char *what)
+{
+	fz_settle();
+	if (!*done)
+		fz_fail("%s never finished", what);
 }

@@ -80,20 +80,16 @@ static const char *const op_names[OP_COUNT] = {
 	"BRINGUP", "CONFIG", "RECONNECT", "TRUNCATE", "STEP", "RPC",
 };
 
-static char g_dir[256];
 static struct emu_function *g_fn;
-static struct fz_client g_cl = { .fd = -1 };
+static const struct fz_ops g_ops;
+static struct fz_session g_s = { .ops = &g_ops, .cl = { .fd = -1 }, .img = { .fd = -1 } };
 
 /* per input */
 static struct nvme_ctrl *g_ctrl;
-static int g_img_fd = -1;
-static uint8_t *g_img;
-static bool g_truncated;
 static uint16_t g_msg_id;
 static uint32_t g_sq_tail[NQ + 1], g_cq_head[NQ + 1];
 static bool g_cq_phase[NQ + 1];
 static uint16_t g_cid;
-static int g_rpcs;		/* RPCs not answered yet */
 
 static uint64_t sq_off(int q)
 {
@@ -105,16 +101,10 @@ static uint64_t cq_off(int q)
 	return q ? 0x2000ull * (uint64_t)q + 0x1000 : 0x1000;
 }
 
-/* The client's writes to its own memory: a file it shrank grows back
- * first (with zeros), as it must before it touches the pages again. */
+/* The client's writes to its own memory (fz_image_ptr). */
 static uint8_t *img(void)
 {
-	if (g_truncated) {
-		if (ftruncate(g_img_fd, IMG) < 0)
-			fz_fail("ftruncate: %s", strerror(errno));
-		g_truncated = false;
-	}
-	return g_img;
+	return fz_image_ptr(&g_s.img);
 }
 
 /* --- messages --- */
@@ -130,7 +120,7 @@ static void send_msg(uint16_t cmd, uint32_t flags, const void *payload, size_t p
 	memcpy(m, &h, sizeof(h));
 	if (plen)
 		memcpy(m + sizeof(h), payload, plen);
-	fz_send(&g_cl, m, sizeof(h) + plen, fds, nfds);
+	fz_send(&g_s.cl, m, sizeof(h) + plen, fds, nfds);
 	free(m);
 }
 
@@ -203,7 +193,7 @@ static void dma_map(struct fz_input *in)
 	}
 	int fd = -1, kind = (flags >> 2) & 7;
 	if (kind == 0)
-		fd = dup(g_img_fd);
+		fd = dup(g_s.img.fd);
 	else if (kind > 1)
 		fd = fz_odd_fd((uint8_t)(kind - 2));
 	send_msg(VFU_CMD_DMA_MAP, (flags & 0x80) ? VFU_F_NO_REPLY : 0, &m, sizeof(m), &fd, fd >= 0);
@@ -337,38 +327,6 @@ static void op_write_multi(struct fz_input *in)
 	send_msg(VFU_CMD_REGION_WRITE_MULTI, 0, p, 8 + n * sizeof(struct vfu_write_one), NULL, 0);
 }
 
-/* Any bytes. flags: bit 0 keep the header's size, bits 1-3 fd (0 none,
- * 1 the image, 2.. odd fds). */
-static void op_raw(struct fz_input *in)
-{
-	uint16_t len = fz_u16(in) % 1024;
-	uint8_t flags = fz_u8(in);
-	uint8_t buf[1024];
-	fz_bytes(in, buf, len);
-	if (len >= sizeof(struct vfu_hdr) && !(flags & 1)) {
-		uint32_t sz = len;
-		memcpy(buf + offsetof(struct vfu_hdr, size), &sz, 4);
-	}
-	int fd = -1, kind = (flags >> 1) & 7;
-	if (kind == 1)
-		fd = dup(g_img_fd);
-	else if (kind > 1)
-		fd = fz_odd_fd((uint8_t)(kind - 2));
-	if (len)
-		fz_send(&g_cl, buf, len, &fd, fd >= 0);
-	if (fd >= 0)
-		close(fd);
-}
-
-static void op_image(struct fz_input *in)
-{
-	uint32_t off = fz_u32(in) % IMG;
-	uint16_t len = fz_u16(in) % 4097;
-	if (len > IMG - off)
-		len = (uint16_t)(IMG - off);
-	fz_bytes(in, img() + off, len);
-}
-
 /* An SQE from the input. fix: bit 0 PRPs into the data area, bit 1 the
  * harness's command id, bit 2 no doorbell (several SQEs, one doorbell),
  * bit 3 namespace 1 and a small LBA range, bit 4 queue creation helper
@@ -484,7 +442,7 @@ static void op_bringup(struct fz_input *in)
 	if (flags & 2) {
 		struct vfu_dma_map m = { .argsz = sizeof(m), .flags = VFU_DMA_READ_FLAG | VFU_DMA_WRITE_FLAG,
 					 .offset = 0, .addr = GPA, .size = IMG };
-		int fd = dup(g_img_fd);
+		int fd = dup(g_s.img.fd);
 		send_msg(VFU_CMD_DMA_MAP, 0, &m, sizeof(m), &fd, 1);
 		close(fd);
 	}
@@ -518,14 +476,6 @@ static void op_bringup(struct fz_input *in)
 	consume(0);
 }
 
-static void rpc_done(void *arg, int rc, const char *msg)
-{
-	(void)arg;
-	(void)rc;
-	(void)msg;
-	g_rpcs--;
-}
-
 /* The operator's RPCs on the controller: suspend (admin only or not),
  * resume, detach and attach namespace 1. */
 static void op_rpc(uint8_t sel)
@@ -534,19 +484,19 @@ static void op_rpc(uint8_t sel)
 	switch (sel % 5) {
 	case 0:
 	case 1:
-		g_rpcs++;
-		nvme_ctrl_suspend(g_ctrl, 1000, sel % 5 == 1, rpc_done, NULL);
+		g_s.rpcs++;
+		nvme_ctrl_suspend(g_ctrl, 1000, sel % 5 == 1, fz_rpc_done, &g_s);
 		break;
 	case 2:
 		nvme_ctrl_resume(g_ctrl, err, sizeof(err));
 		break;
 	case 3:
-		g_rpcs++;
-		nvme_ctrl_detach_ns(g_ctrl, 1, rpc_done, NULL);
+		g_s.rpcs++;
+		nvme_ctrl_detach_ns(g_ctrl, 1, fz_rpc_done, &g_s);
 		break;
 	default:
-		g_rpcs++;
-		nvme_ctrl_attach_ns(g_ctrl, 1, rpc_done, NULL);
+		g_s.rpcs++;
+		nvme_ctrl_attach_ns(g_ctrl, 1, fz_rpc_done, &g_s);
 		break;
 	}
 }
@@ -582,43 +532,29 @@ static void op_config(struct fz_input *in)
 	}
 }
 
-static void connect_client(void)
+static void connected(struct fz_session *s)
 {
-	fz_connect(&g_cl, emu_fn_socket_path(g_fn));
+	(void)s;
 	g_msg_id = 0;
 }
 
-static void hang_up(void)
+static void check_gone(struct fz_session *s)
 {
-	fz_disconnect(&g_cl);
-	fz_settle();
+	(void)s;
 	if (emu_fn_client_connected(g_fn))
 		fz_fail("the service keeps a client that hung up");
 }
 
 /* --- per input --- */
 
-static void done_cb(void *arg, int rc, const char *msg)
-{
-	(void)rc;
-	(void)msg;
-	*(int *)arg = 1;
-}
-
 static void setup_once(void)
 {
 	struct emu_config cfg;
-	char err[256];
-
-	fz_service_init(2, g_dir, sizeof(g_dir));
 	emu_config_defaults(&cfg);
 	cfg.vblk_enable = false;
 	cfg.nvme_num_msix = NVECS;
-	snprintf(cfg.dir, sizeof(cfg.dir), "%s", g_dir);
-	if (emu_init(&cfg, err, sizeof(err)))
-		fz_fail("emu_init: %s", err);
-	g_fn = emu_find_by_index(EMU_TYPE_NVME, 0, -1);
-	if (!g_fn || !g_fn->ep)
+	g_fn = fz_emu_start(&g_s, 2, &cfg, EMU_TYPE_NVME);
+	if (!g_fn->ep)
 		fz_fail("no NVMe function with an endpoint");
 }
 
@@ -636,36 +572,25 @@ static void input_begin(void)
 	if (nvme_subsystem_create(&sp, err, sizeof(err)) || nvme_namespace_create(&np, err, sizeof(err)) ||
 	    nvme_ctrl_create(&cp, &g_ctrl, err, sizeof(err)))
 		fz_fail("controller: %s", err);
-	nvme_ctrl_attach_ns(g_ctrl, 1, done_cb, &done);
-	fz_settle();
-	if (!done)
-		fz_fail("namespace attach never finished");
-	g_img_fd = fz_memfd(IMG, &g_img);
-	g_truncated = false;
+	nvme_ctrl_attach_ns(g_ctrl, 1, fz_set_done, &done);
+	fz_wait_done(&done, "namespace attach");
 	memset(g_sq_tail, 0, sizeof(g_sq_tail));
 	memset(g_cq_head, 0, sizeof(g_cq_head));
 	for (int q = 0; q <= NQ; q++)
 		g_cq_phase[q] = true;
 	g_cid = 0;
-	g_rpcs = 0;
-	connect_client();
-	fz_settle();
+	fz_session_begin(&g_s, IMG);
 }
 
 static void input_end(void)
 {
 	char err[256];
 	int done = 0;
-	if (g_cl.fd >= 0)
-		hang_up();
+	fz_session_end(&g_s);
 	if (emu_mem_count(g_fn))
 		fz_fail("%d DMA regions left after the client hung up", emu_mem_count(g_fn));
-	if (g_rpcs)
-		fz_fail("%d RPCs never answered", g_rpcs);
-	nvme_ctrl_destroy(g_ctrl, true, done_cb, &done);
-	fz_settle();
-	if (!done)
-		fz_fail("controller destroy never finished");
+	nvme_ctrl_destroy(g_ctrl, true, fz_set_done, &done);
+	fz_wait_done(&done, "controller destroy");
 	g_ctrl = NULL;
 	if (nvme_namespace_destroy("nqn.fuzz", 1, err, sizeof(err)) ||
 	    nvme_subsystem_destroy("nqn.fuzz", false, err, sizeof(err)) ||
@@ -674,11 +599,44 @@ static void input_end(void)
 	/* config space and MSI-X back to their reset values */
 	emu_fn_reset(g_fn, EMU_RESET_FLR);
 	fz_settle();
-	munmap(g_img, IMG);
-	close(g_img_fd);
-	g_img_fd = -1;
-	fz_check_fds();
+	fz_session_release(&g_s);
 }
+
+/* The operations of this target (fz_session_run does the shared ones). */
+static void run_op(struct fz_session *s, int kind, struct fz_input *in)
+{
+	(void)s;
+	switch (kind) {
+	case OP_VERSION: version(fz_u8(in), in); break;
+	case OP_DMA_MAP: dma_map(in); break;
+	case OP_DMA_UNMAP: dma_unmap(in); break;
+	case OP_REGION_WRITE: op_region_write(in); break;
+	case OP_REGION_READ: op_region_read(in); break;
+	case OP_REG: op_reg(in); break;
+	case OP_DOORBELL: {
+		uint8_t q = fz_u8(in);
+		doorbell(q % 9, q & 0x80, fz_u16(in));
+		break;
+	}
+	case OP_SET_IRQS: op_set_irqs(in); break;
+	case OP_RESET: send_msg(VFU_CMD_DEVICE_RESET, 0, NULL, 0, NULL, 0); break;
+	case OP_INFO: op_info(in); break;
+	case OP_WRITE_MULTI: op_write_multi(in); break;
+	case OP_ADMIN: op_admin(in); break;
+	case OP_IO: op_io(in); break;
+	case OP_CONSUME: op_consume(in); break;
+	case OP_BRINGUP: op_bringup(in); break;
+	case OP_CONFIG: op_config(in); break;
+	case OP_RPC: op_rpc(fz_u8(in)); break;
+	}
+}
+
+static const struct fz_ops g_ops = {
+	.op_names = op_names, .nops = OP_COUNT, .op_raw = OP_RAW, .op_image = OP_IMAGE,
+	.op_reconnect = OP_RECONNECT, .op_truncate = OP_TRUNCATE, .op_step = OP_STEP,
+	.raw_size_off = offsetof(struct vfu_hdr, size), .raw_hdr_len = sizeof(struct vfu_hdr),
+	.raw_size_counts_hdr = true, .op = run_op, .connected = connected, .check_gone = check_gone,
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -686,57 +644,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!g_fn)
 		setup_once();
 	input_begin();
-	for (int n = 0; in.n && n < MAX_OPS; n++) {
-		uint8_t op = fz_u8(&in);
-		int kind = (op & 0x7f) % OP_COUNT;
-		if (fz_trace())
-			fprintf(stderr, "client: op %d: %s%s\n", n, op_names[kind], (op & 0x80) ? " (no settle)" : "");
-		if (!fz_connected(&g_cl) && kind != OP_RECONNECT && kind != OP_IMAGE && kind != OP_STEP)
-			continue;	/* the service hung up: only a new connection helps */
-		switch (kind) {
-		case OP_VERSION: version(fz_u8(&in), &in); break;
-		case OP_DMA_MAP: dma_map(&in); break;
-		case OP_DMA_UNMAP: dma_unmap(&in); break;
-		case OP_REGION_WRITE: op_region_write(&in); break;
-		case OP_REGION_READ: op_region_read(&in); break;
-		case OP_REG: op_reg(&in); break;
-		case OP_DOORBELL: {
-			uint8_t q = fz_u8(&in);
-			doorbell(q % 9, q & 0x80, fz_u16(&in));
-			break;
-		}
-		case OP_SET_IRQS: op_set_irqs(&in); break;
-		case OP_RESET: send_msg(VFU_CMD_DEVICE_RESET, 0, NULL, 0, NULL, 0); break;
-		case OP_INFO: op_info(&in); break;
-		case OP_WRITE_MULTI: op_write_multi(&in); break;
-		case OP_RAW: op_raw(&in); break;
-		case OP_IMAGE: op_image(&in); break;
-		case OP_ADMIN: op_admin(&in); break;
-		case OP_IO: op_io(&in); break;
-		case OP_CONSUME: op_consume(&in); break;
-		case OP_BRINGUP: op_bringup(&in); break;
-		case OP_CONFIG: op_config(&in); break;
-		case OP_RECONNECT:
-			/* a client that connects again at once (no settle bit):
-			 * the old one's teardown may still run */
-			if (op & 0x80)
-				fz_disconnect(&g_cl);
-			else if (g_cl.fd >= 0)
-				hang_up();
-			connect_client();
-			break;
-		case OP_TRUNCATE:
-			if (ftruncate(g_img_fd, (off_t)fz_u8(&in) * FZ_PAGE) < 0)
-				fz_fail("ftruncate: %s", strerror(errno));
-			g_truncated = true;
-			break;
-		case OP_STEP: fz_step(fz_u8(&in)); continue;
-		case OP_RPC: op_rpc(fz_u8(&in)); break;
-		}
-		if (!(op & 0x80))
-			fz_settle();
-	}
-	fz_settle();
+	fz_session_run(&g_s, &in, MAX_OPS);
 	input_end();
 	return 0;
 }

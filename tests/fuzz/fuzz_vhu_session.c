@@ -92,15 +92,12 @@ static const char *const op_names[OP_COUNT] = {
 	"RECONNECT", "TRUNCATE", "STEP", "RPC",
 };
 
-static char g_dir[256];
 static struct emu_function *g_fn;
-static struct fz_client g_cl = { .fd = -1 };
+static const struct fz_ops g_ops;
+static struct fz_session g_s = { .ops = &g_ops, .cl = { .fd = -1 }, .img = { .fd = -1 } };
 
 /* per input */
 static struct vblk_ctrl *g_ctrl;
-static int g_img_fd = -1;
-static uint8_t *g_img;
-static bool g_truncated;
 static bool g_need_reply;	/* REPLY_ACK negotiated by the helpers: ask for acks */
 static struct {
 	uint32_t num;		/* ring size the helpers index with */
@@ -108,27 +105,21 @@ static struct {
 	int kick;		/* our copy of the kick eventfd, -1: none */
 } g_q[NQ];
 static uint32_t g_req_no;
-static int g_rpcs;		/* RPCs not answered yet */
 
 static uint64_t ring_off(int q)
 {
 	return 0x4000ull * (uint64_t)q;
 }
 
-/* The front end's writes to its own memory: a file it shrank grows back
- * first (with zeros), as it must before it touches the pages again. */
+/* The front end's writes to its own memory (fz_image_ptr). */
 static uint8_t *img(void)
 {
-	if (g_truncated) {
-		if (ftruncate(g_img_fd, IMG) < 0)
-			fz_fail("ftruncate: %s", strerror(errno));
-		g_truncated = false;
-	}
-	return g_img;
+	return fz_image_ptr(&g_s.img);
 }
 
-static void queues_forget(void)
+static void queues_forget(struct fz_session *s)
 {
+	(void)s;
 	for (int q = 0; q < NQ; q++) {
 		if (g_q[q].kick >= 0)
 			close(g_q[q].kick);
@@ -150,7 +141,7 @@ static void send_msg(uint32_t req, bool need_reply, const void *payload, size_t 
 	memcpy(m, &h, sizeof(h));
 	if (plen)
 		memcpy(m + sizeof(h), payload, plen);
-	fz_send(&g_cl, m, sizeof(h) + plen, fds, nfds);
+	fz_send(&g_s.cl, m, sizeof(h) + plen, fds, nfds);
 }
 
 static void send_u64(uint32_t req, uint64_t v)
@@ -219,7 +210,7 @@ static void op_mem_table(struct fz_input *in)
 	for (int i = 0; i < n; i++) {
 		uint64_t off = piece * (uint64_t)i, gap = (flags & 8) ? (uint64_t)i * 0x100000 : 0;
 		t.regions[i] = (struct vhu_mem_region){ GPA + off + gap, piece, UA + off, off };
-		fds[i] = dup(g_img_fd);
+		fds[i] = dup(g_s.img.fd);
 	}
 	uint8_t kind = (flags >> 4) & 7;
 	if (kind) {
@@ -248,7 +239,7 @@ static void op_mem_reg(uint32_t req, struct fz_input *in)
 	m.region = (struct vhu_mem_region){ GPA + off, ((uint64_t)np + 1) * FZ_PAGE, UA + off, off };
 	int fd = -1;
 	if (req == VHU_ADD_MEM_REG && !(flags & 1))
-		fd = (flags & 0xe) ? fz_odd_fd((uint8_t)((flags >> 1) & 7)) : dup(g_img_fd);
+		fd = (flags & 0xe) ? fz_odd_fd((uint8_t)((flags >> 1) & 7)) : dup(g_s.img.fd);
 	send_msg(req, g_need_reply, &m, sizeof(m), &fd, fd >= 0);
 	if (fd >= 0)
 		close(fd);
@@ -287,36 +278,6 @@ static void op_inflight(struct fz_input *in)
 	send_msg(VHU_SET_INFLIGHT_FD, g_need_reply, &f, sizeof(f), &fd, fd >= 0);
 	if (fd >= 0)
 		close(fd);
-}
-
-static void op_raw(struct fz_input *in)
-{
-	uint16_t len = fz_u16(in) % 1024;
-	uint8_t flags = fz_u8(in);
-	uint8_t buf[1024];
-	fz_bytes(in, buf, len);
-	if (len >= sizeof(struct vhu_hdr) && !(flags & 1)) {
-		uint32_t psize = (uint32_t)(len - sizeof(struct vhu_hdr));
-		memcpy(buf + offsetof(struct vhu_hdr, size), &psize, 4);
-	}
-	int fd = -1, kind = (flags >> 1) & 7;
-	if (kind == 1)
-		fd = dup(g_img_fd);
-	else if (kind > 1)
-		fd = fz_odd_fd((uint8_t)(kind - 2));
-	if (len)
-		fz_send(&g_cl, buf, len, &fd, fd >= 0);
-	if (fd >= 0)
-		close(fd);
-}
-
-static void op_image(struct fz_input *in)
-{
-	uint32_t off = fz_u32(in) % IMG;
-	uint16_t len = fz_u16(in) % 4097;
-	if (len > IMG - off)
-		len = (uint16_t)(IMG - off);
-	fz_bytes(in, img() + off, len);
 }
 
 /* --- requests --- */
@@ -460,7 +421,7 @@ static void op_bringup(struct fz_input *in)
 	if (flags & 8) {
 		struct vhu_mem_table t = { .nregions = 1 };
 		t.regions[0] = (struct vhu_mem_region){ GPA, IMG, UA, 0 };
-		int fd = dup(g_img_fd);
+		int fd = dup(g_s.img.fd);
 		send_msg(VHU_SET_MEM_TABLE, g_need_reply, &t, 8 + sizeof(t.regions[0]), &fd, 1);
 		close(fd);
 	}
@@ -479,14 +440,6 @@ static void op_bringup(struct fz_input *in)
 	}
 }
 
-static void rpc_done(void *arg, int rc, const char *msg)
-{
-	(void)arg;
-	(void)rc;
-	(void)msg;
-	g_rpcs--;
-}
-
 /* The operator's RPCs on the controller: suspend, resume, detach the bdev,
  * attach it again. */
 static void op_rpc(uint8_t sel)
@@ -494,15 +447,15 @@ static void op_rpc(uint8_t sel)
 	char err[256];
 	switch (sel % 4) {
 	case 0:
-		g_rpcs++;
-		vblk_ctrl_suspend(g_ctrl, rpc_done, NULL);
+		g_s.rpcs++;
+		vblk_ctrl_suspend(g_ctrl, fz_rpc_done, &g_s);
 		break;
 	case 1:
 		vblk_ctrl_resume(g_ctrl, err, sizeof(err));
 		break;
 	case 2:
-		g_rpcs++;
-		vblk_ctrl_bdev_detach(g_ctrl, rpc_done, NULL);
+		g_s.rpcs++;
+		vblk_ctrl_bdev_detach(g_ctrl, fz_rpc_done, &g_s);
 		break;
 	default:
 		vblk_ctrl_bdev_attach(g_ctrl, "fz", NULL, err, sizeof(err));
@@ -510,17 +463,15 @@ static void op_rpc(uint8_t sel)
 	}
 }
 
-static void connect_client(void)
+static void connected(struct fz_session *s)
 {
-	fz_connect(&g_cl, emu_fn_socket_path(g_fn));
+	(void)s;
 	g_need_reply = false;
 }
 
-static void hang_up(void)
+static void check_gone(struct fz_session *s)
 {
-	fz_disconnect(&g_cl);
-	fz_settle();
-	queues_forget();
+	(void)s;
 	for (uint32_t i = 0; i < vblk_ctrl_num_queues(g_ctrl); i++)
 		if (vblk_ctrl_queue_running(g_ctrl, (uint16_t)i))
 			fz_fail("queue %u still runs after its front end hung up", i);
@@ -530,28 +481,13 @@ static void hang_up(void)
 
 /* --- per input --- */
 
-static void done_cb(void *arg, int rc, const char *msg)
-{
-	(void)rc;
-	(void)msg;
-	*(int *)arg = 1;
-}
-
 static void setup_once(void)
 {
 	struct emu_config cfg;
-	char err[256];
-
-	fz_service_init(2, g_dir, sizeof(g_dir));
 	emu_config_defaults(&cfg);
 	cfg.nvme_enable = false;
 	cfg.vblk_transport = EMU_VBLK_VHOST_USER;
-	snprintf(cfg.dir, sizeof(cfg.dir), "%s", g_dir);
-	if (emu_init(&cfg, err, sizeof(err)))
-		fz_fail("emu_init: %s", err);
-	g_fn = emu_find_by_index(EMU_TYPE_VBLK, 0, -1);
-	if (!g_fn)
-		fz_fail("no virtio-blk function");
+	g_fn = fz_emu_start(&g_s, 2, &cfg, EMU_TYPE_VBLK);
 	for (int q = 0; q < NQ; q++)
 		g_q[q].kick = -1;
 }
@@ -568,36 +504,131 @@ static void input_begin(uint8_t cfg)
 				 .read_only = cfg & 2, .indirect_desc = !(cfg & 4) };
 	if (vblk_ctrl_create(&p, &g_ctrl, err, sizeof(err)))
 		fz_fail("controller: %s", err);
-	g_img_fd = fz_memfd(IMG, &g_img);
-	g_truncated = false;
 	g_req_no = 0;
-	g_rpcs = 0;
-	queues_forget();
-	connect_client();
-	fz_settle();
+	queues_forget(&g_s);
+	fz_session_begin(&g_s, IMG);
 }
 
 static void input_end(void)
 {
 	char err[256];
 	int done = 0;
-	if (g_cl.fd >= 0)
-		hang_up();
-	if (g_rpcs)
-		fz_fail("%d RPCs never answered", g_rpcs);
-	vblk_ctrl_destroy(g_ctrl, true, done_cb, &done);
-	fz_settle();
-	if (!done)
-		fz_fail("controller destroy never finished");
+	fz_session_end(&g_s);
+	vblk_ctrl_destroy(g_ctrl, true, fz_set_done, &done);
+	fz_wait_done(&done, "controller destroy");
 	g_ctrl = NULL;
 	if (bdev_unregister("fz", NULL, err, sizeof(err)))
 		fz_fail("teardown: %s", err);
 	fz_settle();
-	munmap(g_img, IMG);
-	close(g_img_fd);
-	g_img_fd = -1;
-	fz_check_fds();
+	fz_session_release(&g_s);
 }
+
+/* The operations of this target (fz_session_run does the shared ones). */
+static void run_op(struct fz_session *s, int kind, struct fz_input *in)
+{
+	(void)s;
+	switch (kind) {
+	case OP_GET: op_get(fz_u8(in)); break;
+	case OP_SET_FEATURES: {
+		uint8_t f = fz_u8(in);
+		uint64_t v = fz_u64(in);
+		if (f & 1)	/* only what is offered, as a well-behaved driver */
+			v &= vblk_ctrl_features(g_ctrl) | 1ull << VHU_F_PROTOCOL_FEATURES;
+		send_msg(VHU_SET_FEATURES, f & 2, &v, 8, NULL, 0);
+		break;
+	}
+	case OP_SET_PROTOCOL: {
+		uint8_t f = fz_u8(in);
+		uint64_t v = fz_u64(in);
+		send_msg(VHU_SET_PROTOCOL_FEATURES, f & 2, &v, 8, NULL, 0);
+		g_need_reply = f & 4;
+		break;
+	}
+	case OP_MEM_TABLE: op_mem_table(in); break;
+	case OP_ADD_REG: op_mem_reg(VHU_ADD_MEM_REG, in); break;
+	case OP_REM_REG: op_mem_reg(VHU_REM_MEM_REG, in); break;
+	case OP_VRING_NUM: {
+		uint8_t q = fz_u8(in);
+		uint32_t num = fz_u32(in);
+		if (q < NQ && num && num <= QSIZE && !(num & (num - 1)))
+			g_q[q].num = num;	/* the helpers index the ring it will have */
+		send_state(VHU_SET_VRING_NUM, q, num);
+		break;
+	}
+	case OP_VRING_ADDR: {
+		uint8_t q = fz_u8(in);
+		if (q & 0x80) {
+			struct vhu_vring_addr a = { .index = q & 0x7f, .flags = fz_u32(in) };
+			a.desc = fz_u64(in);
+			a.used = fz_u64(in);
+			a.avail = fz_u64(in);
+			send_msg(VHU_SET_VRING_ADDR, g_need_reply, &a, sizeof(a), NULL, 0);
+		} else {
+			vring_addr(q % NQ);
+		}
+		break;
+	}
+	case OP_VRING_BASE: {
+		uint8_t q = fz_u8(in);
+		send_state(VHU_SET_VRING_BASE, q, fz_u32(in));
+		break;
+	}
+	case OP_GET_BASE: send_state(VHU_GET_VRING_BASE, fz_u8(in), 0); break;
+	case OP_KICK_FD: {
+		uint8_t q = fz_u8(in);
+		vring_fd(VHU_SET_VRING_KICK, q, fz_u8(in));
+		break;
+	}
+	case OP_CALL_FD: {
+		uint8_t q = fz_u8(in);
+		vring_fd(VHU_SET_VRING_CALL, q, fz_u8(in));
+		break;
+	}
+	case OP_ERR_FD: {
+		uint8_t q = fz_u8(in);
+		vring_fd(VHU_SET_VRING_ERR, q, fz_u8(in));
+		break;
+	}
+	case OP_ENABLE: {
+		uint8_t q = fz_u8(in);
+		send_state(VHU_SET_VRING_ENABLE, q, fz_u8(in));
+		break;
+	}
+	case OP_CONFIG: op_config(in); break;
+	case OP_INFLIGHT: op_inflight(in); break;
+	case OP_RESET:
+		send_msg((fz_u8(in) & 1) ? VHU_RESET_OWNER : VHU_RESET_DEVICE, g_need_reply, NULL, 0, NULL, 0);
+		break;
+	case OP_STATUS: {
+		uint8_t sel = fz_u8(in);
+		uint64_t v = fz_u32(in);
+		if (sel & 1)
+			send_msg(VHU_GET_STATUS, false, NULL, 0, NULL, 0);
+		else
+			send_msg(VHU_SET_STATUS, g_need_reply, &v, 8, NULL, 0);
+		break;
+	}
+	case OP_REQUEST: op_request(in); break;
+	case OP_KICK: {
+		int q = fz_u8(in) % NQ;
+		uint64_t one = 1;
+		if (g_q[q].kick >= 0 && write(g_q[q].kick, &one, sizeof(one)) < 0)
+			fz_fail("kick: %s", strerror(errno));
+		break;
+	}
+	case OP_REAP: op_reap(fz_u8(in)); break;
+	case OP_BRINGUP: op_bringup(in); break;
+	case OP_RPC: op_rpc(fz_u8(in)); break;
+	}
+}
+
+static const struct fz_ops g_ops = {
+	.op_names = op_names, .nops = OP_COUNT, .op_raw = OP_RAW, .op_image = OP_IMAGE,
+	.op_reconnect = OP_RECONNECT, .op_truncate = OP_TRUNCATE, .op_step = OP_STEP,
+	.raw_size_off = offsetof(struct vhu_hdr, size), .raw_hdr_len = sizeof(struct vhu_hdr),
+	.raw_size_counts_hdr = false, .op = run_op, .connected = connected, .forget = queues_forget,
+	.check_gone = check_gone,
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -605,129 +636,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!g_fn)
 		setup_once();
 	input_begin(fz_u8(&in));
-	for (int n = 0; in.n && n < MAX_OPS; n++) {
-		uint8_t op = fz_u8(&in);
-		int kind = (op & 0x7f) % OP_COUNT;
-		if (fz_trace())
-			fprintf(stderr, "client: op %d: %s%s\n", n, op_names[kind], (op & 0x80) ? " (no settle)" : "");
-		if (!fz_connected(&g_cl) && kind != OP_RECONNECT && kind != OP_IMAGE && kind != OP_STEP)
-			continue;	/* the service hung up: only a new connection helps */
-		switch (kind) {
-		case OP_GET: op_get(fz_u8(&in)); break;
-		case OP_SET_FEATURES: {
-			uint8_t f = fz_u8(&in);
-			uint64_t v = fz_u64(&in);
-			if (f & 1)	/* only what is offered, as a well-behaved driver */
-				v &= vblk_ctrl_features(g_ctrl) | 1ull << VHU_F_PROTOCOL_FEATURES;
-			send_msg(VHU_SET_FEATURES, f & 2, &v, 8, NULL, 0);
-			break;
-		}
-		case OP_SET_PROTOCOL: {
-			uint8_t f = fz_u8(&in);
-			uint64_t v = fz_u64(&in);
-			send_msg(VHU_SET_PROTOCOL_FEATURES, f & 2, &v, 8, NULL, 0);
-			g_need_reply = f & 4;
-			break;
-		}
-		case OP_MEM_TABLE: op_mem_table(&in); break;
-		case OP_ADD_REG: op_mem_reg(VHU_ADD_MEM_REG, &in); break;
-		case OP_REM_REG: op_mem_reg(VHU_REM_MEM_REG, &in); break;
-		case OP_VRING_NUM: {
-			uint8_t q = fz_u8(&in);
-			uint32_t num = fz_u32(&in);
-			if (q < NQ && num && num <= QSIZE && !(num & (num - 1)))
-				g_q[q].num = num;	/* the helpers index the ring it will have */
-			send_state(VHU_SET_VRING_NUM, q, num);
-			break;
-		}
-		case OP_VRING_ADDR: {
-			uint8_t q = fz_u8(&in);
-			if (q & 0x80) {
-				struct vhu_vring_addr a = { .index = q & 0x7f, .flags = fz_u32(&in) };
-				a.desc = fz_u64(&in);
-				a.used = fz_u64(&in);
-				a.avail = fz_u64(&in);
-				send_msg(VHU_SET_VRING_ADDR, g_need_reply, &a, sizeof(a), NULL, 0);
-			} else {
-				vring_addr(q % NQ);
-			}
-			break;
-		}
-		case OP_VRING_BASE: {
-			uint8_t q = fz_u8(&in);
-			send_state(VHU_SET_VRING_BASE, q, fz_u32(&in));
-			break;
-		}
-		case OP_GET_BASE: send_state(VHU_GET_VRING_BASE, fz_u8(&in), 0); break;
-		case OP_KICK_FD: {
-			uint8_t q = fz_u8(&in);
-			vring_fd(VHU_SET_VRING_KICK, q, fz_u8(&in));
-			break;
-		}
-		case OP_CALL_FD: {
-			uint8_t q = fz_u8(&in);
-			vring_fd(VHU_SET_VRING_CALL, q, fz_u8(&in));
-			break;
-		}
-		case OP_ERR_FD: {
-			uint8_t q = fz_u8(&in);
-			vring_fd(VHU_SET_VRING_ERR, q, fz_u8(&in));
-			break;
-		}
-		case OP_ENABLE: {
-			uint8_t q = fz_u8(&in);
-			send_state(VHU_SET_VRING_ENABLE, q, fz_u8(&in));
-			break;
-		}
-		case OP_CONFIG: op_config(&in); break;
-		case OP_INFLIGHT: op_inflight(&in); break;
-		case OP_RESET:
-			send_msg((fz_u8(&in) & 1) ? VHU_RESET_OWNER : VHU_RESET_DEVICE, g_need_reply, NULL, 0, NULL, 0);
-			break;
-		case OP_STATUS: {
-			uint8_t sel = fz_u8(&in);
-			uint64_t v = fz_u32(&in);
-			if (sel & 1)
-				send_msg(VHU_GET_STATUS, false, NULL, 0, NULL, 0);
-			else
-				send_msg(VHU_SET_STATUS, g_need_reply, &v, 8, NULL, 0);
-			break;
-		}
-		case OP_RAW: op_raw(&in); break;
-		case OP_IMAGE: op_image(&in); break;
-		case OP_REQUEST: op_request(&in); break;
-		case OP_KICK: {
-			int q = fz_u8(&in) % NQ;
-			uint64_t one = 1;
-			if (g_q[q].kick >= 0 && write(g_q[q].kick, &one, sizeof(one)) < 0)
-				fz_fail("kick: %s", strerror(errno));
-			break;
-		}
-		case OP_REAP: op_reap(fz_u8(&in)); break;
-		case OP_BRINGUP: op_bringup(&in); break;
-		case OP_RECONNECT:
-			/* a front end that connects again at once (no settle
-			 * bit): the old one's teardown may still run */
-			if (op & 0x80) {
-				fz_disconnect(&g_cl);
-				queues_forget();
-			} else if (g_cl.fd >= 0) {
-				hang_up();
-			}
-			connect_client();
-			break;
-		case OP_TRUNCATE:
-			if (ftruncate(g_img_fd, (off_t)fz_u8(&in) * FZ_PAGE) < 0)
-				fz_fail("ftruncate: %s", strerror(errno));
-			g_truncated = true;
-			break;
-		case OP_STEP: fz_step(fz_u8(&in)); continue;
-		case OP_RPC: op_rpc(fz_u8(&in)); break;
-		}
-		if (!(op & 0x80))
-			fz_settle();
-	}
-	fz_settle();
+	fz_session_run(&g_s, &in, MAX_OPS);
 	input_end();
 	return 0;
 }

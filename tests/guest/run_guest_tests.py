@@ -870,8 +870,8 @@ class VfuBackend(OsnapBackend):
     11.1's vfio-user-pci (scripts/qemu-vfio-user.sh, a Debian 13 chroot).
 
     Emulation config: EMU_DIR in the case's directory (under /tmp, which the
-    chroot sees), EMU_VIRTIO_BLK_TRANSPORT=vfio-user, EMU_NVME_DOORBELLS=trap
-    or mmap, one NVMe and one virtio-blk PF. The --init-rpc file: a uring
+    chroot sees), EMU_VIRTIO_BLK_TRANSPORT=vfio-user, EMU_NVME_DOORBELLS=adaptive
+    (the default), trap or mmap, one NVMe and one virtio-blk PF. The --init-rpc file: a uring
     bdev per image (nsN for NVMe namespace N); for NVMe a subsystem with
     -nn 32 (SeaBIOS sends Identify Namespace for every NSID up to NN), one
     namespace per image, controller NVMeCtrl1 on NVMe PF 0 (4 I/O queues)
@@ -890,7 +890,7 @@ class VfuBackend(OsnapBackend):
 
     def __init__(self):
         super().__init__()
-        self.doorbells = "trap"
+        self.doorbells = "adaptive"
         self.nvme_sock = None
 
     def probe(self):
@@ -917,7 +917,7 @@ class VfuBackend(OsnapBackend):
         """The vhost-user cases' interface: virtio-blk disks only."""
         self.start_vfu(work, vblk=specs[0])
 
-    def start_vfu(self, work, nvme_images=(), attached=1, vblk=None, doorbells="trap"):
+    def start_vfu(self, work, nvme_images=(), attached=1, vblk=None, doorbells="adaptive"):
         """NVMe namespaces 1.. on nvme_images (the first `attached` attached),
         and/or a virtio-blk disk (a DiskSpec); fills in self.nvme_sock and
         vblk.sock, the endpoints QEMU connects to."""
@@ -1268,7 +1268,7 @@ def _nvme_hw_queues(be):
     return min(GUEST_SMP, be.NVME_QUEUES)
 
 
-def case_nvme_pattern(ctx, doorbells="trap"):
+def case_nvme_pattern(ctx, doorbells="adaptive"):
     """NVMe over vfio-user, controller with 4 I/O queues, guest with 2 vCPUs:
     nvme0n1 must have min(CPUs, queues) = 2 hardware queues; an 8 MiB random
     pattern written (one writer per CPU), flushed, read back with O_DIRECT and
@@ -1288,7 +1288,7 @@ def case_nvme_pattern(ctx, doorbells="trap"):
                                    r.infos.get("nvme0n1_read_ms"), mb, r.elapsed))
 
 
-def case_nvme_ns(ctx, doorbells="trap"):
+def case_nvme_ns(ctx, doorbells="adaptive"):
     """Namespace attach and detach while the guest runs: the host attaches
     namespace 2 (nvme_controller_attach_ns), the guest's driver sees nvme0n2
     appear by itself (namespace attribute changed AEN), writes and reads it;
@@ -1318,7 +1318,7 @@ def case_nvme_ns(ctx, doorbells="trap"):
         r.infos.get("nvme0n2_nsid"), r.infos.get("appear_ms"), r.infos.get("gone_ms"), r.elapsed)
 
 
-def case_nvme_suspend(ctx, doorbells="trap"):
+def case_nvme_suspend(ctx, doorbells="adaptive"):
     """nvme_controller_suspend while the guest writes nvme0n1, ~2 s, resume:
     the guest's I/O stalls, no bdev I/O while suspended, then it completes
     with no error; data intact. The guest has created 2 I/O queues."""
@@ -1353,12 +1353,12 @@ def case_nvme_suspend(ctx, doorbells="trap"):
         seen.get("queues"), stall, r.infos.get("rounds"), r.elapsed)
 
 
-def case_nvme_reset(ctx, doorbells="trap"):
+def case_nvme_reset(ctx, doorbells="adaptive"):
     """Controller reset from the guest under I/O: while nvme0n1 is written in
     a loop, the guest writes 1 to /sys/class/nvme/nvme0/reset_controller,
     twice; the controller must come back live (guest) and STARTED with its
     I/O queues (host), the I/O must go on with no error, data intact
-    (EMU_NVME_DOORBELLS as the variant says: trap or mmap)."""
+    (EMU_NVME_DOORBELLS as the variant says: adaptive, trap or mmap)."""
     be = ctx.backend
     img = ctx.path("ns1.img")
     make_image(img, 64 * MiB)
@@ -1384,7 +1384,7 @@ def case_nvme_reset(ctx, doorbells="trap"):
                                                r.infos.get("max_round_ms"), r.elapsed))
 
 
-def case_nvme_coalesce(ctx, doorbells="trap"):
+def case_nvme_coalesce(ctx, doorbells="adaptive"):
     """Interrupt coalescing off and on: the guest's nvme-feat helper sets
     Set Features 0x08 to 0, runs the pattern, sets 0x0a07 (time 1 ms,
     threshold 8), Get Features must read it back, the pattern again, then 0
@@ -1459,6 +1459,7 @@ FIRMWARES = [("seabios", None), ("qboot", "qboot.rom")]
 VFU_CASES = [
     ("nvme_pattern", case_nvme_pattern, {}, ("seabios", "qboot")),
     ("nvme_mmap_doorbells", case_nvme_pattern, {"doorbells": "mmap"}, ("qboot",)),
+    ("nvme_trap_doorbells", case_nvme_pattern, {"doorbells": "trap"}, ("seabios",)),
     ("nvme_ns_attach_detach", case_nvme_ns, {}, ("seabios",)),
     ("nvme_suspend_resume", case_nvme_suspend, {}, ("qboot",)),
     ("nvme_guest_reset", case_nvme_reset, {}, ("seabios",)),

@@ -16,6 +16,7 @@
 #include "host/nvme_host_priv.h"	/* the arena's memfd, to map it again */
 #include "host/vfio_user_client.h"
 
+#include "nvme_status.h"
 #include "pattern.h"
 #include "tap.h"
 
@@ -44,8 +45,7 @@ extern struct nvme_e2e_opts O;
 
 /* ---- NVMe statuses ------------------------------------------------------------------------ */
 
-/* "SCT s SC 0xcc (raw 0xrrrr)" or "errno e (...)" for a negative st. */
-const char *st_str(int st);
+/* st_str and check_csts_ok: nvme_status.h */
 
 /* Compare SCT and SC (not DNR/More/CRD) with the expected ones. */
 bool st_is(int st, unsigned sct, unsigned sc);
@@ -129,9 +129,6 @@ int mini_cmd(struct mini *m, struct nvme_sqe *sqe, struct nvme_cqe *out);
 
 /* CC.EN = 0 and wait for RDY = 0. */
 int ctrl_off(struct nvme_host *h);
-
-/* Read CSTS and check it says ready and not failed. */
-void check_csts_ok(struct nvme_host *h, const char *when);
 
 /* ---- small helpers several areas use ---------------------------------------------------- */
 

@@ -3,27 +3,10 @@
 
 /* ---- NVMe statuses ------------------------------------------------------------------------ */
 
-const char *st_str(int st)
-{
-	static __thread char b[64];
-	if (st < 0)
-		snprintf(b, sizeof(b), "errno %d (%s)", -st, strerror(-st));
-	else
-		snprintf(b, sizeof(b), "SCT %d SC 0x%02x (raw 0x%04x)", NVME_STATUS_SCT(st),
-			 NVME_STATUS_SC(st), st);
-	return b;
-}
-
 /* Compare SCT and SC (not DNR/More/CRD) with the expected ones. */
 bool st_is(int st, unsigned sct, unsigned sc)
 {
 	return st >= 0 && (st & 0x7ff) == NVME_STATUS(sct, sc);
-}
-
-/* REQUIRE_OK (tap.h) says the NVMe status, or the errno */
-const char *tap_status_str(int rc)
-{
-	return st_str(rc);
 }
 
 /* ---- opening the controller ------------------------------------------------------------- */
@@ -273,17 +256,6 @@ int ctrl_off(struct nvme_host *h)
 {
 	int rc = nvme_host_reg_write32(h, NVME_REG_CC, 0);
 	return rc ? rc : wait_rdy(h, false, (int)cap_to_ms(h) + 1000, NULL);
-}
-
-/* Read CSTS and check it says ready and not failed. */
-void check_csts_ok(struct nvme_host *h, const char *when)
-{
-	uint32_t csts = 0;
-	int rc = nvme_host_reg_read32(h, NVME_REG_CSTS, &csts);
-	if (rc)
-		FAIL("CSTS %s: %s", when, st_str(rc));
-	else if ((csts & (NVME_CSTS_RDY | NVME_CSTS_CFS)) != NVME_CSTS_RDY)
-		FAIL("CSTS %s: 0x%x, want RDY and not CFS", when, csts);
 }
 
 /* ---- small helpers several areas use -------------------------------------------------------- */

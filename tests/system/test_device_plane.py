@@ -409,6 +409,16 @@ def mmap_doorbells_nvme():
 
 
 @test
+def trap_doorbells_nvme():
+    # EMU_NVME_DOORBELLS=trap: BAR0 has no mappable area; doorbell writes are messages
+    d = start(["EMU_NVME_DOORBELLS=trap", "EMU_SERIAL=%s" % SERIAL])
+    with d:
+        vuid = pf_vuid("NVME", 0)
+        conformance(sock_path(d, vuid), "--nvme", "--trap-doorbells", "--expect-vuid", vuid, "--msix", PF_MSIX)
+        eq(d.stop(), 0, "exit code")
+
+
+@test
 def config_num_msix():
     # NVME_EMULATION_NUM_MSIX and the pool accounting follow the config
     d = start(["EMU_SERIAL=%s" % SERIAL, "NVME_EMULATION_NUM_MSIX=8", "EMU_MSIX_POOL=100",

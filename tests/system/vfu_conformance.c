@@ -3,7 +3,7 @@
  * through the client library in src/host (no server header is included).
  *
  * Usage:
- *   vfu_conformance SOCKET [--nvme|--virtio] [--mmap-doorbells]
+ *   vfu_conformance SOCKET [--nvme|--virtio] [--trap-doorbells]
  *                   [--expect-vuid VUID] [--vf] [--msix N] [--total-vfs N]
  *                   [--bdf BDF --first-vf-bdf BDF]
  *   vfu_conformance SOCKET --set-numvfs N
@@ -38,7 +38,8 @@
 
 /* ---- options -------------------------------------------------------------- */
 
-struct vfu_conformance_opts opt = { .msix = -1, .pf_rid = -1, .first_vf_rid = -1, .set_numvfs = -1 };
+struct vfu_conformance_opts opt = { .msix = -1, .pf_rid = -1, .first_vf_rid = -1, .set_numvfs = -1,
+				     .mmap_db = true };
 
 /* ---- the case table ------------------------------------------------------------ */
 
@@ -187,7 +188,7 @@ out:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vfu_conformance SOCKET [--nvme|--virtio] [--mmap-doorbells] [--expect-vuid VUID]\n"
+		"usage: vfu_conformance SOCKET [--nvme|--virtio] [--trap-doorbells] [--expect-vuid VUID]\n"
 		"                       [--vf] [--msix N] [--total-vfs N] [--bdf BDF --first-vf-bdf BDF]\n"
 		"                       [--case NAME]... [--list]\n"
 		"       vfu_conformance SOCKET --set-numvfs N\n"
@@ -224,7 +225,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--virtio")) {
 			opt.virtio = true;
 		} else if (!strcmp(a, "--mmap-doorbells")) {
-			opt.mmap_db = true;
+			opt.mmap_db = true;	/* the default (EMU_NVME_DOORBELLS adaptive or mmap) */
+		} else if (!strcmp(a, "--trap-doorbells")) {
+			opt.mmap_db = false;	/* EMU_NVME_DOORBELLS=trap: BAR0 cannot be mapped */
 		} else if (!strcmp(a, "--vf")) {
 			opt.vf = true;
 		} else if (!strcmp(a, "--expect-vuid") && val) {

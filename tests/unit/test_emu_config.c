@@ -24,7 +24,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c.dir, "/var/run/osnap");
 	assert_int_equal(c.socket_mode, 0600);
 	assert_int_equal(c.vblk_transport, EMU_VBLK_VHOST_USER);
-	assert_int_equal(c.nvme_doorbells, EMU_DB_TRAP);
+	assert_int_equal(c.nvme_doorbells, EMU_DB_ADAPTIVE);
+	assert_int_equal(c.nvme_doze_max_us, 4000);
 }
 
 static void test_parse(void **state)
@@ -45,6 +46,7 @@ static void test_parse(void **state)
 		"EMU_SOCKET_MODE=0660\n"
 		"EMU_VIRTIO_BLK_TRANSPORT=vfio-user\n"
 		"EMU_NVME_DOORBELLS=mmap\n"
+		"EMU_NVME_DOZE_MAX_US=250\n"
 		"EMU_DIR=/tmp/x\n";
 	assert_int_equal(emu_config_parse(&c, "t.conf", text, err, sizeof(err)), 0);
 	assert_true(c.sriov_en);
@@ -56,6 +58,7 @@ static void test_parse(void **state)
 	assert_int_equal(c.socket_mode, 0660);
 	assert_int_equal(c.vblk_transport, EMU_VBLK_VFIO_USER);
 	assert_int_equal(c.nvme_doorbells, EMU_DB_MMAP);
+	assert_int_equal(c.nvme_doze_max_us, 250);
 	assert_string_equal(c.dir, "/tmp/x");
 }
 
@@ -84,7 +87,8 @@ static void test_errors(void **state)
 	expect_error("EMU_SERIAL=short\n", "exactly 12");
 	expect_error("EMU_SERIAL=mt2328xz17df\n", "A-Z");
 	expect_error("EMU_VIRTIO_BLK_TRANSPORT=pci\n", "vhost-user or vfio-user");
-	expect_error("EMU_NVME_DOORBELLS=poll\n", "trap or mmap");
+	expect_error("EMU_NVME_DOORBELLS=poll\n", "trap, mmap or adaptive");
+	expect_error("EMU_NVME_DOZE_MAX_US=8\n", "out of range");
 	expect_error("EMU_SOCKET_MODE=999\n", "octal");
 	expect_error("NVME_EMULATION_NUM_PF=-1\n", "not a number");
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/thread.h"
+#include "core/tick.h"
 #include "test_util.h"
 
 static int setup(void **state)
@@ -147,6 +148,86 @@ static void test_poller_wake_fd(void **state)
 	close(f.efd);
 }
 
+/* A dozing poller: its work appears in memory (as in a doorbell page the
+ * client maps) and nothing wakes the reactor. An idle reactor must still
+ * see it (it dozes on a timer), without spinning meanwhile. */
+struct mempoll {
+	struct poller *p;
+	atomic_int posted, seen;
+	atomic_long calls;
+};
+
+static int mem_poll(void *arg)
+{
+	struct mempoll *m = arg;
+	atomic_fetch_add(&m->calls, 1);
+	int posted = atomic_load(&m->posted);
+	if (posted == atomic_load(&m->seen))
+		return 0;
+	atomic_store(&m->seen, posted);
+	return 1;
+}
+
+static bool mem_arm(void *arg)
+{
+	struct mempoll *m = arg;
+	return atomic_load(&m->posted) != atomic_load(&m->seen);
+}
+
+static void reg_mempoll(void *arg)
+{
+	struct mempoll *m = arg;
+	m->p = poller_register(mem_poll, m, "doze");
+	assert_non_null(m->p);
+	assert_int_equal(poller_set_wake_fd(m->p, -1, mem_arm), 0);
+	poller_set_doze(m->p, true);
+}
+
+static void unreg_mempoll(void *arg)
+{
+	struct mempoll *m = arg;
+	poller_unregister(m->p);
+}
+
+static void test_dozing_poller(void **state)
+{
+	(void)state;
+	struct mempoll m = { 0 };
+	reactors_set_doze_max_us(2000);
+	run_on_reactor(0, reg_mempoll, &m);
+	for (int i = 1; i <= 10; i++) {
+		usleep(20000);	/* the reactor dozes off */
+		atomic_store(&m.posted, i);
+		for (int k = 0; k < 100000 && atomic_load(&m.seen) < i; k++)
+			usleep(100);
+		assert_int_equal(atomic_load(&m.seen), i);
+	}
+	/* idle: at most one look per doze (16 us doubling to 2 ms) */
+	usleep(20000);
+	long before = atomic_load(&m.calls);
+	usleep(200000);
+	long looks = atomic_load(&m.calls) - before;
+	assert_true(looks <= 1000);
+	run_on_reactor(0, unreg_mempoll, &m);
+}
+
+/* The per-I/O clock measures time. */
+static void test_tick_clock(void **state)
+{
+	(void)state;
+	tick_init();
+	/* each tick reading between two clock readings: preemption anywhere
+	 * only widens the bounds */
+	uint64_t a0 = now_ns(), t0 = tick_now(), b0 = now_ns();
+	usleep(20000);
+	uint64_t a1 = now_ns(), t1 = tick_now(), b1 = now_ns();
+	uint64_t got = tick_to_ns(t1 - t0);
+	/* within 2 % (the calibration) of CLOCK_MONOTONIC's bounds */
+	assert_true(got + (b1 - a0) / 50 >= a1 - b0);
+	assert_true(got <= (b1 - a0) + (b1 - a0) / 50);
+	assert_true(got >= 19000000);
+}
+
 /* --- inline reactors (no thread: the caller runs them) --- */
 
 static int setup_inline(void **state)
@@ -264,6 +345,8 @@ int main(void)
 		cmocka_unit_test(test_many_producers),
 		cmocka_unit_test(test_wake_after_sleep),
 		cmocka_unit_test(test_poller_wake_fd),
+		cmocka_unit_test(test_dozing_poller),
+		cmocka_unit_test(test_tick_clock),
 	};
 	const struct CMUnitTest inline_tests[] = {
 		cmocka_unit_test(test_inline_message),

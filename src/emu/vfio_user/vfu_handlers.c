@@ -260,7 +260,7 @@ static int handle_device_info(struct vfu_conn *c, const struct vfu_hdr *h, const
 static bool doorbells_mappable(const struct emu_function *fn, uint32_t index)
 {
 	return index == 0 && fn->type == EMU_TYPE_NVME &&
-	       emu_get_config()->nvme_doorbells == EMU_DB_MMAP;
+	       emu_get_config()->nvme_doorbells != EMU_DB_TRAP;
 }
 
 static int handle_region_info(struct vfu_conn *c, const struct vfu_hdr *h, const uint8_t *p, size_t plen)
