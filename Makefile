@@ -2,7 +2,13 @@
 # Builds go to build/ (gcc), build-asan/ (gcc, ASan+UBSan) and build-fuzz/
 # (clang, libFuzzer targets).
 
-SOCK ?= /var/run/osnap/osnap.sock
+# make run SOCK=... CONFIG=... EMU_DIR=... (or the same as environment
+# variables): the RPC socket, the osnap-rpc lines replayed at start
+# (default config/default.conf) and the endpoints' directory. Empty: root
+# uses /var/run/osnap, another user $XDG_RUNTIME_DIR/osnap (scripts/run.sh).
+SOCK ?=
+CONFIG ?=
+EMU_DIR ?=
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps guest-deps ceph-deps build asan fuzz test run clean
@@ -35,9 +41,11 @@ fuzz: deps
 test: build asan fuzz guest-deps ceph-deps
 	@python3 tests/run_tests.py --fuzz-seconds $(FUZZ_SECONDS)
 
-# guest-deps: the QEMU lines that make run prints boot a guest as printed
-run: build guest-deps
-	@scripts/run.sh $(SOCK)
+# the QEMU lines that make run prints boot a guest as printed once the guest
+# packages are there (make guest-deps, as root); without them it still runs
+run: build
+	@scripts/guest_deps.sh || echo "make run: the guest packages are missing (make guest-deps as root installs them); no QEMU lines" >&2
+	@SOCK='$(SOCK)' CONFIG='$(CONFIG)' EMU_DIR='$(EMU_DIR)' scripts/run.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

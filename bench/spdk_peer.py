@@ -6,8 +6,10 @@ Servers, all started at once; every point is run on each server back to
 back (the shared host's slow phases otherwise make whole runs differ by 2x).
 nvmf_tgt polls its core even with no client, so it is held stopped (SIGSTOP)
 except during its own points; osnapd sleeps when idle:
-  osnap       osnapd -m 0x1, default configuration (trapped doorbells)
-  osnap-mmap  osnapd -m 0x1, EMU_NVME_DOORBELLS=mmap (what SPDK's driver needs)
+  osnap       osnapd -m 0x1, default configuration (EMU_NVME_DOORBELLS=adaptive:
+              a mappable doorbell page, shadow doorbells, dozing when idle)
+  osnap-trap  osnapd -m 0x1, EMU_NVME_DOORBELLS=trap (every doorbell a message,
+              unless shadow doorbells say otherwise)
   spdk        nvmf_tgt --no-huge -s 1024 -m 0x1, nvmf_create_transport -t
               VFIOUSER, one subsystem with a vfio-user listener directory
 Each serves namespace 1 = null bdev, namespace 2 = malloc bdev (64 MiB), both
@@ -18,7 +20,7 @@ Clients:
                    DIR/cntrl), --cpus 1, with --server-pid for server CPU/IO
   spdk_nvme_perf   (--spdk-perf) -r 'trtype:VFIOUSER traddr:DIR subnqn:NQN
                    ns:N' -c 0x2; it needs a mappable doorbell page, so it is
-                   run against osnap-mmap and spdk only; IOPS only (its
+                   run against osnap and spdk only; IOPS only (its
                    attach time would skew server CPU per I/O)
 
 Points: 4 KiB randread and randwrite at QD 1, 32, 128 on null and malloc.
@@ -58,14 +60,15 @@ NULL_MB, MALLOC_MB = 1024, 64
 NSID = {"null": 1, "malloc": 2}
 WORKLOADS = ("randread", "randwrite")
 DEPTHS = (1, 32, 128)
-SERVERS = ("osnap", "osnap-mmap", "spdk")
+SERVERS = ("osnap", "osnap-trap", "spdk")
+ALT = "osnap-trap"
 
 
 class OsnapServer:
-    def __init__(self, build, workdir, mmap):
+    def __init__(self, build, workdir, doorbells=None):
         cfg = ["NVME_EMULATION_MAX_QUEUE_DEPTH=8"]      # 256-entry queues (QD 128)
-        if mmap:
-            cfg.append("EMU_NVME_DOORBELLS=mmap")
+        if doorbells:
+            cfg.append("EMU_NVME_DOORBELLS=" + doorbells)
         self.d = Osnapd(build, workdir, SERVER_CPU, cfg)
         self.pid, self.cmd = self.d.pid, self.d.cmd
         d = self.d
@@ -162,7 +165,7 @@ def start_server(args, name, work):
     wd = tempfile.mkdtemp(prefix=name + "-", dir=work)
     if name == "spdk":
         return SpdkServer(args.spdk, wd)
-    return OsnapServer(args.build, wd, name == "osnap-mmap")
+    return OsnapServer(args.build, wd, "trap" if name == "osnap-trap" else None)
 
 
 def pause(srv, on):
@@ -196,7 +199,7 @@ def interleaved(args, servers, points):
                                      qd=qd, rep=rep)
                             points.append(r)
                             show(r)
-                            if args.spdk_perf and name != "osnap" and backend == "null":
+                            if args.spdk_perf and name != ALT and backend == "null":
                                 r = measured(args, lambda: spdk_perf_point(args, srv, backend, wl, qd))
                                 r.update(server=name, client="spdk_nvme_perf", backend=backend,
                                          workload=wl, qd=qd, rep=rep)
@@ -228,8 +231,8 @@ def table(points):
         iops = statistics.median(x["iops"] for x in ps)
         cpu = [x["server_cpu_s_per_mio"] for x in ps if x.get("server_cpu_s_per_mio")]
         med[k] = (iops, statistics.median(cpu) if cpu else None, [round(x["iops"]) for x in ps])
-    rows = ["| client | backend | workload | QD | osnap IOPS | osnap-mmap IOPS | SPDK IOPS | "
-            "osnap/SPDK | osnap-mmap/SPDK | CPU s/M I/O osnap | osnap-mmap | SPDK | "
+    rows = ["| client | backend | workload | QD | osnap IOPS | %s IOPS | SPDK IOPS | "
+            "osnap/SPDK | %s/SPDK | CPU s/M I/O osnap | %s | SPDK | " % (ALT, ALT, ALT) +
             "CPU/IO osnap/SPDK |",
             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     keys = sorted({k[:4] for k in med}, key=lambda k: (k[0] != "osnap-perf", k[1] != "null", k[2], k[3]))
@@ -248,8 +251,8 @@ def table(points):
                 return ""
             return "%.2f" % (m[s][i] / sp[i])
         rows.append("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            k[0], k[1], k[2], k[3], iops("osnap"), iops("osnap-mmap"), iops("spdk"),
-            ratio("osnap", 0), ratio("osnap-mmap", 0), cpu("osnap"), cpu("osnap-mmap"), cpu("spdk"),
+            k[0], k[1], k[2], k[3], iops("osnap"), iops(ALT), iops("spdk"),
+            ratio("osnap", 0), ratio(ALT, 0), cpu("osnap"), cpu(ALT), cpu("spdk"),
             ratio("osnap", 1)))
     return "\n".join(rows)
 
@@ -296,7 +299,7 @@ def main():
             pause(servers[name], True)
             result["servers"][name] = " ".join(servers[name].cmd)
         time.sleep(2)
-        for name in ("osnap", "osnap-mmap"):
+        for name in ("osnap", ALT):
             c0 = cpu_seconds(servers[name].pid)
             time.sleep(1)
             result["servers"][name + "_idle_cpu_s_per_s"] = cpu_seconds(servers[name].pid) - c0

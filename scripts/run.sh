@@ -1,13 +1,66 @@
 #!/usr/bin/env bash
-# make run: start osnapd on the embedded default configuration and say how
-# to use it, with QEMU command lines that work as printed. Stops with Ctrl-C
-# (SIGINT), which osnapd handles cleanly.
+# make run: start osnapd on a configuration (default: config/default.conf)
+# and say how to use it, with QEMU command lines that work as printed.
+# Stops with Ctrl-C (SIGINT), which osnapd handles cleanly.
+#
+# Environment (make run passes its variables of the same names):
+#   SOCK     the RPC socket          (default DIR/osnap.sock)
+#   CONFIG   osnap-rpc lines to replay at start (default config/default.conf)
+#   EMU_DIR  the functions' sockets  (default DIR)
+# DIR is /var/run/osnap for root (and for whoever may write there), else
+# $XDG_RUNTIME_DIR/osnap; with neither, the script says what to give.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-sock=${1:-/var/run/osnap/osnap.sock}
-bin=$top/build
+bin=${OSNAP_RUN_BUILD:-$top/build}
 rpc=$bin/tools/osnap-rpc/osnap-rpc
-emu_dir=/var/run/osnap		# osnapd's default EMU_DIR (no -c FILE here)
+config=${CONFIG:-$top/config/default.conf}
+sock=${SOCK:-}
+emu_dir=${EMU_DIR:-}
+system_dir=/var/run/osnap
+rpc_log_args=()
+
+if [ ! -r "$config" ]; then
+  echo "make run: CONFIG=$config: no such readable file" >&2
+  exit 1
+fi
+if [ ! -x "$bin/src/app/osnapd" ]; then
+  echo "make run: $bin/src/app/osnapd is not built (make build)" >&2
+  exit 1
+fi
+
+# may this user make or use a directory for sockets there?
+usable() {
+  local d=$1
+  if [ -d "$d" ]; then [ -w "$d" ] && [ -x "$d" ]; else [ -w "$(dirname "$d")" ]; fi
+}
+
+if [ -z "$sock" ] || [ -z "$emu_dir" ]; then
+  if [ "$(id -u)" -eq 0 ] || usable "$system_dir"; then
+    base=$system_dir
+  elif [ -n "${XDG_RUNTIME_DIR:-}" ] && usable "$XDG_RUNTIME_DIR/osnap"; then
+    base=$XDG_RUNTIME_DIR/osnap
+    echo "make run: not root, so the sockets go to $base (root's are in $system_dir)"
+  else
+    cat >&2 <<TXT
+make run: $system_dir is not writable by $(id -un) and XDG_RUNTIME_DIR is not set.
+Either run it as root, or say where the sockets go, e.g.:
+  make run SOCK=\$HOME/osnap/osnap.sock EMU_DIR=\$HOME/osnap
+TXT
+    exit 1
+  fi
+  sock=${sock:-$base/osnap.sock}
+  emu_dir=${emu_dir:-$base}
+fi
+sock_dir=$(dirname "$sock")
+# osnapd makes EMU_DIR itself (0700 when missing) and refuses one others may
+# write; the socket's directory is the operator's, made here when missing
+[ -d "$sock_dir" ] || mkdir -p -m 0700 "$sock_dir"
+if [ "$(id -u)" -ne 0 ] && ! usable /var/log/snap-log; then
+  # SNAP's RPC history lives in /var/log/snap-log, root's: keep it beside the socket
+  rpc_log_args=(--rpc-log "$sock_dir/rpc-log.$(basename "$sock" .sock)")
+fi
+emu_conf=${sock%.sock}.emu.conf
+printf '# written by make run (scripts/run.sh)\nEMU_DIR=%s\n' "$emu_dir" > "$emu_conf"
 
 # The guest of the example lines: Debian's kernel and a busybox initramfs
 # whose /init loads the nvme and virtio drivers and gives a shell
@@ -19,8 +72,9 @@ if guest_env=$("$top/tests/guest/build_guest.sh" "${OSNAP_GUEST_CACHE:-/var/tmp/
 fi
 
 cat <<TXT
-osnap: starting osnapd on the default configuration (config/default.conf)
+osnap: starting osnapd on $config
   RPC socket:  $sock
+  Endpoints:   $emu_dir (one socket per function: emulation_function_list shows them)
   Talk to it:  $rpc -s $sock bdev_get_bdevs
                $rpc -s $sock rpc_get_methods
                $rpc -s $sock emulation_function_list
@@ -49,4 +103,4 @@ QEMU lines that boot a Linux guest on these disks. The sockets are in $emu_dir.
 TXT
 fi
 echo
-exec "$bin/src/app/osnapd" -r "$sock" --init-rpc "$top/config/default.conf" -m 0x1
+exec "$bin/src/app/osnapd" -c "$emu_conf" -r "$sock" --init-rpc "$config" -m 0x1 "${rpc_log_args[@]}"

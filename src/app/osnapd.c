@@ -32,9 +32,12 @@
 
 #define DEFAULT_RPC_DIR "/var/run/osnap"	/* only root writes there (checked) */
 #define DEFAULT_RPC_SOCKET DEFAULT_RPC_DIR "/osnap.sock"
+/* SNAP's RPC history file, one per instance: ".NAME" from the RPC socket's
+ * file name (osnap.sock -> /var/log/snap-log/rpc-log.osnap) */
 #define DEFAULT_RPC_LOG "/var/log/snap-log/rpc-log"
+#define DEFAULT_RPC_LOG_SIZE (16ull << 20)
 #define MAX_INIT_FILES 16
-#define SHUTDOWN_DRAIN_MS 30000
+#define SHUTDOWN_DRAIN_MS 10000	/* SIGTERM: in-flight I/O gets this long to finish */
 
 static struct {
 	uint64_t cpumask;
@@ -43,16 +46,19 @@ static struct {
 	int ninit;
 	const char *json_file;
 	bool wait_for_rpc;
-	const char *rpc_log;
+	const char *rpc_log;		/* NULL: the default for this instance */
+	uint64_t rpc_log_size;
 	const char *emu_config;
-} g_opts = { .cpumask = 0x1, .rpc_socket = DEFAULT_RPC_SOCKET, .rpc_log = DEFAULT_RPC_LOG };
+} g_opts = { .cpumask = 0x1, .rpc_socket = DEFAULT_RPC_SOCKET, .rpc_log_size = DEFAULT_RPC_LOG_SIZE };
 
 static int g_exit_code;
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: osnapd [options]\n"
+		"Usage: osnapd [-c FILE] [-m MASK] [-r SOCKET] [--init-rpc FILE]... [--json FILE]\n"
+		"              [--wait-for-rpc] [--log-level 0-5] [--rpc-log FILE]\n"
+		"              [--rpc-log-size BYTES] [-V] [-h]\n"
 		"osnap storage-device emulation service (NVMe and virtio-blk functions).\n\n"
 		"  -c, --config FILE       emulation config (firmware parameters and EMU_* keys;\n"
 		"                          default: one NVMe PF and one virtio-blk PF)\n"
@@ -64,15 +70,42 @@ static void usage(FILE *out)
 		"      --wait-for-rpc      serve only RPCs until framework_start_init\n"
 		"      --log-level LEVEL   0 critical, 1 error, 2 warning, 3 info (default),\n"
 		"                          4 debug, 5 trace\n"
-		"      --rpc-log FILE      RPC history when SNAP_RPC_LOG_ENABLE=1\n"
-		"                          (default " DEFAULT_RPC_LOG ")\n"
+		"      --rpc-log FILE      RPC history when SNAP_RPC_LOG_ENABLE=1 (default\n"
+		"                          " DEFAULT_RPC_LOG ".NAME, NAME: the RPC socket's\n"
+		"                          file name without .sock)\n"
+		"      --rpc-log-size BYTES  rotate the RPC history past this size, keeping\n"
+		"                          3 old files (default 16M; K, M, G suffixes)\n"
 		"  -V, --version           print the version\n"
 		"  -h, --help              this text\n");
 }
 
+/* "4096", "64K", "16M", "1G": 4 KiB .. 1 TiB */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	int shift = 0;
+	if (*end) {
+		const char *u = strchr("KMGT", *end & ~32);
+		if (!u || end[1])
+			return -1;
+		shift = 10 * (int)(u - "KMGT" + 1);
+	}
+	if (v > (1ull << 40) >> shift)
+		return -1;
+	v <<= shift;
+	if (v < 4096)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv)
 {
-	enum { O_INIT = 256, O_JSON, O_WAIT, O_LOG, O_RPCLOG };
+	enum { O_INIT = 256, O_JSON, O_WAIT, O_LOG, O_RPCLOG, O_RPCLOGSIZE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "cpumask", required_argument, NULL, 'm' },
@@ -82,6 +115,7 @@ static int parse_args(int argc, char **argv)
 		{ "wait-for-rpc", no_argument, NULL, O_WAIT },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "rpc-log", required_argument, NULL, O_RPCLOG },
+		{ "rpc-log-size", required_argument, NULL, O_RPCLOGSIZE },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -125,6 +159,13 @@ static int parse_args(int argc, char **argv)
 			break;
 		case O_RPCLOG:
 			g_opts.rpc_log = optarg;
+			break;
+		case O_RPCLOGSIZE:
+			if (parse_size(optarg, &g_opts.rpc_log_size)) {
+				fprintf(stderr, "osnapd: invalid --rpc-log-size '%s' (bytes, 4K..1T; K, M, G suffixes)\n",
+					optarg);
+				return -1;
+			}
 			break;
 		case 'V':
 			printf("osnapd " OSNAP_VERSION "\n");
@@ -190,6 +231,9 @@ static int rpc_listen(void)
 		if (unix_socket_dir(DEFAULT_RPC_DIR, err, sizeof(err))) {
 			log_err("RPC server: %s", err);
 			fprintf(stderr, "osnapd: %s\n", err);
+			if (geteuid() != 0)
+				fprintf(stderr, "osnapd: not root: give -r SOCKET in a directory of yours, and EMU_DIR=DIR "
+					"in a -c FILE (or use make run, which does)\n");
 			return -EACCES;
 		}
 	}
@@ -215,15 +259,55 @@ static bool any_bdev_open(void)
 	return false;
 }
 
-/* Stop accepting RPCs, let I/O already started finish, stop the reactors. */
+/* controllers whose shutdown suspend has not answered yet */
+static int g_draining;
+
+static void drained_one(void *arg, int rc, const char *msg)
+{
+	(void)arg;
+	if (rc)
+		log_warn("shutdown: %s", msg ? msg : strerror(-rc));
+	g_draining--;
+}
+
+/* Suspend every controller: nothing new is fetched from the guests' queues,
+ * and what was fetched completes to them while their connections are still
+ * up (the guest sees its started I/O finish). Waits until deadline at most. */
+static void drain_controllers(uint64_t deadline)
+{
+	uint64_t t0 = now_ns();
+	int n = 0;
+	uint32_t left_ms = (uint32_t)((deadline - t0) / 1000000u);
+	for (struct nvme_ctrl *c = nvme_ctrl_first(); c; c = nvme_ctrl_next(c), n++) {
+		g_draining++;
+		nvme_ctrl_suspend(c, left_ms ? left_ms : 1, false, drained_one, NULL);
+	}
+	for (struct vblk_ctrl *c = vblk_ctrl_first(); c; c = vblk_ctrl_next(c), n++) {
+		g_draining++;
+		vblk_ctrl_suspend(c, drained_one, NULL);
+	}
+	while (g_draining > 0 && now_ns() < deadline)
+		loop_run_once(10);
+	if (g_draining > 0)
+		log_warn("shutdown: %d of %d controllers still had I/O in flight after %d ms; closing anyway",
+			 g_draining, n, SHUTDOWN_DRAIN_MS);
+	else
+		log_info("shutdown: %d controllers suspended, their I/O in flight completed in %llu ms", n,
+			 (unsigned long long)((now_ns() - t0) / 1000000u));
+}
+
+/* Stop accepting RPCs, let I/O already started finish (bounded), then close
+ * the connections and stop the reactors. */
 static void app_shutdown(void)
 {
+	uint64_t deadline = now_ns() + (uint64_t)SHUTDOWN_DRAIN_MS * 1000000u;
 	rpc_server_stop();
-	/* no new I/O: clients go, controllers finish what they fetched */
+	/* no new I/O; what the controllers fetched completes to the clients */
+	drain_controllers(deadline);
+	/* then the clients go */
 	emu_stop_clients();
 	nvme_shutdown_all();
 	vblk_shutdown_all();
-	uint64_t deadline = now_ns() + (uint64_t)SHUTDOWN_DRAIN_MS * 1000000u;
 	while (any_bdev_open() && now_ns() < deadline)
 		loop_run_once(10);
 	if (any_bdev_open())
@@ -258,14 +342,25 @@ static void open_rpc_log(void)
 {
 	if (!param_int(P_SNAP_RPC_LOG_ENABLE))
 		return;
+	static char def[256];	/* kept: g_opts.rpc_log points at it */
 	char dir[256];
+	if (!g_opts.rpc_log) {
+		const char *base = strrchr(g_opts.rpc_socket, '/');
+		base = base ? base + 1 : g_opts.rpc_socket;
+		size_t n = strlen(base);
+		if (n > 5 && !strcmp(base + n - 5, ".sock"))
+			n -= 5;
+		snprintf(def, sizeof(def), "%s.%.*s", DEFAULT_RPC_LOG, (int)n, base);
+		g_opts.rpc_log = def;
+	}
 	snprintf(dir, sizeof(dir), "%s", g_opts.rpc_log);
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
 		mkdir(dir, 0755);	/* one level, as /var/log/snap-log */
 	}
-	rpc_log_open(g_opts.rpc_log);
+	rpc_log_open(g_opts.rpc_log, g_opts.rpc_log_size);
+	log_info("RPC history in %s", g_opts.rpc_log);
 }
 
 int main(int argc, char **argv)
@@ -338,6 +433,7 @@ int main(int argc, char **argv)
 			framework_run_pending_init(false);
 	}
 	framework_run_pending_init(true);
+	framework_cancel_waiters();
 out:
 	app_shutdown();
 	loop_del_fd(sig_lf);	/* freed by loop_fini */

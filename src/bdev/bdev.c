@@ -116,7 +116,7 @@ struct bdev *bdev_next(struct bdev *b)
 
 int bdev_claim(struct bdev *bdev, const char *by)
 {
-	if (bdev->claimed_by)
+	if (bdev->claimed_by || bdev->users)
 		return -EBUSY;
 	bdev->claimed_by = strdup(by);
 	return bdev->claimed_by ? 0 : -ENOMEM;
@@ -147,6 +147,7 @@ static void bdev_free(struct bdev *b)
 		free(b->channels[i]);
 	pthread_mutex_destroy(&b->lock_mtx);
 	free(b->claimed_by);
+	bdev_share_free_all(b);
 	free(b);
 }
 
@@ -160,8 +161,11 @@ int bdev_unregister(const char *name, const char *expect_module, char *err, size
 		snprintf(err, errlen, "no %s bdev named %s", expect_module ? expect_module : "", name);
 		return -ENODEV;
 	}
-	if (b->claimed_by) {
-		snprintf(err, errlen, "bdev %s is claimed by %s; remove that first", name, b->claimed_by);
+	char buf[160];
+	const char *who = bdev_consumer(b, buf, sizeof(buf));
+	if (who) {
+		snprintf(err, errlen, "bdev %s is %s by %s; remove that first", name,
+			 b->claimed_by ? "claimed" : "used", who);
 		return -EBUSY;
 	}
 	if (b->open_count) {
@@ -643,16 +647,24 @@ void bdev_get_stat(struct bdev *bdev, struct bdev_io_stat *out)
 
 /* --- JSON --- */
 
+/* SPDK's bdev_get_bdevs entry (lib/bdev/bdev_rpc.c rpc_dump_bdev_info):
+ * the same keys in the same order; no metadata, QoS, zones or memory
+ * domains in osnap, so their fields read as SPDK prints them when unset.
+ * "claimed_by" is osnap's own (who holds the claim). */
 json_t *bdev_info_json(struct bdev *b)
 {
 	char uuid[37];
 	uuid_format16(b->uuid, uuid);
 	json_t *io = json_object();
+	/* every SPDK I/O type, in SPDK's order; osnap's types where it has them */
 	static const struct { const char *key; int type; } map[] = {
 		{ "read", BDEV_IO_READ }, { "write", BDEV_IO_WRITE }, { "unmap", BDEV_IO_UNMAP },
-		{ "write_zeroes", BDEV_IO_WRITE_ZEROES }, { "flush", BDEV_IO_FLUSH },
-		{ "reset", -1 }, { "compare", BDEV_IO_COMPARE }, { "compare_and_write", -2 },
-		{ "abort", -1 }, { "nvme_admin", -1 }, { "nvme_io", -1 },
+		{ "flush", BDEV_IO_FLUSH }, { "reset", -1 }, { "nvme_admin", -1 }, { "nvme_io", -1 },
+		{ "nvme_io_md", -1 }, { "write_zeroes", BDEV_IO_WRITE_ZEROES }, { "zcopy", -1 },
+		{ "get_zone_info", -1 }, { "zone_management", -1 }, { "zone_append", -1 },
+		{ "compare", BDEV_IO_COMPARE }, { "compare_and_write", -2 }, { "abort", -1 },
+		{ "seek_hole", -1 }, { "seek_data", -1 }, { "copy", -1 }, { "nvme_iov_md", -1 },
+		{ "nvme_nssr", -1 }, { "write_uncorrectable", -1 },
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		bool v;
@@ -664,14 +676,23 @@ json_t *bdev_info_json(struct bdev *b)
 			v = false;
 		json_object_set_new(io, map[i].key, json_boolean(v));
 	}
-	json_t *o = json_pack("{s:s, s:[], s:s, s:I, s:I, s:s, s:b, s:b, s:o}",
+	json_t *o = json_pack("{s:s, s:[], s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:s}",
 			      "name", b->name, "aliases", "product_name", b->ops->product_name,
 			      "block_size", (json_int_t)b->block_size,
-			      "num_blocks", (json_int_t)b->num_blocks, "uuid", uuid,
-			      "claimed", b->claimed_by != NULL, "zoned", false,
-			      "supported_io_types", io);
-	if (b->claimed_by)
+			      "num_blocks", (json_int_t)b->num_blocks,
+			      "preferred_write_alignment", 0, "preferred_write_granularity", 0,
+			      "optimal_write_size", 0, "preferred_unmap_alignment", 0,
+			      "preferred_unmap_granularity", 0, "uuid", uuid);
+	json_object_set_new(o, "assigned_rate_limits",
+			    json_pack("{s:i, s:i, s:i, s:i}", "rw_ios_per_sec", 0, "rw_mbytes_per_sec", 0,
+				      "r_mbytes_per_sec", 0, "w_mbytes_per_sec", 0));
+	json_object_set_new(o, "claimed", json_boolean(b->claimed_by != NULL));
+	if (b->claimed_by) {
+		json_object_set_new(o, "claim_type", json_string("exclusive_write"));
 		json_object_set_new(o, "claimed_by", json_string(b->claimed_by));
+	}
+	json_object_set_new(o, "zoned", json_false());
+	json_object_set_new(o, "supported_io_types", io);
 	json_t *ds = b->ops->driver_specific ? b->ops->driver_specific(b) : NULL;
 	json_object_set_new(o, "driver_specific", ds ? ds : json_object());
 	return o;

@@ -45,6 +45,7 @@ struct bdev;
 struct bdev_io;
 struct bdev_channel;
 struct bdev_lba_lock;
+struct bdev_user;
 struct osnap_thread;
 
 typedef void (*bdev_io_cb)(struct bdev_io *io, void *cb_arg);
@@ -120,6 +121,7 @@ struct bdev {
 
 	/* Owned by the layer. */
 	char *claimed_by;		/* NULL or a description of the consumer */
+	struct bdev_user *users;	/* consumers sharing it (bdev_share) */
 	int open_count;
 	struct bdev_io_stat retired_stat;	/* stats of destroyed channels */
 	struct bdev_channel *channels[64];	/* per reactor, OSNAP_MAX_REACTORS */
@@ -163,10 +165,28 @@ struct bdev *bdev_get_by_name(const char *name);
 struct bdev *bdev_first(void);
 struct bdev *bdev_next(struct bdev *b);
 
-/* Claim for exclusive use by a consumer (description shown in errors, e.g.
- * "namespace 1 of nqn.x"). -EBUSY if already claimed. Main thread. */
+/* Consumers, SPDK's model: a consumer either shares a bdev with others
+ * (bdev_share: SPDK's open without a claim; virtio-blk controllers, so one
+ * bdev may back many VFs) or claims it for itself (bdev_claim: SPDK's
+ * exclusive-write claim; NVMe namespaces). A claimed bdev cannot be shared
+ * and a shared one cannot be claimed; either way it cannot be deleted.
+ * Descriptions name the consumer in errors ("namespace 1 of nqn.x").
+ * Main thread. */
+
+/* Claim for exclusive use. -EBUSY if claimed or shared already. */
 int bdev_claim(struct bdev *bdev, const char *by);
 void bdev_release(struct bdev *bdev);
+/* Share with other sharers; owner identifies this consumer (for unshare).
+ * -EBUSY if claimed, -ENOMEM. */
+int bdev_share(struct bdev *bdev, const void *owner, const char *by);
+void bdev_unshare(struct bdev *bdev, const void *owner);
+/* Number of sharers. */
+int bdev_share_count(const struct bdev *bdev);
+/* A consumer's description for errors: the claimer, else "X" for one
+ * sharer or "X and N more" (in buf); NULL when nobody uses the bdev. */
+const char *bdev_consumer(const struct bdev *bdev, char *buf, size_t len);
+/* The layer's: forget every sharer (a bdev being freed). */
+void bdev_share_free_all(struct bdev *bdev);
 
 /* Open/close: an open bdev cannot be deleted. Main thread. */
 void bdev_open(struct bdev *bdev);

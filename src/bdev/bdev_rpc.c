@@ -100,6 +100,19 @@ static json_t *iostat_json(struct bdev *b)
 			 "num_io_errors", (json_int_t)s.num_errors);
 }
 
+/* SPDK's bdev_wait_for_examine: osnap's bdevs have no examine step (no
+ * partition or logical-volume modules claim them on arrival), so every bdev
+ * is examined as soon as it exists. */
+static void rpc_bdev_wait_for_examine(struct rpc_request *req, json_t *params)
+{
+	char err[256];
+	if (rpc_decode(params, NULL, 0, NULL, err, sizeof(err))) {
+		rpc_send_invalid_params(req, "%s", err);
+		return;
+	}
+	rpc_send_bool(req, true);
+}
+
 static void rpc_bdev_get_iostat(struct rpc_request *req, json_t *params)
 {
 	struct get_bdevs_params p = { 0 };
@@ -377,6 +390,7 @@ static void rpc_bdev_dbg_io(struct rpc_request *req, json_t *params)
 static const struct rpc_method bdev_methods[] = {
 	{ "bdev_get_bdevs", rpc_bdev_get_bdevs, RPC_RUNTIME },
 	{ "bdev_get_iostat", rpc_bdev_get_iostat, RPC_RUNTIME },
+	{ "bdev_wait_for_examine", rpc_bdev_wait_for_examine, RPC_RUNTIME },
 	{ "bdev_dbg_io", rpc_bdev_dbg_io, RPC_RUNTIME },
 };
 

@@ -8,6 +8,7 @@
 #define OSNAP_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <jansson.h>
 
@@ -30,6 +31,15 @@ int cli_split_line(const char *line, int *argc, char ***argv);
 void cli_free_argv(int argc, char **argv);
 
 bool cli_method_known(const char *method);
+/* What osnapd still lacks to serve a method the CLI knows (shown by -h and
+ * answered by osnapd with -95), or NULL when it is served. */
+const char *cli_method_missing(const char *method);
+/* The known method closest to a mistyped name, or NULL when none is close. */
+const char *cli_method_suggest(const char *name);
+/* Edit distance (insert, delete, substitute, swap two neighbours). */
+size_t cli_edit_distance(const char *a, const char *b);
+/* Whether name is close enough to typed to be suggested; *dist: the distance. */
+bool cli_name_close(const char *typed, const char *name, size_t *dist);
 /* One line per method: "name  summary". */
 void cli_list_methods(FILE *out);
 

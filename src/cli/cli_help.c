@@ -127,6 +127,8 @@ void cli_print_method_help(const struct cli_method *m, FILE *out)
 		}
 	}
 	fprintf(out, "\n\n%s\n", m->summary);
+	if (m->missing)
+		fprintf(out, "\nNot served by osnapd yet (it answers -95): needs %s.\n", m->missing);
 
 	for (size_t i = 0; i < m->nopts; i++) {
 		const struct cli_opt *o = &m->opts[i];
@@ -166,6 +168,8 @@ void cli_list_methods(FILE *out)
 		if (strlen(cli_method_table[i].name) > w)
 			w = strlen(cli_method_table[i].name);
 	for (size_t i = 0; i < cli_method_count; i++)
-		fprintf(out, "  %-*s  %s\n", (int)w, cli_method_table[i].name,
-			cli_method_table[i].summary);
+		fprintf(out, "  %-*s  %s%s%s%s\n", (int)w, cli_method_table[i].name,
+			cli_method_table[i].missing ? "[not served yet: needs " : "",
+			cli_method_table[i].missing ? cli_method_table[i].missing : "",
+			cli_method_table[i].missing ? "] " : "", cli_method_table[i].summary);
 }

@@ -106,9 +106,11 @@ static const struct cli_opt vblk_create[] = {
 	O(NULL, "--bdev", "bdev", S, "Block device to use as backend ('none': no media)"),
 	O(NULL, "--dbg_bdev_type", "dbg_bdev_type", S, "Debug bdev type (e.g. null)"),
 	O(NULL, "--vblk_id", "vblk_id", S, "Serial number (virtio-blk ID string)"),
-	O(NULL, "--admin_q", "admin_q", B, "Admin virtqueue (live migration, vDPA)"),
-	O(NULL, "--dynamic_msix", "dynamic_msix", B, "Dynamic MSI-X for the VFs of this PF"),
-	O(NULL, "--num_msix", "num_msix", I, "Number of MSI-X vectors (VFs with dynamic MSI-X)"),
+	O(NULL, "--dbg_admin_q", "dbg_admin_q", B, "Admin virtqueue (live migration, vDPA): not supported"),
+	O(NULL, "--admin_q", "admin_q", B, "Same as --dbg_admin_q (osnap's earlier spelling)"),
+	O(NULL, "--dynamic_msix", "dynamic_msix", B, "Dynamic MSI-X for the VFs of this PF: not implemented yet"),
+	O(NULL, "--vf_num_msix", "vf_num_msix", I, "MSI-X vectors of this VF (dynamic MSI-X: only the function's own count)"),
+	O(NULL, "--num_msix", "num_msix", I, "Same as --vf_num_msix (osnap's earlier spelling)"),
 	O(NULL, "--force_in_order", "force_in_order", B, "Crash recovery support (in-order completion)"),
 	O(NULL, "--indirect_desc", "indirect_desc", B, "Indirect descriptors"),
 	O(NULL, "--read_only", "read_only", B, "Read-only device"),
@@ -126,7 +128,7 @@ static const struct cli_opt vblk_suspend[] = {
 	CTRL_REQ,
 	O(NULL, "--events_only", "events_only", T, "Suspend event handling only"),
 	O("-t", "--timeout_ms", "timeout_ms", I, "Suspend timeout in milliseconds"),
-	O("-lu", "--live_update_notifier", "live_update_notifier", T, "Send a live update notification"),
+	O("-lu", "--live_update_notifier", "live_update_notifier", T, "Send a live update notification: not supported"),
 };
 
 static const struct cli_opt ctrl_only[] = {
@@ -204,8 +206,9 @@ static const struct cli_opt nvme_create[] = {
 	O(NULL, "--dsm", "dsm", B, "Dataset Management support"),
 	O(NULL, "--suspended", "suspended", B, "Create suspended (resume with nvme_controller_resume)"),
 	O(NULL, "--snapshot", "snapshot", S, "Create from a snapshot file"),
-	O(NULL, "--dynamic_msix", "dynamic_msix", B, "Dynamic MSI-X management (PFs)"),
-	O(NULL, "--num_msix", "num_msix", I, "Number of MSI-X vectors (VFs)"),
+	O(NULL, "--dynamic_msix", "dynamic_msix", B, "Dynamic MSI-X management (PFs): not implemented yet"),
+	O(NULL, "--vf_num_msix", "vf_num_msix", I, "MSI-X vectors of this VF (dynamic MSI-X: only the function's own count)"),
+	O(NULL, "--num_msix", "num_msix", I, "Same as --vf_num_msix (osnap's earlier spelling)"),
 	O(NULL, "--admin_only", "admin_only", B, "Admin queue only, no I/O queues"),
 	O(NULL, "--quirks", "quirks", I, "Bitmask of driver quirks"),
 	O(NULL, "--live_update_listener", "live_update_listener", B, "Passive side of a live update"),
@@ -213,7 +216,7 @@ static const struct cli_opt nvme_create[] = {
 
 static const struct cli_opt nvme_destroy[] = {
 	CTRL_REQ,
-	O(NULL, "--release_msix", "release_msix", B, "Release MSI-X back to the free pool (VFs)"),
+	O(NULL, "--release_msix", "release_msix", B, "Release MSI-X back to the free pool (VFs; dynamic MSI-X: not implemented yet)"),
 	O("-f", "--force", "force", B, "Destroy even if a driver is up"),
 };
 
@@ -221,7 +224,20 @@ static const struct cli_opt nvme_suspend[] = {
 	CTRL_REQ,
 	O("-t", "--timeout_ms", "timeout_ms", I, "Time to let in-flight I/O finish, in ms"),
 	O(NULL, "--admin_only", "admin_only", B, "Suspend the admin queue only"),
-	O(NULL, "--live_update_notifier", "live_update_notifier", B, "Send a live update notification"),
+	O("-lu", "--live_update_notifier", "live_update_notifier", B, "Send a live update notification: not supported"),
+};
+
+static const struct cli_opt nvme_resume[] = {
+	CTRL_REQ,
+	O(NULL, "--live_update", "live_update", B, "Live update resume: not supported"),
+};
+
+/* SNAP's client also takes the controller as a positional word
+ * ("nvme_controller_vfs_msix_reclaim <CtrlName>") */
+static const struct cli_opt ctrl_pos[] = {
+	CTRL_OPT,
+	{ .lname = "ctrl", .key = "ctrl_id", .type = CLI_STRING, .flags = CLI_POS,
+	  .help = "Controller name (instead of -c)" },
 };
 
 static const struct cli_opt nvme_snapshot[] = {
@@ -244,6 +260,14 @@ static const struct cli_opt nvme_ns_attach[] = {
 static const struct cli_opt get_methods[] = {
 	O("-c", "--current", "current", T, "Only methods callable in the current state"),
 	O("-i", "--include-aliases", "include_aliases", T, "Include aliases"),
+};
+
+static const struct cli_opt spdk_level[] = {
+	P("level", S, "Log level: DISABLED, ERROR, WARNING, NOTICE, INFO or DEBUG"),
+};
+
+static const struct cli_opt get_config[] = {
+	P("name", S, "Name of the subsystem (framework_get_subsystems lists them)"),
 };
 
 static const struct cli_opt save_config[] = {
@@ -445,6 +469,10 @@ static const struct cli_opt dbg_io[] = {
 };
 
 #define M(n, s, o) { .name = n, .summary = s, .opts = o }
+/* a method osnapd does not serve yet: it answers -95 naming what is missing */
+#define MN(n, s, o, miss) { .name = n, .summary = s, .opts = o, .missing = miss }
+#define HOTPLUG "PCIe hot-plug functions"
+#define NVMF "the NVMe-oF initiator (bdev nvme module)"
 #define MX(n, s, o, x) { .name = n, .summary = s, .opts = o, .xform = x }
 
 const struct cli_method cli_method_table[] = {
@@ -453,14 +481,14 @@ const struct cli_method cli_method_table[] = {
 	M("snap_global_param_list", "List the global parameters (SNAP_* environment)", NOARGS),
 	M("emulation_function_list", "List the emulated PCIe functions", OPTS(function_list)),
 	M("emulation_resource_list", "Show the free MSI-X and queue resources", NOARGS),
-	M("emulation_device_detach_prepare", "Prepare a hot-plugged function for detach", OPTS(detach_prepare)),
-	M("emulation_device_detach", "Detach a hot-plugged function", OPTS(device_detach)),
-	M("virtio_blk_emulation_device_attach", "Hot-plug a virtio-blk PF (legacy API)", OPTS(vblk_device_attach)),
-	M("nvme_emulation_device_attach", "Hot-plug an NVMe PF (legacy API)", OPTS(nvme_device_attach)),
-	M("virtio_blk_function_create", "Create a hot-pluggable virtio-blk PF (not yet visible)", OPTS(function_create)),
-	M("virtio_blk_function_destroy", "Destroy a hot-pluggable virtio-blk PF", OPTS(function_destroy)),
-	M("nvme_function_create", "Create a hot-pluggable NVMe PF (not yet visible)", OPTS(function_create)),
-	M("nvme_function_destroy", "Destroy a hot-pluggable NVMe PF", OPTS(function_destroy)),
+	MN("emulation_device_detach_prepare", "Prepare a hot-plugged function for detach", OPTS(detach_prepare), HOTPLUG),
+	MN("emulation_device_detach", "Detach a hot-plugged function", OPTS(device_detach), HOTPLUG),
+	MN("virtio_blk_emulation_device_attach", "Hot-plug a virtio-blk PF (legacy API)", OPTS(vblk_device_attach), HOTPLUG),
+	MN("nvme_emulation_device_attach", "Hot-plug an NVMe PF (legacy API)", OPTS(nvme_device_attach), HOTPLUG),
+	MN("virtio_blk_function_create", "Create a hot-pluggable virtio-blk PF (not yet visible)", OPTS(function_create), HOTPLUG),
+	MN("virtio_blk_function_destroy", "Destroy a hot-pluggable virtio-blk PF", OPTS(function_destroy), HOTPLUG),
+	MN("nvme_function_create", "Create a hot-pluggable NVMe PF (not yet visible)", OPTS(function_create), HOTPLUG),
+	MN("nvme_function_destroy", "Destroy a hot-pluggable NVMe PF", OPTS(function_destroy), HOTPLUG),
 	/* SNAP: virtio-blk */
 	M("virtio_blk_controller_create", "Create a virtio-blk controller on a function", OPTS(vblk_create)),
 	M("virtio_blk_controller_destroy", "Destroy a virtio-blk controller", OPTS(vblk_destroy)),
@@ -470,11 +498,11 @@ const struct cli_method cli_method_table[] = {
 	M("virtio_blk_controller_bdev_detach", "Detach the bdev of a virtio-blk controller", OPTS(ctrl_only)),
 	M("virtio_blk_controller_list", "List virtio-blk controllers", OPTS(ctrl_filter)),
 	M("virtio_blk_controller_modify", "Change queues or MSI-X of an idle virtio-blk controller", OPTS(ctrl_modify)),
-	M("virtio_blk_controller_hotplug", "Expose a hot-pluggable virtio-blk function to the host", OPTS(ctrl_hotplug)),
-	M("virtio_blk_controller_hotunplug", "Hide a hot-plugged virtio-blk function from the host", OPTS(ctrl_hotplug)),
+	MN("virtio_blk_controller_hotplug", "Expose a hot-pluggable virtio-blk function to the host", OPTS(ctrl_hotplug), HOTPLUG),
+	MN("virtio_blk_controller_hotunplug", "Hide a hot-plugged virtio-blk function from the host", OPTS(ctrl_hotplug), HOTPLUG),
 	M("virtio_blk_controller_dbg_io_stats_get", "Per-queue I/O counters of a virtio-blk controller", OPTS(ctrl_only)),
 	M("virtio_blk_controller_dbg_debug_stats_get", "Per-queue state of a virtio-blk controller", OPTS(ctrl_only)),
-	M("virtio_blk_controller_vfs_msix_reclaim", "Give unused VF MSI-X back to the PF pool", OPTS(ctrl_only)),
+	M("virtio_blk_controller_vfs_msix_reclaim", "Give unused VF MSI-X back to the PF pool", OPTS(ctrl_pos)),
 	/* SNAP: NVMe */
 	M("nvme_subsystem_create", "Create an NVMe subsystem", OPTS(subsys_create)),
 	M("nvme_subsystem_destroy", "Destroy an NVMe subsystem", OPTS(subsys_destroy)),
@@ -485,30 +513,40 @@ const struct cli_method cli_method_table[] = {
 	M("nvme_controller_create", "Create an NVMe controller on a function", OPTS(nvme_create)),
 	M("nvme_controller_destroy", "Destroy an NVMe controller", OPTS(nvme_destroy)),
 	M("nvme_controller_suspend", "Suspend an NVMe controller", OPTS(nvme_suspend)),
-	M("nvme_controller_resume", "Resume (or start) an NVMe controller", OPTS(ctrl_only)),
+	M("nvme_controller_resume", "Resume (or start) an NVMe controller", OPTS(nvme_resume)),
 	M("nvme_controller_attach_ns", "Attach a namespace to an NVMe controller", OPTS(nvme_ns_attach)),
 	M("nvme_controller_detach_ns", "Detach a namespace from an NVMe controller", OPTS(nvme_ns_attach)),
 	M("nvme_controller_list", "List NVMe controllers", OPTS(nvme_list)),
 	M("nvme_controller_modify", "Change queues or MSI-X of an idle NVMe controller", OPTS(ctrl_modify)),
-	M("nvme_controller_hotplug", "Expose a hot-pluggable NVMe function to the host", OPTS(ctrl_hotplug)),
-	M("nvme_controller_hotunplug", "Hide a hot-plugged NVMe function from the host", OPTS(ctrl_hotplug)),
+	MN("nvme_controller_hotplug", "Expose a hot-pluggable NVMe function to the host", OPTS(ctrl_hotplug), HOTPLUG),
+	MN("nvme_controller_hotunplug", "Hide a hot-plugged NVMe function from the host", OPTS(ctrl_hotplug), HOTPLUG),
 	M("nvme_controller_dbg_io_stats_get", "Per-queue I/O counters of an NVMe controller", OPTS(ctrl_only)),
 	M("nvme_controller_dbg_debug_stats_get", "Registers and SQ/CQ state of an NVMe controller", OPTS(ctrl_only)),
 	M("nvme_controller_snapshot_get", "Write the state of a suspended NVMe controller to a file", OPTS(nvme_snapshot)),
-	M("nvme_controller_vfs_msix_reclaim", "Give unused VF MSI-X back to the PF pool", OPTS(ctrl_only)),
+	M("nvme_controller_vfs_msix_reclaim", "Give unused VF MSI-X back to the PF pool", OPTS(ctrl_pos)),
 	/* SPDK: framework */
 	M("rpc_get_methods", "List the supported RPC methods", OPTS(get_methods)),
 	M("spdk_get_version", "Show the version (SPDK-compatible form)", NOARGS),
 	M("osnap_get_version", "Show the osnap version", NOARGS),
 	M("framework_start_init", "Finish start-up when started with --wait-for-rpc", NOARGS),
+	M("framework_wait_init", "Wait until the framework is initialized", NOARGS),
+	M("framework_get_subsystems", "List the subsystems and their dependencies", NOARGS),
+	M("framework_get_config", "Print one subsystem's configuration", OPTS(get_config)),
+	M("framework_get_reactors", "List the reactors and their threads", NOARGS),
+	M("thread_get_stats", "Busy and idle time and pollers of each thread", NOARGS),
+	M("log_set_level", "Set the log level (SPDK's names)", OPTS(spdk_level)),
+	M("log_get_level", "Show the log level (SPDK's names)", NOARGS),
+	M("log_set_print_level", "Set the print level (SPDK's names; osnap has one log)", OPTS(spdk_level)),
+	M("log_get_print_level", "Show the print level (SPDK's names)", NOARGS),
 	M("save_config", "Print the configuration as RPC calls", OPTS(save_config)),
 	M("sock_set_default_impl", "Set the default socket implementation", OPTS(sock_default_impl)),
 	/* SPDK: bdevs */
 	M("bdev_get_bdevs", "List block devices, or one", OPTS(get_bdevs)),
 	M("bdev_get_iostat", "I/O statistics of block devices, or of one", OPTS(get_iostat)),
+	M("bdev_wait_for_examine", "Wait until every bdev was examined (at once in osnap)", NOARGS),
 	MX("bdev_malloc_create", "Create a RAM block device", OPTS(malloc_create), cli_xform_malloc_create),
 	M("bdev_malloc_delete", "Delete a RAM block device", OPTS(name_only)),
-	MX("bdev_null_create", "Create a null block device (discards writes, reads zeroes)",
+	MX("bdev_null_create", "Create a null block device (discards writes; reads leave the buffer untouched)",
 	   OPTS(null_create), cli_xform_null_create),
 	M("bdev_null_delete", "Delete a null block device", OPTS(name_only)),
 	M("bdev_uring_create", "Create a block device on a file or device through io_uring", OPTS(uring_create)),
@@ -521,10 +559,10 @@ const struct cli_method cli_method_table[] = {
 	M("bdev_rbd_create", "Create a block device on a Ceph RBD image", OPTS(rbd_create)),
 	M("bdev_rbd_delete", "Delete a Ceph RBD block device", OPTS(name_only)),
 	M("bdev_rbd_resize", "Grow a Ceph RBD block device (MiB)", OPTS(rbd_resize)),
-	M("bdev_nvme_attach_controller", "Connect to an NVMe(-oF) controller and create its bdevs", OPTS(nvme_attach)),
-	M("bdev_nvme_detach_controller", "Disconnect an NVMe controller and delete its bdevs", OPTS(nvme_detach)),
-	M("bdev_nvme_set_options", "Set options of NVMe block devices (start-up)", OPTS(nvme_set_options)),
-	M("construct_ext_passthru_bdev", "Create a pass-through bdev on an existing bdev (plugin)", OPTS(ext_passthru)),
+	MN("bdev_nvme_attach_controller", "Connect to an NVMe(-oF) controller and create its bdevs", OPTS(nvme_attach), NVMF),
+	MN("bdev_nvme_detach_controller", "Disconnect an NVMe controller and delete its bdevs", OPTS(nvme_detach), NVMF),
+	MN("bdev_nvme_set_options", "Set options of NVMe block devices (start-up)", OPTS(nvme_set_options), NVMF),
+	MN("construct_ext_passthru_bdev", "Create a pass-through bdev on an existing bdev (plugin)", OPTS(ext_passthru), "bdev plugins"),
 	/* osnap debug */
 	M("bdev_dbg_io", "Submit one I/O to a block device (debug)", OPTS(dbg_io)),
 };

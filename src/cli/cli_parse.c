@@ -600,7 +600,12 @@ int cli_parse_command(int argc, char **argv, const char **method, json_t **param
 	}
 	st.m = cli_method_find(argv[0]);
 	if (!st.m) {
-		snprintf(err, errlen, "error: unknown method '%s'", argv[0]);
+		const char *close = cli_method_suggest(argv[0]);
+
+		if (close)
+			snprintf(err, errlen, "error: unknown method '%s'; did you mean '%s'?", argv[0], close);
+		else
+			snprintf(err, errlen, "error: unknown method '%s'", argv[0]);
 		return -ENOENT;
 	}
 	if (st.m->nopts > MAX_OPTS) {

@@ -50,6 +50,7 @@ struct cli_method {
 	const struct cli_opt *opts;
 	size_t nopts;
 	cli_xform_fn xform;
+	const char *missing;	/* not served yet: what osnapd lacks (NULL: served) */
 };
 
 /* The method table (cli_methods.c). */

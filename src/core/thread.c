@@ -623,6 +623,15 @@ int reactor_self_index(void)
 	return t_self ? t_self->index : -1;
 }
 
+int thread_poller_count(void)
+{
+	int n = 0;
+	if (t_self)
+		for (struct poller *p = t_self->pollers; p; p = p->next)
+			n += !p->dead;
+	return n;
+}
+
 int reactor_core(int idx)
 {
 	return (idx >= 0 && idx < g_nreactors) ? g_reactors[idx]->core : -1;

@@ -51,6 +51,8 @@ struct osnap_thread *reactor_get(int idx);
 /* Index of the calling reactor, or -1 when not called on a reactor. */
 int reactor_self_index(void);
 int reactor_core(int idx);
+/* Pollers registered on the calling thread (not yet unregistered). */
+int thread_poller_count(void);
 
 /* Idle stretch before a reactor goes to sleep, in microseconds. */
 void reactors_set_idle_us(uint32_t us);

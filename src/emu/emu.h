@@ -92,6 +92,11 @@ struct emu_function *emu_fn_vf(struct emu_function *pf, int vf_index);
 /* Identity. */
 enum emu_type emu_fn_type(const struct emu_function *fn);
 const char *emu_fn_vuid(const struct emu_function *fn);
+/* A serial number of at most EMU_SERIAL_MAX characters, different for every
+ * function (virtio-blk GET_ID when none is given): a PF's VUID cut to 20
+ * characters, a VF's "{EMU_SERIAL}{N|B}{pf_index}VF{n}" (n as in its VUID). */
+#define EMU_SERIAL_MAX 20
+void emu_fn_serial(const struct emu_function *fn, char *buf, size_t len);
 const char *emu_fn_bdf(const struct emu_function *fn);
 uint32_t emu_fn_vhca_id(const struct emu_function *fn);
 int emu_fn_pf_index(const struct emu_function *fn);

@@ -73,6 +73,23 @@ static void make_identity(struct emu_function *fn)
 	snprintf(fn->sock_path, sizeof(fn->sock_path), "%s/%s.sock", g_cfg.dir, fn->vuid);
 }
 
+void emu_fn_serial(const struct emu_function *fn, char *buf, size_t len)
+{
+	char s[64];
+	if (fn->vf_index < 0) {
+		/* a PF: its VUID (the PF index is within the first 20 characters) */
+		snprintf(s, sizeof(s), "%s", fn->vuid);
+	} else {
+		/* a VF's VUID is its PF's plus "VFn", past 20 characters: keep the
+		 * machine's serial and say which VF of which PF of which type */
+		snprintf(s, sizeof(s), "%s%c%dVF%d", g_cfg.serial, fn->type == EMU_TYPE_NVME ? 'N' : 'B',
+			 fn->pf_index, fn->vf_index + 1);
+		if (strlen(s) > EMU_SERIAL_MAX)
+			snprintf(s, sizeof(s), "%sH%X", g_cfg.serial, fn->vhca_id);	/* vhca_id is unique */
+	}
+	snprintf(buf, len, "%.*s", EMU_SERIAL_MAX, s);
+}
+
 /* Requester ids: static PFs are functions of device 0 on bus 0x01 (at most
  * 2 NVMe + 4 virtio-blk = 6), each PF's VFs get 8 buses of their own from
  * bus 0x10 + 8 * ordinal, hot-plugged PFs sit behind switch ports on buses

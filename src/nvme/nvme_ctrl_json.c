@@ -38,6 +38,9 @@ json_t *nvme_ctrl_json(struct nvme_ctrl *c)
 		"num_msix", emu_fn_num_msix(c->fn), "plugged", true, "state", state_name(c),
 		"admin_only", c->admin_only);
 	json_object_set_new(o, "pf_index", json_integer(emu_fn_pf_index(c->fn)));
+	/* SNAP's free pool of a PF's dynamic MSI-X (seed: 'num_free_msix'):
+	 * without dynamic MSI-X there is no pool */
+	json_object_set_new(o, "num_free_msix", json_integer(0));
 	if (emu_fn_is_vf(c->fn))
 		json_object_set_new(o, "vf_index", json_integer(emu_fn_vf_index(c->fn)));
 	json_object_set_new(o, "namespaces", nss);

@@ -161,7 +161,9 @@ int nvme_namespace_create(const struct nvme_ns_params *p, char *err, size_t errl
 	char by[300];
 	snprintf(by, sizeof(by), "namespace %u of %s", p->nsid, s->nqn);
 	if (bdev_claim(b, by)) {
-		snprintf(err, errlen, "bdev %s is already used by %s", p->bdev, b->claimed_by);
+		char who[160];
+		snprintf(err, errlen, "bdev %s is already used by %s; a namespace needs it to itself", p->bdev,
+			 bdev_consumer(b, who, sizeof(who)));
 		return -EBUSY;
 	}
 	struct nvme_namespace *ns = calloc(1, sizeof(*ns));

@@ -39,6 +39,7 @@ void rpc_session_close(struct rpc_session *s)
 
 static void write_error(struct rpc_session *s, json_t *id, int code, const char *msg)
 {
+	log_warn("RPC request refused: %d %s", code, msg);
 	json_t *e = rpc_error_object(id, code, msg);
 	char *txt = json_dumps(e, JSON_COMPACT);
 	if (txt && !s->closed) {
@@ -103,6 +104,7 @@ static void handle_one(struct rpc_session *s, struct rpc_batch *b, json_t *obj)
 	return;
 
 invalid: {
+		log_warn("RPC request refused: %d %s", RPC_INVALID_REQUEST, why);
 		json_t *e = rpc_error_object(id, RPC_INVALID_REQUEST, why);
 		if (b)
 			json_array_append_new(b->responses, e);

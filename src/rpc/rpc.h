@@ -45,6 +45,12 @@ void rpc_foreach_method(void (*fn)(const struct rpc_method *m, void *arg), void 
 /* Forget all tables (tests, shutdown). */
 void rpc_registry_reset(void);
 
+/* Called instead of answering "Method not found" for a method no table
+ * has: it answers req itself (e.g. -95 for a method known but not served
+ * yet, or -32601 with a suggestion). NULL restores the plain answer. */
+typedef void (*rpc_unknown_handler)(struct rpc_request *req, const char *name);
+void rpc_set_unknown_handler(rpc_unknown_handler fn);
+
 /* Current framework state: RPC_STARTUP or RPC_RUNTIME. */
 uint32_t rpc_get_state(void);
 void rpc_set_state(uint32_t state);

@@ -29,8 +29,14 @@ void rpc_batch_complete(struct rpc_batch *b);
 /* Error response object with the given id (borrowed, may be NULL). */
 json_t *rpc_error_object(json_t *id, int code, const char *msg);
 
-/* RPC request/response history (SNAP_RPC_LOG_ENABLE). NULL path disables. */
-void rpc_log_open(const char *path);
+/* RPC request/response history (SNAP_RPC_LOG_ENABLE), rpc_log.c. NULL path
+ * disables. Past max_bytes the file is rotated: path -> path.1 -> path.2 ->
+ * path.3 (the oldest dropped). Bulk data stays out: a string value longer
+ * than RPC_LOG_MAX_STRING characters (bdev_dbg_io's base64 payloads) is
+ * written as "<N characters>". */
+#define RPC_LOG_MAX_STRING 256
+#define RPC_LOG_KEEP 3
+void rpc_log_open(const char *path, uint64_t max_bytes);
 void rpc_log_close(void);
 void rpc_log_text(const char *dir, const char *text, size_t len);
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_TABLES 64
 
@@ -16,7 +15,7 @@ static struct {
 } g_tables[MAX_TABLES];
 static size_t g_ntables;
 static uint32_t g_state = RPC_RUNTIME;
-static FILE *g_rpc_log;
+static rpc_unknown_handler g_unknown;
 
 void rpc_register_table(const struct rpc_method *methods, size_t n)
 {
@@ -54,6 +53,12 @@ void rpc_foreach_method(void (*fn)(const struct rpc_method *m, void *arg), void 
 void rpc_registry_reset(void)
 {
 	g_ntables = 0;
+	g_unknown = NULL;
+}
+
+void rpc_set_unknown_handler(rpc_unknown_handler fn)
+{
+	g_unknown = fn;
 }
 
 uint32_t rpc_get_state(void)
@@ -147,7 +152,8 @@ static void send_errorv(struct rpc_request *req, int code, const char *fmt, va_l
 {
 	char msg[1024];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	log_debug("RPC %s failed: %d %s", req->method, code, msg);
+	/* every failed request leaves a line an operator sees by default */
+	log_warn("RPC %s failed: %d %s", req->method[0] ? req->method : "(no method)", code, msg);
 	rpc_finish(req, rpc_error_object(req->id, code, msg));
 }
 
@@ -181,7 +187,10 @@ void rpc_dispatch(struct rpc_request *req, json_t *method, json_t *params)
 	snprintf(req->method, sizeof(req->method), "%s", name);
 	const struct rpc_method *m = rpc_find_method(name);
 	if (!m) {
-		rpc_send_error(req, RPC_METHOD_NOT_FOUND, "Method not found: %s", name);
+		if (g_unknown)
+			g_unknown(req, name);
+		else
+			rpc_send_error(req, RPC_METHOD_NOT_FOUND, "Method not found: %s", name);
 		return;
 	}
 	if (!(m->state_mask & g_state)) {
@@ -219,36 +228,4 @@ void rpc_call_local(const char *method, json_t *params, struct rpc_local_result 
 	json_t *m = json_string(method);
 	rpc_dispatch(req, m, params);
 	json_decref(m);
-}
-
-/* --- RPC log --- */
-
-void rpc_log_open(const char *path)
-{
-	rpc_log_close();
-	if (!path)
-		return;
-	g_rpc_log = fopen(path, "a");
-	if (!g_rpc_log)
-		log_warn("cannot open RPC log %s; RPC history is not kept", path);
-}
-
-void rpc_log_close(void)
-{
-	if (g_rpc_log)
-		fclose(g_rpc_log);
-	g_rpc_log = NULL;
-}
-
-void rpc_log_text(const char *dir, const char *text, size_t len)
-{
-	if (!g_rpc_log)
-		return;
-	char ts[32];
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(g_rpc_log, "%s %s: %.*s\n", ts, dir, (int)(len > 65536 ? 65536 : len), text);
-	fflush(g_rpc_log);
 }

@@ -68,8 +68,12 @@ void *ctrl_rpc_decode_find(struct rpc_request *req, json_t *params, const struct
 
 /* --- creating: the checks of the chosen function both families make --- */
 
-/* dynamic_msix is for PFs only: false after answering -32602 otherwise. */
-bool ctrl_rpc_check_dynamic_msix(struct rpc_request *req, struct emu_function *fn, bool dynamic_msix);
+/* The MSI-X parameters of a create: dynamic_msix (PFs only: -32602 on a VF;
+ * not implemented: -95) and vf_num_msix (2..the function's table: -32602;
+ * anything but the function's fixed count needs dynamic MSI-X: -95).
+ * false after answering. */
+bool ctrl_rpc_check_msix(struct rpc_request *req, struct emu_function *fn, bool dynamic_msix,
+			 bool has_vf_num_msix, uint32_t vf_num_msix);
 /* Answer -32602: num_queues I/O queues need num_queues + 1 MSI-X vectors,
  * more than fn has. */
 void ctrl_rpc_too_few_vectors(struct rpc_request *req, struct emu_function *fn, uint32_t num_queues);
@@ -84,7 +88,7 @@ void ctrl_rpc_list(struct rpc_request *req, const struct ctrl_family *f, const c
 
 /* --- the handlers both families share (params as the rpc_handler's) --- */
 
-/* ctrl_id, num_queues, num_msix (dynamic MSI-X: not supported) */
+/* ctrl_id, num_queues, num_msix (dynamic MSI-X: not implemented, -95) */
 void ctrl_rpc_modify(struct rpc_request *req, json_t *params, const struct ctrl_family *f);
 /* ctrl_id */
 void ctrl_rpc_io_stats(struct rpc_request *req, json_t *params, const struct ctrl_family *f);

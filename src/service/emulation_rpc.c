@@ -28,6 +28,8 @@ static json_t *fn_json(struct emu_function *fn)
 	json_object_set_new(o, "pci_bdf", json_string(emu_fn_bdf(fn)));
 	json_object_set_new(o, "vhca_id", json_integer(emu_fn_vhca_id(fn)));
 	json_object_set_new(o, "vuid", json_string(emu_fn_vuid(fn)));
+	/* osnap's own: where the function is served (vfio-user or vhost-user) */
+	json_object_set_new(o, "socket", json_string(emu_fn_socket_path(fn)));
 	if (emu_fn_ctrl_id(fn))
 		json_object_set_new(o, "ctrl_id", json_string(emu_fn_ctrl_id(fn)));
 	return o;

@@ -1,5 +1,6 @@
 /* Framework RPCs: rpc_get_methods, spdk_get_version, osnap_get_version,
- * framework_start_init, save_config. */
+ * framework_start_init, framework_wait_init, framework_get_subsystems,
+ * framework_get_config, save_config. */
 #include "service.h"
 #include "bdev/bdev.h"
 #include "rpc/rpc.h"
@@ -11,6 +12,24 @@
 
 static framework_init_fn g_init_fn;
 static bool g_initialized;
+static bool g_init_done;		/* the init step finished and succeeded */
+
+/* framework_wait_init requests waiting for the init step (main thread) */
+#define MAX_WAITERS 64
+static struct rpc_request *g_waiters[MAX_WAITERS];
+static int g_nwaiters;
+
+/* Answer every framework_wait_init waiting: true, or rc with msg. */
+static void answer_waiters(int rc, const char *msg)
+{
+	while (g_nwaiters > 0) {
+		struct rpc_request *req = g_waiters[--g_nwaiters];
+		if (rc)
+			rpc_send_errno(req, rc, "%s", msg);
+		else
+			rpc_send_bool(req, true);
+	}
+}
 
 void framework_set_init(framework_init_fn fn)
 {
@@ -28,7 +47,9 @@ int framework_init(char *err, size_t errlen)
 		return -EALREADY;
 	g_initialized = true;
 	rpc_set_state(RPC_RUNTIME);
-	return g_init_fn ? g_init_fn(err, errlen) : 0;
+	int rc = g_init_fn ? g_init_fn(err, errlen) : 0;
+	g_init_done = rc == 0;
+	return rc;
 }
 
 struct get_methods_params {
@@ -80,12 +101,15 @@ static void framework_init_answer(struct rpc_request *req)
 {
 	char err[512] = "";
 	int rc = framework_init(err, sizeof(err));
-	if (rc == -EALREADY)
+	if (rc == -EALREADY) {
 		rpc_send_errno(req, rc, "the framework is already initialized");
-	else if (rc)
+	} else if (rc) {
 		rpc_send_errno(req, rc < 0 && rc > -4096 ? rc : -EINVAL, "initialization failed: %s", err);
-	else
+		answer_waiters(rc < 0 && rc > -4096 ? rc : -EINVAL, "initialization failed");
+	} else {
 		rpc_send_bool(req, true);
+		answer_waiters(0, NULL);
+	}
 }
 
 /* framework_start_init waiting for framework_run_pending_init(). */
@@ -131,6 +155,77 @@ void framework_run_pending_init(bool cancel)
 		framework_init_answer(req);
 }
 
+void framework_cancel_waiters(void)
+{
+	answer_waiters(-ECANCELED, "the service is shutting down");
+}
+
+/* SPDK's framework_wait_init: true once the framework is initialized; until
+ * then (--wait-for-rpc) the answer waits for framework_start_init. */
+static void rpc_framework_wait_init(struct rpc_request *req, json_t *params)
+{
+	char err[256];
+	if (rpc_decode(params, NULL, 0, NULL, err, sizeof(err))) {
+		rpc_send_invalid_params(req, "%s", err);
+		return;
+	}
+	if (g_init_done) {
+		rpc_send_bool(req, true);
+		return;
+	}
+	if (g_nwaiters == MAX_WAITERS) {
+		rpc_send_errno(req, -EBUSY, "too many framework_wait_init requests waiting");
+		return;
+	}
+	g_waiters[g_nwaiters++] = req;
+}
+
+/* framework_get_subsystems / framework_get_config: the subsystems are
+ * save_config's (bdev first; the emulation subsystems use its bdevs). */
+static void rpc_framework_get_subsystems(struct rpc_request *req, json_t *params)
+{
+	char err[256];
+	if (rpc_decode(params, NULL, 0, NULL, err, sizeof(err))) {
+		rpc_send_invalid_params(req, "%s", err);
+		return;
+	}
+	json_t *cfg = config_save(), *out = json_array(), *sub;
+	size_t i;
+	json_array_foreach(json_object_get(cfg, "subsystems"), i, sub) {
+		const char *name = json_string_value(json_object_get(sub, "subsystem"));
+		json_t *deps = strcmp(name, "bdev") ? json_pack("[s]", "bdev") : json_array();
+		json_array_append_new(out, json_pack("{s:s, s:o}", "subsystem", name, "depends_on", deps));
+	}
+	json_decref(cfg);
+	rpc_send_result(req, out);
+}
+
+struct get_config_p {
+	const char *name;
+};
+
+static const struct rpc_param get_config_dec[] = {
+	RPC_REQ("name", RPC_T_STRING, struct get_config_p, name),
+};
+
+static void rpc_framework_get_config(struct rpc_request *req, json_t *params)
+{
+	struct get_config_p p = { 0 };
+	RPC_DECODE_OR_RETURN(req, params, get_config_dec, p);
+	json_t *cfg = config_save(), *sub;
+	size_t i;
+	json_array_foreach(json_object_get(cfg, "subsystems"), i, sub) {
+		if (!strcmp(json_string_value(json_object_get(sub, "subsystem")), p.name)) {
+			json_t *c = json_incref(json_object_get(sub, "config"));
+			json_decref(cfg);
+			rpc_send_result(req, c);
+			return;
+		}
+	}
+	json_decref(cfg);
+	rpc_send_invalid_params(req, "invalid parameter 'name': subsystem %s not found", p.name);
+}
+
 static void rpc_save_config(struct rpc_request *req, json_t *params)
 {
 	char err[256];
@@ -153,6 +248,9 @@ static const struct rpc_method framework_methods[] = {
 	{ "spdk_get_version", rpc_version, RPC_STARTUP | RPC_RUNTIME },
 	{ "osnap_get_version", rpc_version, RPC_STARTUP | RPC_RUNTIME },
 	{ "framework_start_init", rpc_framework_start_init, RPC_STARTUP },
+	{ "framework_wait_init", rpc_framework_wait_init, RPC_STARTUP | RPC_RUNTIME },
+	{ "framework_get_subsystems", rpc_framework_get_subsystems, RPC_STARTUP | RPC_RUNTIME },
+	{ "framework_get_config", rpc_framework_get_config, RPC_STARTUP | RPC_RUNTIME },
 	{ "save_config", rpc_save_config, RPC_STARTUP | RPC_RUNTIME },
 };
 

@@ -268,7 +268,9 @@ static const struct rpc_param ctrl_create_dec[] = {
 	RPC_OPT("admin_only", RPC_T_BOOL, struct ctrl_create, admin_only),
 	RPC_OPT("quirks", RPC_T_U32, struct ctrl_create, quirks),
 	RPC_OPT("dynamic_msix", RPC_T_BOOL, struct ctrl_create, dynamic_msix),
-	RPC_OPT_HAS("num_msix", RPC_T_U32, struct ctrl_create, num_msix, has_num_msix),
+	/* SNAP's --vf_num_msix; "num_msix" is osnap's earlier key */
+	{ .name = "vf_num_msix", .type = RPC_T_U32, .offset = offsetof(struct ctrl_create, num_msix),
+	  .has_offset = offsetof(struct ctrl_create, has_num_msix), .alias = "num_msix" },
 	RPC_OPT("snapshot", RPC_T_STRING, struct ctrl_create, snapshot),
 	RPC_OPT("live_update_listener", RPC_T_BOOL, struct ctrl_create, live_update_listener),
 };
@@ -285,14 +287,9 @@ static void rpc_controller_create(struct rpc_request *req, json_t *params)
 		return;
 	}
 	struct emu_function *fn = fn_select_or_reply(req, &p.sel, EMU_TYPE_NVME);
-	if (!fn || !ctrl_rpc_check_dynamic_msix(req, fn, p.dynamic_msix))
+	if (!fn || !ctrl_rpc_check_msix(req, fn, p.dynamic_msix, p.has_num_msix, p.num_msix))
 		return;
 	uint16_t nmsix = emu_fn_num_msix(fn);
-	if (p.has_num_msix && (p.num_msix < 2 || p.num_msix > nmsix)) {
-		rpc_send_invalid_params(req, "invalid parameter 'num_msix': %s has %u MSI-X vectors (needs 2..%u)",
-					emu_fn_vuid(fn), nmsix, nmsix);
-		return;
-	}
 	if (p.num_queues && p.num_queues > (uint32_t)(nmsix > 1 ? nmsix - 1 : 1)) {
 		ctrl_rpc_too_few_vectors(req, fn, p.num_queues);
 		return;
@@ -331,8 +328,14 @@ static void rpc_controller_destroy(struct rpc_request *req, json_t *params)
 {
 	struct ctrl_ref p = { 0 };
 	struct nvme_ctrl *c = DECODE_FIND(ctrl_destroy_dec, p);
-	if (c)
-		nvme_ctrl_destroy(c, p.force, ctrl_rpc_done, req);
+	if (!c)
+		return;
+	if (p.release_msix) {
+		rpc_send_errno(req, -EOPNOTSUPP, "release_msix: dynamic MSI-X management is not implemented yet; "
+			       "%s keeps its function's MSI-X table (destroy it without release_msix)", p.ctrl_id);
+		return;
+	}
+	nvme_ctrl_destroy(c, p.force, ctrl_rpc_done, req);
 }
 
 static const struct rpc_param ctrl_suspend_dec[] = {
@@ -347,7 +350,7 @@ static void rpc_controller_suspend(struct rpc_request *req, json_t *params)
 	struct ctrl_ref p = { 0 };
 	DECODE(ctrl_suspend_dec, p);
 	if (p.live_update) {
-		rpc_send_errno(req, -ENOTSUP, "live_update_notifier is not supported by osnap");
+		rpc_send_errno(req, -EOPNOTSUPP, "live_update_notifier: live update is not supported by osnap");
 		return;
 	}
 	struct nvme_ctrl *c = ctrl_rpc_find(req, &nvme_family, p.ctrl_id);
@@ -365,8 +368,13 @@ static void rpc_controller_resume(struct rpc_request *req, json_t *params)
 	struct ctrl_ref p = { 0 };
 	char err[256];
 	struct nvme_ctrl *c = DECODE_FIND(ctrl_resume_dec, p);
-	if (c)
-		ctrl_rpc_answer(req, nvme_ctrl_resume(c, err, sizeof(err)), err);
+	if (!c)
+		return;
+	if (p.live_update) {
+		rpc_send_errno(req, -EOPNOTSUPP, "live_update: live update is not supported by osnap");
+		return;
+	}
+	ctrl_rpc_answer(req, nvme_ctrl_resume(c, err, sizeof(err)), err);
 }
 
 static const struct rpc_param ctrl_ns_dec[] = {

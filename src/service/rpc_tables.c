@@ -8,6 +8,9 @@ void rpc_tables_register(void)
 {
 	framework_rpc_register();
 	log_rpc_register();
+	sock_rpc_register();
+	spdk_log_rpc_register();
+	reactor_rpc_register();
 	bdev_rpc_register();
 	bdev_malloc_rpc_register();
 	bdev_null_rpc_register();
@@ -19,4 +22,5 @@ void rpc_tables_register(void)
 	emulation_rpc_register();
 	nvme_rpc_register();
 	virtio_blk_rpc_register();
+	unknown_rpc_register();
 }

@@ -17,6 +17,11 @@ void log_rpc_register(void);
 void emulation_rpc_register(void);
 void nvme_rpc_register(void);
 void virtio_blk_rpc_register(void);
+void sock_rpc_register(void);
+void spdk_log_rpc_register(void);
+void reactor_rpc_register(void);
+/* the answer to methods no table has (-95 for planned ones, suggestions) */
+void unknown_rpc_register(void);
 
 /* --- start-up (framework_start_init) --- */
 
@@ -35,6 +40,9 @@ bool framework_initialized(void);
  * shutdown). */
 bool framework_init_pending(void);
 void framework_run_pending_init(bool cancel);
+/* Answer the framework_wait_init requests still waiting with -ECANCELED
+ * (shutdown). */
+void framework_cancel_waiters(void);
 
 /* --- configuration --- */
 

@@ -41,11 +41,15 @@ static const struct rpc_param create_dec[] = {
 	RPC_OPT("read_only", RPC_T_BOOL, struct create_p, read_only),
 	RPC_OPT("suspended", RPC_T_BOOL, struct create_p, suspended),
 	RPC_OPT("dynamic_msix", RPC_T_BOOL, struct create_p, dynamic_msix),
-	RPC_OPT_HAS("num_msix", RPC_T_U32, struct create_p, num_msix, has_num_msix),
+	/* SNAP's --vf_num_msix; "num_msix" is osnap's earlier key */
+	{ .name = "vf_num_msix", .type = RPC_T_U32, .offset = offsetof(struct create_p, num_msix),
+	  .has_offset = offsetof(struct create_p, has_num_msix), .alias = "num_msix" },
 	RPC_OPT("live_migration", RPC_T_BOOL, struct create_p, live_migration),
 	RPC_OPT("recovery", RPC_T_BOOL, struct create_p, recovery),
 	RPC_OPT("live_update_listener", RPC_T_BOOL, struct create_p, live_update_listener),
-	RPC_OPT("admin_q", RPC_T_BOOL, struct create_p, admin_q),
+	/* SNAP's --dbg_admin_q; "admin_q" is osnap's earlier key */
+	{ .name = "dbg_admin_q", .type = RPC_T_BOOL, .offset = offsetof(struct create_p, admin_q),
+	  .has_offset = RPC_NO_HAS, .alias = "admin_q" },
 	RPC_OPT("dbg_local_optimized", RPC_T_BOOL, struct create_p, dbg_local_optimized),
 };
 
@@ -55,8 +59,8 @@ static void rpc_create(struct rpc_request *req, json_t *params)
 	char err[256];
 	DECODE(create_dec, p);
 	if (p.live_migration || p.admin_q || p.live_update_listener || p.recovery) {
-		rpc_send_errno(req, -ENOTSUP, "%s is not supported by osnap",
-			       p.live_migration ? "live_migration" : p.admin_q ? "admin_q" :
+		rpc_send_errno(req, -EOPNOTSUPP, "%s is not supported by osnap",
+			       p.live_migration ? "live_migration" : p.admin_q ? "dbg_admin_q (admin virtqueue)" :
 			       p.live_update_listener ? "live_update_listener" : "recovery");
 		return;
 	}
@@ -74,14 +78,9 @@ static void rpc_create(struct rpc_request *req, json_t *params)
 		return;
 	}
 	struct emu_function *fn = fn_select_or_reply(req, &p.sel, EMU_TYPE_VBLK);
-	if (!fn || !ctrl_rpc_check_dynamic_msix(req, fn, p.dynamic_msix))
+	if (!fn || !ctrl_rpc_check_msix(req, fn, p.dynamic_msix, p.has_num_msix, p.num_msix))
 		return;
 	uint16_t nmsix = emu_fn_num_msix(fn);
-	if (p.has_num_msix && (p.num_msix < 2 || p.num_msix > nmsix)) {
-		rpc_send_invalid_params(req, "invalid parameter 'num_msix': %s has %u MSI-X vectors", emu_fn_vuid(fn),
-					nmsix);
-		return;
-	}
 	if (emu_get_config()->vblk_transport == EMU_VBLK_VFIO_USER && p.num_queues + 1 > nmsix) {
 		ctrl_rpc_too_few_vectors(req, fn, p.num_queues);
 		return;
@@ -103,7 +102,7 @@ static void rpc_create(struct rpc_request *req, json_t *params)
 
 struct ref_p {
 	const char *ctrl_id, *bdev, *vblk_id, *dbg_bdev_type;
-	bool force, events_only, live_update_notifier;
+	bool force, events_only, live_update_notifier, has_timeout_ms;
 	uint32_t timeout_ms;
 };
 
@@ -125,7 +124,7 @@ static void rpc_destroy(struct rpc_request *req, json_t *params)
 static const struct rpc_param suspend_dec[] = {
 	CTRL_RPC_ID_REQ(struct ref_p, ctrl_id),
 	RPC_OPT("events_only", RPC_T_BOOL, struct ref_p, events_only),
-	RPC_OPT("timeout_ms", RPC_T_U32, struct ref_p, timeout_ms),
+	RPC_OPT_HAS("timeout_ms", RPC_T_U32, struct ref_p, timeout_ms, has_timeout_ms),
 	RPC_OPT("live_update_notifier", RPC_T_BOOL, struct ref_p, live_update_notifier),
 };
 
@@ -134,8 +133,14 @@ static void rpc_suspend(struct rpc_request *req, json_t *params)
 	struct ref_p p = { 0 };
 	DECODE(suspend_dec, p);
 	if (p.live_update_notifier || p.events_only) {
-		rpc_send_errno(req, -ENOTSUP, "%s is not supported by osnap",
+		rpc_send_errno(req, -EOPNOTSUPP, "%s is not supported by osnap",
 			       p.events_only ? "events_only" : "live_update_notifier");
+		return;
+	}
+	if (p.has_timeout_ms) {
+		/* the suspend waits for the requests in flight, however long */
+		rpc_send_errno(req, -EOPNOTSUPP, "timeout_ms: a virtio-blk suspend without a timeout is all osnap "
+			       "has yet (it waits for the requests in flight)");
 		return;
 	}
 	struct vblk_ctrl *c = ctrl_rpc_find(req, &vblk_family, p.ctrl_id);

@@ -100,15 +100,18 @@ void vblk_ctrl_get_config(const struct vblk_ctrl *c, struct virtio_blk_config *c
 	cfg->write_zeroes_may_unmap = 1;
 }
 
+/* A bdev may back several virtio-blk controllers (SPDK's shared open, the
+ * seed's VF loops); a namespace's claim excludes them. */
 static int claim(struct vblk_ctrl *c, struct bdev *b, char *err, size_t errlen)
 {
 	char by[96];
 	snprintf(by, sizeof(by), "virtio-blk controller %s", c->name);
-	if (bdev_claim(b, by)) {
-		snprintf(err, errlen, "bdev %s is already used by %s", b->name, b->claimed_by);
-		return -EBUSY;
-	}
-	return 0;
+	int rc = bdev_share(b, c, by);
+	if (rc == -EBUSY)
+		snprintf(err, errlen, "bdev %s is claimed by %s", b->name, b->claimed_by);
+	else if (rc)
+		snprintf(err, errlen, "out of memory");
+	return rc;
 }
 
 static bool vblk_name_taken(const char *name)
@@ -165,7 +168,10 @@ int vblk_ctrl_create(const struct vblk_params *p, struct vblk_ctrl **out, char *
 	c->indirect_desc = p->indirect_desc;
 	c->read_only = p->read_only;
 	c->suspended = p->suspended;
-	snprintf(c->vblk_id, sizeof(c->vblk_id), "%s", p->vblk_id ? p->vblk_id : emu_fn_vuid(p->fn));
+	if (p->vblk_id)
+		snprintf(c->vblk_id, sizeof(c->vblk_id), "%s", p->vblk_id);
+	else
+		emu_fn_serial(p->fn, c->vblk_id, sizeof(c->vblk_id));	/* unique per function */
 	for (uint32_t i = 0; i < VBLK_MAX_QUEUES; i++) {
 		c->queues[i].kick_fd = c->queues[i].own_kick = -1;
 		atomic_init(&c->queues[i].call_fd, -1);
@@ -191,7 +197,7 @@ int vblk_ctrl_create(const struct vblk_params *p, struct vblk_ctrl **out, char *
 									  : vhu_endpoint_create(c, err, errlen);
 	if (rc) {
 		if (c->bdev)
-			bdev_release(c->bdev);
+			bdev_unshare(c->bdev, c);
 		emu_queues_release(p->num_queues);
 		free(c);
 		return rc;
@@ -222,7 +228,7 @@ static void destroy_finish(struct destroy_ctx *d)
 	if (c->tops && c->tops->destroy)
 		c->tops->destroy(c, c->tctx);
 	if (c->bdev)
-		bdev_release(c->bdev);
+		bdev_unshare(c->bdev, c);
 	emu_queues_release(c->num_queues);
 	struct vblk_ctrl **pp = &g_ctrls;
 	while (*pp && *pp != c)
@@ -326,7 +332,7 @@ static void detach_swapped(void *arg)
 {
 	struct op_ctx *o = arg;
 	struct vblk_ctrl *c = o->c;
-	bdev_release(o->old);
+	bdev_unshare(o->old, c);
 	log_info("%s: bdev %s detached", c->name, o->old->name);
 	o->cb(o->arg, 0, NULL);
 	free(o);

@@ -39,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
+	log_set_level(LOG_CRIT);	/* an input may have raised it (log_set_level) */
 	size_t chunk = data[0] ? data[0] : size;
 	/* half the inputs run before framework_start_init */
 	rpc_set_state((data[0] & 1) ? RPC_STARTUP : RPC_RUNTIME);
@@ -52,6 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data += n;
 		size -= n;
 	}
+	/* framework_wait_init requests wait for an init that may never come
+	 * within this input: answer them while the session still exists */
+	framework_cancel_waiters();
 	rpc_session_close(&s);
 	bdev_unregister_all();
 	return 0;

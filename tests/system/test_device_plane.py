@@ -29,8 +29,8 @@ QUEUE_POOL = 32768
 PF_MSIX = 32
 VF_MSIX = 4
 
-PF_KEYS = {"hotplugged", "emulation_type", "pf_index", "pci_bdf", "vhca_id", "vuid", "num_vfs", "vfs"}
-VF_KEYS = {"hotplugged", "emulation_type", "pf_index", "vf_index", "pci_bdf", "vhca_id", "vuid"}
+PF_KEYS = {"hotplugged", "emulation_type", "pf_index", "pci_bdf", "vhca_id", "vuid", "socket", "num_vfs", "vfs"}
+VF_KEYS = {"hotplugged", "emulation_type", "pf_index", "vf_index", "pci_bdf", "vhca_id", "vuid", "socket"}
 BDF = re.compile(r"^[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$")
 
 
@@ -151,6 +151,8 @@ def default_functions_and_endpoints():
         eq([(f["emulation_type"], f["pf_index"]) for f in fns], [("NVME", 0), ("VBLK", 0)], "functions")
         for f in fns:
             eq(set(f), PF_KEYS, "keys of %s" % f["vuid"])
+            eq(f["socket"], os.path.join(d.emu_dir, f["vuid"] + ".sock"), "socket of %s" % f["vuid"])
+            check(os.path.exists(f["socket"]) or f["emulation_type"] == "VBLK", "%s not there" % f["socket"])
             eq(f["hotplugged"], False, "hotplugged")
             eq(f["num_vfs"], 0, "num_vfs")
             eq(f["vfs"], [], "vfs")
@@ -222,6 +224,7 @@ def check_listing(fns, active):
         eq(len(f["vfs"]), total, "VFs of %s with --all" % f["vuid"])
         for n, vf in enumerate(f["vfs"]):
             eq(set(vf), VF_KEYS, "keys of VF %s" % vf["vuid"])
+            eq(os.path.basename(vf["socket"]), vf["vuid"] + ".sock", "socket of VF %s" % vf["vuid"])
             eq((vf["emulation_type"], vf["pf_index"], vf["vf_index"], vf["hotplugged"]), (t, i, n, False),
                "identity of VF %s" % vf["vuid"])
             eq(vf["vuid"], "%sVF%d" % (f["vuid"], n + 1), "VF VUID")

@@ -64,6 +64,7 @@ static const struct tap_case cases[] = {
 	{ "hold", case_hold, false },
 	{ "destroyed", case_destroyed, false },
 	{ "file_pattern", case_file_pattern, false },
+	{ "pattern_check", case_pattern_check, false },
 };
 
 static const struct tap_suite suite = {

@@ -182,5 +182,6 @@ void case_unmap_rings(void);
 void case_hold(void);
 void case_destroyed(void);
 void case_file_pattern(void);
+void case_pattern_check(void);
 
 #endif

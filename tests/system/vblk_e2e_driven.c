@@ -240,31 +240,59 @@ out:
 
 /* file_pattern: extents of the pattern through every queue, then FLUSH;
  * "# extent SECTOR COUNT" for each. */
-void case_file_pattern(void)
+/* The extents file_pattern writes and pattern_check reads (sectors). */
+static const struct { uint64_t s; uint32_t n; } pattern_ext[] = {
+	{ 0, 8 }, { 8, 1 }, { 100, 3 }, { 2048, 128 }, { 4096, 512 }, { 65536, 17 }, { 99999, 1 },
+};
+
+/* file_pattern (write) or pattern_check (read and compare) over the
+ * extents that fit the capacity, spread over the queues. */
+static void pattern_extents(bool write)
 {
 	struct vblk_host_opts o;
 	base_opts(&o);
 	struct vblk_host *d = open_all(&o);
 	REQUIRE(d);
-	static const struct { uint64_t s; uint32_t n; } ext[] = {
-		{ 0, 8 }, { 8, 1 }, { 100, 3 }, { 2048, 128 }, { 4096, 512 }, { 65536, 17 }, { 99999, 1 },
-	};
 	uint64_t cap = capacity(d);
 	unsigned k = 0;
-	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
-		if (ext[i].s + ext[i].n > cap)
+	for (size_t i = 0; i < sizeof(pattern_ext) / sizeof(pattern_ext[0]); i++) {
+		uint64_t s = pattern_ext[i].s;
+		uint32_t n = pattern_ext[i].n;
+		if (s + n > cap)
 			continue;
 		uint16_t q = (uint16_t)(k++ % vblk_host_num_queues(d));
-		uint8_t *b = xalloc(d, ext[i].n * SECTOR);
+		uint8_t *b = xalloc(d, n * SECTOR);
 		REQUIRE(b);
-		pattern_fill(b, ext[i].s, ext[i].n, SECTOR, O.seed);
-		EXPECT_STATUS(rw(d, q, VH_BLK_T_OUT, ext[i].s, b, ext[i].n * SECTOR), VH_BLK_S_OK, "write");
+		if (write)
+			pattern_fill(b, s, n, SECTOR, O.seed);
+		else
+			memset(b, 0xee, n * SECTOR);
+		EXPECT_STATUS(rw(d, q, write ? VH_BLK_T_OUT : VH_BLK_T_IN, s, b, n * SECTOR), VH_BLK_S_OK,
+			      write ? "write" : "read");
+		long bad = write ? -1 : pattern_check(b, s, n, SECTOR, O.seed);
 		vblk_host_free(d, b);
-		printf("# extent %llu %u\n", (unsigned long long)ext[i].s, ext[i].n);
+		if (bad >= 0)
+			FAIL("sector %llu differs from pattern %u", (unsigned long long)(s + (uint64_t)bad), O.seed);
+		if (write)
+			printf("# extent %llu %u\n", (unsigned long long)s, n);
 	}
-	for (uint16_t q = 0; q < vblk_host_num_queues(d); q++)
+	if (!k)
+		FAIL("no extent fits the capacity %llu", (unsigned long long)cap);
+	for (uint16_t q = 0; write && q < vblk_host_num_queues(d); q++)
 		EXPECT_STATUS(rw(d, q, VH_BLK_T_FLUSH, 0, NULL, 0), VH_BLK_S_OK, "flush");
 	fflush(stdout);
 out:
 	vblk_host_close(d);
+}
+
+void case_file_pattern(void)
+{
+	pattern_extents(true);
+}
+
+/* Reads back what file_pattern (with the same --seed) wrote, possibly
+ * through another controller of the same bdev. */
+void case_pattern_check(void)
+{
+	pattern_extents(false);
 }

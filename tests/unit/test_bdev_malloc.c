@@ -164,11 +164,45 @@ static void test_create_errors(void **state)
 	assert_int_equal(bdev_unregister("N", "null", err, sizeof(err)), 0);
 }
 
+/* SPDK's model: many sharers or one claimer, never both; either blocks delete */
+static void test_share_and_claim(void **state)
+{
+	(void)state;
+	char err[256], buf[160];
+	int a, b, c;
+	assert_int_equal(bdev_malloc_create("S", 16, 512, NULL, err, sizeof(err)), 0);
+	struct bdev *bd = bdev_get_by_name("S");
+	assert_null(bdev_consumer(bd, buf, sizeof(buf)));
+	assert_int_equal(bdev_share(bd, &a, "virtio-blk controller A"), 0);
+	assert_int_equal(bdev_share(bd, &b, "virtio-blk controller B"), 0);
+	assert_int_equal(bdev_share(bd, &c, "virtio-blk controller C"), 0);
+	assert_int_equal(bdev_share_count(bd), 3);
+	assert_int_equal(bdev_claim(bd, "namespace 1"), -EBUSY);
+	assert_int_equal(bdev_unregister("S", "malloc", err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "used by virtio-blk controller A and 2 more"));
+	bdev_unshare(bd, &a);	/* the first goes: errors name the next */
+	assert_string_equal(bdev_consumer(bd, buf, sizeof(buf)), "virtio-blk controller B and 1 more");
+	bdev_unshare(bd, &a);	/* not a sharer (any more): nothing changes */
+	assert_int_equal(bdev_share_count(bd), 2);
+	bdev_unshare(bd, &c);
+	bdev_unshare(bd, &b);
+	assert_int_equal(bdev_share_count(bd), 0);
+	assert_int_equal(bdev_claim(bd, "namespace 1"), 0);
+	assert_int_equal(bdev_share(bd, &a, "virtio-blk controller A"), -EBUSY);
+	assert_int_equal(bdev_share_count(bd), 0);
+	assert_string_equal(bdev_consumer(bd, buf, sizeof(buf)), "namespace 1");
+	bdev_release(bd);
+	assert_int_equal(bdev_share(bd, &a, "virtio-blk controller A"), 0);
+	/* a bdev freed with sharers left (shutdown) frees them too (ASan: no leak) */
+	bdev_unregister_all();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_malloc_rw),
 		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test(test_share_and_claim),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

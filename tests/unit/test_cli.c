@@ -278,6 +278,7 @@ static void test_parse_unknown(void **state)
 {
 	(void)state;
 	expect_error("no_such_method", -ENOENT, "unknown method 'no_such_method'");
+	expect_error("bdev_get_bdev", -ENOENT, "did you mean 'bdev_get_bdevs'?");
 	assert_false(cli_method_known("no_such_method"));
 	assert_true(cli_method_known("nvme_subsystem_create"));
 	expect_error("nvme_subsystem_list --bogus", -EINVAL,
@@ -375,6 +376,27 @@ static void test_list_methods(void **state)
 	assert_non_null(strstr(buf, "sock_set_default_impl"));
 }
 
+static void test_edit_distance(void **state)
+{
+	size_t d;
+
+	(void)state;
+	assert_int_equal(cli_edit_distance("", ""), 0);
+	assert_int_equal(cli_edit_distance("abc", ""), 3);
+	assert_int_equal(cli_edit_distance("", "abc"), 3);
+	assert_int_equal(cli_edit_distance("kitten", "sitting"), 3);
+	assert_int_equal(cli_edit_distance("craete", "create"), 1);	/* a swap is one edit */
+	assert_int_equal(cli_edit_distance("bdev_get_bdev", "bdev_get_bdevs"), 1);
+	assert_true(cli_name_close("nvme_controler_list", "nvme_controller_list", &d));
+	assert_int_equal(d, 1);
+	assert_false(cli_name_close("ab", "xyzw", &d));
+	assert_string_equal(cli_method_suggest("virtio_blk_controller_craete"), "virtio_blk_controller_create");
+	assert_null(cli_method_suggest("completely_unrelated_thing"));
+	assert_non_null(cli_method_missing("nvme_function_create"));
+	assert_null(cli_method_missing("nvme_controller_create"));
+	assert_null(cli_method_missing("no_such_method"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_parse_help),
 		cmocka_unit_test(test_parse_malloc_math),
 		cmocka_unit_test(test_list_methods),
+		cmocka_unit_test(test_edit_distance),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 
 #define MAX_MESSAGES	10		/* error lines printed per job */
 #define HANG_NS		30000000000ull	/* no completion for this long: give up */
+#define CHECK_NS	100000000ull	/* no completion for this long: is the server there? */
 #define WAIT_MS		100		/* interrupt waits, to see phase changes */
 #define PICK_TRIES	8		/* random blocks tried when one is busy */
 
@@ -123,6 +124,15 @@ static void job_msg(struct perf_job *j, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "osnap-perf: job %u: %s%s\n", j->index, line,
 		++j->messages == MAX_MESSAGES ? " (further errors of this job not shown)" : "");
+}
+
+/* Say why the job stops: a lost connection in words an operator knows. */
+static void job_failed(struct perf_job *j, const char *what, int rc)
+{
+	if (rc == -ECONNRESET || rc == -EPIPE || rc == -ENOTCONN)
+		job_msg(j, "the server closed the connection with %u I/Os in flight (%s)", j->inflight, what);
+	else
+		job_msg(j, "%s failed: %s", what, strerror(-rc));
 }
 
 static void count_error(struct perf_job *j, bool verify)
@@ -253,7 +263,7 @@ static int submit_one(struct perf_job *j)
 			j->vt->busy[b] = 0;
 		if (rc == -EBUSY || rc == -ENOSPC)
 			return 0;
-		job_msg(j, "submission failed: %s", strerror(-rc));
+		job_failed(j, "submission", rc);
 		return rc;
 	}
 	j->nfree--;
@@ -311,7 +321,7 @@ static void *job_main(void *arg)
 			break;
 		}
 		if (submitted && ops->kick && (rc = ops->kick(j->t, q)) < 0) {
-			job_msg(j, "notification failed: %s", strerror(-rc));
+			job_failed(j, "notification", rc);
 			j->fatal = rc;
 			break;
 		}
@@ -319,11 +329,20 @@ static void *job_main(void *arg)
 			continue;	/* every block busy elsewhere: try again */
 		int n = j->o->interrupts ? ops->wait(j->t, q, WAIT_MS) : ops->poll(j->t, q);
 		if (n < 0 && n != -ETIMEDOUT) {
-			job_msg(j, "completion failed: %s", strerror(-n));
+			job_failed(j, "completion", n);
 			j->fatal = n;
 			break;
 		}
-		if (n <= 0 && perf_now_ns() - j->last_progress_ns > HANG_NS) {
+		uint64_t quiet = n <= 0 ? perf_now_ns() - j->last_progress_ns : 0;
+		if (quiet > CHECK_NS && ops->check && perf_now_ns() - j->last_check_ns > CHECK_NS) {
+			j->last_check_ns = perf_now_ns();
+			if ((rc = ops->check(j->t)) < 0) {
+				job_failed(j, "connection check", rc);
+				j->fatal = rc;
+				break;
+			}
+		}
+		if (quiet > HANG_NS) {
 			job_msg(j, "no completion for %llu s with %u I/Os in flight",
 				HANG_NS / 1000000000ull, j->inflight);
 			j->fatal = -ETIMEDOUT;

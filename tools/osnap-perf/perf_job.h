@@ -64,6 +64,7 @@ struct perf_job {
 	uint64_t seq_next;
 	uint64_t submitted_measured;
 	uint64_t last_progress_ns;
+	uint64_t last_check_ns;		/* when the connection was last checked */
 	bool measuring, stopping;
 	unsigned messages;		/* error lines printed */
 	int fatal;			/* negative errno of a transport failure */

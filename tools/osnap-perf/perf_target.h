@@ -58,9 +58,17 @@ struct perf_target_ops {
 	const char *(*status_str)(int status, char *buf, size_t len);
 	/* Counters of queue q, from its thread. */
 	void (*qstats)(struct perf_target *t, uint16_t q, struct perf_target_qstats *st);
+	/* Whether the server is still there: 0, or -ECONNRESET once it closed
+	 * the connection (the data path is shared memory: a vanished server
+	 * shows only on the socket). Any job's thread. */
+	int (*check)(struct perf_target *t);
 	/* Disconnect and free (I/Os in flight are cancelled). */
 	void (*close)(struct perf_target *t);
 };
+
+/* -ECONNRESET when the peer of the connected socket fd hung up or closed
+ * its side (POLLHUP, POLLRDHUP, POLLERR), else 0. Never reads. */
+int perf_conn_check(int fd);
 
 /* The common part of every target. */
 struct perf_target {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "host/nvme_host.h"
+#include "host/vfio_user_client.h"
 #include "perf_target.h"
 
 #define MIN_RING	256u	/* entries per I/O queue at least (capped by MQES) */
@@ -79,6 +80,11 @@ static void nt_close(struct perf_target *pt)
 	free(t);
 }
 
+static int nt_check(struct perf_target *pt)
+{
+	return perf_conn_check(vfu_socket_fd(nvme_host_vfu(((struct nvme_target *)pt)->h)));
+}
+
 static const struct perf_target_ops nvme_ops = {
 	.submit = nt_submit,
 	.kick = NULL,		/* every submission rings (or shadows) the doorbell */
@@ -87,6 +93,7 @@ static const struct perf_target_ops nvme_ops = {
 	.buf_alloc = nt_buf_alloc,
 	.status_str = nt_status_str,
 	.qstats = nt_qstats,
+	.check = nt_check,
 	.close = nt_close,
 };
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/vfio_user_client.h"
+#include "host/vhost_user_front.h"
 #include "host/virtio_blk_host.h"
 #include "perf_target.h"
 
@@ -84,6 +86,12 @@ static void vt_close(struct perf_target *pt)
 	free(t);
 }
 
+static int vt_check(struct perf_target *pt)
+{
+	struct vblk_host *d = ((struct vblk_target *)pt)->d;
+	return perf_conn_check(vblk_host_vhu(d) ? vhu_socket_fd(vblk_host_vhu(d)) : vfu_socket_fd(vblk_host_vfu(d)));
+}
+
 static const struct perf_target_ops vblk_ops = {
 	.submit = vt_submit,
 	.kick = vt_kick,
@@ -92,6 +100,7 @@ static const struct perf_target_ops vblk_ops = {
 	.buf_alloc = vt_buf_alloc,
 	.status_str = vt_status_str,
 	.qstats = vt_qstats,
+	.check = vt_check,
 	.close = vt_close,
 };
 

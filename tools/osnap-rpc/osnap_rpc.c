@@ -41,7 +41,7 @@ static void usage(FILE *out, const char *prog)
 		"Send one JSON-RPC request to osnapd and print the result.\n"
 		"\n"
 		"options (before METHOD):\n"
-		"  -s SOCKET      RPC socket (default " DEFAULT_SOCKET ")\n"
+		"  -s SOCKET      RPC socket (default $OSNAP_RPC_SOCKET, else " DEFAULT_SOCKET ")\n"
 		"  -t TIMEOUT     seconds to wait for the response (float, default 60)\n"
 		"  -v             print the request and the response on stderr\n"
 		"  --dry-run      print the request and exit without connecting\n"
@@ -231,6 +231,12 @@ int main(int argc, char **argv)
 {
 	struct global_opts g = { .sock = DEFAULT_SOCKET, .timeout = DEFAULT_TIMEOUT };
 	const char *prog = prog_name(argv[0]);
+	const char *env_sock = getenv("OSNAP_RPC_SOCKET");
+
+	/* scripts written for the default socket (SNAP's, as printed) reach
+	 * another osnapd without editing: -s still wins */
+	if (env_sock && *env_sock)
+		g.sock = env_sock;
 	const char *method = NULL;
 	json_t *params = NULL, *req, *resp = NULL;
 	char err[1024];

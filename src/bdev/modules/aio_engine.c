@@ -57,7 +57,8 @@ static enum issue aio_issue(struct aio_chan *ch, struct file_req *r, int *status
 	if (ch->inflight + ch->nbatch >= AIO_DEPTH)
 		return NO_ROOM;
 	for (;;) {
-		file_req_op(&ch->fc, r, &op);
+		if (file_req_op(&ch->fc, r, &op))
+			return NO_ROOM;	/* waits for a staging buffer */
 		if (op.code != FILE_OP_FALLOCATE)
 			break;
 		int rc = file_req_advance(&ch->fc, r, file_op_fallocate_sync(&op));

@@ -296,11 +296,74 @@ int file_req_start(struct file_chan *c, struct bdev_io *io, struct file_req *r)
 	return 1;
 }
 
-/* Data step: the rest of the transfer, from r->done on. */
-static void rw_op(struct file_chan *c, struct file_req *r, struct file_op *op)
+/* Copy len bytes between two iovec arrays. */
+static void iov_copy(const struct iovec *dst, int dcnt, const struct iovec *src, int scnt, uint64_t len)
 {
-	const struct iovec *iov = r->iov;
-	int iovcnt = r->iovcnt;
+	size_t doff = 0, soff = 0;
+	while (len && dcnt > 0 && scnt > 0) {
+		size_t n = dst->iov_len - doff;
+		if (n > src->iov_len - soff)
+			n = src->iov_len - soff;
+		if (n > len)
+			n = (size_t)len;
+		memcpy((uint8_t *)dst->iov_base + doff, (const uint8_t *)src->iov_base + soff, n);
+		len -= n;
+		doff += n;
+		soff += n;
+		if (doff == dst->iov_len) {
+			dst++;
+			dcnt--;
+			doff = 0;
+		}
+		if (soff == src->iov_len) {
+			src++;
+			scnt--;
+			soff = 0;
+		}
+	}
+}
+
+/* A read or write O_DIRECT could take but for the guest's buffer
+ * addresses: stage it (a write's data is copied in now). 0 when staged or
+ * not needed, -EAGAIN to wait for chunks; a request the pool can never
+ * stage goes on unstaged (the bdev then turns buffered, see rw_op). */
+static int stage(struct file_chan *c, struct file_req *r)
+{
+	const struct file_dev *f = c->dev;
+	if (r->nbounce || r->done || f->fd_direct < 0 || c->no_direct ||
+	    __atomic_load_n(&f->buffered_only, __ATOMIC_RELAXED) ||
+	    ((r->offset | r->total) & ((uint64_t)f->dio_offset_align - 1)) ||
+	    file_dev_direct_ok(f, r->iov, r->iovcnt, r->offset, r->total))
+		return 0;
+	int n = file_bounce_get(r->bounce, r->total);
+	if (n == -EAGAIN)
+		return -EAGAIN;
+	if (n < 0)
+		return 0;
+	r->nbounce = (int8_t)n;
+	if (r->kind == FR_WRITE)
+		iov_copy(r->bounce, n, r->iov, r->iovcnt, r->total);
+	c->staged_ops++;
+	return 0;
+}
+
+static void unstage(struct file_req *r, bool copy_out)
+{
+	if (!r->nbounce)
+		return;
+	if (copy_out)
+		iov_copy(r->iov, r->iovcnt, r->bounce, r->nbounce, r->total);
+	file_bounce_put(r->bounce, r->nbounce);
+	r->nbounce = 0;
+}
+
+/* Data step: the rest of the transfer, from r->done on. */
+static int rw_op(struct file_chan *c, struct file_req *r, struct file_op *op)
+{
+	if (r->kind != FR_ZERO_WRITE && stage(c, r))
+		return -EAGAIN;
+	const struct iovec *iov = r->nbounce ? r->bounce : r->iov;
+	int iovcnt = r->nbounce ? r->nbounce : r->iovcnt;
 	uint64_t skip = r->done;
 
 	if (r->kind == FR_ZERO_WRITE) {
@@ -350,23 +413,23 @@ static void rw_op(struct file_chan *c, struct file_req *r, struct file_op *op)
 		c->direct_ops++;
 	else
 		c->buffered_ops++;
+	return 0;
 }
 
-void file_req_op(struct file_chan *c, struct file_req *r, struct file_op *op)
+int file_req_op(struct file_chan *c, struct file_req *r, struct file_op *op)
 {
 	memset(op, 0, sizeof(*op));
 	switch (r->kind) {
 	case FR_READ:
 	case FR_WRITE:
 	case FR_ZERO_WRITE:
-		rw_op(c, r, op);
-		return;
+		return rw_op(c, r, op);
 	case FR_FLUSH:
 		/* fdatasync acts on the inode: either fd flushes both paths
 		 * and the device cache. */
 		op->code = FILE_OP_FDSYNC;
 		op->fd = c->dev->fd_buffered;
-		return;
+		return 0;
 	case FR_PUNCH:
 	case FR_ZERO_RANGE:
 		op->code = FILE_OP_FALLOCATE;
@@ -375,8 +438,9 @@ void file_req_op(struct file_chan *c, struct file_req *r, struct file_op *op)
 			   (r->kind == FR_PUNCH ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
 		op->offset = r->offset;
 		op->len = r->total;
-		return;
+		return 0;
 	}
+	return 0;
 }
 
 /* fallocate mode refused by the file system / device / kernel. */
@@ -385,7 +449,7 @@ static bool refused(long res)
 	return res == -EOPNOTSUPP || res == -EINVAL || res == -ENOTTY || res == -ENOSYS;
 }
 
-int file_req_advance(struct file_chan *c, struct file_req *r, long res)
+static int advance_step(struct file_chan *c, struct file_req *r, long res)
 {
 	switch (r->kind) {
 	case FR_READ:
@@ -425,6 +489,15 @@ int file_req_advance(struct file_chan *c, struct file_req *r, long res)
 	default:
 		return res < 0 ? (int)res : 0;
 	}
+}
+
+int file_req_advance(struct file_chan *c, struct file_req *r, long res)
+{
+	int rc = advance_step(c, r, res);
+	/* finished: a staged read's data goes to the guest's buffers */
+	if (rc != 1)
+		unstage(r, rc == 0 && r->kind == FR_READ);
+	return rc;
 }
 
 int file_op_fallocate_sync(const struct file_op *op)

@@ -11,7 +11,9 @@
  * request or moves to the next operation: the rest of a short transfer,
  * a retry through the buffered fd when O_DIRECT refuses an I/O, or the
  * next way of zeroing a range (punch hole -> zero range -> writes from a
- * shared zero buffer) when the file system refuses one.
+ * shared zero buffer) when the file system refuses one. Guest buffers whose
+ * addresses O_DIRECT cannot take go through staging chunks
+ * (file_bounce.h): copied in before a write, out after a read.
  *
  * No allocation per I/O: struct file_req lives in bdev_io.driver_ctx.
  * A file_chan is per reactor; nothing here is shared between threads
@@ -25,6 +27,7 @@
 #include <sys/uio.h>
 
 #include "bdev/bdev.h"
+#include "file_bounce.h"
 
 /* Size of the shared zero buffer used to write zeroes (a multiple of every
  * valid block size). */
@@ -74,6 +77,7 @@ struct file_chan {
 	bool no_direct;		/* O_DIRECT refused an aligned I/O: buffered only */
 	uint64_t buffered_ops;	/* data ops sent through the buffered fd */
 	uint64_t direct_ops;	/* data ops sent through the O_DIRECT fd */
+	uint64_t staged_ops;	/* requests copied through staging chunks */
 };
 
 /* Set up c for dev. fallocate: whether UNMAP and WRITE_ZEROES try
@@ -114,6 +118,8 @@ struct file_req {
 	uint8_t kind;			/* internal step kind */
 	bool fua;
 	bool direct;			/* the op in flight used the O_DIRECT fd */
+	int8_t nbounce;			/* staging chunks held (file_bounce.h) */
+	struct iovec bounce[FILE_BOUNCE_MAX_CHUNKS];
 };
 
 /* Start io: fills r. Returns 1 when there is an operation to submit
@@ -121,8 +127,10 @@ struct file_req {
  * or a negative errno to complete it with. */
 int file_req_start(struct file_chan *c, struct bdev_io *io, struct file_req *r);
 
-/* The operation to submit now for r. */
-void file_req_op(struct file_chan *c, struct file_req *r, struct file_op *op);
+/* The operation to submit now for r: 0, or -EAGAIN when r waits for a
+ * staging buffer (unaligned guest memory, O_DIRECT): ask again later (the
+ * reactor's in-flight requests give theirs back). */
+int file_req_op(struct file_chan *c, struct file_req *r, struct file_op *op);
 
 /* Report the result of r's operation (bytes or -errno, as the kernel gave
  * it). Returns 1 when another operation must be submitted (file_req_op),

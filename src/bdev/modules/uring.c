@@ -77,12 +77,13 @@ static bool uring_issue(struct uring_chan *ch, struct file_req *r)
 	struct io_uring_sqe *sqe;
 	struct file_op op;
 
-	if (ch->inflight >= ch->max_inflight)
+	if (ch->inflight >= ch->max_inflight || !io_uring_sq_space_left(&ch->ring))
 		return false;
+	if (file_req_op(&ch->fc, r, &op))
+		return false;	/* waits for a staging buffer */
 	sqe = io_uring_get_sqe(&ch->ring);
 	if (!sqe)
-		return false;
-	file_req_op(&ch->fc, r, &op);
+		return false;	/* not after the space check; r keeps its plan */
 	switch (op.code) {
 	case FILE_OP_READV:
 		io_uring_prep_readv(sqe, op.fd, op.iov, (unsigned)op.iovcnt, op.offset);
