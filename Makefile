@@ -11,7 +11,7 @@ CONFIG ?=
 EMU_DIR ?=
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps guest-deps build asan fuzz test run clean
+.PHONY: all deps guest-deps ceph-deps build asan fuzz test run clean
 
 all: build
 
@@ -21,6 +21,10 @@ deps:
 # QEMU, Debian's kernel and busybox for the guest tests
 guest-deps:
 	@scripts/guest_deps.sh
+
+# Ceph daemons for the rbd tests' throw-away cluster
+ceph-deps:
+	@scripts/ceph_deps.sh
 
 build: deps
 	@[ -f build/build.ninja ] || meson setup build >/dev/null
@@ -34,7 +38,7 @@ fuzz: deps
 	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
 	@ninja -C build-fuzz
 
-test: build asan fuzz guest-deps
+test: build asan fuzz guest-deps ceph-deps
 	@python3 tests/run_tests.py --fuzz-seconds $(FUZZ_SECONDS)
 
 # the QEMU lines that make run prints boot a guest as printed once the guest

@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(
   gcc make pkg-config meson ninja-build
   libjansson-dev liburing-dev libaio-dev libcmocka-dev libisal-dev
+  librbd-dev librados-dev   # the Ceph RBD bdev (src/bdev/modules/rbd)
   clang libclang-rt-14-dev
   python3
 )

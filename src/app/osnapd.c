@@ -321,6 +321,9 @@ static void app_shutdown(void)
 		;
 	bdev_nvme_shutdown();
 	bdev_unregister_all();
+#ifdef OSNAP_HAVE_RBD
+	bdev_rbd_fini();
+#endif
 	rpc_log_close();
 }
 

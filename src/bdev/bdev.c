@@ -90,6 +90,12 @@ int bdev_register(struct bdev *bdev)
 	return 0;
 }
 
+void bdev_set_num_blocks(struct bdev *bdev, uint64_t num_blocks)
+{
+	/* relaxed: reactors only compare I/O ranges with it (check_io) */
+	__atomic_store_n(&bdev->num_blocks, num_blocks, __ATOMIC_RELAXED);
+}
+
 struct bdev *bdev_get_by_name(const char *name)
 {
 	for (struct bdev *b = g_bdevs; b; b = b->next)
@@ -338,7 +344,11 @@ static int check_io(struct bdev *b, struct bdev_io *io)
 {
 	if (io->type >= BDEV_IO_NUM_TYPES || !bdev_io_type_supported(b, io->type))
 		return -ENOTSUP;
-	if (io->num_blocks > b->num_blocks || io->offset_blocks > b->num_blocks - io->num_blocks)
+	/* relaxed: bdev_set_num_blocks may change it from the main thread;
+	 * either the old or the new count is a valid bound */
+	uint64_t nb = __atomic_load_n(&b->num_blocks, __ATOMIC_RELAXED);
+
+	if (io->num_blocks > nb || io->offset_blocks > nb - io->num_blocks)
 		return -ERANGE;
 	switch (io->type) {
 	case BDEV_IO_READ:

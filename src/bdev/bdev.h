@@ -142,6 +142,11 @@ struct bdev {
  * will call ops->destruct then free it. Returns 0 or -errno. */
 int bdev_register(struct bdev *bdev);
 
+/* The medium changed size (an rbd image resized): set num_blocks. Main
+ * thread. I/O is checked against the new count at once; consumers see it
+ * when they next read it (NVMe Identify Namespace, virtio-blk config). */
+void bdev_set_num_blocks(struct bdev *bdev, uint64_t num_blocks);
+
 /* Complete an I/O. Called on the I/O's reactor, from a poller. */
 void bdev_io_complete(struct bdev_io *io, int status);
 /* Complete later, from the channel's own poller on this reactor: for modules

@@ -37,6 +37,10 @@ static void metavar(const struct cli_opt *o, char *buf, size_t len)
 		snprintf(buf, len, "[0|1]");
 		return;
 	}
+	if (o->type == CLI_KV) {
+		snprintf(buf, len, "key=value");
+		return;
+	}
 	while (*src == '-')
 		src++;
 	for (; *src && n + 1 < len; src++)
@@ -49,7 +53,7 @@ static void opt_forms(const struct cli_opt *o, char *usage, size_t ulen, char *l
 {
 	char mv[64];
 	bool val = o->type == CLI_STRING || o->type == CLI_INT || o->type == CLI_FLOAT ||
-		   o->type == CLI_FLAG01;
+		   o->type == CLI_FLAG01 || o->type == CLI_KV;
 
 	metavar(o, mv, sizeof(mv));
 	if (o->flags & CLI_POS) {

@@ -336,6 +336,41 @@ static const struct cli_opt aio_create[] = {
 	O(NULL, "--no-wait", "nowait", T, "Use RWF_NOWAIT (block devices only)"),
 };
 
+static const struct cli_opt rbd_register_cluster[] = {
+	P("name", S, "Name of the Rados cluster only known to rbd bdevs"),
+	O(NULL, "--user", "user_id", S, "Ceph user name (i.e. admin, not client.admin)"),
+	O(NULL, "--config-param", "config_param", CLI_KV, "key=value librados option (repeatable)"),
+	O(NULL, "--config-file", "config_file", S, "The Rados configuration file"),
+	O(NULL, "--key-file", "key_file", S, "The Rados keyring file"),
+	O(NULL, "--core-mask", "core_mask", S, "Core mask for librbd threads (accepted, not applied)"),
+};
+
+static const struct cli_opt rbd_cluster_name[] = {
+	P("name", S, "Name of the registered Rados cluster"),
+};
+
+static const struct cli_opt rbd_clusters_info[] = {
+	O("-b", "--name", "name", S, "Name of a registered Rados cluster"),
+};
+
+static const struct cli_opt rbd_create[] = {
+	O("-b", "--name", "name", S, "Name of the bdev (default: Ceph<n>)"),
+	O(NULL, "--user", "user_id", S, "Ceph user name (i.e. admin, not client.admin)"),
+	O(NULL, "--config", "config", CLI_KV, "key=value librados option (repeatable)"),
+	O(NULL, "--config-param", "config", CLI_KV, "the same as --config"),
+	P("pool_name", S, "rbd pool name"),
+	P("rbd_name", S, "rbd image name"),
+	P("block_size", I, "rbd block size"),
+	O("-c", "--cluster-name", "cluster_name", S, "A registered Rados cluster"),
+	O("-u", "--uuid", "uuid", S, "UUID of the bdev"),
+	O("-r", "--readonly", "read_only", T, "Read-only bdev"),
+};
+
+static const struct cli_opt rbd_resize[] = {
+	P("name", S, "rbd bdev name"),
+	P("new_size", I, "New size in MiB"),
+};
+
 static const struct cli_opt nvme_attach[] = {
 	R("-b", "--name", "name", S, "Name of the NVMe controller, prefix of its bdev names"),
 	R("-t", "--trtype", "trtype", S, "Transport type: tcp, rdma, pcie"),
@@ -532,6 +567,12 @@ const struct cli_method cli_method_table[] = {
 	M("bdev_nvme_set_options", "Set options of NVMe block devices (start-up)", OPTS(nvme_set_options)),
 	M("bdev_nvme_get_controllers", "List NVMe controllers, or one", OPTS(nvme_get_controllers)),
 	M("bdev_nvme_reset_controller", "Reconnect an NVMe controller", OPTS(nvme_reset_controller)),
+	M("bdev_rbd_register_cluster", "Register a Rados cluster for rbd bdevs", OPTS(rbd_register_cluster)),
+	M("bdev_rbd_unregister_cluster", "Unregister a Rados cluster", OPTS(rbd_cluster_name)),
+	M("bdev_rbd_get_clusters_info", "Registered Rados clusters, or one", OPTS(rbd_clusters_info)),
+	M("bdev_rbd_create", "Create a block device on a Ceph RBD image", OPTS(rbd_create)),
+	M("bdev_rbd_delete", "Delete a Ceph RBD block device", OPTS(name_only)),
+	M("bdev_rbd_resize", "Grow a Ceph RBD block device (MiB)", OPTS(rbd_resize)),
 	MN("construct_ext_passthru_bdev", "Create a pass-through bdev on an existing bdev (plugin)", OPTS(ext_passthru), "bdev plugins"),
 	/* osnap debug */
 	M("bdev_dbg_io", "Submit one I/O to a block device (debug)", OPTS(dbg_io)),

@@ -25,6 +25,7 @@ struct parse_state {
 	const struct cli_method *m;
 	const char *val[MAX_OPTS];	/* text given for each option (NULL: none) */
 	bool seen[MAX_OPTS];
+	json_t *kv[MAX_OPTS];		/* CLI_KV options: the pairs so far */
 	const char **pos;		/* positional words, in order */
 	int npos;
 	const char **extra;		/* unrecognized words, in order */
@@ -310,6 +311,30 @@ static int check_value(struct parse_state *st, const struct cli_opt *o, const ch
 	return 0;
 }
 
+/* One more "key=value" of a CLI_KV option (a later key replaces an
+ * earlier one, as rpc.py's dict does). */
+static int add_kv(struct parse_state *st, int idx, const char *v)
+{
+	const struct cli_opt *o = &st->m->opts[idx];
+	const char *eq = strchr(v, '=');
+	char name[128];
+	char *key;
+
+	cli_opt_display(o, name, sizeof(name));
+	if (!eq || eq == v)
+		return fail(st, "argument %s: '%s' is not in key=value form", name, v);
+	if (!st->kv[idx] && !(st->kv[idx] = json_object()))
+		return fail(st, "out of memory");
+	key = strndup(v, (size_t)(eq - v));
+	if (!key || json_object_set_new(st->kv[idx], key, json_string(eq + 1))) {
+		free(key);
+		return fail(st, "argument %s: cannot encode '%s'", name, v);
+	}
+	free(key);
+	st->seen[idx] = true;
+	return 0;
+}
+
 /* Handle the option at argv[*i] that matched mt. */
 static int take_option(struct parse_state *st, int argc, char **argv, int *i,
 		       const struct match *mt)
@@ -372,6 +397,8 @@ static int take_option(struct parse_state *st, int argc, char **argv, int *i,
 	rc = check_value(st, o, v);
 	if (rc)
 		return rc;
+	if (o->type == CLI_KV)
+		return add_kv(st, mt->idx, v);
 	st->seen[mt->idx] = true;
 	st->val[mt->idx] = v;
 	return 0;
@@ -508,6 +535,8 @@ static json_t *value_json(const struct cli_opt *o, const char *v)
 		if (!v)
 			return json_true();
 		return cli_parse_int(v, &iv) ? json_integer(iv) : NULL;
+	case CLI_KV:
+		return NULL;	/* build_params takes the object */
 	}
 	return NULL;
 }
@@ -525,7 +554,12 @@ static int build_params(struct parse_state *st, json_t **out)
 
 		if (!o->key || (!st->seen[k] && !o->def))
 			continue;
-		j = value_json(o, v);
+		if (o->type == CLI_KV && json_is_object(json_object_get(params, o->key))) {
+			/* two spellings of one object (--config and --config-param) */
+			json_object_update(json_object_get(params, o->key), st->kv[k]);
+			continue;
+		}
+		j = o->type == CLI_KV ? json_incref(st->kv[k]) : value_json(o, v);
 		if (!j || json_object_set_new(params, o->key, j)) {
 			json_decref(params);
 			return fail(st, "cannot encode the value of %s", o->key);
@@ -590,6 +624,8 @@ int cli_parse_command(int argc, char **argv, const char **method, json_t **param
 		rc = build_params(&st, params);
 	if (rc == 0)
 		*method = st.m->name;
+	for (size_t k = 0; k < st.m->nopts; k++)
+		json_decref(st.kv[k]);
 	for (int k = 0; k < st.nowned; k++)
 		free(st.owned[k]);
 	free(st.owned);

@@ -19,6 +19,8 @@ enum cli_type {
 	CLI_TRUE,	/* store_true: JSON true when given, omitted otherwise */
 	CLI_FALSE,	/* store_false: JSON false when given, omitted otherwise */
 	CLI_FLAG01,	/* SNAP "0/1" switch: bare -> true, "--x 0" -> integer 0 */
+	CLI_KV,		/* repeatable "key=value" -> one JSON object of strings
+			 * (rpc.py's action='append' config options) */
 };
 
 enum {

@@ -17,6 +17,9 @@ void rpc_tables_register(void)
 	bdev_uring_rpc_register();
 	bdev_nvme_rpc_register();
 	bdev_aio_rpc_register();
+#ifdef OSNAP_HAVE_RBD
+	bdev_rbd_rpc_register();
+#endif
 	emulation_rpc_register();
 	nvme_rpc_register();
 	virtio_blk_rpc_register();

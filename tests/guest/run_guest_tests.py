@@ -445,12 +445,13 @@ class Guest:
 class DiskSpec:
     """A disk as a back end serves it."""
 
-    def __init__(self, name, image, num_queues=1, read_only=False, queue_size=None):
+    def __init__(self, name, image, num_queues=1, read_only=False, queue_size=None, rbd=None):
         self.name = name
         self.image = image
         self.num_queues = num_queues
         self.read_only = read_only
         self.queue_size = queue_size	# osnap: requests in flight per queue
+        self.rbd = rbd			# osnap: (ceph_cluster.Cluster, image name) instead of a file
         self.sock = None
 
 
@@ -647,7 +648,7 @@ class OsnapBackend(Backend):
     """
 
     name = "osnap"
-    FEATURES = {"pattern", "read_only", "hotplug", "restart", "suspend", "swap"}
+    FEATURES = {"pattern", "read_only", "hotplug", "restart", "suspend", "swap", "rbd"}
     NUM_PF = 2
 
     def __init__(self):
@@ -759,7 +760,14 @@ class OsnapBackend(Backend):
             create += ["--read_only", "1"]
         if spec.queue_size:
             create += ["--queue_size", spec.queue_size]
-        return [["bdev_uring_create", spec.image, spec.name], create]
+        if spec.rbd:
+            cluster, image = spec.rbd
+            bdev = ["bdev_rbd_create", "rbd", image, 512, "-b", spec.name,
+                    "--config", "mon_host=" + cluster.mon_host,
+                    "--config", "keyring=" + cluster.keyring]
+        else:
+            bdev = ["bdev_uring_create", spec.image, spec.name]
+        return [bdev, create]
 
     def start(self, work, specs):
         self.work = work
@@ -1034,6 +1042,40 @@ def case_pattern(ctx):
                          mb, r.infos.get("vda_hw_queues")))
     TIMES[(ctx.backend.name, "pattern")] = t
     return t
+
+
+def case_rbd_pattern(ctx):
+    """A Ceph RBD image (a single-node cluster started for the case, see
+    tests/system/lib/ceph_cluster.py) as the disk, 2 queues: the guest's
+    16 MiB random pattern written, flushed, read back and compared; then
+    `rbd export` of the image holds the same bytes."""
+    sys.path.insert(0, os.path.join(TOP, "tests", "system", "lib"))
+    import ceph_cluster
+    cluster = ceph_cluster.Cluster()
+    try:
+        cluster.start()
+    except (ceph_cluster.CephError, OSError, subprocess.TimeoutExpired) as e:
+        cluster.destroy()
+        raise Skip("the Ceph test cluster cannot start: %s" % e)
+    try:
+        log("%s: ceph cluster started in %.1f s" % (ctx.label, cluster.start_seconds))
+        cluster.run("rbd", "create", "--size", "16M", "rbd/guest0")
+        spec = DiskSpec("disk0", None, num_queues=2, rbd=(cluster, "guest0"))
+        ctx.backend.start(ctx.work, [spec])
+        r = ctx.boot("pattern", [Disk(spec.sock, num_queues=2)], params={"queues": 2, "mb": 16})
+        mb = int(r.infos.get("vda_mb", "16"))
+        out = ctx.path("guest0.export")
+        cluster.run("rbd", "export", "--no-progress", "rbd/guest0", out, timeout=120)
+        host = sha256_file(out, mb * MiB)
+        check(r.sums.get("vda") == host,
+              "the image's first %d MiB (rbd export, sha256 %s) differ from the guest's "
+              "pattern (%s)" % (mb, host, r.sums.get("vda")))
+        return ("guest write %s ms, read %s ms (%d MiB, %s hw queues), rbd export equal" %
+                (r.infos.get("vda_write_ms"), r.infos.get("vda_read_ms"), mb,
+                 r.infos.get("vda_hw_queues")))
+    finally:
+        ctx.backend.stop()
+        cluster.destroy()
 
 
 def case_ring_over_queue_size(ctx):
@@ -1408,6 +1450,7 @@ CASES = [
     ("bdev_swap", case_swap, "swap", {}),
     ("hotplug", case_hotplug, "hotplug", {}),
     ("restart_reconnect", case_restart, "restart", {}),
+    ("rbd_pattern", case_rbd_pattern, "rbd", {}),
 ]
 
 FIRMWARES = [("seabios", None), ("qboot", "qboot.rom")]

@@ -236,6 +236,28 @@ static void test_parse_key_value(void **state)
 	expect_params("save_config -i 4", "save_config", "null");
 }
 
+/* rpc.py's action='append' key=value options (bdev_rbd_*): one object */
+static void test_parse_key_value_pairs(void **state)
+{
+	(void)state;
+	expect_params("bdev_rbd_create -b r0 --config mon_host=[v2:1.2.3.4:3300] --config key=a=b= "
+		      "--config-param client_mount_timeout=5 rbd img 4096 -c c1 -r", "bdev_rbd_create",
+		      "{\"name\": \"r0\", \"pool_name\": \"rbd\", \"rbd_name\": \"img\", "
+		      "\"block_size\": 4096, \"cluster_name\": \"c1\", \"read_only\": true, "
+		      "\"config\": {\"mon_host\": \"[v2:1.2.3.4:3300]\", \"key\": \"a=b=\", "
+		      "\"client_mount_timeout\": \"5\"}}");
+	/* a later value of a key replaces the earlier one; an empty value is kept */
+	expect_params("bdev_rbd_register_cluster c1 --config-param a=1 --config-param a=2 "
+		      "--config-param b= --user admin --key-file /k", "bdev_rbd_register_cluster",
+		      "{\"name\": \"c1\", \"user_id\": \"admin\", \"key_file\": \"/k\", "
+		      "\"config_param\": {\"a\": \"2\", \"b\": \"\"}}");
+	expect_error("bdev_rbd_create rbd img 512 --config nokey", -EINVAL,
+		     "argument --config: 'nokey' is not in key=value form");
+	expect_error("bdev_rbd_register_cluster c1 --config-param =v", -EINVAL,
+		     "argument --config-param: '=v' is not in key=value form");
+	expect_params("bdev_rbd_resize r0 128", "bdev_rbd_resize", "{\"name\": \"r0\", \"new_size\": 128}");
+}
+
 static void test_parse_required(void **state)
 {
 	(void)state;
@@ -385,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_parse_seed_lines),
 		cmocka_unit_test(test_parse_multi_letter_short),
 		cmocka_unit_test(test_parse_key_value),
+		cmocka_unit_test(test_parse_key_value_pairs),
 		cmocka_unit_test(test_parse_required),
 		cmocka_unit_test(test_parse_unknown),
 		cmocka_unit_test(test_parse_types),

@@ -14,6 +14,11 @@ void bdev_nvme_rpc_register(void);
 /* Shutdown, after the reactors stopped: drop every NVMe/TCP controller's
  * connections and state (their bdevs go with bdev_unregister_all). */
 void bdev_nvme_shutdown(void);
+/* Only when built with librbd (OSNAP_HAVE_RBD). */
+void bdev_rbd_rpc_register(void);
+/* At exit, after bdev_unregister_all: wait for the images to close and the
+ * cluster handles to shut down (off the main thread), with a deadline. */
+void bdev_rbd_fini(void);
 
 /* Creation entry points (main thread). uuid may be NULL (generated).
  * Return 0 or -errno with a message in err. */
