@@ -225,7 +225,12 @@ static int setup(struct run *x, char *err, size_t len)
 		if (o->verify_state && perf_vtable_load(&x->vt, o->verify_state, &x->geom, err, len) < 0)
 			return -EINVAL;
 	}
-	x->jobs = calloc(o->jobs, sizeof(*x->jobs));
+	rc = perf_clock_init(o->clock);
+	if (rc) {
+		snprintf(err, len, "--clock tsc: no usable time-stamp counter on this CPU");
+		return rc;
+	}
+	x->jobs = perf_jobs_alloc(o->jobs);
 	if (!x->jobs) {
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;

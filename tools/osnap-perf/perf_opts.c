@@ -61,6 +61,8 @@ void perf_opts_usage(const char *prog)
 	       "transport tuning:\n"
 	       "      --no-shadow-db          NVMe: no shadow doorbells (Doorbell Buffer Config)\n"
 	       "      --indirect              virtio: use indirect descriptors when offered\n"
+	       "      --clock KIND            latency clock: tsc (the CPU's time-stamp counter),\n"
+	       "                              monotonic (clock_gettime), auto (tsc when invariant)\n"
 	       "output:\n"
 	       "      --json                  JSON result on stdout\n"
 	       "      --server-pid PID        also report the CPU time PID used while measuring\n"
@@ -159,7 +161,7 @@ static int parse_cpus(const char *s, struct perf_opts *o)
 enum {
 	OPT_VFU = 256, OPT_VHU, OPT_NVME, OPT_VIRTIO, OPT_MIX, OPT_CPUS, OPT_RAMP, OPT_IRQ,
 	OPT_VERIFY, OPT_VSTATE, OPT_NSID, OPT_SIZE, OPT_OFFSET, OPT_JSON, OPT_NOSHADOW,
-	OPT_INDIRECT, OPT_SPID, OPT_SEED,
+	OPT_INDIRECT, OPT_SPID, OPT_SEED, OPT_CLOCK,
 };
 
 static const struct option long_opts[] = {
@@ -187,6 +189,7 @@ static const struct option long_opts[] = {
 	{ "indirect", no_argument, NULL, OPT_INDIRECT },
 	{ "server-pid", required_argument, NULL, OPT_SPID },
 	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "clock", required_argument, NULL, OPT_CLOCK },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -327,6 +330,16 @@ int perf_opts_parse(int argc, char **argv, struct perf_opts *o, char *err, size_
 		case OPT_SEED:
 			if (parse_u64(optarg, &o->seed))
 				return fail(err, len, "--seed %s: a number", optarg);
+			break;
+		case OPT_CLOCK:
+			if (!strcmp(optarg, "auto"))
+				o->clock = PERF_CLOCK_AUTO;
+			else if (!strcmp(optarg, "tsc"))
+				o->clock = PERF_CLOCK_TSC;
+			else if (!strcmp(optarg, "monotonic"))
+				o->clock = PERF_CLOCK_MONOTONIC;
+			else
+				return fail(err, len, "--clock %s: use auto, tsc or monotonic", optarg);
 			break;
 		case 'h':
 			perf_opts_usage(argv[0]);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "perf_clock.h"
+
 #define PERF_MAX_JOBS	64
 #define PERF_MAX_QD	4096
 
@@ -49,6 +51,7 @@ struct perf_opts {
 	bool indirect;			/* virtio: ask for indirect descriptors */
 	int server_pid;			/* --server-pid: report its CPU time (0: none) */
 	uint64_t seed;			/* random seed (default from the clock) */
+	enum perf_clock_kind clock;	/* --clock: latency clock (default auto) */
 };
 
 /* Parse argv into *o (defaults first). On a usage error write a message
