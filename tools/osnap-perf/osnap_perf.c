@@ -169,10 +169,15 @@ static bool run_phase(struct run *x, const char *name, double start, double unti
 		if (step > 0)
 			sleep_s(step);
 		now = perf_now_ns() / 1e9;
-		if (progress && now - last >= 1.0) {
+		if (now - last >= 1.0) {
+			/* `last` moves on with or without a progress line: were it
+			 * left behind, `next` would lie in the past and this thread
+			 * (pinned to the first job's CPU) would spin instead of
+			 * sleeping, taking half that job's core */
 			uint64_t d = total_done(x);
-			perf_report_progress(stdout, name, now - start, total, d - last_done, now - last,
-					     x->o.bs, total_errors(x));
+			if (progress)
+				perf_report_progress(stdout, name, now - start, total, d - last_done,
+						     now - last, x->o.bs, total_errors(x));
 			last = now;
 			last_done = d;
 		}
