@@ -369,7 +369,7 @@ static void *job_main(void *arg)
 		if (!j->inflight)
 			continue;	/* every block busy elsewhere: try again */
 		j->reap_tick = 0;
-		int n = j->o->interrupts ? ops->wait(j->t, q, WAIT_MS) : ops->poll(j->t, q);
+		int n = j->o->interrupts ? ops->wait(j->t, q, WAIT_MS) : ops->poll(j->t, q, j->o->reap_max);
 		if (n > 0) {
 			publish_done(j);
 			idle = 0;

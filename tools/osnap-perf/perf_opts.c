@@ -61,6 +61,8 @@ void perf_opts_usage(const char *prog)
 	       "transport tuning:\n"
 	       "      --no-shadow-db          NVMe: no shadow doorbells (Doorbell Buffer Config)\n"
 	       "      --indirect              virtio: use indirect descriptors when offered\n"
+	       "      --reap N                reap at most N completions before submitting\n"
+	       "                              again (64; 0: all there are)\n"
 	       "      --clock KIND            latency clock: tsc (the CPU's time-stamp counter),\n"
 	       "                              monotonic (clock_gettime), auto (tsc when invariant)\n"
 	       "output:\n"
@@ -161,7 +163,7 @@ static int parse_cpus(const char *s, struct perf_opts *o)
 enum {
 	OPT_VFU = 256, OPT_VHU, OPT_NVME, OPT_VIRTIO, OPT_MIX, OPT_CPUS, OPT_RAMP, OPT_IRQ,
 	OPT_VERIFY, OPT_VSTATE, OPT_NSID, OPT_SIZE, OPT_OFFSET, OPT_JSON, OPT_NOSHADOW,
-	OPT_INDIRECT, OPT_SPID, OPT_SEED, OPT_CLOCK,
+	OPT_INDIRECT, OPT_SPID, OPT_SEED, OPT_CLOCK, OPT_REAP,
 };
 
 static const struct option long_opts[] = {
@@ -190,6 +192,7 @@ static const struct option long_opts[] = {
 	{ "server-pid", required_argument, NULL, OPT_SPID },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "clock", required_argument, NULL, OPT_CLOCK },
+	{ "reap", required_argument, NULL, OPT_REAP },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -205,6 +208,7 @@ static void defaults(struct perf_opts *o)
 	o->qd = 1;
 	o->jobs = 1;
 	o->nsid = 1;
+	o->reap_max = PERF_REAP_DEFAULT;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	o->seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec;
 }
@@ -330,6 +334,11 @@ int perf_opts_parse(int argc, char **argv, struct perf_opts *o, char *err, size_
 		case OPT_SEED:
 			if (parse_u64(optarg, &o->seed))
 				return fail(err, len, "--seed %s: a number", optarg);
+			break;
+		case OPT_REAP:
+			if (parse_u64(optarg, &v) || v > PERF_MAX_QD)
+				return fail(err, len, "--reap %s: 0 (all) .. %u", optarg, PERF_MAX_QD);
+			o->reap_max = (uint32_t)v;
 			break;
 		case OPT_CLOCK:
 			if (!strcmp(optarg, "auto"))

@@ -11,6 +11,10 @@
 
 #define PERF_MAX_JOBS	64
 #define PERF_MAX_QD	4096
+/* Completions reaped per pass by default: what spdk_nvme_perf reaps with
+ * 256-entry queues (a quarter of the queue), so that at high depths the
+ * device gets new commands while the rest of a large batch waits. */
+#define PERF_REAP_DEFAULT	64
 
 enum perf_transport {
 	PERF_TR_NONE = 0,
@@ -52,6 +56,7 @@ struct perf_opts {
 	int server_pid;			/* --server-pid: report its CPU time (0: none) */
 	uint64_t seed;			/* random seed (default from the clock) */
 	enum perf_clock_kind clock;	/* --clock: latency clock (default auto) */
+	uint32_t reap_max;		/* --reap: completions per pass (0: all) */
 };
 
 /* Parse argv into *o (defaults first). On a usage error write a message

@@ -53,8 +53,9 @@ struct perf_target_ops {
 	/* Make the submitted I/Os visible and notify the device, once per
 	 * burst of submissions (may be NULL). */
 	int (*kick)(struct perf_target *t, uint16_t q);
-	/* Reap completions without sleeping: their count or a negative errno. */
-	int (*poll)(struct perf_target *t, uint16_t q);
+	/* Reap up to max completions (0: all there are) without sleeping:
+	 * their count or a negative errno. */
+	int (*poll)(struct perf_target *t, uint16_t q, unsigned max);
 	/* Reap completions, sleeping on the queue's interrupt up to timeout_ms
 	 * when there are none: their count (> 0), -ETIMEDOUT, or an error. */
 	int (*wait)(struct perf_target *t, uint16_t q, int timeout_ms);

@@ -80,10 +80,10 @@ static int nt_kick(struct perf_target *pt, uint16_t q)
 	return nvme_host_ring_sq(t->h, (uint16_t)(q + 1));
 }
 
-static int nt_poll(struct perf_target *pt, uint16_t q)
+static int nt_poll(struct perf_target *pt, uint16_t q, unsigned max)
 {
 	struct nvme_target *t = (struct nvme_target *)pt;
-	return nvme_host_poll(t->h, (uint16_t)(q + 1), 0);
+	return nvme_host_poll(t->h, (uint16_t)(q + 1), max);
 }
 
 static int nt_wait(struct perf_target *pt, uint16_t q, int timeout_ms)
