@@ -62,7 +62,7 @@ void perf_opts_usage(const char *prog)
 	       "      --no-shadow-db          NVMe: no shadow doorbells (Doorbell Buffer Config)\n"
 	       "      --indirect              virtio: use indirect descriptors when offered\n"
 	       "      --reap N                reap at most N completions before submitting\n"
-	       "                              again (64; 0: all there are)\n"
+	       "                              again (0: all there are, the default)\n"
 	       "      --clock KIND            latency clock: tsc (the CPU's time-stamp counter),\n"
 	       "                              monotonic (clock_gettime), auto (tsc when invariant)\n"
 	       "output:\n"
