@@ -236,8 +236,9 @@ def clocks_and_prp_templates():
             check(0.8 <= r["runtime_s"] <= 1.5,
                   "--clock %s: 1 s measured as %.3f s" % (clk, r["runtime_s"]))
         for bs in (12288, 65536):      # 3 pages: a 2-entry PRP list; 16 pages
+            # --batch 3: doorbells within bursts of up to 4
             r, _ = perf_json(nvme, "-w", "randrw", "-b", bs, "-q", 4, "-n", 400, "--verify",
-                             "--size", 1 << 20)
+                             "--size", 1 << 20, "--batch", 3)
             eq(r["ios"], 400, "I/Os of %d bytes" % bs)
             eq(r["errors"], 0, "errors with -b %d" % bs)
             check(r["verify_checked"] > 0, "-b %d: some reads verified: %r" % (bs, r))
@@ -255,6 +256,7 @@ def usage_errors():
         ["--vhost-user", "/x.sock", "--verify-state", "/tmp/s"],  # state without --verify
         ["--vhost-user", "/x.sock", "--clock", "sundial"],  # unknown clock
         ["--vhost-user", "/x.sock", "--reap", "-1"],       # not a count
+        ["--vhost-user", "/x.sock", "--batch", "many"],    # not a count
         ["--vhost-user", "/nonexistent.sock", "-t", "1"],  # cannot connect
     ]
     for args in cases:

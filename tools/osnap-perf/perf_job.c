@@ -331,8 +331,19 @@ static void stamp_burst(struct perf_job *j, uint32_t top, uint32_t n, uint64_t t
 		slot(j, j->free_slots[top - 1 - k])->start_tick = t0 + step * k;
 }
 
+/* Notify the device of what was submitted: 0 or a fatal negative errno. */
+static int kick(struct perf_job *j, uint16_t q)
+{
+	int rc = j->t->ops->kick ? j->t->ops->kick(j->t, q) : 0;
+
+	if (rc < 0)
+		job_msg(j, "notification failed: %s", strerror(-rc));
+	return rc < 0 ? rc : 0;
+}
+
 /* Submit as many I/Os as the job may now, as one burst, then notify the
- * device once. 0 or a fatal negative errno. */
+ * device once (or every --batch submissions). 0 or a fatal negative
+ * errno. */
 static int submit_burst(struct perf_job *j, uint16_t q)
 {
 	uint32_t submitted = 0, top = j->nfree;
@@ -347,15 +358,17 @@ static int submit_burst(struct perf_job *j, uint16_t q)
 		if (rc <= 0)
 			break;
 		submitted++;
+		/* --batch: let the device start on the first part of a long
+		 * burst while the rest is prepared */
+		if (j->o->db_batch && submitted % j->o->db_batch == 0 && (rc = kick(j, q)) < 0)
+			break;
 	}
 	if (submitted > 1)
 		stamp_burst(j, top, submitted, now, perf_ticks());
 	if (rc < 0)
-		return rc;		/* submit_one() said why */
-	if (submitted && j->t->ops->kick && (rc = j->t->ops->kick(j->t, q)) < 0) {
-		job_msg(j, "notification failed: %s", strerror(-rc));
-		return rc;
-	}
+		return rc;		/* submit_one() or kick() said why */
+	if (submitted && (!j->o->db_batch || submitted % j->o->db_batch))
+		return kick(j, q);
 	return 0;
 }
 

@@ -58,6 +58,7 @@ struct perf_opts {
 	uint64_t seed;			/* random seed (default from the clock) */
 	enum perf_clock_kind clock;	/* --clock: latency clock (default auto) */
 	uint32_t reap_max;		/* --reap: completions per pass (0: all) */
+	uint32_t db_batch;		/* --batch: submissions per doorbell (0: the burst) */
 };
 
 /* Parse argv into *o (defaults first). On a usage error write a message
