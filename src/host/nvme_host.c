@@ -449,7 +449,11 @@ int nvme_host_open(const char *path, const struct nvme_host_opts *opts, struct n
 	if (rc)
 		goto fail;
 	h->nq_alloc = (uint16_t)(h->opts.nr_io_queues + 1);
-	h->q = calloc(h->nq_alloc, sizeof(*h->q));
+	/* each queue on its own cache lines (struct nvme_host_queue is
+	 * aligned): queues polled by different threads share none */
+	h->q = aligned_alloc(_Alignof(struct nvme_host_queue), h->nq_alloc * sizeof(*h->q));
+	if (h->q)
+		memset(h->q, 0, h->nq_alloc * sizeof(*h->q));
 	if (!h->q) {
 		rc = -ENOMEM;
 		goto fail;

@@ -65,30 +65,36 @@ struct nvme_raw_extra {
 	struct nvme_host_cmd *cmd;
 };
 
+#define NVME_HOST_CACHE_LINE	64
+
+/* One queue pair. The fields the I/O path touches come first, in the
+ * first cache lines; the whole structure is cache-line aligned. */
 struct nvme_host_queue {
+	/* hot: every submission and completion */
+	_Alignas(NVME_HOST_CACHE_LINE) struct nvme_sq_ring sq;
+	struct nvme_cq_ring cq;
 	struct nvme_host *h;
+	struct nvme_slot *slots;	/* CID = index */
+	uint16_t *free_cids;		/* stack of free CIDs */
+	uint16_t nfree;
+	uint16_t nslots;
 	uint16_t qid;
 	bool live;			/* created on the controller */
-	struct nvme_sq_ring sq;
-	struct nvme_cq_ring cq;
-	void *sq_mem, *cq_mem;		/* arena memory of the rings */
-	uint64_t sq_iova, cq_iova;
-	uint32_t depth;
+	uint32_t last_sq_db, last_cq_db;	/* last values published */
 	uint32_t sq_db_off, cq_db_off;	/* doorbell offsets in BAR0 */
 	uint32_t *shadow_sq, *shadow_cq;	/* shadow doorbells, NULL when off */
 	uint32_t *ei_sq, *ei_cq;		/* EventIdx entries */
-	uint32_t last_sq_db, last_cq_db;	/* last values published */
+	uint32_t desc_bytes;		/* per slot */
+	struct nvme_host_qstats st;
+	/* set-up and slow paths */
+	void *sq_mem, *cq_mem;		/* arena memory of the rings */
+	uint64_t sq_iova, cq_iova;
+	uint32_t depth;
 	bool irq;			/* interrupts enabled on this CQ */
 	uint16_t vector;
 	int efd;			/* eventfd of the vector, -1 without */
-	struct nvme_slot *slots;	/* CID = index */
-	uint16_t nslots;
-	uint16_t *free_cids;		/* stack of free CIDs */
-	uint16_t nfree;
 	void *desc_mem;			/* all slots' descriptor pages, one arena block */
-	uint32_t desc_bytes;		/* per slot */
 	struct nvme_raw_extra raw[NVME_HOST_MAX_RAW];
-	struct nvme_host_qstats st;
 };
 
 /* Allocate the rings (depth entries), slots and descriptor memory of q in the

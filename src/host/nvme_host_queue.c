@@ -123,8 +123,10 @@ static void slot_release(struct nvme_host_queue *q, uint16_t cid)
 {
 	struct nvme_slot *s = &q->slots[cid];
 
-	nvme_arena_free(&q->h->arena, s->bounce);
-	s->bounce = NULL;
+	if (s->bounce) {	/* rare: an abandoned command's memory */
+		nvme_arena_free(&q->h->arena, s->bounce);
+		s->bounce = NULL;
+	}
 	s->busy = false;
 	s->raw = false;
 	s->cmd = NULL;
@@ -279,7 +281,6 @@ static int reserve_raw(struct nvme_host_queue *q, uint16_t cid, struct nvme_host
 
 int nvme_queue_submit(struct nvme_host *h, struct nvme_host_queue *q, struct nvme_host_cmd *cmd)
 {
-	struct nvme_sqe sqe;
 	uint16_t cid;
 
 	if (h->shut_down)
@@ -292,8 +293,7 @@ int nvme_queue_submit(struct nvme_host *h, struct nvme_host_queue *q, struct nvm
 	cmd->result = 0;
 	cmd->priv.queued = false;
 	if (cmd->flags & NVME_HOST_F_RAW) {
-		sqe = cmd->sqe;
-		cid = sqe.cid;
+		cid = cmd->sqe.cid;
 		int rc = reserve_raw(q, cid, cmd);
 		if (rc)
 			return rc;
@@ -301,21 +301,27 @@ int nvme_queue_submit(struct nvme_host *h, struct nvme_host_queue *q, struct nvm
 		if (q->nfree == 0)
 			return -EBUSY;
 		cid = q->free_cids[q->nfree - 1];
-		sqe = cmd->sqe;
-		sqe.cid = cid;
-		int rc = build_dptr(h, q, &q->slots[cid], cmd, &sqe);
-		if (rc)
-			return rc;
-		q->nfree--;
 		struct nvme_slot *s = &q->slots[cid];
+		if (cmd->flags & NVME_HOST_F_DPTR) {
+			/* the caller's data pointer, prepared once: only the
+			 * CID changes (the SQE is copied once, into the ring) */
+			cmd->sqe.cid = cid;
+		} else {
+			struct nvme_sqe sqe = cmd->sqe;
+			sqe.cid = cid;
+			int rc = build_dptr(h, q, s, cmd, &sqe);
+			if (rc)
+				return rc;
+			cmd->sqe = sqe;		/* show the caller what was sent */
+		}
+		q->nfree--;
 		s->busy = true;
 		s->raw = false;
 		s->cmd = cmd;
 		cmd->priv.raw_extra = false;
-		cmd->sqe = sqe;		/* show the caller what was sent */
 	}
 	cmd->priv.cid = cid;
-	uint32_t tail = nvme_sq_ring_push(&q->sq, &sqe);
+	uint32_t tail = nvme_sq_ring_push(&q->sq, &cmd->sqe);
 	cmd->priv.queued = true;
 	q->st.submitted++;
 	if (cmd->flags & NVME_HOST_F_NO_DB)

@@ -205,6 +205,45 @@ def interrupts_and_text_report():
             check(word in out, "%r in the text report:\n%s" % (word, out))
 
 
+def tsc_invariant():
+    """Whether /proc/cpuinfo names both TSC invariance flags (osnap-perf's
+    --clock auto then uses the TSC)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = line.split(":", 1)[1].split()
+                    return "constant_tsc" in flags and "nonstop_tsc" in flags
+    except OSError:
+        pass
+    return False
+
+
+@test
+def clocks_and_prp_templates():
+    """Every latency clock gives a measured interval that matches the wall
+    clock (a wrong TSC calibration would scale it), and I/O sizes whose
+    commands need PRP lists (built once per I/O slot) carry verified data."""
+    with daemon() as d:
+        nvme = nvme_target(d)
+        clocks = ["monotonic", "auto"] + (["tsc"] if tsc_invariant() else [])
+        for clk in clocks:
+            r, _ = perf_json(nvme, "-w", "randread", "-q", 8, "-t", 1, "--clock", clk)
+            check_report(r, 1)
+            want = "tsc" if clk == "tsc" or (clk == "auto" and tsc_invariant()) else "monotonic"
+            check(r["clock"].startswith(want), "--clock %s: report says %r" % (clk, r["clock"]))
+            # the main thread sleeps 1 s by CLOCK_MONOTONIC; the jobs time it in ticks
+            check(0.8 <= r["runtime_s"] <= 1.5,
+                  "--clock %s: 1 s measured as %.3f s" % (clk, r["runtime_s"]))
+        for bs in (12288, 65536):      # 3 pages: a 2-entry PRP list; 16 pages
+            # --batch 3: doorbells within bursts of up to 4
+            r, _ = perf_json(nvme, "-w", "randrw", "-b", bs, "-q", 4, "-n", 400, "--verify",
+                             "--size", 1 << 20, "--batch", 3)
+            eq(r["ios"], 400, "I/Os of %d bytes" % bs)
+            eq(r["errors"], 0, "errors with -b %d" % bs)
+            check(r["verify_checked"] > 0, "-b %d: some reads verified: %r" % (bs, r))
+
+
 @test
 def usage_errors():
     cases = [
@@ -215,6 +254,9 @@ def usage_errors():
         ["--vhost-user", "/x.sock", "-b", "1000"],         # not a multiple of 512
         ["--vhost-user", "/x.sock", "-t", "1", "-n", "5"],  # both time and count
         ["--vhost-user", "/x.sock", "--verify-state", "/tmp/s"],  # state without --verify
+        ["--vhost-user", "/x.sock", "--clock", "sundial"],  # unknown clock
+        ["--vhost-user", "/x.sock", "--reap", "-1"],       # not a count
+        ["--vhost-user", "/x.sock", "--batch", "many"],    # not a count
         ["--vhost-user", "/nonexistent.sock", "-t", "1"],  # cannot connect
     ]
     for args in cases:

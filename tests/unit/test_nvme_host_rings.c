@@ -24,7 +24,7 @@ void test_cq_phase_wrap(void **state)
 	enum { D = 4 };
 	struct nvme_cqe ring[D];
 	struct nvme_cq_ring cq;
-	struct nvme_cqe got;
+	struct nvme_cqe got = { 0 };	/* peek() fills it only when it returns true */
 	uint32_t tail = 0;
 	uint8_t cphase = 1;
 	uint16_t cid = 0;

@@ -169,10 +169,15 @@ static bool run_phase(struct run *x, const char *name, double start, double unti
 		if (step > 0)
 			sleep_s(step);
 		now = perf_now_ns() / 1e9;
-		if (progress && now - last >= 1.0) {
+		if (now - last >= 1.0) {
+			/* `last` moves on with or without a progress line: were it
+			 * left behind, `next` would lie in the past and this thread
+			 * (pinned to the first job's CPU) would spin instead of
+			 * sleeping, taking half that job's core */
 			uint64_t d = total_done(x);
-			perf_report_progress(stdout, name, now - start, total, d - last_done, now - last,
-					     x->o.bs, total_errors(x));
+			if (progress)
+				perf_report_progress(stdout, name, now - start, total, d - last_done,
+						     now - last, x->o.bs, total_errors(x));
 			last = now;
 			last_done = d;
 		}
@@ -225,7 +230,12 @@ static int setup(struct run *x, char *err, size_t len)
 		if (o->verify_state && perf_vtable_load(&x->vt, o->verify_state, &x->geom, err, len) < 0)
 			return -EINVAL;
 	}
-	x->jobs = calloc(o->jobs, sizeof(*x->jobs));
+	rc = perf_clock_init(o->clock);
+	if (rc) {
+		snprintf(err, len, "--clock tsc: no usable time-stamp counter on this CPU");
+		return rc;
+	}
+	x->jobs = perf_jobs_alloc(o->jobs);
 	if (!x->jobs) {
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;

@@ -42,7 +42,11 @@ struct perf_stats {
 	struct perf_target_qstats notif;	/* whole run, ramp included */
 };
 
+/* Cache line size assumed for the layout of shared state. */
+#define PERF_CACHE_LINE	64
+
 struct perf_job {
+	/* set up once, read-mostly */
 	unsigned index;
 	int cpu;			/* pinned to, -1 for none */
 	const struct perf_opts *o;
@@ -53,28 +57,39 @@ struct perf_job {
 	uint64_t first_block, nblocks;
 	uint64_t first_lba;
 	uint32_t lbas_per_block;
+	bool random;			/* random offsets (else sequential) */
 	uint64_t quota;			/* -n: I/Os to measure (0: by time) */
-	/* I/O slots */
+	uint64_t hang_ticks;		/* no completion for this long: give up */
+	uint64_t check_ticks;		/* no completion for this long: is the server there? */
+	/* I/O slots (PERF_CACHE_LINE aligned, one or more lines each) */
 	unsigned char *slots;
 	size_t slot_size;
 	uint32_t *free_slots;
-	uint32_t nfree, inflight;
-	/* run state (job thread) */
+	/* run state (job thread only) */
+	_Alignas(PERF_CACHE_LINE) uint32_t nfree, inflight;
 	uint64_t rng;
 	uint64_t seq_next;
 	uint64_t submitted_measured;
-	uint64_t last_progress_ns;
-	uint64_t last_check_ns;		/* when the connection was last checked */
+	uint64_t reap_tick;		/* when this poll saw its first completion (0: none yet) */
+	uint64_t last_progress_tick;
+	uint64_t ndone;			/* completions, any phase (published in done) */
+	uint64_t begin_tick, end_tick;	/* the measured interval in ticks (0: none) */
+	uint64_t last_check_tick;	/* when the connection was last checked */
 	bool measuring, stopping;
 	unsigned messages;		/* error lines printed */
 	int fatal;			/* negative errno of a transport failure */
 	pthread_t thread;
-	/* read by the main thread while running (atomics) */
-	uint64_t done;			/* completions, any phase */
+	struct perf_stats st;
+	/* read by the main thread while running (atomics), on their own line
+	 * so that its reads do not take the job's hot line away */
+	_Alignas(PERF_CACHE_LINE) uint64_t done;	/* completions, any phase */
 	uint64_t errors;		/* io + verify errors, any phase */
 	int finished;
-	struct perf_stats st;
 };
+
+/* An array of n zeroed jobs with the alignment struct perf_job needs (free
+ * with free()); NULL when out of memory. */
+struct perf_job *perf_jobs_alloc(unsigned n);
 
 /* Set up job index of o->jobs over its slice of r: slots and data buffers
  * (from the target), random state from o->seed. vt may be NULL. On failure

@@ -61,6 +61,12 @@ void perf_opts_usage(const char *prog)
 	       "transport tuning:\n"
 	       "      --no-shadow-db          NVMe: no shadow doorbells (Doorbell Buffer Config)\n"
 	       "      --indirect              virtio: use indirect descriptors when offered\n"
+	       "      --batch N               ring the doorbell (kick) every N submissions of\n"
+	       "                              a burst (0: once per burst, the default)\n"
+	       "      --reap N                reap at most N completions before submitting\n"
+	       "                              again (0: all there are, the default)\n"
+	       "      --clock KIND            latency clock: tsc (the CPU's time-stamp counter),\n"
+	       "                              monotonic (clock_gettime), auto (tsc when invariant)\n"
 	       "output:\n"
 	       "      --json                  JSON result on stdout\n"
 	       "      --server-pid PID        also report the CPU time PID used while measuring\n"
@@ -159,7 +165,7 @@ static int parse_cpus(const char *s, struct perf_opts *o)
 enum {
 	OPT_VFU = 256, OPT_VHU, OPT_NVME, OPT_VIRTIO, OPT_MIX, OPT_CPUS, OPT_RAMP, OPT_IRQ,
 	OPT_VERIFY, OPT_VSTATE, OPT_NSID, OPT_SIZE, OPT_OFFSET, OPT_JSON, OPT_NOSHADOW,
-	OPT_INDIRECT, OPT_SPID, OPT_SEED,
+	OPT_INDIRECT, OPT_SPID, OPT_SEED, OPT_CLOCK, OPT_REAP, OPT_BATCH,
 };
 
 static const struct option long_opts[] = {
@@ -187,6 +193,9 @@ static const struct option long_opts[] = {
 	{ "indirect", no_argument, NULL, OPT_INDIRECT },
 	{ "server-pid", required_argument, NULL, OPT_SPID },
 	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "clock", required_argument, NULL, OPT_CLOCK },
+	{ "reap", required_argument, NULL, OPT_REAP },
+	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -202,6 +211,7 @@ static void defaults(struct perf_opts *o)
 	o->qd = 1;
 	o->jobs = 1;
 	o->nsid = 1;
+	o->reap_max = PERF_REAP_DEFAULT;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	o->seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec;
 }
@@ -327,6 +337,26 @@ int perf_opts_parse(int argc, char **argv, struct perf_opts *o, char *err, size_
 		case OPT_SEED:
 			if (parse_u64(optarg, &o->seed))
 				return fail(err, len, "--seed %s: a number", optarg);
+			break;
+		case OPT_BATCH:
+			if (parse_u64(optarg, &v) || v > PERF_MAX_QD)
+				return fail(err, len, "--batch %s: 0 (a whole burst) .. %u", optarg, PERF_MAX_QD);
+			o->db_batch = (uint32_t)v;
+			break;
+		case OPT_REAP:
+			if (parse_u64(optarg, &v) || v > PERF_MAX_QD)
+				return fail(err, len, "--reap %s: 0 (all) .. %u", optarg, PERF_MAX_QD);
+			o->reap_max = (uint32_t)v;
+			break;
+		case OPT_CLOCK:
+			if (!strcmp(optarg, "auto"))
+				o->clock = PERF_CLOCK_AUTO;
+			else if (!strcmp(optarg, "tsc"))
+				o->clock = PERF_CLOCK_TSC;
+			else if (!strcmp(optarg, "monotonic"))
+				o->clock = PERF_CLOCK_MONOTONIC;
+			else
+				return fail(err, len, "--clock %s: use auto, tsc or monotonic", optarg);
 			break;
 		case 'h':
 			perf_opts_usage(argv[0]);

@@ -82,7 +82,8 @@ void perf_report_text(FILE *out, const struct perf_opts *o, const struct perf_ta
 		o->interrupts ? "interrupts" : "polled", o->verify ? ", verify" : "", s.seconds);
 	if (o->ramp_s > 0)
 		fprintf(out, " after %.1f s ramp", o->ramp_s);
-	fprintf(out, "\n");
+	char clk[48];
+	fprintf(out, ", clock %s\n", perf_clock_desc(clk, sizeof(clk)));
 	if (s.ios[PERF_DIR_READ])
 		text_dir(out, "read", s.ios[0], &s.lat[0], o->bs, s.seconds);
 	if (s.ios[PERF_DIR_WRITE])
@@ -188,6 +189,8 @@ int perf_report_json(FILE *out, const struct perf_opts *o, const struct perf_tar
 	json_object_set_new(root, "numjobs", json_integer(o->jobs));
 	json_object_set_new(root, "interrupts", json_boolean(o->interrupts));
 	json_object_set_new(root, "verify", json_boolean(o->verify));
+	char clk[48];
+	json_object_set_new(root, "clock", json_string(perf_clock_desc(clk, sizeof(clk))));
 	json_object_set_new(root, "ramp_s", json_real(o->ramp_s));
 	json_object_set_new(root, "client_cpu_s", json_real(ri->client_cpu_s));
 	if (ri->server_cpu_s >= 0) {

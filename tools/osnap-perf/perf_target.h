@@ -23,8 +23,9 @@ struct perf_io {
 	/* job bookkeeping */
 	uint8_t counted;	/* submitted while measuring */
 	uint32_t gen;		/* generation written (verify) */
+	uint32_t index;		/* slot number in the job */
 	uint64_t block;		/* I/O block index (verify) */
-	uint64_t start_ns;
+	uint64_t start_tick;	/* submitted (perf_clock.h ticks) */
 	/* the target's per-I/O context follows, aligned */
 	_Alignas(16) unsigned char ctx[];
 };
@@ -42,13 +43,19 @@ struct perf_target_qstats {
 };
 
 struct perf_target_ops {
+	/* Prepare io for queue q once, after its buffer was set up: whatever
+	 * stays the same from one I/O to the next (data pointers, command
+	 * templates). May be NULL. 0 or a negative errno. */
+	int (*io_init)(struct perf_target *t, uint16_t q, struct perf_io *io);
 	/* Queue io on queue q (the device may not see it before kick). 0 or a
 	 * negative errno (-EBUSY/-ENOSPC: no room, complete something first). */
 	int (*submit)(struct perf_target *t, uint16_t q, struct perf_io *io);
-	/* Make the submitted I/Os visible and notify the device (may be NULL). */
+	/* Make the submitted I/Os visible and notify the device, once per
+	 * burst of submissions (may be NULL). */
 	int (*kick)(struct perf_target *t, uint16_t q);
-	/* Reap completions without sleeping: their count or a negative errno. */
-	int (*poll)(struct perf_target *t, uint16_t q);
+	/* Reap up to max completions (0: all there are) without sleeping:
+	 * their count or a negative errno. */
+	int (*poll)(struct perf_target *t, uint16_t q, unsigned max);
 	/* Reap completions, sleeping on the queue's interrupt up to timeout_ms
 	 * when there are none: their count (> 0), -ETIMEDOUT, or an error. */
 	int (*wait)(struct perf_target *t, uint16_t q, int timeout_ms);

@@ -10,11 +10,13 @@
 #include "perf_target.h"
 
 #define MIN_RING	256u	/* entries per I/O queue at least (capped by MQES) */
+#define PAGE		4096u	/* the driver's memory page size (CC.MPS = 0) */
 
 struct nvme_target {
 	struct perf_target t;	/* first */
 	struct nvme_host *h;
 	uint32_t nsid;
+	uint32_t bs;		/* bytes per I/O */
 };
 
 static struct nvme_host_cmd *io_cmd(struct perf_io *io)
@@ -27,24 +29,62 @@ static void cmd_done(struct nvme_host_cmd *cmd)
 	perf_io_complete(cmd->arg, cmd->result);
 }
 
+/* The command of io as a template: namespace, data pointer (PRP1/PRP2 and
+ * any PRP list page, built once over the I/O's fixed buffer), callback. A
+ * submission then only writes the opcode, LBA and count, and the driver
+ * only the CID (NVME_HOST_F_DPTR); the doorbell waits for nt_kick(). */
+static int nt_io_init(struct perf_target *pt, uint16_t q, struct perf_io *io)
+{
+	struct nvme_target *t = (struct nvme_target *)pt;
+	struct nvme_host_cmd *cmd = io_cmd(io);
+	struct nvme_host_sg sg = { 0, t->bs };
+	(void)q;
+
+	memset(cmd, 0, sizeof(*cmd));
+	if (nvme_host_iova(t->h, io->buf, t->bs, &sg.iova))
+		return -EFAULT;
+	int pages = nvme_host_prp_list_pages(&sg, 1, PAGE);
+	if (pages < 0)
+		return pages;
+	struct nvme_host_dmem lists = { NULL, 0, (size_t)pages * PAGE };
+	if (pages) {
+		lists.va = nvme_host_alloc(t->h, lists.size, PAGE, &lists.iova);
+		if (!lists.va)
+			return -ENOMEM;
+	}
+	int rc = nvme_host_build_prp(&sg, 1, PAGE, &lists, &cmd->sqe.dptr.prp1,
+				     &cmd->sqe.dptr.prp2);
+	if (rc)
+		return rc;
+	cmd->sqe.nsid = t->nsid;
+	cmd->flags = NVME_HOST_F_DPTR | NVME_HOST_F_NO_DB;
+	cmd->done = cmd_done;
+	cmd->arg = io;
+	return 0;
+}
+
 static int nt_submit(struct perf_target *pt, uint16_t q, struct perf_io *io)
 {
 	struct nvme_target *t = (struct nvme_target *)pt;
 	struct nvme_host_cmd *cmd = io_cmd(io);
 
-	int rc = nvme_host_cmd_rw(t->h, cmd, io->write ? NVME_CMD_WRITE : NVME_CMD_READ, t->nsid,
-				  io->lba, io->nlb, io->buf, 0);
-	if (rc)
-		return rc;
-	cmd->done = cmd_done;
-	cmd->arg = io;
+	cmd->sqe.opc = io->write ? NVME_CMD_WRITE : NVME_CMD_READ;
+	cmd->sqe.cdw10 = (uint32_t)io->lba;
+	cmd->sqe.cdw11 = (uint32_t)(io->lba >> 32);
+	cmd->sqe.cdw12 = io->nlb - 1;
 	return nvme_host_submit(t->h, (uint16_t)(q + 1), cmd);
 }
 
-static int nt_poll(struct perf_target *pt, uint16_t q)
+static int nt_kick(struct perf_target *pt, uint16_t q)
 {
 	struct nvme_target *t = (struct nvme_target *)pt;
-	return nvme_host_poll(t->h, (uint16_t)(q + 1), 0);
+	return nvme_host_ring_sq(t->h, (uint16_t)(q + 1));
+}
+
+static int nt_poll(struct perf_target *pt, uint16_t q, unsigned max)
+{
+	struct nvme_target *t = (struct nvme_target *)pt;
+	return nvme_host_poll(t->h, (uint16_t)(q + 1), max);
 }
 
 static int nt_wait(struct perf_target *pt, uint16_t q, int timeout_ms)
@@ -86,8 +126,9 @@ static int nt_check(struct perf_target *pt)
 }
 
 static const struct perf_target_ops nvme_ops = {
+	.io_init = nt_io_init,
 	.submit = nt_submit,
-	.kick = NULL,		/* every submission rings (or shadows) the doorbell */
+	.kick = nt_kick,	/* one SQ tail doorbell per burst */
 	.poll = nt_poll,
 	.wait = nt_wait,
 	.buf_alloc = nt_buf_alloc,
@@ -101,7 +142,9 @@ static const struct perf_target_ops nvme_ops = {
 static size_t arena_bytes(const struct perf_opts *o, uint32_t depth)
 {
 	size_t bs = ((size_t)o->bs + 4095) & ~(size_t)4095;
-	size_t per_q = (size_t)depth * (64 + 16 + 4096) + (size_t)o->qd * bs + 3 * 4096;
+	/* per I/O slot: its buffer and the PRP list pages of its template */
+	size_t lists = bs > 2 * 4096 ? (bs / 4096 / 511 + 1) * 4096 : 0;
+	size_t per_q = (size_t)depth * (64 + 16 + 4096) + (size_t)o->qd * (bs + lists) + 3 * 4096;
 	size_t total = per_q * o->jobs + (8u << 20);
 	return (total + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
 }
@@ -156,6 +199,7 @@ int perf_target_open_nvme(const struct perf_opts *o, struct perf_target **out, c
 		return rc;
 	}
 	t->nsid = o->nsid;
+	t->bs = o->bs;
 	t->t.ops = &nvme_ops;
 	t->t.lba_size = ns.lba_size;
 	t->t.nlba = ns.nsze;

@@ -50,9 +50,9 @@ static int vt_kick(struct perf_target *pt, uint16_t q)
 	return vblk_host_kick(((struct vblk_target *)pt)->d, q);
 }
 
-static int vt_poll(struct perf_target *pt, uint16_t q)
+static int vt_poll(struct perf_target *pt, uint16_t q, unsigned max)
 {
-	return vblk_host_poll(((struct vblk_target *)pt)->d, q, 0);
+	return vblk_host_poll(((struct vblk_target *)pt)->d, q, max);
 }
 
 static int vt_wait(struct perf_target *pt, uint16_t q, int timeout_ms)
