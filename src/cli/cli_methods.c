@@ -457,7 +457,7 @@ static const struct cli_opt nvme_set_options[] = {
 };
 
 static const struct cli_opt sock_default_impl[] = {
-	R("-i", "--impl", "impl_name", S, "Socket implementation name, e.g. posix"),
+	R("-i", "--impl", "impl_name", S, "Socket implementation name: posix or uring"),
 };
 
 static const struct cli_opt ext_passthru[] = {
@@ -549,6 +549,7 @@ const struct cli_method cli_method_table[] = {
 	M("log_get_print_level", "Show the print level (SPDK's names)", NOARGS),
 	M("save_config", "Print the configuration as RPC calls", OPTS(save_config)),
 	M("sock_set_default_impl", "Set the default socket implementation", OPTS(sock_default_impl)),
+	M("sock_get_default_impl", "Show the default socket implementation", NOARGS),
 	/* SPDK: bdevs */
 	M("bdev_get_bdevs", "List block devices, or one", OPTS(get_bdevs)),
 	M("bdev_get_iostat", "I/O statistics of block devices, or of one", OPTS(get_iostat)),

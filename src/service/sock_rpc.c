@@ -1,5 +1,8 @@
-/* SPDK's sock_set_default_impl: osnap's sockets are plain POSIX ones. */
+/* SPDK's sock_set_default_impl and sock_get_default_impl: the socket
+ * implementation of NVMe/TCP I/O queue pairs, posix or uring
+ * (bdev/modules/nvme/nvme_sock_impl.h). */
 #include "service.h"
+#include "bdev/modules/nvme/nvme_sock_impl.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_decode.h"
 
@@ -17,19 +20,39 @@ static const struct rpc_param sock_impl_dec[] = {
 static void rpc_sock_set_default_impl(struct rpc_request *req, json_t *params)
 {
 	struct sock_impl_p p = { 0 };
+	char err[200];
+	int rc;
+
 	RPC_DECODE_OR_RETURN(req, params, sock_impl_dec, p);
-	if (strcmp(p.impl_name, "posix")) {
-		/* SPDK answers an unknown implementation with -EINVAL; xlio and
-		 * uring exist in SPDK but not in osnap: say what there is */
-		rpc_send_errno(req, -EOPNOTSUPP, "socket implementation %s is not available in osnap (it has posix only)",
-			       p.impl_name);
+	rc = nvme_sock_set_default_impl(p.impl_name, err, sizeof(err));
+	if (rc == -EINVAL) {
+		/* SPDK answers an unknown implementation (xlio, ssl) with
+		 * Invalid params */
+		rpc_send_invalid_params(req, "impl_name: %s", err);
+		return;
+	}
+	if (rc) {
+		rpc_send_errno(req, rc, "%s", err);
 		return;
 	}
 	rpc_send_bool(req, true);
 }
 
+static void rpc_sock_get_default_impl(struct rpc_request *req, json_t *params)
+{
+	char err[256];
+
+	if (rpc_decode(params, NULL, 0, NULL, err, sizeof(err))) {
+		rpc_send_invalid_params(req, "%s", err);
+		return;
+	}
+	rpc_send_result(req, json_pack("{s:s}", "impl_name",
+				       nvme_sock_impl_name(nvme_sock_default_impl())));
+}
+
 static const struct rpc_method sock_methods[] = {
 	{ "sock_set_default_impl", rpc_sock_set_default_impl, RPC_STARTUP | RPC_RUNTIME },
+	{ "sock_get_default_impl", rpc_sock_get_default_impl, RPC_STARTUP | RPC_RUNTIME },
 };
 
 void sock_rpc_register(void)

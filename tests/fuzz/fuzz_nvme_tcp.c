@@ -4,7 +4,8 @@
  * R2T and the H2C data it triggers, TermReq, digests).
  *
  * Input: byte 0 selects the digests the host asks for (bit 0 header, bit
- * 1 data); the rest is the controller's byte stream, written into one end
+ * 1 data) and the socket implementation (bit 2: uring, the receives and
+ * sends through an io_uring; posix where io_uring is refused); the rest is the controller's byte stream, written into one end
  * of a socketpair whose other end the queue pair owns. When the queue pair
  * becomes READY (the stream held a valid ICResp), four commands are
  * submitted: a read of 8 KiB into two buffers (command id 0), a 1 KiB
@@ -75,6 +76,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!qp)
 		abort();
 	nvme_tcp_qpair_adopt_fd(qp, sv[0]);
+	if (data[0] & 4) {
+		char err[200];
+		/* refused (no io_uring here): the same input runs on posix */
+		(void)nvme_tcp_qpair_use_uring(qp, err, sizeof(err));
+	}
 	memset(reqs, 0, sizeof(reqs));
 	g_done = 0;
 	for (int iter = 0; iter < 10000; iter++) {

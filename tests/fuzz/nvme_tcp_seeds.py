@@ -3,7 +3,8 @@
 answer the four commands the target submits (a read of 8 KiB in two C2H
 PDUs, an in-capsule write, a write through two R2Ts, a flush), with and
 without digests, plus one with a SUCCESS-flagged C2H, an error status and a
-TermReq. Byte 0 selects the digests the host asks for.
+TermReq. Byte 0 selects the digests the host asks for (bits 0, 1) and
+the socket implementation (bit 2: uring); each stream is written for both.
 Usage: nvme_tcp_seeds.py [CORPUS_DIR] (default: tests/fuzz/corpus/nvme_tcp)."""
 import os
 import struct
@@ -45,9 +46,10 @@ def r2t(cid, off, ln, hd=False):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus", "nvme_tcp")
     os.makedirs(out, exist_ok=True)
-    for name, dgst in (("plain", 0), ("digests", 3)):
+    for name, dgst, impl in (("plain", 0, 0), ("digests", 3, 0), ("plain_uring", 0, 4),
+                             ("digests_uring", 3, 4)):
         hd = dd = bool(dgst)
-        s = (bytes([dgst]) + icresp(dgst) + c2h(0, 0, bytes(range(256)) * 16, False, hd, dd) +
+        s = (bytes([dgst | impl]) + icresp(dgst) + c2h(0, 0, bytes(range(256)) * 16, False, hd, dd) +
              c2h(0, 4096, b"\x5a" * 4096, True, hd, dd) + resp(0, 0, hd) + resp(1, 0, hd) +
              r2t(2, 0, 8192, hd) + r2t(2, 8192, 4096, hd) + resp(2, 0, hd) + resp(3, 0, hd))
         with open(os.path.join(out, name), "wb") as f:
@@ -56,6 +58,8 @@ def main():
          pdu(3, 0, struct.pack("<HI", 1, 0) + bytes(10), b"abc"))
     with open(os.path.join(out, "success_term"), "wb") as f:
         f.write(s)
+    with open(os.path.join(out, "success_term_uring"), "wb") as f:
+        f.write(bytes([4]) + s[1:])
 
 
 if __name__ == "__main__":

@@ -300,6 +300,7 @@ static void hand_over(struct nvme_ctrlr *c)
 		}
 		m->ioq = c->ioq[i];
 		m->qp = c->ioq_conn[i];
+		m->sock = nvme_sock_default_impl();
 		thread_send_msg(reactor_get((int)i), nvme_ioq_msg_adopt, m);
 	}
 	free_ioq_conn(c);
@@ -519,6 +520,7 @@ int nvme_ctrlr_attach(const struct nvme_ctrlr_params *p, struct rpc_request *req
 		c->ioq[r]->ctrlr = c;
 		c->ioq[r]->ctrlr_id = c->id;
 		c->ioq[r]->reactor = r;
+		atomic_init(&c->ioq[r]->sock_impl, -1);	/* no queue pair yet */
 	}
 	c->state = NVME_CTRLR_CONNECTING;
 	c->attach_req = req;
@@ -595,6 +597,15 @@ json_t *nvme_ctrlr_info_json(struct nvme_ctrlr *c)
 				  c->sn, "firmware_revision", c->fr, "resets", (json_int_t)c->resets,
 				  "reconnect_attempts", (json_int_t)c->reconnect_attempts);
 	json_object_set_new(osnap, "async_events", json_integer((json_int_t)c->aens));
+	/* the socket implementation of each I/O queue (null: not connected yet) */
+	json_t *impls = json_array();
+	for (uint32_t i = 0; i < c->nioq; i++) {
+		int impl = c->ioq[i] ? atomic_load_explicit(&c->ioq[i]->sock_impl,
+							     memory_order_relaxed) : -1;
+		json_array_append_new(impls, impl < 0 ? json_null() :
+				      json_string(nvme_sock_impl_name((enum nvme_sock_impl)impl)));
+	}
+	json_object_set_new(osnap, "io_queue_sock_impl", impls);
 	json_object_set_new(ctrlr, "osnap", osnap);
 	return json_pack("{s:s, s:[o]}", "name", c->p.name, "ctrlrs", ctrlr);
 }

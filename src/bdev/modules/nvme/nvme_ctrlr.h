@@ -16,12 +16,14 @@
 #ifndef OSNAP_NVME_CTRLR_H
 #define OSNAP_NVME_CTRLR_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <jansson.h>
 
 #include "bdev/bdev.h"
+#include "bdev/modules/nvme/nvme_sock_impl.h"
 #include "bdev/modules/nvme/nvme_tcp_qpair.h"
 #include "core/thread.h"
 
@@ -91,7 +93,11 @@ struct nvme_ioq {
 	unsigned pending;
 	bool fail_io;			/* LOST or fast_io_fail: fail instead of holding */
 	bool failed_reported;		/* the main thread knows the qpair broke */
+	bool uring_warned;		/* said once that io_uring was refused */
 	uint64_t retries;
+	/* enum nvme_sock_impl of the queue pair adopted last: written by the
+	 * reactor, read by the main thread (bdev_nvme_get_controllers) */
+	_Atomic int sock_impl;
 };
 
 /* Per-I/O context in bdev_io.driver_ctx. */
@@ -223,6 +229,7 @@ void nvme_ioq_msg_destroy(void *ioq);
 struct nvme_ioq_adopt {
 	struct nvme_ioq *ioq;
 	struct nvme_tcp_qpair *qp;
+	enum nvme_sock_impl sock;	/* the socket implementation to use */
 };
 /* Start a bdev I/O (on the ioq's reactor). */
 void nvme_ioq_submit(struct nvme_ioq *ioq, struct nvme_ns *ns, struct bdev_io *io);

@@ -261,7 +261,7 @@ static bool ioq_arm(void *arg)
 
 	if (!q->qp)
 		return false;
-	return nvme_tcp_qpair_want_write(q->qp) ||
+	return nvme_tcp_qpair_want_poll(q->qp) ||
 	       (q->pend_head && nvme_tcp_qpair_state(q->qp) == NVME_TCP_QP_READY &&
 		nvme_tcp_qpair_inflight(q->qp) < nvme_tcp_qpair_depth(q->qp));
 }
@@ -271,6 +271,7 @@ void nvme_ioq_msg_adopt(void *arg)
 	struct nvme_ioq_adopt *m = arg;
 	struct nvme_ioq *q = m->ioq;
 	struct nvme_tcp_qpair *qp = m->qp;
+	enum nvme_sock_impl sock = m->sock;
 
 	free(m);
 	if (!q->poller) {
@@ -285,7 +286,20 @@ void nvme_ioq_msg_adopt(void *arg)
 	q->qp = qp;
 	q->fail_io = false;
 	q->failed_reported = false;
-	if (poller_set_wake_fd(q->poller, nvme_tcp_qpair_fd(qp), ioq_arm))
+	if (sock == NVME_SOCK_URING) {
+		/* here: the ring belongs to this reactor's thread */
+		char err[200];
+		int rc = nvme_tcp_qpair_use_uring(qp, err, sizeof(err));
+		if (rc && !q->uring_warned) {
+			q->uring_warned = true;
+			log_warn("bdev_nvme: reactor %d: io_uring sockets unavailable (%s): this "
+				 "queue uses posix sockets", q->reactor, err);
+		}
+		if (rc)
+			sock = NVME_SOCK_POSIX;
+	}
+	atomic_store_explicit(&q->sock_impl, (int)sock, memory_order_relaxed);
+	if (poller_set_wake_fd(q->poller, nvme_tcp_qpair_wake_fd(qp), ioq_arm))
 		log_err("bdev_nvme: reactor %d: cannot watch the queue pair's socket", q->reactor);
 	flush_pending(q);
 }

@@ -13,8 +13,18 @@
  * another. Every field is checked before it is used (nvme_tcp_pdu.c for the
  * header alone, here against the request it names); any violation fails
  * the whole queue pair, as the specification asks (a fatal transport
- * error), and its owner decides what to do with the commands it held. */
+ * error), and its owner decides what to do with the commands it held.
+ *
+ * Socket I/O: posix (sendmsg and readv on the non-blocking socket), or
+ * uring once nvme_tcp_qpair_use_uring() was called (nvme_tcp_uring.c: the
+ * same calls become ring operations, completed on a later poll). With
+ * uring, a send still in the kernel keeps its PDUs in the send queue until
+ * its completion is reaped; a PDU from the controller that names a command
+ * whose PDU is in that send waits (unparsed past its header) until the
+ * send's completion is taken, so every state change happens in the order
+ * of the wire, as with posix. */
 #include "bdev/modules/nvme/nvme_tcp_qpair.h"
+#include "bdev/modules/nvme/nvme_tcp_uring.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -73,6 +83,8 @@ struct nvme_tcp_qpair {
 	uint8_t rx_ddgst[NVME_TCP_DGST_LEN];
 	uint8_t rx_term[NVME_TCP_TERM_MAX_DATA];
 	uint64_t dgst_errors;			/* data digest mismatches seen */
+
+	struct nvme_tcp_uring *ur;		/* uring socket I/O (NULL: posix) */
 };
 
 static void qp_fail(struct nvme_tcp_qpair *qp, const char *fmt, ...)
@@ -121,6 +133,14 @@ void nvme_tcp_qpair_destroy(struct nvme_tcp_qpair *qp)
 {
 	if (!qp)
 		return;
+	if (qp->ur) {
+		/* The kernel lets go of the requests' memory before they are
+		 * completed (and perhaps freed) below. */
+		if (qp->fd >= 0)
+			shutdown(qp->fd, SHUT_RDWR);
+		nvme_tcp_uring_destroy(qp->ur);
+		qp->ur = NULL;
+	}
 	if (qp->fd >= 0)
 		close(qp->fd);
 	qp->fd = -1;
@@ -145,6 +165,11 @@ static void qp_fail(struct nvme_tcp_qpair *qp, const char *fmt, ...)
 	 * a registration meanwhile. */
 	if (qp->fd >= 0)
 		shutdown(qp->fd, SHUT_RDWR);
+	/* With uring, the kernel may still be reading the requests' data or
+	 * receiving into their buffers: wait until it is not. */
+	if (qp->ur && nvme_tcp_uring_quiesce(qp->ur))
+		snprintf(qp->err + strlen(qp->err), sizeof(qp->err) - strlen(qp->err),
+			 " (io_uring operations did not end)");
 	fail_requests(qp, -ECONNRESET);
 }
 
@@ -214,8 +239,43 @@ int nvme_tcp_qpair_fd(const struct nvme_tcp_qpair *qp)
 
 bool nvme_tcp_qpair_want_write(const struct nvme_tcp_qpair *qp)
 {
+	if (qp->ur)
+		return false;	/* the ring waits for room in the socket */
 	return qp->state == NVME_TCP_QP_CONNECTING || qp->want_write ||
 	       (qp->state != NVME_TCP_QP_FAILED && (qp->sq_head || qp->ic_queued));
+}
+
+bool nvme_tcp_qpair_want_poll(const struct nvme_tcp_qpair *qp)
+{
+	if (!qp->ur)
+		return nvme_tcp_qpair_want_write(qp);
+	if (qp->state == NVME_TCP_QP_FAILED)
+		return false;
+	return nvme_tcp_uring_pending(qp->ur) || qp->ic_queued ||
+	       (qp->sq_head && !nvme_tcp_uring_send_busy(qp->ur));
+}
+
+int nvme_tcp_qpair_wake_fd(const struct nvme_tcp_qpair *qp)
+{
+	return qp->ur ? nvme_tcp_uring_event_fd(qp->ur) : qp->fd;
+}
+
+const char *nvme_tcp_qpair_sock_impl(const struct nvme_tcp_qpair *qp)
+{
+	return qp->ur ? "uring" : "posix";
+}
+
+int nvme_tcp_qpair_use_uring(struct nvme_tcp_qpair *qp, char *err, size_t errlen)
+{
+	if (qp->ur)
+		return 0;
+	if (qp->fd < 0 || qp->state == NVME_TCP_QP_FAILED || qp->state == NVME_TCP_QP_CONNECTING ||
+	    qp->sq_head || qp->rx_state != RX_CH || qp->rx_got) {
+		snprintf(err, errlen, "the queue pair is not idle");
+		return -EBUSY;
+	}
+	qp->ur = nvme_tcp_uring_create(qp->fd, err, errlen);
+	return qp->ur ? 0 : -errno;
 }
 
 uint64_t nvme_tcp_qpair_digest_errors(const struct nvme_tcp_qpair *qp)
@@ -450,7 +510,20 @@ static int tx_poll(struct nvme_tcp_qpair *qp)
 		for (struct nvme_tcp_req *r = qp->sq_head; r && n < SEND_IOV; r = r->send_next)
 			n += pdu_iovs(qp, r, v + n, SEND_IOV - n);
 		msg.msg_iovlen = (size_t)n;
-		ssize_t sent = sendmsg(qp->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t sent;
+		if (qp->ur) {
+			/* bytes of an earlier send of the same front, or 0
+			 * (in flight, or prepared now from v) */
+			sent = nvme_tcp_uring_send(qp->ur, v, n);
+			if (sent == 0)
+				return work;
+			if (sent < 0) {
+				qp_fail(qp, "send: %s", strerror((int)-sent));
+				return -1;
+			}
+		} else {
+			sent = sendmsg(qp->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
 		if (sent < 0) {
 			if (errno == EAGAIN || errno == EINTR) {
 				qp->want_write = true;
@@ -484,7 +557,19 @@ static int tx_poll(struct nvme_tcp_qpair *qp)
  * now, -1 when the queue pair failed. */
 static ssize_t rx_read(struct nvme_tcp_qpair *qp, struct iovec *v, int n)
 {
-	ssize_t got = readv(qp->fd, v, n);
+	ssize_t got;
+
+	if (qp->ur) {
+		got = nvme_tcp_uring_recv(qp->ur, v, n);
+		if (got >= 0)
+			return got;
+		if (got == -EPIPE)
+			qp_fail(qp, "the controller closed the connection");
+		else
+			qp_fail(qp, "receive: %s", strerror((int)-got));
+		return -1;
+	}
+	got = readv(qp->fd, v, n);
 
 	if (got > 0)
 		return got;
@@ -533,7 +618,33 @@ static void c2h_data_done(struct nvme_tcp_qpair *qp)
 	}
 }
 
-/* The header is in: act on it. Returns 0 or -1 (failed). */
+/* uring: the PDU just received names a command whose PDU is still in a
+ * send the kernel has not completed (or whose completion is not taken):
+ * it is handled once the completion is. */
+static bool rx_must_wait(struct nvme_tcp_qpair *qp)
+{
+	struct nvme_tcp_req *r;
+	uint32_t cid;
+
+	if (!qp->ur || !nvme_tcp_uring_send_busy(qp->ur))
+		return false;
+	switch (qp->lay.type) {
+	case NVME_TCP_CAPSULE_RESP:
+		cid = qp->psh.cqe.cid;
+		break;
+	case NVME_TCP_C2H_DATA:
+	case NVME_TCP_R2T:
+		cid = qp->psh.cccid;
+		break;
+	default:
+		return false;
+	}
+	r = req_of_cid(qp, (uint16_t)cid);
+	return r && r->in_send_queue;
+}
+
+/* The header is in: act on it. Returns 0, 1 when it must wait for a send
+ * to complete (nothing changed; called again later), or -1 (failed). */
 static int rx_header(struct nvme_tcp_qpair *qp)
 {
 	char err[200];
@@ -543,6 +654,8 @@ static int rx_header(struct nvme_tcp_qpair *qp)
 
 	if (nvme_tcp_check_psh(qp->rx_hdr, &qp->lay, p, &fes, err, sizeof(err)))
 		return rx_fatal(qp, fes, err);
+	if (rx_must_wait(qp))
+		return 1;
 	qp->rx_got = 0;
 	qp->rx_state = RX_CH;
 	switch (qp->lay.type) {
@@ -627,16 +740,21 @@ static int rx_step(struct nvme_tcp_qpair *qp)
 	case RX_CH:
 	case RX_HDR: {
 		uint32_t want = qp->rx_state == RX_CH ? NVME_TCP_CH_LEN : qp->lay.hdr_len;
-		v[0].iov_base = qp->rx_hdr + qp->rx_got;
-		v[0].iov_len = want - qp->rx_got;
-		n = rx_read(qp, v, 1);
-		if (n <= 0)
-			return (int)n;
-		qp->rx_got += (uint32_t)n;
-		if (qp->rx_got < want)
-			return 1;
-		if (qp->rx_state == RX_HDR)
-			return rx_header(qp) ? -1 : 1;
+		/* (all in already: a header that waited for a send) */
+		if (qp->rx_got < want) {
+			v[0].iov_base = qp->rx_hdr + qp->rx_got;
+			v[0].iov_len = want - qp->rx_got;
+			n = rx_read(qp, v, 1);
+			if (n <= 0)
+				return (int)n;
+			qp->rx_got += (uint32_t)n;
+			if (qp->rx_got < want)
+				return 1;
+		}
+		if (qp->rx_state == RX_HDR) {
+			int rc = rx_header(qp);
+			return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+		}
 		if (nvme_tcp_check_ch(qp->rx_hdr, &qp->params, qp->state != NVME_TCP_QP_IC_WAIT,
 				      &qp->lay, &fes, err, sizeof(err)))
 			return rx_fatal(qp, fes, err);
@@ -717,10 +835,24 @@ static int check_connected(struct nvme_tcp_qpair *qp)
 	return 1;
 }
 
+/* uring: one io_uring_enter for what this poll prepared. */
+static int uring_flush(struct nvme_tcp_qpair *qp)
+{
+	int rc = nvme_tcp_uring_submit(qp->ur);
+
+	if (rc < 0) {
+		qp_fail(qp, "io_uring_submit: %s", strerror(-rc));
+		return -ECONNRESET;
+	}
+	return rc;
+}
+
 int nvme_tcp_qpair_poll(struct nvme_tcp_qpair *qp)
 {
 	int work = 0, rc;
 
+	if (qp->ur && qp->state != NVME_TCP_QP_FAILED)
+		work += nvme_tcp_uring_reap(qp->ur);
 	if (qp->state == NVME_TCP_QP_CONNECTING) {
 		rc = check_connected(qp);
 		if (rc <= 0)
@@ -745,5 +877,12 @@ int nvme_tcp_qpair_poll(struct nvme_tcp_qpair *qp)
 	rc = tx_poll(qp);
 	if (rc < 0)
 		return -ECONNRESET;
-	return work + rc;
+	work += rc;
+	if (qp->ur) {
+		rc = uring_flush(qp);
+		if (rc < 0)
+			return rc;
+		work += rc;
+	}
+	return work;
 }

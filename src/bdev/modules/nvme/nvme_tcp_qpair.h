@@ -5,8 +5,8 @@
  * Threading: a queue pair belongs to one thread at a time (the main thread
  * while it connects, then a reactor); nothing in it is shared. Its owner
  * calls nvme_tcp_qpair_poll() when the socket may have progress (an epoll
- * event, or every reactor iteration); completions are delivered from
- * there, never from nvme_tcp_qpair_submit().
+ * event on nvme_tcp_qpair_wake_fd(), or every reactor iteration);
+ * completions are delivered from there, never from nvme_tcp_qpair_submit().
  *
  * Memory: no allocation per command. The caller owns each request (in a
  * bdev_io's driver context, or its own array); the queue pair keeps only a
@@ -110,8 +110,26 @@ enum nvme_tcp_qp_state nvme_tcp_qpair_state(const struct nvme_tcp_qpair *qp);
 const char *nvme_tcp_qpair_error(const struct nvme_tcp_qpair *qp);
 int nvme_tcp_qpair_fd(const struct nvme_tcp_qpair *qp);
 /* True while the socket must be watched for writability: connecting,
- * something queued to send, or the kernel's send buffer was full. */
+ * something queued to send, or the kernel's send buffer was full (posix;
+ * never with uring). */
 bool nvme_tcp_qpair_want_write(const struct nvme_tcp_qpair *qp);
+
+/* --- socket implementation (nvme_sock_impl.h) ---
+ * A queue pair starts with posix socket I/O. nvme_tcp_qpair_use_uring()
+ * moves an idle queue pair (nothing queued or half received) to an
+ * io_uring of its own (nvme_tcp_uring.h), created on the calling thread,
+ * which must be the one that polls and destroys the queue pair from then
+ * on. 0, or -errno with err (the queue pair stays posix). */
+int nvme_tcp_qpair_use_uring(struct nvme_tcp_qpair *qp, char *err, size_t errlen);
+/* "posix" or "uring". */
+const char *nvme_tcp_qpair_sock_impl(const struct nvme_tcp_qpair *qp);
+/* The fd whose readability means progress: the socket (posix) or the
+ * ring's eventfd (uring). */
+int nvme_tcp_qpair_wake_fd(const struct nvme_tcp_qpair *qp);
+/* The owner must poll again before sleeping: posix, want_write; uring,
+ * completions or unsubmitted operations in the ring, received bytes not
+ * parsed, or PDUs to send and no send in flight. */
+bool nvme_tcp_qpair_want_poll(const struct nvme_tcp_qpair *qp);
 /* Data digest mismatches seen (each failed its command with a transfer error). */
 uint64_t nvme_tcp_qpair_digest_errors(const struct nvme_tcp_qpair *qp);
 /* Commands submitted and not completed. */
