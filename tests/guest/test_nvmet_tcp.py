@@ -9,6 +9,8 @@ in a TCG guest booted once for the whole file (nvmet_target.py):
   verified, then a verified random mix; the same with header and data
   digests on a second controller of the same subsystem;
 - bdev_nvme_reset_controller twice under a verified random mix: no error;
+- the same data and a reset under I/O with the I/O queue on io_uring
+  sockets (sock_set_default_impl uring);
 - the guest's network cable pulled for 4 s under a verified random mix
   (QEMU monitor set_link): the keep-alive notices, I/O is held and resumes
   after the reconnect with no error and nothing lost;
@@ -26,7 +28,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "system", "lib"))
 sys.path.insert(0, HERE)
 import nvmet_target  # noqa: E402
 from osnaptest import Daemon, Skip, check, eq, main, test  # noqa: E402
-from nvme_remote import emulated_nvme, perf, perf_background  # noqa: E402
+from nvme_remote import emulated_nvme, perf, perf_background, wait_sock_impl  # noqa: E402
 
 _guest = None
 
@@ -115,6 +117,26 @@ def reset_under_io():
         eq(out["r"]["errors"], 0, "errors across two resets")
         c = d.rpc("bdev_nvme_get_controllers", {"name": "nvme0"})[0]["ctrlrs"][0]
         eq((c["state"], c["osnap"]["resets"]), ("enabled", 2), "after the resets")
+
+
+@test
+def uring_sockets_io_and_reset():
+    g = guest()
+    with Daemon() as d:
+        p = d.cli("sock_set_default_impl", "-i", "uring", check=False)
+        if p.returncode:
+            raise Skip("io_uring unavailable: %s" % p.stderr.strip())
+        attach(d, g, "nvme0", "-l", 30, "-o", 1)
+        wait_sock_impl(d, "nvme0", "uring")
+        tgt = emulated_nvme(d)
+        verified_sizes(d, tgt)
+        th, out = perf_background(tgt, "-w", "randrw", "-q", 8, "-t", 6, "--verify")
+        eq(d.rpc("bdev_nvme_reset_controller", {"name": "nvme0"}), True, "reset under I/O")
+        th.join(600)
+        check("e" not in out, "osnap-perf across the reset: %s" % out.get("e"))
+        eq(out["r"]["errors"], 0, "errors across the reset")
+        c = d.rpc("bdev_nvme_get_controllers", {"name": "nvme0"})[0]["ctrlrs"][0]
+        eq((c["state"], c["osnap"]["io_queue_sock_impl"]), ("enabled", ["uring"]), "after the reset")
 
 
 @test

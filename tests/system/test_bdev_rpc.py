@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import random
-import stat
 import sys
 import time
 
@@ -732,8 +731,6 @@ def aio_readonly():
 
 @test
 def uring_falls_back_to_libaio():
-    wrapper = os.path.join(osnaptest.BUILD, "tests", "system", "seccomp_no_uring")
-    check(os.access(wrapper, os.X_OK), "%s is missing (build it)" % wrapper)
     # without the policy the engine must be io_uring, or the fallback
     # cannot be told apart on this host
     with Daemon() as d:
@@ -742,19 +739,7 @@ def uring_falls_back_to_libaio():
         eq(d.stop(), 0, "exit code")
     if eng != "io_uring":
         raise osnaptest.Skip("io_uring is not available on this host (engine %r)" % eng)
-    # Daemon runs osnaptest.OSNAPD; point it at a script that runs the real
-    # osnapd under the wrapper (exec: same pid, so signals and rusage work).
-    script = os.path.join(osnaptest.tmpdir(), "osnapd-no-uring")
-    with open(script, "w") as f:
-        f.write('#!/bin/sh\nexec "%s" "%s" "$@"\n' % (wrapper, osnaptest.OSNAPD))
-    os.chmod(script, stat.S_IRWXU)
-    real = osnaptest.OSNAPD
-    osnaptest.OSNAPD = script
-    try:
-        d = Daemon()
-    finally:
-        osnaptest.OSNAPD = real
-    with d:
+    with osnaptest.daemon_without_io_uring() as d:
         path = new_file(1 << 20)
         d.cli("bdev_uring_create", path, "U0")
         b = info(d, "U0")

@@ -18,7 +18,13 @@ target of nvmetcp_target.py (in this process, on a loopback port):
 - the target going away: I/O held while it is gone and completed when it
   returns (osnap-perf --verify under a target restart: nothing lost), and
   failed once ctrlr_loss_timeout_sec passes;
-- bdev_nvme_reset_controller and bdev_nvme_set_options.
+- bdev_nvme_reset_controller and bdev_nvme_set_options;
+- the socket implementations (sock_set_default_impl posix / uring): the
+  I/O queues run on the one chosen when they are handed to their reactor.
+
+Every case runs with the default (posix) sockets here; with
+OSNAP_SOCK_IMPL=uring (test_nvme_tcp_uring.py sets it) each daemon selects
+that implementation first and every attach checks its I/O queues use it.
 """
 import base64
 import json
@@ -31,13 +37,32 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, HERE)
 import nvmetcp_target  # noqa: E402
-from osnaptest import Daemon, check, eq, main, test  # noqa: E402
-from nvme_remote import emulated_nvme, perf, perf_background  # noqa: E402
+import osnaptest  # noqa: E402
+from osnaptest import Skip, check, eq, main, test  # noqa: E402
+from nvme_remote import emulated_nvme, perf, perf_background, sock_impls, wait_sock_impl  # noqa: E402
 
 BLOCK = 512
 EIO = -5
 ENODEV = -19
 EEXIST = -17
+EOPNOTSUPP = -95
+SOCK_IMPL = os.environ.get("OSNAP_SOCK_IMPL")
+
+
+class Daemon(osnaptest.Daemon):
+    """osnaptest's Daemon; with OSNAP_SOCK_IMPL set, on that socket
+    implementation (a machine without io_uring skips, saying so)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        if SOCK_IMPL:
+            try:
+                self.rpc("sock_set_default_impl", {"impl_name": SOCK_IMPL})
+            except Exception as e:  # noqa: BLE001
+                self.stop()
+                if getattr(e, "code", None) == EOPNOTSUPP:
+                    raise Skip("sock_set_default_impl %s: %s" % (SOCK_IMPL, e))
+                raise
 
 
 def target(**kw):
@@ -47,7 +72,10 @@ def target(**kw):
 def attach(d, t, *extra, name="nvme0"):
     p = d.cli("bdev_nvme_attach_controller", "-b", name, "-t", "tcp", "-a", "127.0.0.1",
               "-f", "ipv4", "-s", t.port, "-n", t.subnqn, *extra)
+    if SOCK_IMPL:
+        wait_sock_impl(d, name, SOCK_IMPL)
     return json.loads(p.stdout)
+
 
 
 def dbg_write(d, bdev, lba, data, bs=BLOCK):
@@ -511,6 +539,58 @@ def set_options():
             eq(t.connects[0]["kato"], 5000, "keep_alive_timeout_ms honoured")
         finally:
             t.stop()
+
+
+# ---- socket implementations ----------------------------------------------------------
+
+@test
+def sock_uring_refused_without_io_uring():
+    with osnaptest.daemon_without_io_uring() as d:
+        e = d.rpc_error("sock_set_default_impl", {"impl_name": "uring"})
+        eq(e.code, EOPNOTSUPP, "uring where io_uring is refused: %s" % e.message)
+        check("io_uring" in e.message, "the message says why: " + e.message)
+        eq(d.rpc("sock_get_default_impl"), {"impl_name": "posix"}, "the default stays")
+        eq(d.stop(), 0, "exit code")
+
+
+@test
+def sock_impl_posix_and_uring():
+    t = target(maxh2cdata=8192, c2h_chunk=16384, r2t_chunk=32768, ioccsz_bytes=4096)
+    try:
+        with osnaptest.Daemon() as d:
+            eq(d.rpc("sock_get_default_impl"), {"impl_name": "posix"}, "the default")
+            for name in ("xlio", "ssl", ""):
+                e = d.rpc_error("sock_set_default_impl", {"impl_name": name})
+                eq(e.code, -32602, "impl_name %r: %s" % (name, e.message))
+                check("impl_name" in e.message, "the message names impl_name: " + e.message)
+            eq(d.rpc("sock_get_default_impl"), {"impl_name": "posix"}, "unchanged by refusals")
+            p = d.cli("sock_set_default_impl", "-i", "uring", check=False)
+            if p.returncode != 0:
+                check("io_uring" in p.stderr, "refusal says why: %r" % p.stderr)
+                raise Skip("io_uring unavailable here: " + p.stderr.strip())
+            eq(d.rpc("sock_get_default_impl"), {"impl_name": "uring"}, "after rpc.py -i uring")
+            attach(d, t)
+            wait_sock_impl(d, "nvme0", "uring")
+            ns = t.namespaces[1]
+            lba = 0
+            for seed, size in enumerate((512, 4096, 65536, 262144)):
+                data = pattern(size, seed + 40)
+                eq(dbg_write(d, "nvme0n1", lba, data), True, "uring: write %d bytes" % size)
+                eq(bytes(ns.data[lba * BLOCK:lba * BLOCK + size]), data,
+                   "uring: target RAM after a %d-byte write" % size)
+                eq(dbg_read(d, "nvme0n1", lba, size // BLOCK), data,
+                   "uring: read back %d bytes" % size)
+                lba += size // BLOCK
+            # back to posix: the next reconnect hands over posix queue pairs
+            eq(d.rpc("sock_set_default_impl", {"impl_name": "posix"}), True, "posix again")
+            eq(sock_impls(d), ["uring"], "queues keep their sockets until they reconnect")
+            eq(d.rpc("bdev_nvme_reset_controller", {"name": "nvme0"}), True, "reset")
+            wait_sock_impl(d, "nvme0", "posix")
+            eq(dbg_read(d, "nvme0n1", 0, 1), pattern(512, 40), "posix: read after the switch")
+            eq(t.log, [], "the target saw no protocol error")
+            eq(d.stop(), 0, "exit code")
+    finally:
+        t.stop()
 
 
 if __name__ == "__main__":

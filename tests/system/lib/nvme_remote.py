@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 
 import osnaptest
 
@@ -51,3 +52,22 @@ def perf_background(tgt, *args, timeout=600):
     th = threading.Thread(target=run)
     th.start()
     return th, out
+
+
+def sock_impls(d, name="nvme0"):
+    """The socket implementation of each I/O queue of controller name."""
+    return d.rpc("bdev_nvme_get_controllers", {"name": name})[0]["ctrlrs"][0]["osnap"][
+        "io_queue_sock_impl"]
+
+
+def wait_sock_impl(d, name, impl, timeout=30):
+    """Wait until the I/O queues of controller name run on impl sockets (they
+    are handed to the reactors just after the attach or reset answers)."""
+    end = time.time() + timeout
+    while True:
+        got = sock_impls(d, name)
+        if got and all(x == impl for x in got):
+            return
+        if time.time() > end:
+            raise AssertionError("I/O queues' sockets of %s: %r, want %s" % (name, got, impl))
+        time.sleep(0.05)

@@ -228,6 +228,26 @@ class Daemon:
                 pass
 
 
+def daemon_without_io_uring(*args, **kw):
+    """A Daemon whose osnapd runs under a seccomp policy refusing io_uring
+    (EPERM, as container runtimes do): tests/system/seccomp_no_uring, exec'd
+    by a script so the pid, signals and rusage stay osnapd's."""
+    global OSNAPD
+    wrapper = os.path.join(BUILD, "tests", "system", "seccomp_no_uring")
+    if not os.access(wrapper, os.X_OK):
+        raise AssertionError("%s is missing (build it)" % wrapper)
+    script = os.path.join(tmpdir(), "osnapd-no-uring")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\nexec "%s" "%s" "$@"\n' % (wrapper, OSNAPD))
+    os.chmod(script, 0o700)
+    real = OSNAPD
+    OSNAPD = script
+    try:
+        return Daemon(*args, **kw)
+    finally:
+        OSNAPD = real
+
+
 def main():
     """Run the registered tests (or those named on the command line)."""
     only = set(sys.argv[1:])
