@@ -3,9 +3,16 @@
 through the snap_rpc.py and spdk_rpc.py links exactly as printed, against
 a live osnapd: the single NVMe controller and its cleanup, 125 NVMe VFs,
 the single virtio-blk controller and its cleanup, 125 virtio-blk VFs on one
-bdev, suspend/resume and bdev detach/attach. The only change: the remote
-bdev (spdk_rpc.py bdev_nvme_attach_controller ..., which gives nvme0n1) is
-a local RAM disk of the same name, and its detach deletes that disk.
+bdev, suspend/resume and bdev detach/attach.
+
+The remote bdev is remote: the seeds' NVMe-oF subsystem
+(nqn.2022-10.io.nvda.nvme:swx-storage, one 64 MiB namespace) is served by
+the scripted NVMe/TCP target of nvmetcp_target.py on a loopback port, and
+the seeds' bdev_nvme_attach_controller line runs with only its transport,
+address and port changed (no RDMA here: "-t rdma -a 1.1.1.1 ... -s 4420"
+becomes "-t tcp -a 127.0.0.1 ... -s PORT"); nvme0n1 is the remote
+namespace, and the detach line runs verbatim. I/O through the seeds'
+controllers is checked to reach the target (and to come from it).
 The seeds' VUIDs are reproduced with EMU_SERIAL. The links reach the test's
 osnapd through OSNAP_RPC_SOCKET, so no line carries -s.
 
@@ -22,28 +29,51 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nvmetcp_target  # noqa: E402
 import osnaptest  # noqa: E402
 from osnaptest import test, eq, check, main, Daemon  # noqa: E402
+from nvme_remote import perf  # noqa: E402
 
 TOOLS = os.path.join(osnaptest.BUILD, "tools", "osnap-rpc")
 E2E = os.path.join(osnaptest.BUILD, "tests", "system", "vblk_e2e")
 NQN = "nqn.2022-10.io.nvda.nvme:0"
 UUID = "263826ad-19a3-4feb-bc25-4bc81ee7749e"
 
-ATTACH = ("spdk_rpc.py bdev_nvme_attach_controller -b nvme0 -t rdma -a 1.1.1.1 -f ipv4 -s 4420 "
-          "-n nqn.2022-10.io.nvda.nvme:swx-storage")
-DETACH = "spdk_rpc.py bdev_nvme_detach_controller nvme0"
-LOCAL = {ATTACH: "spdk_rpc.py bdev_malloc_create 64 512 -b nvme0n1",
-         DETACH: "spdk_rpc.py bdev_malloc_delete nvme0n1"}
+SUBNQN = "nqn.2022-10.io.nvda.nvme:swx-storage"
+# what the seeds' attach line says about the transport (the one part changed)
+SEED_TRANSPORT = ("-t rdma -a 1.1.1.1", "-s 4420")
 
 
-def daemon(lines):
+class Remote:
+    """The seeds' NVMe-oF subsystem: nvmetcp_target.py on a loopback port,
+    serving SUBNQN with one 64 MiB namespace (nsid 1: nvme0n1)."""
+
+    def __enter__(self):
+        self.t = nvmetcp_target.Target(subnqn=SUBNQN, namespaces=((1, 131072, 512),)).start()
+        return self.t
+
+    def __exit__(self, *exc):
+        self.t.stop()
+
+
+def as_run(line, remote):
+    """line with the seeds' RDMA transport, address and port made the
+    target's (lines without them, the detach among them, are unchanged)."""
+    if remote is None:
+        return line
+    return line.replace(SEED_TRANSPORT[0], "-t tcp -a 127.0.0.1").replace(
+        SEED_TRANSPORT[1], "-s %d" % remote.port)
+
+
+def daemon(lines, remote=None):
     d0 = osnaptest.tmpdir()
     conf = os.path.join(d0, "emu.conf")
     with open(conf, "w") as f:
         f.write("\n".join(["EMU_DIR=%s" % os.path.join(d0, "emu")] + lines) + "\n")
     d = Daemon(["-c", conf])
     d.emu_dir = os.path.join(d0, "emu")
+    d.remote = remote
     return d
 
 
@@ -61,14 +91,16 @@ def sh(d, script, cwd=None):
 
 
 def seed(d, text, cwd=None):
-    """Each line of text as printed (the remote bdev made local), stopping at
-    the first failure; returns the outputs (JSON) of the lines."""
+    """Each line of text as printed (the remote's transport made the
+    target's), stopping at the first failure; returns the outputs (JSON) of
+    the lines."""
     outs = []
     for line in [ln.strip() for ln in text.strip().splitlines() if ln.strip()]:
-        p = sh(d, LOCAL.get(line, line), cwd)
+        run = as_run(line, d.remote)
+        p = sh(d, run, cwd)
         if p.returncode != 0:
             raise AssertionError("seed line failed: %s\n(ran: %s)\nexit %d: %s%s" %
-                                 (line, LOCAL.get(line, line), p.returncode, p.stdout, p.stderr))
+                                 (line, run, p.returncode, p.stdout, p.stderr))
         outs.append(json_values(p.stdout))
     return outs
 
@@ -88,6 +120,25 @@ def e2e(sock, *args):
                        timeout=150, stdin=subprocess.DEVNULL)
     if p.returncode != 0 or "not ok" in p.stdout:
         raise AssertionError("vblk_e2e %s: %s%s" % (" ".join(str(a) for a in args), p.stdout, p.stderr))
+
+
+def check_on_target(t, write_sock, read_sock, seed_no):
+    """vblk_e2e's pattern written through write_sock reaches the target's
+    namespace, reads back through read_sock, and comes from the target:
+    once the target's copy is wiped, the same check fails."""
+    ns = t.namespaces[1]
+    writes = t.writes
+    e2e(write_sock, "--case", "file_pattern", "--seed", seed_no)
+    check(t.writes > writes, "the target saw the writes (%d)" % (t.writes - writes))
+    # file_pattern's extent of 512 sectors at 4096
+    check(any(ns.data[4096 * 512:4608 * 512]), "the pattern is in the target's namespace")
+    e2e(read_sock, "--case", "pattern_check", "--seed", seed_no)
+    ns.data[:] = bytes(len(ns.data))
+    try:
+        e2e(read_sock, "--case", "pattern_check", "--seed", seed_no)
+    except AssertionError:
+        return
+    raise AssertionError("the pattern read back after the target's copy was wiped")
 
 
 # ---- NVMe ---------------------------------------------------------------------------
@@ -112,14 +163,25 @@ spdk_rpc.py bdev_nvme_detach_controller nvme0
 
 @test
 def seed_nvme_single_controller_and_cleanup():
-    with daemon(["EMU_SERIAL=MT240830045R"]) as d:
+    with Remote() as t, daemon(["EMU_SERIAL=MT240830045R"], t) as d:
         outs = seed(d, NVME_SINGLE)
+        eq(outs[0], ["nvme0n1"], "the attach prints the remote namespace's bdev")
+        eq([c["subnqn"] for c in t.connects], [SUBNQN, SUBNQN], "Connects to the seed's subsystem")
         eq(outs[3]["ctrl_id"], "NVMeCtrl1", "nvme_controller_create's answer")
         c = d.rpc("nvme_controller_list")
         eq([(x["ctrl_id"], x["vuid"], x["namespaces"]) for x in c],
            [("NVMeCtrl1", "MT240830045RNVMES1D0F0", [{"nsid": 1, "bdev": "nvme0n1", "uuid": UUID}])],
            "the controller the seed built")
         check(c[0]["state"] != "SUSPENDED", "still suspended after nvme_controller_resume: %r" % c[0])
+        # I/O through the seed's controller lands on the target and back
+        tgt = ["--vfio-user", os.path.join(d.emu_dir, "MT240830045RNVMES1D0F0.sock"), "--nvme"]
+        state = os.path.join(d.dir, "verify.state")
+        rng = ["-b", 4096, "--size", 1 << 20, "--verify", "--verify-state", state, "-q", 4, "-n", 256]
+        writes = t.writes
+        eq(perf(tgt, "-w", "write", *rng)["errors"], 0, "writes through NVMeCtrl1")
+        check(t.writes - writes >= 256, "the target saw the writes (%d)" % (t.writes - writes))
+        r = perf(tgt, "-w", "read", *rng)
+        eq((r["errors"], r["verify_checked"]), (0, 256), "reads through NVMeCtrl1 verified")
         # the cleanup example names NVMeCtrl2: the same configuration with
         # the controller under that name (our setup lines)
         seed(d, """
@@ -183,12 +245,12 @@ spdk_rpc.py bdev_nvme_detach_controller nvme0
 
 @test
 def seed_virtio_blk_single_controller_and_cleanup():
-    with daemon(["EMU_SERIAL=MT2114X12200"]) as d:
+    with Remote() as t, daemon(["EMU_SERIAL=MT2114X12200"], t) as d:
         outs = seed(d, VBLK_SINGLE)
+        eq(outs[0], ["nvme0n1"], "the attach prints the remote namespace's bdev")
         eq(outs[1], "VblkCtrl1", "the seed's example response")
         sock = os.path.join(d.emu_dir, "MT2114X12200VBLKS1D0F0.sock")
-        e2e(sock, "--case", "file_pattern", "--seed", 3)
-        e2e(sock, "--case", "pattern_check", "--seed", 3)
+        check_on_target(t, sock, sock, 3)
         seed(d, VBLK_CLEANUP)
         eq((d.rpc("virtio_blk_controller_list"), d.rpc("bdev_get_bdevs")), ([], []), "after the cleanup")
         eq(d.stop(), 0, "exit code")
@@ -203,16 +265,17 @@ for i in `seq 0 124`; do snap_rpc.py virtio_blk_controller_create --pf_id 0 --vf
 
 @test
 def seed_virtio_blk_125_vfs_on_one_bdev():
-    with daemon(["EMU_SERIAL=MT2114X12200", "SRIOV_EN=1", "VIRTIO_BLK_EMULATION_NUM_VF=125"]) as d:
+    with Remote() as t, daemon(["EMU_SERIAL=MT2114X12200", "SRIOV_EN=1", "VIRTIO_BLK_EMULATION_NUM_VF=125"],
+                               t) as d:
         seed(d, VBLK_125_VFS)
         ctrls = d.rpc("virtio_blk_controller_list")
         eq(len(ctrls), 126, "controllers")
         eq([c["bdev"] for c in ctrls[1:]], ["nvme0n1"] * 125, "every VF on nvme0n1")
         eq(len({c["vblk_id"] for c in ctrls}), 126, "126 different serials")
         pf = [f for f in d.rpc("emulation_function_list", {"all": True}) if f["emulation_type"] == "VBLK"][0]
-        # data through VF 0 reads back through VF 124
-        e2e(os.path.join(d.emu_dir, pf["vfs"][0]["vuid"] + ".sock"), "--case", "file_pattern", "--seed", 9)
-        e2e(os.path.join(d.emu_dir, pf["vfs"][124]["vuid"] + ".sock"), "--case", "pattern_check", "--seed", 9)
+        # data through VF 0 reaches the target and reads back through VF 124
+        check_on_target(t, os.path.join(d.emu_dir, pf["vfs"][0]["vuid"] + ".sock"),
+                        os.path.join(d.emu_dir, pf["vfs"][124]["vuid"] + ".sock"), 9)
         # "To destroy a single virtio-blk controller, run:" (a typographic dash, from ./ in the tool's directory)
         seed(d, "./snap_rpc.py -t 1000 virtio_blk_controller_destroy -c VblkCtrl5 \u2013f", cwd=TOOLS)
         names = [c["ctrl_id"] for c in d.rpc("virtio_blk_controller_list")]
@@ -236,7 +299,7 @@ snap_rpc.py virtio_blk_controller_bdev_attach -c VblkCtrl1 --bdev none --dbg_bde
 
 @test
 def seed_virtio_blk_suspend_resume_and_bdev_swap():
-    with daemon(["EMU_SERIAL=MT2114X12200"]) as d:
+    with Remote() as t, daemon(["EMU_SERIAL=MT2114X12200"], t) as d:
         seed(d, VBLK_SINGLE)
         seed(d, "spdk_rpc.py bdev_null_create null2 64 512")    # the seed's null2 (setup)
 
