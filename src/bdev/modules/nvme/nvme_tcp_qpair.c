@@ -727,6 +727,25 @@ static int rx_header(struct nvme_tcp_qpair *qp)
 	return rx_fatal(qp, NVME_TCP_FES_INVALID_HEADER, "unexpected PDU");
 }
 
+/* Read into buf until it holds want bytes (qp->rx_got of them are in):
+ * 2 when they all are, 1 when some more came, 0 when the socket has
+ * nothing now, -1 when the queue pair failed. */
+static int rx_fill(struct nvme_tcp_qpair *qp, uint8_t *buf, uint32_t want)
+{
+	struct iovec v;
+	ssize_t n;
+
+	if (qp->rx_got >= want)
+		return 2;	/* (a header that waited for a send) */
+	v.iov_base = buf + qp->rx_got;
+	v.iov_len = want - qp->rx_got;
+	n = rx_read(qp, &v, 1);
+	if (n <= 0)
+		return (int)n;
+	qp->rx_got += (uint32_t)n;
+	return qp->rx_got < want ? 1 : 2;
+}
+
 /* One receive step. Returns 1 when it advanced, 0 when the socket has
  * nothing more, -1 when the queue pair failed. */
 static int rx_step(struct nvme_tcp_qpair *qp)
@@ -740,19 +759,11 @@ static int rx_step(struct nvme_tcp_qpair *qp)
 	case RX_CH:
 	case RX_HDR: {
 		uint32_t want = qp->rx_state == RX_CH ? NVME_TCP_CH_LEN : qp->lay.hdr_len;
-		/* (all in already: a header that waited for a send) */
-		if (qp->rx_got < want) {
-			v[0].iov_base = qp->rx_hdr + qp->rx_got;
-			v[0].iov_len = want - qp->rx_got;
-			n = rx_read(qp, v, 1);
-			if (n <= 0)
-				return (int)n;
-			qp->rx_got += (uint32_t)n;
-			if (qp->rx_got < want)
-				return 1;
-		}
+		int rc = rx_fill(qp, qp->rx_hdr, want);
+		if (rc != 2)
+			return rc;
 		if (qp->rx_state == RX_HDR) {
-			int rc = rx_header(qp);
+			rc = rx_header(qp);
 			return rc < 0 ? -1 : rc == 1 ? 0 : 1;
 		}
 		if (nvme_tcp_check_ch(qp->rx_hdr, &qp->params, qp->state != NVME_TCP_QP_IC_WAIT,
@@ -782,14 +793,9 @@ static int rx_step(struct nvme_tcp_qpair *qp)
 	}
 	case RX_DDGST: {
 		struct nvme_tcp_req *r = qp->rx_req;
-		v[0].iov_base = qp->rx_ddgst + qp->rx_got;
-		v[0].iov_len = NVME_TCP_DGST_LEN - qp->rx_got;
-		n = rx_read(qp, v, 1);
-		if (n <= 0)
-			return (int)n;
-		qp->rx_got += (uint32_t)n;
-		if (qp->rx_got < NVME_TCP_DGST_LEN)
-			return 1;
+		int rc = rx_fill(qp, qp->rx_ddgst, NVME_TCP_DGST_LEN);
+		if (rc != 2)
+			return rc;
 		uint32_t want = nvme_tcp_crc32c_iov(r->iov, r->iovcnt, (size_t)r->iov_off + qp->psh.offset,
 						     qp->psh.length);
 		if (want != nvme_tcp_get32(qp->rx_ddgst)) {
@@ -802,17 +808,13 @@ static int rx_step(struct nvme_tcp_qpair *qp)
 		c2h_data_done(qp);
 		return 1;
 	}
-	case RX_TERM_DATA:
-		v[0].iov_base = qp->rx_term + qp->rx_got;
-		v[0].iov_len = qp->lay.data_len - qp->rx_got;
-		n = rx_read(qp, v, 1);
-		if (n <= 0)
-			return (int)n;
-		qp->rx_got += (uint32_t)n;
-		if (qp->rx_got < qp->lay.data_len)
-			return 1;
+	case RX_TERM_DATA: {
+		int rc = rx_fill(qp, qp->rx_term, qp->lay.data_len);
+		if (rc != 2)
+			return rc;
 		qp_fail(qp, "the controller terminated the connection (FES 0x%x)", qp->psh.fes);
 		return -1;
+	}
 	}
 	return -1;
 }

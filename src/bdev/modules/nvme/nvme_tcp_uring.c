@@ -218,6 +218,20 @@ static size_t iov_total(const struct iovec *v, int n)
 	return t;
 }
 
+/* m over a copy of v (at most URING_IOV iovecs) in iov: both are kept until
+ * the CQE (the kernel may read them after the submit, when the operation
+ * waits for the socket). */
+static struct msghdr *set_msg(struct msghdr *m, struct iovec *iov, const struct iovec *v, int n)
+{
+	if (n > URING_IOV)
+		n = URING_IOV;
+	memcpy(iov, v, (size_t)n * sizeof(*v));
+	memset(m, 0, sizeof(*m));
+	m->msg_iov = iov;
+	m->msg_iovlen = (size_t)n;
+	return m;
+}
+
 static ssize_t take_buffered(struct nvme_tcp_uring *u, const struct iovec *v, int n)
 {
 	size_t got = 0;
@@ -261,13 +275,7 @@ ssize_t nvme_tcp_uring_recv(struct nvme_tcp_uring *u, const struct iovec *v, int
 	if (!sqe)
 		return 0;	/* the SQ is full: pending() keeps the poller going */
 	if (iov_total(v, n) >= DIRECT_MIN) {
-		if (n > URING_IOV)
-			n = URING_IOV;
-		memcpy(u->rx_iov, v, (size_t)n * sizeof(*v));
-		memset(&u->rx_msg, 0, sizeof(u->rx_msg));
-		u->rx_msg.msg_iov = u->rx_iov;
-		u->rx_msg.msg_iovlen = (size_t)n;
-		io_uring_prep_recvmsg(sqe, u->fd, &u->rx_msg, 0);
+		io_uring_prep_recvmsg(sqe, u->fd, set_msg(&u->rx_msg, u->rx_iov, v, n), 0);
 		io_uring_sqe_set_data64(sqe, OP_RECV_DIRECT);
 		u->rx_direct_base = v[0].iov_base;
 		u->rx_op = RXOP_DIRECT;
@@ -293,15 +301,7 @@ ssize_t nvme_tcp_uring_send(struct nvme_tcp_uring *u, const struct iovec *v, int
 	sqe = io_uring_get_sqe(&u->ring);
 	if (!sqe)
 		return 0;
-	if (n > URING_IOV)
-		n = URING_IOV;
-	/* Kept until the CQE: the kernel may read the array after the
-	 * submit (a send that waits for room in the socket). */
-	memcpy(u->tx_iov, v, (size_t)n * sizeof(*v));
-	memset(&u->tx_msg, 0, sizeof(u->tx_msg));
-	u->tx_msg.msg_iov = u->tx_iov;
-	u->tx_msg.msg_iovlen = (size_t)n;
-	io_uring_prep_sendmsg(sqe, u->fd, &u->tx_msg, MSG_NOSIGNAL);
+	io_uring_prep_sendmsg(sqe, u->fd, set_msg(&u->tx_msg, u->tx_iov, v, n), MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, OP_SEND);
 	u->tx_state = TX_INFLIGHT;
 	u->inflight++;
