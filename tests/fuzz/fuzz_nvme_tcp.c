@@ -5,10 +5,14 @@
  *
  * Input: byte 0 selects the digests the host asks for (bit 0 header, bit
  * 1 data) and the socket implementation (bit 2: uring, the receives and
- * sends through an io_uring; posix where io_uring is refused); the rest is the controller's byte stream, written into one end
- * of a socketpair whose other end the queue pair owns. When the queue pair
- * becomes READY (the stream held a valid ICResp), four commands are
- * submitted: a read of 8 KiB into two buffers (command id 0), a 1 KiB
+ * sends through an io_uring; posix where io_uring is refused); the rest
+ * is the controller's byte stream, written into one end of a socketpair
+ * whose other end the queue pair owns: its first PDU (the length its
+ * header gives) at once, the rest once the queue pair is READY and the
+ * commands are submitted (so the answers find them in flight, as on a
+ * real connection), or once it is idle without getting READY; then the
+ * end of the stream. When the queue pair becomes READY (the first PDU was
+ * a valid ICResp), four commands are submitted: a read of 8 KiB into two buffers (command id 0), a 1 KiB
  * in-capsule write (1), a 12 KiB write that waits for R2T (2) and a
  * command without data (3). Then the queue pair is polled until it fails
  * or the stream is exhausted. Everything runs on the fuzzer's thread, so
@@ -43,6 +47,17 @@ static void drain(int fd)
 		;
 }
 
+/* The controller's side writes [*off, end) of data. */
+static void feed(int fd, const uint8_t *data, size_t *off, size_t end)
+{
+	while (*off < end) {
+		ssize_t n = send(fd, data + *off, end - *off, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		*off += (size_t)n;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct nvme_tcp_qpair_opts o = { .qid = 1, .depth = 8, .incapsule_max = 4096 };
@@ -62,15 +77,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int sz = 1 << 20;
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	/* the controller's side: everything at once, then end of stream */
-	size_t off = 1;
-	while (off < size) {
-		ssize_t n = send(sv[1], data + off, size - off, MSG_DONTWAIT);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
+	/* the controller's side: its first PDU (PLEN, bytes 4..7 of the
+	 * common header) now, the rest later */
+	size_t off = 1, first = size;
+	bool fed = false;
+	if (size >= 1 + 8) {
+		uint32_t plen = (uint32_t)data[5] | (uint32_t)data[6] << 8 | (uint32_t)data[7] << 16 |
+				(uint32_t)data[8] << 24;
+		if (plen < size - 1)
+			first = 1 + plen;
 	}
-	shutdown(sv[1], SHUT_WR);
+	feed(sv[1], data, &off, first);
 
 	qp = nvme_tcp_qpair_create(&o);
 	if (!qp)
@@ -111,6 +128,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (nvme_tcp_qpair_submit(qp, &reqs[i]))
 					abort();
 			}
+		}
+		if (!fed && (submitted || rc == 0)) {
+			/* the answers, then the end of the stream */
+			feed(sv[1], data, &off, size);
+			shutdown(sv[1], SHUT_WR);
+			fed = true;
 			continue;
 		}
 		if (rc == 0 && nvme_tcp_qpair_state(qp) != NVME_TCP_QP_CONNECTING)
