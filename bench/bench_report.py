@@ -1,6 +1,7 @@
 """What a benchmark result says: the machine it ran on, and the tables
 (data path per point with the osnap / qemu-storage-daemon ratios, then the
 service figures)."""
+import json
 import os
 import platform
 import subprocess
@@ -86,3 +87,17 @@ def service_table(r):
                                                      "attach"))))
         rows.append(("osnapd RSS with the 64 controllers", "%d KiB" % c["one_connection"]["rss_kib_after"]))
     return "\n".join(["| measure | value |", "|---|---|"] + ["| %s | %s |" % row for row in rows])
+
+
+def write_result(result, results_dir, name, top, tables):
+    """Stamp the load average at the end on result, write it to
+    results_dir/NAME.json, print the tables (Markdown) and the file's path."""
+    with open("/proc/loadavg") as f:
+        result["machine"]["loadavg_at_end"] = f.read().split()[:3]
+    os.makedirs(results_dir, exist_ok=True)
+    out = os.path.join(results_dir, name + ".json")
+    with open(out, "w") as f:
+        json.dump(result, f, indent=1)
+    print("\n" + "\n\n".join(tables))
+    print("\nresults: %s" % os.path.relpath(out, top))
+    return out

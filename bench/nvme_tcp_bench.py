@@ -30,7 +30,6 @@ usage: bench/nvme_tcp_bench.py [--quick] [--time S] [--ramp S] [--build DIR]
 """
 import argparse
 import datetime
-import json
 import os
 import shutil
 import subprocess
@@ -102,23 +101,13 @@ def table(points):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="3 s per point after a 1 s ramp")
-    ap.add_argument("--time", type=float, help="measured seconds per point (default 10, quick 3)")
-    ap.add_argument("--ramp", type=float, help="ramp seconds per point (default 2, quick 1)")
-    ap.add_argument("--max-other-load", type=float, default=1000,
-                    help="re-measure a point above this other load (default: never; QEMU counts)")
-    ap.add_argument("--retries", type=int, default=0, help="re-measurements per point (default 0)")
+    # QEMU's own load counts as other load here: no re-measuring by default
+    run_bench.add_run_args(ap, max_other_load=1000, retries=0)
     ap.add_argument("--impls", default=",".join(IMPLS), help="socket implementations (posix,uring)")
     ap.add_argument("--qemu-cpus", help="pin the guest's QEMU to these CPUs (default: not pinned)")
     ap.add_argument("--client-polling", action="store_true",
                     help="osnap-perf polls for completions (default: interrupts)")
-    ap.add_argument("--build", default=os.path.join(TOP, "build"), help="build directory")
-    ap.add_argument("--results", default=os.path.join(HERE, "results"), help="where the JSON goes")
-    args = ap.parse_args()
-    args.time = args.time or (3.0 if args.quick else 10.0)
-    args.ramp = args.ramp if args.ramp is not None else (1.0 if args.quick else 2.0)
-    args.build = os.path.abspath(args.build)
-    args.perf = os.path.join(args.build, "tools", "osnap-perf", "osnap-perf")
+    args = run_bench.parse_run_args(ap)
     impls = [i for i in args.impls.split(",") if i]
     for exe in (args.perf, os.path.join(args.build, "osnapd"), os.path.join(args.build, "osnap-rpc")):
         if not os.access(exe, os.X_OK):
@@ -183,15 +172,9 @@ def main():
         if guest:
             guest.stop()
         shutil.rmtree(work, ignore_errors=True)
-    with open("/proc/loadavg") as f:
-        result["machine"]["loadavg_at_end"] = f.read().split()[:3]
     result["table_md"] = table(result["points"])
-    os.makedirs(args.results, exist_ok=True)
-    out = os.path.join(args.results, "nvme-tcp-" + started.strftime("%Y%m%d-%H%M%S") + ".json")
-    with open(out, "w") as f:
-        json.dump(result, f, indent=1)
-    print("\n" + result["table_md"])
-    print("\nresults: %s" % os.path.relpath(out, TOP))
+    bench_report.write_result(result, args.results, "nvme-tcp-" + started.strftime("%Y%m%d-%H%M%S"),
+                              TOP, [result["table_md"]])
 
 
 if __name__ == "__main__":

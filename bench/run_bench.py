@@ -177,22 +177,34 @@ def check_machine(args):
         sys.exit("taskset is missing: apt-get install util-linux")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_run_args(ap, max_other_load=10, retries=2):
+    """The options every osnap-perf benchmark script takes."""
     ap.add_argument("--quick", action="store_true", help="3 s per point after a 1 s ramp")
     ap.add_argument("--time", type=float, help="measured seconds per point (default 10, quick 3)")
     ap.add_argument("--ramp", type=float, help="ramp seconds per point (default 2, quick 1)")
-    ap.add_argument("--max-other-load", type=float, default=10,
+    ap.add_argument("--max-other-load", type=float, default=max_other_load,
                     help="re-measure a point when other processes took more than this percent "
-                    "of the server's or the client's core (default 10)")
-    ap.add_argument("--retries", type=int, default=2, help="re-measurements per point (default 2)")
+                    "of the server's or the client's core (default %g)" % max_other_load)
+    ap.add_argument("--retries", type=int, default=retries,
+                    help="re-measurements per point (default %d)" % retries)
     ap.add_argument("--build", default=os.path.join(TOP, "build"), help="build directory")
     ap.add_argument("--results", default=os.path.join(HERE, "results"), help="where the JSON goes")
+
+
+def parse_run_args(ap):
+    """ap's arguments with add_run_args()'s defaults resolved (and args.perf)."""
     args = ap.parse_args()
     args.time = args.time or (3.0 if args.quick else 10.0)
     args.ramp = args.ramp if args.ramp is not None else (1.0 if args.quick else 2.0)
     args.build = os.path.abspath(args.build)
     args.perf = os.path.join(args.build, "tools", "osnap-perf", "osnap-perf")
+    return args
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_run_args(ap)
+    args = parse_run_args(ap)
     check_machine(args)
 
     started = datetime.datetime.now()
