@@ -303,6 +303,7 @@ int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct virtio
 	q->vq.avail_gpa = p->avail;
 	q->vq.used_gpa = p->used;
 	q->vq.last_avail = p->last_avail;
+	q->vq.avail_shadow = p->last_avail;
 	q->vq.used_idx = p->last_avail;
 	q->vq.event_idx = c->driver_features & BIT(VIRTIO_F_RING_EVENT_IDX);
 	q->vq.indirect = c->driver_features & BIT(VIRTIO_F_RING_INDIRECT_DESC);

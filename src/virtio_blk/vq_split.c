@@ -96,13 +96,26 @@ static int walk_indirect(struct vq *q, struct vq_chain *c, const struct vring_de
 
 int vq_pop(struct vq *q, struct vq_chain *c)
 {
-	uint16_t avail = avail_idx(q);
-	if (avail == q->last_avail)
-		return 0;
-	if ((uint16_t)(avail - q->last_avail) > q->size)
-		return -EPROTO;	/* the driver claims more than the ring holds */
+	/* the driver's index is read again only when what it said last time
+	 * has been taken (or when last_avail was set from outside) */
+	if ((uint16_t)(q->avail_shadow - q->last_avail) == 0 ||
+	    (uint16_t)(q->avail_shadow - q->last_avail) > q->size) {
+		uint16_t avail = avail_idx(q);
+		if (avail == q->last_avail)
+			return 0;
+		if ((uint16_t)(avail - q->last_avail) > q->size)
+			return -EPROTO;	/* the driver claims more than the ring holds */
+		q->avail_shadow = avail;
+	}
 	uint16_t head = __atomic_load_n(&q->avail->ring[q->last_avail % q->size], __ATOMIC_RELAXED);
 	q->last_avail++;
+	if (q->avail_shadow != q->last_avail) {
+		/* start fetching the next request's first descriptor (written by
+		 * the driver's core: a cache miss) while this one is served */
+		uint16_t next = __atomic_load_n(&q->avail->ring[q->last_avail % q->size], __ATOMIC_RELAXED);
+		if (next < q->size)
+			__builtin_prefetch(&q->desc[next]);
+	}
 	c->head = head;
 	c->nout = c->nin = 0;
 	c->out_len = c->in_len = 0;

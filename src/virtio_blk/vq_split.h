@@ -32,6 +32,10 @@ struct vq {
 	struct vring_used *used;
 
 	uint16_t last_avail;	/* next avail entry to take */
+	/* avail->idx as last read: entries up to it are taken without reading
+	 * the driver's index again (its cache line moves between the cores at
+	 * every submission); equal to last_avail when none is known */
+	uint16_t avail_shadow;
 	uint16_t used_idx;	/* next used entry to fill */
 	uint16_t signalled_used;
 	bool signalled_valid;
