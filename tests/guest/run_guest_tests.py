@@ -1582,7 +1582,16 @@ VFU_CASES = [
 ]
 # Cases that fail because of a known server bug, reported as SKIP (with the
 # reason) while it lasts, and as a note when they pass: temporary only.
-XFAIL = {}
+XFAIL = {
+    # the hot-add, the guest's driver and I/O pass; QEMU 11.1 then aborts in
+    # memory_region_del_subregion (container assertion) when the guest
+    # releases the vfio-user-pci device: also for an osnap NVMe function
+    # that was cold-plugged (-device) and device_del'ed, so not the
+    # hot-plug path's; whose bug it is (QEMU's unrealize or osnap's region
+    # layout) is not known yet
+    "nvme_hotplug": "QEMU 11.1 aborts (memory_region_del_subregion assertion) at device_del of an osnap "
+                    "vfio-user-pci NVMe function, cold- or hot-plugged",
+}
 for _name, _fn, _kw, _san in VFU_CASES:
     for _fw, _bios in FIRMWARES:
         CASES.append(("%s/%s" % (_name, _fw), functools.partial(_fn, **_kw), "vfu",
@@ -1731,7 +1740,7 @@ def main():
                 log("  " + line)
             log("work directory kept: %s" % work)
             if opts.get("xfail"):
-                report(True, label, skip="expected failure (known server bug): %s" %
+                report(True, label, skip="expected failure (known bug): %s" %
                        opts["xfail"])
                 continue
         elif not OPTS.keep:
