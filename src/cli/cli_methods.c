@@ -43,10 +43,6 @@ static const struct cli_opt function_list[] = {
 	O("-a", "--all", "all", T, "Also list inactive VFs"),
 };
 
-static const struct cli_opt function_create[] = {
-	O(NULL, "--emu_manager", "emu_manager", S, "Emulation manager (unused)"),
-};
-
 static const struct cli_opt function_destroy[] = {
 	R(NULL, "--vuid", "vuid", S, "VUID of the hot-plugged function"),
 };
@@ -71,13 +67,19 @@ static const struct cli_opt device_detach[] = {
 	O(NULL, "--revid", "revid", I, "PCI revision ID"), \
 	O(NULL, "--class_code", "class_code", I, "PCI class code"), \
 	O(NULL, "--num_msix", "num_msix", I, "MSI-X table size"), \
-	O(NULL, "--total_vf", "total_vf", I, "Maximum number of VFs")
+	O(NULL, "--total_vf", "total_vf", I, "Maximum number of VFs (hot-plugged PFs: 0, no SR-IOV)"), \
+	O(NULL, "--qmp", "qmp", S, "The VMM's QMP socket, told of hotplug and hotunplug (default: EMU_HOTPLUG_QMP_SOCKET)")
+
+static const struct cli_opt function_create[] = {
+	O(NULL, "--emu_manager", "emu_manager", S, "Emulation manager (unused)"),
+	PCI_IDS,
+};
 
 static const struct cli_opt vblk_device_attach[] = {
 	PCI_IDS,
-	O(NULL, "--bdev", "bdev", S, "Block device to use as backend"),
-	O(NULL, "--num_queues", "num_queues", I, "Number of I/O queues"),
-	O(NULL, "--queue_depth", "queue_depth", I, "Queue depth"),
+	O(NULL, "--bdev", "bdev", S, "Block device to use as backend (refused: give it to the controller)"),
+	O(NULL, "--num_queues", "num_queues", I, "Number of I/O queues (1-62; kept and listed)"),
+	O(NULL, "--queue_depth", "queue_depth", I, "Queue depth (1-256; kept and listed)"),
 	O(NULL, "--transitional_device", "transitional_device", T, "Transitional (legacy) virtio device"),
 };
 
@@ -154,7 +156,7 @@ static const struct cli_opt ctrl_modify[] = {
 
 static const struct cli_opt ctrl_hotplug[] = {
 	CTRL_REQ,
-	O(NULL, "--wait_for_done", "wait_for_done", T, "Block until the host acknowledged the change"),
+	O(NULL, "--wait_for_done", "wait_for_done", T, "Answer once the VMM added the function (hotplug), or the guest released it (hotunplug: DEVICE_DELETED)"),
 };
 
 /* ---- SNAP: NVMe subsystems, namespaces, controllers ---- */
@@ -481,7 +483,6 @@ static const struct cli_opt dbg_io[] = {
 #define M(n, s, o) { .name = n, .summary = s, .opts = o }
 /* a method osnapd does not serve yet: it answers -95 naming what is missing */
 #define MN(n, s, o, miss) { .name = n, .summary = s, .opts = o, .missing = miss }
-#define HOTPLUG "PCIe hot-plug functions"
 #define MX(n, s, o, x) { .name = n, .summary = s, .opts = o, .xform = x }
 
 const struct cli_method cli_method_table[] = {
@@ -490,14 +491,14 @@ const struct cli_method cli_method_table[] = {
 	M("snap_global_param_list", "List the global parameters (SNAP_* environment)", NOARGS),
 	M("emulation_function_list", "List the emulated PCIe functions", OPTS(function_list)),
 	M("emulation_resource_list", "Show the free MSI-X and queue resources", NOARGS),
-	MN("emulation_device_detach_prepare", "Prepare a hot-plugged function for detach", OPTS(detach_prepare), HOTPLUG),
-	MN("emulation_device_detach", "Detach a hot-plugged function", OPTS(device_detach), HOTPLUG),
-	MN("virtio_blk_emulation_device_attach", "Hot-plug a virtio-blk PF (legacy API)", OPTS(vblk_device_attach), HOTPLUG),
-	MN("nvme_emulation_device_attach", "Hot-plug an NVMe PF (legacy API)", OPTS(nvme_device_attach), HOTPLUG),
-	MN("virtio_blk_function_create", "Create a hot-pluggable virtio-blk PF (not yet visible)", OPTS(function_create), HOTPLUG),
-	MN("virtio_blk_function_destroy", "Destroy a hot-pluggable virtio-blk PF", OPTS(function_destroy), HOTPLUG),
-	MN("nvme_function_create", "Create a hot-pluggable NVMe PF (not yet visible)", OPTS(function_create), HOTPLUG),
-	MN("nvme_function_destroy", "Destroy a hot-pluggable NVMe PF", OPTS(function_destroy), HOTPLUG),
+	M("emulation_device_detach_prepare", "Prepare a hot-plugged function for detach", OPTS(detach_prepare)),
+	M("emulation_device_detach", "Detach a hot-plugged function", OPTS(device_detach)),
+	M("virtio_blk_emulation_device_attach", "Hot-plug a virtio-blk PF (legacy API)", OPTS(vblk_device_attach)),
+	M("nvme_emulation_device_attach", "Hot-plug an NVMe PF (legacy API)", OPTS(nvme_device_attach)),
+	M("virtio_blk_function_create", "Create a hot-pluggable virtio-blk PF (not yet visible)", OPTS(function_create)),
+	M("virtio_blk_function_destroy", "Destroy a hot-pluggable virtio-blk PF", OPTS(function_destroy)),
+	M("nvme_function_create", "Create a hot-pluggable NVMe PF (not yet visible)", OPTS(function_create)),
+	M("nvme_function_destroy", "Destroy a hot-pluggable NVMe PF", OPTS(function_destroy)),
 	/* SNAP: virtio-blk */
 	M("virtio_blk_controller_create", "Create a virtio-blk controller on a function", OPTS(vblk_create)),
 	M("virtio_blk_controller_destroy", "Destroy a virtio-blk controller", OPTS(vblk_destroy)),
@@ -507,8 +508,8 @@ const struct cli_method cli_method_table[] = {
 	M("virtio_blk_controller_bdev_detach", "Detach the bdev of a virtio-blk controller", OPTS(ctrl_only)),
 	M("virtio_blk_controller_list", "List virtio-blk controllers", OPTS(ctrl_filter)),
 	M("virtio_blk_controller_modify", "Change queues or MSI-X of an idle virtio-blk controller", OPTS(ctrl_modify)),
-	MN("virtio_blk_controller_hotplug", "Expose a hot-pluggable virtio-blk function to the host", OPTS(ctrl_hotplug), HOTPLUG),
-	MN("virtio_blk_controller_hotunplug", "Hide a hot-plugged virtio-blk function from the host", OPTS(ctrl_hotplug), HOTPLUG),
+	M("virtio_blk_controller_hotplug", "Expose a hot-pluggable virtio-blk function to the host", OPTS(ctrl_hotplug)),
+	M("virtio_blk_controller_hotunplug", "Hide a hot-plugged virtio-blk function from the host", OPTS(ctrl_hotplug)),
 	M("virtio_blk_controller_dbg_io_stats_get", "Per-queue I/O counters of a virtio-blk controller", OPTS(ctrl_only)),
 	M("virtio_blk_controller_dbg_debug_stats_get", "Per-queue state of a virtio-blk controller", OPTS(ctrl_only)),
 	M("virtio_blk_controller_vfs_msix_reclaim", "Give unused VF MSI-X back to the PF pool", OPTS(ctrl_pos)),
@@ -527,8 +528,8 @@ const struct cli_method cli_method_table[] = {
 	M("nvme_controller_detach_ns", "Detach a namespace from an NVMe controller", OPTS(nvme_ns_attach)),
 	M("nvme_controller_list", "List NVMe controllers", OPTS(nvme_list)),
 	M("nvme_controller_modify", "Change queues or MSI-X of an idle NVMe controller", OPTS(ctrl_modify)),
-	MN("nvme_controller_hotplug", "Expose a hot-pluggable NVMe function to the host", OPTS(ctrl_hotplug), HOTPLUG),
-	MN("nvme_controller_hotunplug", "Hide a hot-plugged NVMe function from the host", OPTS(ctrl_hotplug), HOTPLUG),
+	M("nvme_controller_hotplug", "Expose a hot-pluggable NVMe function to the host", OPTS(ctrl_hotplug)),
+	M("nvme_controller_hotunplug", "Hide a hot-plugged NVMe function from the host", OPTS(ctrl_hotplug)),
 	M("nvme_controller_dbg_io_stats_get", "Per-queue I/O counters of an NVMe controller", OPTS(ctrl_only)),
 	M("nvme_controller_dbg_debug_stats_get", "Registers and SQ/CQ state of an NVMe controller", OPTS(ctrl_only)),
 	M("nvme_controller_snapshot_get", "Write the state of a suspended NVMe controller to a file", OPTS(nvme_snapshot)),

@@ -65,6 +65,10 @@ struct emu_ctrl_ops {
 	 * controller (vhost-user); vfio-user clients are dropped by the
 	 * device plane itself. */
 	void (*client_fault)(void *ctrl);
+	/* A hot-plugged function was powered on (true) or off (false): for
+	 * providers that live with the controller (vhost-user), whose endpoint
+	 * exists only while the function is present (emu_fn_present). */
+	void (*presence)(void *ctrl, bool present);
 };
 
 /* --- the device plane --- */
@@ -103,6 +107,9 @@ int emu_fn_pf_index(const struct emu_function *fn);
 int emu_fn_vf_index(const struct emu_function *fn);	/* -1 for a PF */
 bool emu_fn_is_vf(const struct emu_function *fn);
 bool emu_fn_hotplugged(const struct emu_function *fn);
+/* Shown to the host: every static function; a hot-plugged PF from its
+ * hotplug to its hotunplug (emu_hotplug.h). Its endpoint exists only then. */
+bool emu_fn_present(const struct emu_function *fn);
 /* A VF is active while its PF has VF Enable set and NumVFs > vf_index. */
 bool emu_fn_active(const struct emu_function *fn);
 uint16_t emu_fn_num_msix(const struct emu_function *fn);

@@ -131,6 +131,8 @@ static void build_desc(struct emu_function *fn, struct pci_cfg_desc *d)
 		d->bar_size[EMU_VBLK_MSIX_BAR] = p2;
 		d->msix_table_bar = d->msix_pba_bar = EMU_VBLK_MSIX_BAR;
 	}
+	if (fn->hp)
+		emu_hp_describe(fn->hp, d);	/* a hot-plugged PF's own PCI identity */
 	d->msix_vectors = fn->num_msix;
 	d->msix_table_offset = 0;
 	d->msix_pba_offset = pba_off;
@@ -228,6 +230,7 @@ static void fn_free(struct emu_function *fn)
 	for (int i = 0; i < fn->total_vfs; i++)
 		fn_free(fn->vfs ? fn->vfs[i] : NULL);
 	free(fn->vfs);
+	free(fn->hp);
 	free(fn);
 }
 
@@ -291,22 +294,25 @@ static bool has_endpoint(const struct emu_function *fn)
 	return fn->type == EMU_TYPE_NVME || g_cfg.vblk_transport == EMU_VBLK_VFIO_USER;
 }
 
-static struct emu_function *pf_create(enum emu_type t, int pf_index, int ordinal, bool hotplug,
+static struct emu_function *pf_create(enum emu_type t, int pf_index, int ordinal, struct emu_hp *hp,
 				      char *err, size_t errlen)
 {
 	struct emu_function *fn = calloc(1, sizeof(*fn));
 	if (!fn) {
+		free(hp);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	fn->type = t;
 	fn->pf_index = pf_index;
 	fn->vf_index = -1;
-	fn->hotplugged = hotplug;
-	fn->rid = pf_rid(ordinal, hotplug);
-	fn->num_msix = (uint16_t)emu_config_pf_msix(&g_cfg, t);
+	fn->hotplugged = hp != NULL;
+	fn->hp = hp;
+	fn->rid = pf_rid(ordinal, hp != NULL);
+	fn->num_msix = (uint16_t)(hp && emu_hp_num_msix(hp) ? emu_hp_num_msix(hp) : emu_config_pf_msix(&g_cfg, t));
 	fn->active = true;
-	if (!hotplug && g_cfg.sriov_en)
+	/* hot-plugged PFs do not support SR-IOV (the seed) */
+	if (!hp && g_cfg.sriov_en)
 		fn->total_vfs = (int)(t == EMU_TYPE_NVME ? g_cfg.nvme_num_vf : g_cfg.vblk_num_vf);
 	if (fn_setup(fn, err, errlen)) {
 		fn_free(fn);
@@ -386,7 +392,7 @@ int emu_init(const struct emu_config *cfg, char *err, size_t errlen)
 		if (!kinds[k].en)
 			continue;
 		for (uint32_t i = 0; i < kinds[k].n; i++) {
-			struct emu_function *pf = pf_create(kinds[k].t, (int)i, ordinal, false, err, errlen);
+			struct emu_function *pf = pf_create(kinds[k].t, (int)i, ordinal, NULL, err, errlen);
 			if (!pf) {
 				rc = -ENOMEM;
 				goto fail;
@@ -409,6 +415,9 @@ int emu_init(const struct emu_config *cfg, char *err, size_t errlen)
 			 pf->type == EMU_TYPE_NVME ? "NVMe" : "virtio-blk", pf->pf_index, pf->bdf,
 			 pf->vhca_id, pf->num_msix, pf->total_vfs);
 	}
+	rc = emu_hotplug_restore(err, errlen);
+	if (rc)
+		goto fail;
 	g_ready = true;
 	return 0;
 fail:
@@ -418,6 +427,7 @@ fail:
 
 void emu_fini(void)
 {
+	emu_hotplug_fini();
 	while (g_pfs) {
 		struct emu_function *pf = g_pfs;
 		g_pfs = pf->next;
@@ -683,4 +693,39 @@ int emu_queues_reserve(uint32_t n)
 void emu_queues_release(uint32_t n)
 {
 	g_queues_used -= n < g_queues_used ? n : g_queues_used;
+}
+
+/* --- hot-plugged PFs (the rest is emu_hotplug.c) --- */
+
+struct emu_function *emu_pf_create_hotplugged(enum emu_type t, int pf_index, int port, struct emu_hp *hp,
+					      char *err, size_t errlen)
+{
+	return pf_create(t, pf_index, port, hp, err, errlen);
+}
+
+int emu_pf_add(struct emu_function *fn, char *err, size_t errlen)
+{
+	int rc = reserve_msix(fn, err, errlen);
+	if (rc)
+		fn_free(fn);
+	else
+		append_pf(fn);
+	return rc;
+}
+
+void emu_pf_remove(struct emu_function *fn)
+{
+	for (struct emu_function **pp = &g_pfs; *pp; pp = &(*pp)->next) {
+		if (*pp == fn) {
+			*pp = fn->next;
+			break;
+		}
+	}
+	g_msix_used -= fn->num_msix;	/* no VFs: the PF's vectors are all it reserved */
+	fn_free(fn);
+}
+
+bool emu_fn_vfu_served(const struct emu_function *fn)
+{
+	return has_endpoint(fn);
 }

@@ -43,7 +43,7 @@ struct emu_function {
 	enum emu_type type;
 	int pf_index, vf_index;
 	bool hotplugged;
-	const char *hotplug_state;
+	struct emu_hp *hp;		/* hot-plugged PFs: emu_hotplug.c's state (owned) */
 	char vuid[48];
 	char bdf[16];
 	uint16_t rid;
@@ -114,6 +114,28 @@ int emu_region_write(struct emu_function *fn, uint32_t region, uint64_t off, con
 uint64_t emu_region_size(struct emu_function *fn, uint32_t region);
 /* Client connect/disconnect notifications from a provider. */
 void emu_fn_client_event(struct emu_function *fn, bool connected);
+
+/* Hot-plugged PFs (emu_hotplug.c, with their part in emu_function.c). */
+struct emu_hp;
+/* Make the PF on switch port `port` (not listed yet); hp is owned by it. */
+struct emu_function *emu_pf_create_hotplugged(enum emu_type t, int pf_index, int port, struct emu_hp *hp,
+					      char *err, size_t errlen);
+/* List fn (its MSI-X reserved from the pool; -ENOSPC: fn is freed), or
+ * unlist and free it. */
+int emu_pf_add(struct emu_function *fn, char *err, size_t errlen);
+void emu_pf_remove(struct emu_function *fn);
+/* Is fn served by the device plane's vfio-user endpoint (else a virtio
+ * transport's, e.g. vhost-user, made with its controller)? */
+bool emu_fn_vfu_served(const struct emu_function *fn);
+/* The MSI-X table size a hot-plugged PF asked for (0: the config's) and
+ * its PCI identity over the type's own. */
+uint16_t emu_hp_num_msix(const struct emu_hp *hp);
+struct pci_cfg_desc;
+void emu_hp_describe(const struct emu_hp *hp, struct pci_cfg_desc *d);
+/* emu_init: bring back the PFs of the state file; emu_fini: end what is
+ * under way (answers -ECANCELED). */
+int emu_hotplug_restore(char *err, size_t errlen);
+void emu_hotplug_fini(void);
 
 /* vfio-user provider (vfio_user/). */
 int vfu_endpoint_create(struct emu_function *fn, char *err, size_t errlen);

@@ -23,5 +23,6 @@ void rpc_tables_register(void)
 	emulation_rpc_register();
 	nvme_rpc_register();
 	virtio_blk_rpc_register();
+	hotplug_rpc_register();
 	unknown_rpc_register();
 }
