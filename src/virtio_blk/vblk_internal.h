@@ -37,6 +37,9 @@ struct vblk_req {
 
 struct vblk_queue {
 	struct vblk_ctrl *c;
+	/* the function's memory-map generation, read on every poll without a
+	 * call (emu_mem_generation_load) */
+	const _Atomic uint64_t *mem_gen;
 	uint16_t idx;
 	int reactor;
 	struct vq vq;

@@ -148,7 +148,7 @@ static int q_poll(void *arg)
 
 	if (q->broken)
 		return 0;
-	if (q->vq.gen != emu_mem_generation(q->c->fn)) {
+	if (q->vq.gen != emu_mem_generation_load(q->mem_gen)) {
 		/* the map changed (maybe only for a moment: a memory table being
 		 * replaced is first emptied): translate again; while the rings
 		 * are outside it nothing is fetched and the ring is not touched */
@@ -339,6 +339,7 @@ int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct virtio
 		max_iov = 2048;
 	memset(&q->vq, 0, sizeof(q->vq));
 	q->c = c;
+	q->mem_gen = emu_mem_generation_ptr(c->fn);
 	q->idx = idx;
 	q->vq.fn = c->fn;
 	q->vq.size = p->size;
