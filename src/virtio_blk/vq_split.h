@@ -45,7 +45,7 @@ struct vq {
 	struct vinfl_queue infl;
 	/* --force_in_order: everything before used->idx is complete and
 	 * nothing after it is, so a ring (re)started after a crash resumes
-	 * from used->idx, whatever base the front end kept */
+	 * from used->idx, whatever base the front end gives */
 	bool resume_from_used;
 	bool mapped_once;		/* the first mapping's checks ran */
 	int32_t corrected_from;		/* the base given, when used->idx replaced it; -1 */

@@ -871,7 +871,7 @@ def inflight_region():
     """The vhost-user in-flight region as a reconnecting front end uses it
     (vblk_e2e inflight_*): descriptions that do not fit their file refused
     with a non-zero REPLY_ACK; a predecessor's state (heads in flight with
-    their counters, a published batch not yet cleared, QEMU's stale base)
+    their counters, a published batch not yet cleared, a wrong ring base)
     resubmitted in counter order before the avail ring, nothing run twice;
     a garbage region started afresh. --force_in_order makes the order
     visible in the used ring."""

@@ -4,7 +4,7 @@
  * src/host/vhost_user_front.h, guest memory and rings of their own), so
  * they can lay out the state a killed predecessor leaves: requests fetched
  * and marked in flight, a batch published in the used ring but not yet
- * cleared, the stale ring base QEMU sends after a crash.
+ * cleared, a ring base that does not say where the ring stands.
  *
  * inflight_resubmit expects a controller with --force_in_order (used
  * elements come back in fetch order, which makes the resubmission order
@@ -218,12 +218,14 @@ out:
 	raw_close(&r);
 }
 
-/* What a killed predecessor left: heads 9 (counter 20) and 0 (counter 10)
- * fetched and in flight; head 12 used and published (used->idx 1) but its
- * mark not cleared (the region's used_idx still 0); head 4 new in the
- * avail ring; QEMU's stale base 0. The successor must settle 12 (not run
- * it again: it would write sector 24), run 0 then 9 (counter order) and
- * then 4, and end at used->idx 4. Every write lands on the disk. */
+/* What a killed predecessor left, requests completing out of order: heads
+ * 9, 12 and 0 fetched in that order (counters 10, 11, 12); 12 completed
+ * first and was published (used->idx 1) but its mark not cleared (the
+ * region's used_idx still 0); 9 and 0 still in flight; head 4 new in the
+ * avail ring. The front end gives the base QEMU gives after a crash,
+ * used->idx (1): from there 12 would run again and 9 never. The successor
+ * must settle 12, run 9 then 0 (counter order, not index order), then 4,
+ * and end at used->idx 4. Every write lands on the disk. */
 void case_inflight_resubmit(void)
 {
 	struct raw r;
@@ -238,7 +240,7 @@ void case_inflight_resubmit(void)
 	raw_req(&r, 9, VH_BLK_T_OUT, s_r1, O.seed + 1);
 	raw_req(&r, 0, VH_BLK_T_OUT, s_r2, O.seed + 2);
 	raw_req(&r, 4, VH_BLK_T_OUT, s_new, O.seed + 5);
-	const uint16_t order[] = { 12, 9, 0, 4 };
+	const uint16_t order[] = { 9, 12, 0, 4 };
 	for (int i = 0; i < 4; i++)
 		r.avail->ring[i] = order[i];
 	r.avail->idx = 4;
@@ -249,16 +251,16 @@ void case_inflight_resubmit(void)
 	s->desc_num = QSZ;
 	s->used_idx = 0;
 	s->last_batch_head = 12;
-	s->desc[12] = (struct vhu_inflight_desc_split){ .inflight = 1, .next = 0, .counter = 5 };
-	s->desc[9] = (struct vhu_inflight_desc_split){ .inflight = 1, .counter = 20 };
-	s->desc[0] = (struct vhu_inflight_desc_split){ .inflight = 1, .counter = 10 };
-	REQUIRE(raw_start(&r, 0, true));
+	s->desc[9] = (struct vhu_inflight_desc_split){ .inflight = 1, .counter = 10 };
+	s->desc[12] = (struct vhu_inflight_desc_split){ .inflight = 1, .next = 0, .counter = 11 };
+	s->desc[0] = (struct vhu_inflight_desc_split){ .inflight = 1, .counter = 12 };
+	REQUIRE(raw_start(&r, 1, true));
 	REQUIRE(wait_used(&r, 4));
-	/* nothing beyond: had the base (0) been used, 12, 9 and 0 came again */
+	/* nothing beyond (from the base, 12 would have come again) */
 	sleep_ms(200);
 	CHECK_EQ(used_idx(&r), 4);
-	CHECK_EQ(r.used->ring[1].id, 0);
-	CHECK_EQ(r.used->ring[2].id, 9);
+	CHECK_EQ(r.used->ring[1].id, 9);
+	CHECK_EQ(r.used->ring[2].id, 0);
 	CHECK_EQ(r.used->ring[3].id, 4);
 	for (int i = 1; i < 4; i++)
 		CHECK_EQ(r.used->ring[i].len, 1);
@@ -271,7 +273,7 @@ void case_inflight_resubmit(void)
 	CHECK_EQ(s->desc[9].inflight, 0);
 	CHECK_EQ(s->desc[0].inflight, 0);
 	CHECK_EQ(s->desc[4].inflight, 0);
-	CHECK(s->desc[4].counter > 20);
+	CHECK(s->desc[4].counter > 12);
 	raw_close(&r);
 
 	/* the disk: both resubmitted writes landed, head 12 did not run again */
