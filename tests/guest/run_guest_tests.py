@@ -1259,7 +1259,9 @@ SERVE_DEADLINE = 120        # s, for a restarted osnapd to serve the guest again
 
 def case_crash(ctx):
     """osnapd is killed with SIGKILL at random moments while the guest writes
-    (CRASHES times) and started again on the same configuration each time;
+    (CRASHES times, each when the debug stats show requests in flight if
+    that comes within a few tries; 1 MiB writes keep them there longer) and
+    started again on the same configuration each time;
     QEMU 7.2's chardev reconnects (reconnect=1) and hands the in-flight region
     back (SET_INFLIGHT_FD): what was in flight is submitted again. The guest
     sees no I/O error and its data is intact. Prints the pause per kill (kill
@@ -1273,9 +1275,25 @@ def case_crash(ctx):
     rng = random.Random(seed)
     pauses = []
 
+    caught = []
+
+    def in_flight():
+        """Requests fetched and not completed right now (debug stats)."""
+        st = be.rpc("virtio_blk_controller_dbg_debug_stats_get", "-c", be.ctrl(be.pf["disk0"])) or {}
+        return sum(q.get("hw_received_descs", 0) - q.get("hw_completed_descs", 0)
+                   for q in st.get("queues", []))
+
     def crash(_g):
         for k in range(CRASHES):
-            time.sleep(rng.uniform(0.2, 1.5))
+            time.sleep(rng.uniform(0.2, 1.0))
+            # aim at a moment with requests in flight (a few tries; the kill
+            # comes either way)
+            n = 0
+            for _ in range(50):
+                n = in_flight()
+                if n:
+                    break
+            caught.append(n)
             t0 = time.time()
             be.crash_restart()
             end = t0 + SERVE_DEADLINE
@@ -1292,14 +1310,15 @@ def case_crash(ctx):
             pauses.append(time.time() - t0)
 
     r = ctx.boot("io_step", [Disk(spec.sock, num_queues=2, reconnect=True)],
-                 params={"mode": "write", "mb": 4, "step": "crash"},
+                 params={"mode": "write", "mb": 4, "step": "crash", "bs": "1M"},
                  steps={"crash": crash}, timeout=STEP_TIMEOUT)
     _io_step_check(ctx, r, img, "%d kill -9 and restarts" % CRASHES)
     resub = sum(int(m.group(1)) for m in
                 re.finditer(r"(\d+) requests in flight when the service stopped", be.log_text()))
-    return ("seed %d, pause per kill %s s, %d requests resubmitted, longest guest write round %s ms; "
-            "%.1fs" % (seed, "/".join("%.1f" % p for p in pauses), resub,
-                       r.infos.get("max_round_ms"), r.elapsed))
+    return ("seed %d, pause per kill %s s, in flight at the kills %s, %d requests resubmitted, "
+            "longest guest write round %s ms; %.1fs" % (
+                seed, "/".join("%.1f" % p for p in pauses), "/".join(str(n) for n in caught), resub,
+                r.infos.get("max_round_ms"), r.elapsed))
 
 
 # --------------------------------------------------------------------------
