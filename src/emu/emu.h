@@ -181,6 +181,11 @@ void emu_mem_remove(struct emu_function *fn, uint64_t gpa, uint64_t size,
 /* Remove every region (client gone). */
 void emu_mem_remove_all(struct emu_function *fn, void (*done)(void *arg, int rc), void *arg);
 
+/* A memfd of size bytes for memory shared with a client, sealed against
+ * shrinking and growing (a client that truncated it would make us fault).
+ * The fd, or -errno. */
+int emu_shm_create(const char *name, size_t size);
+
 /* --- resources (emulation_resource_list) --- */
 uint32_t emu_msix_available(void);
 uint32_t emu_queues_available(void);

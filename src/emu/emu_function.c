@@ -27,10 +27,9 @@ static bool g_ready;
 
 /* --- shared memory --- */
 
-/* A memfd of size bytes, sealed against shrinking and growing: the doorbell
- * page is handed to clients (EMU_NVME_DOORBELLS=mmap), and a client that
- * could truncate it would make the service fault. */
-static int shm_create(const char *name, size_t size)
+/* emu.h. The doorbell page is handed to clients (EMU_NVME_DOORBELLS=mmap),
+ * the vhost-user in-flight region too (vhu_inflight.c). */
+int emu_shm_create(const char *name, size_t size)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -46,7 +45,7 @@ static int shm_create(const char *name, size_t size)
 
 static int shm_alloc(const char *name, size_t size, int *fd, void **mem)
 {
-	*fd = shm_create(name, size);
+	*fd = emu_shm_create(name, size);
 	if (*fd < 0)
 		return *fd;
 	*mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
@@ -265,7 +264,7 @@ static int fn_setup(struct emu_function *fn, char *err, size_t errlen)
 		 * doorbells: never the registers. It holds a spare page first so
 		 * that the page sits at its BAR offset in the file too, where a
 		 * VFIO client maps it (region offset 0 + area offset). */
-		fn->db_fd = shm_create("doorbells", EMU_NVME_DOORBELL_OFF + EMU_NVME_DOORBELL_SIZE);
+		fn->db_fd = emu_shm_create("doorbells", EMU_NVME_DOORBELL_OFF + EMU_NVME_DOORBELL_SIZE);
 		if (fn->db_fd < 0) {
 			rc = fn->db_fd;
 			goto fail;

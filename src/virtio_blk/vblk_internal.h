@@ -66,6 +66,7 @@ struct vblk_queue {
 	bool broken;			/* the ring is corrupt: stopped for good */
 	bool unmapped;			/* rings not (fully) in the client's memory map;
 					 * re-checked when the map changes */
+	bool infl_noted;		/* the in-flight recovery was logged */
 	/* stats, written by the reactor */
 	uint64_t reads, writes, flushes, received, completed;
 };

@@ -39,7 +39,15 @@ static void ep_resume(struct vhu_conn *c)
 	client_conn_resume(&ep->cc);
 }
 
-static const struct vhu_conn_ops ep_ops = { .send = ep_send, .resume = ep_resume };
+static void ep_fault(struct vhu_conn *c)
+{
+	struct vhu_endpoint *ep = c->user;
+	log_err("%s: the front end's in-flight region faulted (truncated under us): dropping it",
+		ep->tr.dev ? ep->tr.dev->name : "?");
+	client_conn_close(&ep->cc);
+}
+
+static const struct vhu_conn_ops ep_ops = { .send = ep_send, .resume = ep_resume, .fault = ep_fault };
 
 static size_t cc_frame(struct client_conn *cc, const void *hdr)
 {
@@ -162,8 +170,7 @@ static void t_destroy(struct virtio_transport *t)
 			if (ep->conn.vrings[i].call_fd >= 0)
 				close(ep->conn.vrings[i].call_fd);
 		}
-		if (ep->conn.inflight_fd >= 0)
-			close(ep->conn.inflight_fd);
+		vhu_inflight_detach(&ep->conn.inflight);
 		emu_mem_remove_all(fn, nothing, NULL);
 	}
 	if (!ep->closing)
