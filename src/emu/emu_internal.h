@@ -50,6 +50,8 @@ struct emu_function {
 	uint32_t vhca_id;
 	uint16_t num_msix;
 	bool active;
+	bool msix_dynamic;	/* PFs: their controller was created with
+				 * dynamic_msix (emu_msix_pool.h) */
 
 	struct emu_function *pf;	/* VFs: their PF */
 	struct emu_function **vfs;	/* PFs: total_vfs entries */
@@ -104,6 +106,16 @@ int emu_msix_vfio_mask(struct emu_function *fn, uint32_t start, uint32_t count,
 /* Mask/Enable changed in config space, or a reset: deliver pending vectors. */
 void emu_msix_control_changed(struct emu_function *fn);
 void emu_msix_reset(struct emu_function *fn);
+
+/* The PCI description of fn as it is now (emu_function.c), and a sealed
+ * shared-memory block as a BAR's register file. */
+void emu_fn_describe(struct emu_function *fn, struct pci_cfg_desc *d);
+int emu_fn_shm_alloc(const char *name, size_t size, int *fd, void **mem);
+/* Give fn an MSI-X table of n vectors (emu_msix_resize.c): its MSI-X BAR,
+ * vectors and config space are rebuilt (0: no MSI-X capability). Only
+ * while no client is connected (the caller checks). 0 or -ENOMEM /
+ * -EINVAL (nothing changed). */
+int emu_fn_msix_resize(struct emu_function *fn, uint16_t n);
 
 /* Function reset (FLR, client reset, disconnect) */
 void emu_fn_reset(struct emu_function *fn, enum emu_reset_reason why);
