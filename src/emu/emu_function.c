@@ -686,17 +686,29 @@ uint32_t emu_msix_available(void)
 	return g_cfg.msix_pool - g_msix_used;
 }
 
+/* Take n of a pool of cap of which *used are taken (-ENOSPC: fewer left),
+ * or give n back. */
+static int pool_take(uint32_t *used, uint32_t cap, uint32_t n)
+{
+	if (n > cap - *used)
+		return -ENOSPC;
+	*used += n;
+	return 0;
+}
+
+static void pool_give(uint32_t *used, uint32_t n)
+{
+	*used -= n < *used ? n : *used;
+}
+
 int emu_msix_reserve(uint32_t n)
 {
-	if (n > g_cfg.msix_pool - g_msix_used)
-		return -ENOSPC;
-	g_msix_used += n;
-	return 0;
+	return pool_take(&g_msix_used, g_cfg.msix_pool, n);
 }
 
 void emu_msix_release(uint32_t n)
 {
-	g_msix_used -= n < g_msix_used ? n : g_msix_used;
+	pool_give(&g_msix_used, n);
 }
 
 uint32_t emu_queues_available(void)
@@ -706,13 +718,10 @@ uint32_t emu_queues_available(void)
 
 int emu_queues_reserve(uint32_t n)
 {
-	if (n > g_cfg.queue_pool - g_queues_used)
-		return -ENOSPC;
-	g_queues_used += n;
-	return 0;
+	return pool_take(&g_queues_used, g_cfg.queue_pool, n);
 }
 
 void emu_queues_release(uint32_t n)
 {
-	g_queues_used -= n < g_queues_used ? n : g_queues_used;
+	pool_give(&g_queues_used, n);
 }

@@ -93,6 +93,8 @@ int emu_mem_count(struct emu_function *fn);
 /* MSI-X (emu_msix.c). */
 int emu_msix_init(struct emu_function *fn);
 void emu_msix_fini(struct emu_function *fn);
+/* Close the eventfds of vectors [0, n) of efd and free both arrays. */
+void emu_msix_free_vectors(_Atomic int *efd, atomic_uchar *mask, uint16_t n);
 /* Is [off, off+len) of bar inside the MSI-X table or PBA? */
 bool emu_msix_owns(struct emu_function *fn, int bar, uint64_t off, uint64_t len);
 int emu_msix_read(struct emu_function *fn, int bar, uint64_t off, void *buf, size_t len);

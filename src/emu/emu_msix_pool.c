@@ -128,19 +128,15 @@ static void state_save(void)
 	snprintf(path, sizeof(path), "%s/%s", cfg->dir, STATE_FILE);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	size_t len = strlen(text), done = 0;
-	while (fd >= 0 && done < len) {
-		ssize_t w = write(fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	int e = f ? 0 : errno;
+	if (!f && fd >= 0)
+		close(fd);
+	if (f && fputs(text, f) == EOF)
+		e = errno ? errno : EIO;
+	if (f && fclose(f) == EOF && !e)
+		e = errno ? errno : EIO;
 	free(text);
-	int e = fd < 0 ? errno : done < len ? (errno ? errno : EIO) : 0;
-	if (fd >= 0 && close(fd) < 0 && !e)
-		e = errno;
 	if (!e && rename(tmp, path) < 0)
 		e = errno;
 	if (e) {
@@ -163,37 +159,20 @@ void emu_msix_state_load(void)
 		return;
 	snprintf(path, sizeof(path), "%s/%s", cfg->dir, STATE_FILE);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f) {
 		if (errno != ENOENT)
 			log_warn("%s: %s: every VF gets its configured MSI-X", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return;	/* ENOENT: a fresh EMU_DIR */
 	}
-	size_t cap = 4096, len = 0;
-	char *text = malloc(cap);
-	while (text) {
-		if (len == cap) {
-			char *t = cap < (1u << 24) ? realloc(text, cap * 2) : NULL;
-			if (!t) {
-				free(text);
-				text = NULL;
-				break;
-			}
-			text = t;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, text + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	if (!text) {
-		log_warn("%s: too large or out of memory: every VF gets its configured MSI-X", path);
-		return;
-	}
-	int rc = msix_state_parse(text, len, &g_loaded, err, sizeof(err));
+	char *text = NULL;
+	size_t cap = 0;
+	ssize_t n = getdelim(&text, &cap, '\0', f);	/* the whole file: a NUL is refused by the parser */
+	fclose(f);
+	/* nothing read (an empty file) parses as empty: refused below */
+	int rc = msix_state_parse(text ? text : "", n > 0 ? (size_t)n : 0, &g_loaded, err, sizeof(err));
 	free(text);
 	if (!rc)
 		g_loaded_ok = calloc(g_loaded.npf ? g_loaded.npf : 1, 1);

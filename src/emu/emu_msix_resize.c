@@ -29,13 +29,7 @@ struct old_msix {
 static void free_old(void *arg)
 {
 	struct old_msix *o = arg;
-	for (uint16_t i = 0; i < o->n; i++) {
-		int fd = atomic_load(&o->efd[i]);
-		if (fd >= 0)
-			close(fd);
-	}
-	free(o->efd);
-	free((void *)o->mask);
+	emu_msix_free_vectors(o->efd, o->mask, o->n);
 	munmap(o->mem, o->size);
 	close(o->fd);
 	free(o);

@@ -33,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import osnaptest  # noqa: E402
-from osnaptest import Daemon, check, eq, main, test  # noqa: E402
+from osnaptest import Daemon, check, eq, main, test, wait_for  # noqa: E402
 
 CONFORMANCE = os.path.join(osnaptest.BUILD, "tests", "system", "vfu_conformance")
 NVME_E2E = os.path.join(osnaptest.BUILD, "tests", "system", "nvme_e2e")
@@ -77,15 +77,6 @@ def vf_sockets(d, t):
         return sorted(n for n in os.listdir(d.emu_dir) if n.startswith(pf_vuid(t) + "VF") and n.endswith(".sock"))
     except FileNotFoundError:
         return []
-
-
-def wait_for(cond, what, timeout=60.0):     # generous: a loaded 2-core machine
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def err(d, method, params, code, *words):
@@ -419,6 +410,13 @@ def allocation_survives_restart_until_a_fresh_emu_dir():
     with daemon(emu_dir) as d:
         eq(available(d), AVAIL0, "a state for another configuration is ignored")
         check("does not fit" in d.logtext(), "no warning about the state:\n" + d.logtext()[-2000:])
+        eq(d.stop(), 0, "exit code")
+    with open(os.path.join(emu_dir, "msix.state"), "w") as f:
+        f.write("not a state\n")
+    with daemon(emu_dir) as d:
+        eq(available(d), AVAIL0, "a state that does not parse is ignored")
+        check("line 1" in d.logtext() and "ignored" in d.logtext(),
+              "no warning about the state:\n" + d.logtext()[-2000:])
         eq(d.stop(), 0, "exit code")
     with daemon() as d:     # cold boot: a fresh EMU_DIR
         eq(available(d), AVAIL0, "a fresh EMU_DIR")
