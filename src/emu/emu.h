@@ -189,6 +189,9 @@ int emu_shm_create(const char *name, size_t size);
 /* --- resources (emulation_resource_list) --- */
 uint32_t emu_msix_available(void);
 uint32_t emu_queues_available(void);
+/* Take/give back MSI-X vectors of EMU_MSIX_POOL (-ENOSPC: not enough). */
+int emu_msix_reserve(uint32_t n);
+void emu_msix_release(uint32_t n);
 /* Take/give back queue resources for a controller. */
 int emu_queues_reserve(uint32_t n);
 void emu_queues_release(uint32_t n);

@@ -50,6 +50,8 @@ struct emu_function {
 	uint32_t vhca_id;
 	uint16_t num_msix;
 	bool active;
+	bool msix_dynamic;	/* PFs: their controller was created with
+				 * dynamic_msix (emu_msix_pool.h) */
 
 	struct emu_function *pf;	/* VFs: their PF */
 	struct emu_function **vfs;	/* PFs: total_vfs entries */
@@ -91,6 +93,8 @@ int emu_mem_count(struct emu_function *fn);
 /* MSI-X (emu_msix.c). */
 int emu_msix_init(struct emu_function *fn);
 void emu_msix_fini(struct emu_function *fn);
+/* Close the eventfds of vectors [0, n) of efd and free both arrays. */
+void emu_msix_free_vectors(_Atomic int *efd, atomic_uchar *mask, uint16_t n);
 /* Is [off, off+len) of bar inside the MSI-X table or PBA? */
 bool emu_msix_owns(struct emu_function *fn, int bar, uint64_t off, uint64_t len);
 int emu_msix_read(struct emu_function *fn, int bar, uint64_t off, void *buf, size_t len);
@@ -104,6 +108,16 @@ int emu_msix_vfio_mask(struct emu_function *fn, uint32_t start, uint32_t count,
 /* Mask/Enable changed in config space, or a reset: deliver pending vectors. */
 void emu_msix_control_changed(struct emu_function *fn);
 void emu_msix_reset(struct emu_function *fn);
+
+/* The PCI description of fn as it is now (emu_function.c), and a sealed
+ * shared-memory block as a BAR's register file. */
+void emu_fn_describe(struct emu_function *fn, struct pci_cfg_desc *d);
+int emu_fn_shm_alloc(const char *name, size_t size, int *fd, void **mem);
+/* Give fn an MSI-X table of n vectors (emu_msix_resize.c): its MSI-X BAR,
+ * vectors and config space are rebuilt (0: no MSI-X capability). Only
+ * while no client is connected (the caller checks). 0 or -ENOMEM /
+ * -EINVAL (nothing changed). */
+int emu_fn_msix_resize(struct emu_function *fn, uint16_t n);
 
 /* Function reset (FLR, client reset, disconnect) */
 void emu_fn_reset(struct emu_function *fn, enum emu_reset_reason why);

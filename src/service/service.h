@@ -15,6 +15,7 @@ void rpc_tables_register(void);
 void framework_rpc_register(void);
 void log_rpc_register(void);
 void emulation_rpc_register(void);
+void sriov_rpc_register(void);
 void nvme_rpc_register(void);
 void virtio_blk_rpc_register(void);
 void sock_rpc_register(void);

@@ -12,6 +12,11 @@ osnapd through OSNAP_RPC_SOCKET, so no line carries -s.
 The hot-plug examples (two-step virtio-blk, legacy virtio-blk and NVMe) run
 on an emulated PCIe switch without a VMM to tell (no QMP socket).
 
+The seeds' host lines ("[host] echo 125 > .../sriov_numvfs") are what the
+host's driver does: for NVMe a vfio-user client writes NumVFs and VF Enable
+into the PF's SR-IOV capability, for virtio-blk over vhost-user (no config
+space reaches osnap) emulation_function_set_num_vfs does the same.
+
 Where a seed line cannot work as printed in any implementation, the test
 says so and runs the evident intent: the 125-VF NVMe loop's last command
 reads "NVMeCtrl$(i+2)" (a command substitution of "i+2") for
@@ -26,6 +31,7 @@ import osnaptest  # noqa: E402
 from osnaptest import test, eq, check, main, Daemon  # noqa: E402
 
 TOOLS = os.path.join(osnaptest.BUILD, "tools", "osnap-rpc")
+CONFORMANCE = os.path.join(osnaptest.BUILD, "tests", "system", "vfu_conformance")
 E2E = os.path.join(osnaptest.BUILD, "tests", "system", "vblk_e2e")
 NQN = "nqn.2022-10.io.nvda.nvme:0"
 UUID = "263826ad-19a3-4feb-bc25-4bc81ee7749e"
@@ -166,6 +172,15 @@ def seed_nvme_125_vfs():
             check(c["state"] != "SUSPENDED", "NVMeCtrl%d still suspended" % (i + 2))
         vfs = d.rpc("emulation_function_list", {"all": True})[0]["vfs"]
         eq([v.get("ctrl_id") for v in vfs], ["NVMeCtrl%d" % (i + 2) for i in range(125)], "VFs' controllers")
+        # [host] echo 125 > sriov_numvfs: the host's config-space writes
+        host = subprocess.run([CONFORMANCE, os.path.join(d.emu_dir, vfs[0]["vuid"][:-3] + ".sock"),
+                               "--set-numvfs", "125"], capture_output=True, text=True, timeout=300)
+        eq(host.returncode, 0, "sriov_numvfs 125: %s%s" % (host.stdout, host.stderr))
+        pf = d.rpc("emulation_function_list")[0]
+        eq((pf["num_vfs"], [v["ctrl_id"] for v in pf["vfs"]]), (125, ["NVMeCtrl%d" % (i + 2) for i in range(125)]),
+           "125 VFs enabled, each with its controller")
+        for v in pf["vfs"]:
+            check(os.path.exists(v["socket"]), "no endpoint for enabled VF %s" % v["vuid"])
         eq(d.stop(), 0, "exit code")
 
 
@@ -210,10 +225,17 @@ def seed_virtio_blk_125_vfs_on_one_bdev():
         eq([c["bdev"] for c in ctrls[1:]], ["nvme0n1"] * 125, "every VF on nvme0n1")
         eq(len({c["vblk_id"] for c in ctrls}), 126, "126 different serials")
         pf = [f for f in d.rpc("emulation_function_list", {"all": True}) if f["emulation_type"] == "VBLK"][0]
+        # [host] echo 125 > sriov_numvfs (virtio-blk over vhost-user: the service-side RPC)
+        seed(d, "snap_rpc.py emulation_function_set_num_vfs --vuid %s --num_vfs 125" % pf["vuid"])
+        eq(d.rpc("emulation_function_list")[1]["num_vfs"], 125, "125 VFs enabled")
         # data through VF 0 reads back through VF 124
         e2e(os.path.join(d.emu_dir, pf["vfs"][0]["vuid"] + ".sock"), "--case", "file_pattern", "--seed", 9)
         e2e(os.path.join(d.emu_dir, pf["vfs"][124]["vuid"] + ".sock"), "--case", "pattern_check", "--seed", 9)
-        # "To destroy a single virtio-blk controller, run:" (a typographic dash, from ./ in the tool's directory)
+        # "To destroy a single virtio-blk controller, run:" (a typographic dash, from ./ in the tool's directory);
+        # without it, refused while SR-IOV is on
+        p = sh(d, "snap_rpc.py virtio_blk_controller_destroy -c VblkCtrl5")
+        check(p.returncode == 1 and "error: -16:" in p.stderr and "force" in p.stderr,
+              "VblkCtrl5 destroyed without -f while its VF is enabled: %r" % p.stderr)
         seed(d, "./snap_rpc.py -t 1000 virtio_blk_controller_destroy -c VblkCtrl5 \u2013f", cwd=TOOLS)
         names = [c["ctrl_id"] for c in d.rpc("virtio_blk_controller_list")]
         eq((len(names), "VblkCtrl5" in names), (125, False), "VblkCtrl5 destroyed")
