@@ -43,8 +43,11 @@ static const struct cli_opt function_list[] = {
 	O("-a", "--all", "all", T, "Also list inactive VFs"),
 };
 
-static const struct cli_opt function_create[] = {
-	O(NULL, "--emu_manager", "emu_manager", S, "Emulation manager (unused)"),
+static const struct cli_opt set_num_vfs[] = {
+	O(NULL, "--vuid", "vuid", S, "VUID of the PF"),
+	O(NULL, "--pci_bdf", "pci_bdf", S, "PCIe BDF of the PF"),
+	O(NULL, "--vhca_id", "vhca_id", I, "vHCA ID of the PF"),
+	R(NULL, "--num_vfs", "num_vfs", I, "VFs to enable (the host's sriov_numvfs); 0 disables them"),
 };
 
 static const struct cli_opt function_destroy[] = {
@@ -71,13 +74,19 @@ static const struct cli_opt device_detach[] = {
 	O(NULL, "--revid", "revid", I, "PCI revision ID"), \
 	O(NULL, "--class_code", "class_code", I, "PCI class code"), \
 	O(NULL, "--num_msix", "num_msix", I, "MSI-X table size"), \
-	O(NULL, "--total_vf", "total_vf", I, "Maximum number of VFs")
+	O(NULL, "--total_vf", "total_vf", I, "Maximum number of VFs (hot-plugged PFs: 0, no SR-IOV)"), \
+	O(NULL, "--qmp", "qmp", S, "The VMM's QMP socket, told of hotplug and hotunplug (default: EMU_HOTPLUG_QMP_SOCKET)")
+
+static const struct cli_opt function_create[] = {
+	O(NULL, "--emu_manager", "emu_manager", S, "Emulation manager (unused)"),
+	PCI_IDS,
+};
 
 static const struct cli_opt vblk_device_attach[] = {
 	PCI_IDS,
-	O(NULL, "--bdev", "bdev", S, "Block device to use as backend"),
-	O(NULL, "--num_queues", "num_queues", I, "Number of I/O queues"),
-	O(NULL, "--queue_depth", "queue_depth", I, "Queue depth"),
+	O(NULL, "--bdev", "bdev", S, "Block device to use as backend (refused: give it to the controller)"),
+	O(NULL, "--num_queues", "num_queues", I, "Number of I/O queues (1-62; kept and listed)"),
+	O(NULL, "--queue_depth", "queue_depth", I, "Queue depth (1-256; kept and listed)"),
 	O(NULL, "--transitional_device", "transitional_device", T, "Transitional (legacy) virtio device"),
 };
 
@@ -108,8 +117,8 @@ static const struct cli_opt vblk_create[] = {
 	O(NULL, "--vblk_id", "vblk_id", S, "Serial number (virtio-blk ID string)"),
 	O(NULL, "--dbg_admin_q", "dbg_admin_q", B, "Admin virtqueue (live migration, vDPA): not supported"),
 	O(NULL, "--admin_q", "admin_q", B, "Same as --dbg_admin_q (osnap's earlier spelling)"),
-	O(NULL, "--dynamic_msix", "dynamic_msix", B, "Dynamic MSI-X for the VFs of this PF: not implemented yet"),
-	O(NULL, "--vf_num_msix", "vf_num_msix", I, "MSI-X vectors of this VF (dynamic MSI-X: only the function's own count)"),
+	O(NULL, "--dynamic_msix", "dynamic_msix", B, "Dynamic MSI-X for the VFs of this PF (PFs with VFs)"),
+	O(NULL, "--vf_num_msix", "vf_num_msix", I, "MSI-X vectors of this VF, from its PF's pool (2-2048)"),
 	O(NULL, "--num_msix", "num_msix", I, "Same as --vf_num_msix (osnap's earlier spelling)"),
 	O(NULL, "--force_in_order", "force_in_order", B, "Crash recovery support (in-order completion)"),
 	O(NULL, "--indirect_desc", "indirect_desc", B, "Indirect descriptors"),
@@ -122,6 +131,7 @@ static const struct cli_opt vblk_create[] = {
 static const struct cli_opt vblk_destroy[] = {
 	CTRL_REQ,
 	O("-f", "--force", "force", T, "Force destroying a VF controller while SR-IOV is on"),
+	O(NULL, "--release_msix", "release_msix", B, "Release the VF's MSI-X back to its PF's free pool"),
 };
 
 static const struct cli_opt vblk_suspend[] = {
@@ -149,12 +159,12 @@ static const struct cli_opt vblk_bdev_attach[] = {
 static const struct cli_opt ctrl_modify[] = {
 	CTRL_OPT,
 	O(NULL, "--num_queues", "num_queues", I, "Number of queues"),
-	O(NULL, "--num_msix", "num_msix", I, "Number of MSI-X vectors (VF controllers)"),
+	O(NULL, "--num_msix", "num_msix", I, "Number of MSI-X vectors (VF controllers of a dynamic MSI-X PF)"),
 };
 
 static const struct cli_opt ctrl_hotplug[] = {
 	CTRL_REQ,
-	O(NULL, "--wait_for_done", "wait_for_done", T, "Block until the host acknowledged the change"),
+	O(NULL, "--wait_for_done", "wait_for_done", T, "Answer once the VMM added the function (hotplug), or the guest released it (hotunplug: DEVICE_DELETED)"),
 };
 
 /* ---- SNAP: NVMe subsystems, namespaces, controllers ---- */
@@ -206,8 +216,8 @@ static const struct cli_opt nvme_create[] = {
 	O(NULL, "--dsm", "dsm", B, "Dataset Management support"),
 	O(NULL, "--suspended", "suspended", B, "Create suspended (resume with nvme_controller_resume)"),
 	O(NULL, "--snapshot", "snapshot", S, "Create from a snapshot file"),
-	O(NULL, "--dynamic_msix", "dynamic_msix", B, "Dynamic MSI-X management (PFs): not implemented yet"),
-	O(NULL, "--vf_num_msix", "vf_num_msix", I, "MSI-X vectors of this VF (dynamic MSI-X: only the function's own count)"),
+	O(NULL, "--dynamic_msix", "dynamic_msix", B, "Dynamic MSI-X management for the VFs (PFs with VFs)"),
+	O(NULL, "--vf_num_msix", "vf_num_msix", I, "MSI-X vectors of this VF, from its PF's pool (2-2048)"),
 	O(NULL, "--num_msix", "num_msix", I, "Same as --vf_num_msix (osnap's earlier spelling)"),
 	O(NULL, "--admin_only", "admin_only", B, "Admin queue only, no I/O queues"),
 	O(NULL, "--quirks", "quirks", I, "Bitmask of driver quirks"),
@@ -216,8 +226,8 @@ static const struct cli_opt nvme_create[] = {
 
 static const struct cli_opt nvme_destroy[] = {
 	CTRL_REQ,
-	O(NULL, "--release_msix", "release_msix", B, "Release MSI-X back to the free pool (VFs; dynamic MSI-X: not implemented yet)"),
-	O("-f", "--force", "force", B, "Destroy even if a driver is up"),
+	O(NULL, "--release_msix", "release_msix", B, "Release MSI-X back to the PF's free pool (VFs)"),
+	O("-f", "--force", "force", B, "Destroy even if a driver is up or the VF is enabled"),
 };
 
 static const struct cli_opt nvme_suspend[] = {
@@ -481,7 +491,6 @@ static const struct cli_opt dbg_io[] = {
 #define M(n, s, o) { .name = n, .summary = s, .opts = o }
 /* a method osnapd does not serve yet: it answers -95 naming what is missing */
 #define MN(n, s, o, miss) { .name = n, .summary = s, .opts = o, .missing = miss }
-#define HOTPLUG "PCIe hot-plug functions"
 #define MX(n, s, o, x) { .name = n, .summary = s, .opts = o, .xform = x }
 
 const struct cli_method cli_method_table[] = {
@@ -490,14 +499,16 @@ const struct cli_method cli_method_table[] = {
 	M("snap_global_param_list", "List the global parameters (SNAP_* environment)", NOARGS),
 	M("emulation_function_list", "List the emulated PCIe functions", OPTS(function_list)),
 	M("emulation_resource_list", "Show the free MSI-X and queue resources", NOARGS),
-	MN("emulation_device_detach_prepare", "Prepare a hot-plugged function for detach", OPTS(detach_prepare), HOTPLUG),
-	MN("emulation_device_detach", "Detach a hot-plugged function", OPTS(device_detach), HOTPLUG),
-	MN("virtio_blk_emulation_device_attach", "Hot-plug a virtio-blk PF (legacy API)", OPTS(vblk_device_attach), HOTPLUG),
-	MN("nvme_emulation_device_attach", "Hot-plug an NVMe PF (legacy API)", OPTS(nvme_device_attach), HOTPLUG),
-	MN("virtio_blk_function_create", "Create a hot-pluggable virtio-blk PF (not yet visible)", OPTS(function_create), HOTPLUG),
-	MN("virtio_blk_function_destroy", "Destroy a hot-pluggable virtio-blk PF", OPTS(function_destroy), HOTPLUG),
-	MN("nvme_function_create", "Create a hot-pluggable NVMe PF (not yet visible)", OPTS(function_create), HOTPLUG),
-	MN("nvme_function_destroy", "Destroy a hot-pluggable NVMe PF", OPTS(function_destroy), HOTPLUG),
+	M("emulation_function_set_num_vfs", "Enable VFs of a PF as the host's sriov_numvfs would (osnap)",
+	  OPTS(set_num_vfs)),
+	M("emulation_device_detach_prepare", "Prepare a hot-plugged function for detach", OPTS(detach_prepare)),
+	M("emulation_device_detach", "Detach a hot-plugged function", OPTS(device_detach)),
+	M("virtio_blk_emulation_device_attach", "Hot-plug a virtio-blk PF (legacy API)", OPTS(vblk_device_attach)),
+	M("nvme_emulation_device_attach", "Hot-plug an NVMe PF (legacy API)", OPTS(nvme_device_attach)),
+	M("virtio_blk_function_create", "Create a hot-pluggable virtio-blk PF (not yet visible)", OPTS(function_create)),
+	M("virtio_blk_function_destroy", "Destroy a hot-pluggable virtio-blk PF", OPTS(function_destroy)),
+	M("nvme_function_create", "Create a hot-pluggable NVMe PF (not yet visible)", OPTS(function_create)),
+	M("nvme_function_destroy", "Destroy a hot-pluggable NVMe PF", OPTS(function_destroy)),
 	/* SNAP: virtio-blk */
 	M("virtio_blk_controller_create", "Create a virtio-blk controller on a function", OPTS(vblk_create)),
 	M("virtio_blk_controller_destroy", "Destroy a virtio-blk controller", OPTS(vblk_destroy)),
@@ -507,11 +518,11 @@ const struct cli_method cli_method_table[] = {
 	M("virtio_blk_controller_bdev_detach", "Detach the bdev of a virtio-blk controller", OPTS(ctrl_only)),
 	M("virtio_blk_controller_list", "List virtio-blk controllers", OPTS(ctrl_filter)),
 	M("virtio_blk_controller_modify", "Change queues or MSI-X of an idle virtio-blk controller", OPTS(ctrl_modify)),
-	MN("virtio_blk_controller_hotplug", "Expose a hot-pluggable virtio-blk function to the host", OPTS(ctrl_hotplug), HOTPLUG),
-	MN("virtio_blk_controller_hotunplug", "Hide a hot-plugged virtio-blk function from the host", OPTS(ctrl_hotplug), HOTPLUG),
+	M("virtio_blk_controller_hotplug", "Expose a hot-pluggable virtio-blk function to the host", OPTS(ctrl_hotplug)),
+	M("virtio_blk_controller_hotunplug", "Hide a hot-plugged virtio-blk function from the host", OPTS(ctrl_hotplug)),
 	M("virtio_blk_controller_dbg_io_stats_get", "Per-queue I/O counters of a virtio-blk controller", OPTS(ctrl_only)),
 	M("virtio_blk_controller_dbg_debug_stats_get", "Per-queue state of a virtio-blk controller", OPTS(ctrl_only)),
-	M("virtio_blk_controller_vfs_msix_reclaim", "Give unused VF MSI-X back to the PF pool", OPTS(ctrl_pos)),
+	M("virtio_blk_controller_vfs_msix_reclaim", "Take every VF's MSI-X back to the PF's free pool", OPTS(ctrl_pos)),
 	/* SNAP: NVMe */
 	M("nvme_subsystem_create", "Create an NVMe subsystem", OPTS(subsys_create)),
 	M("nvme_subsystem_destroy", "Destroy an NVMe subsystem", OPTS(subsys_destroy)),
@@ -527,12 +538,12 @@ const struct cli_method cli_method_table[] = {
 	M("nvme_controller_detach_ns", "Detach a namespace from an NVMe controller", OPTS(nvme_ns_attach)),
 	M("nvme_controller_list", "List NVMe controllers", OPTS(nvme_list)),
 	M("nvme_controller_modify", "Change queues or MSI-X of an idle NVMe controller", OPTS(ctrl_modify)),
-	MN("nvme_controller_hotplug", "Expose a hot-pluggable NVMe function to the host", OPTS(ctrl_hotplug), HOTPLUG),
-	MN("nvme_controller_hotunplug", "Hide a hot-plugged NVMe function from the host", OPTS(ctrl_hotplug), HOTPLUG),
+	M("nvme_controller_hotplug", "Expose a hot-pluggable NVMe function to the host", OPTS(ctrl_hotplug)),
+	M("nvme_controller_hotunplug", "Hide a hot-plugged NVMe function from the host", OPTS(ctrl_hotplug)),
 	M("nvme_controller_dbg_io_stats_get", "Per-queue I/O counters of an NVMe controller", OPTS(ctrl_only)),
 	M("nvme_controller_dbg_debug_stats_get", "Registers and SQ/CQ state of an NVMe controller", OPTS(ctrl_only)),
 	M("nvme_controller_snapshot_get", "Write the state of a suspended NVMe controller to a file", OPTS(nvme_snapshot)),
-	M("nvme_controller_vfs_msix_reclaim", "Give unused VF MSI-X back to the PF pool", OPTS(ctrl_pos)),
+	M("nvme_controller_vfs_msix_reclaim", "Take every VF's MSI-X back to the PF's free pool", OPTS(ctrl_pos)),
 	/* SPDK: framework */
 	M("rpc_get_methods", "List the supported RPC methods", OPTS(get_methods)),
 	M("spdk_get_version", "Show the version (SPDK-compatible form)", NOARGS),

@@ -65,6 +65,10 @@ struct emu_ctrl_ops {
 	 * controller (vhost-user); vfio-user clients are dropped by the
 	 * device plane itself. */
 	void (*client_fault)(void *ctrl);
+	/* A hot-plugged function was powered on (true) or off (false): for
+	 * providers that live with the controller (vhost-user), whose endpoint
+	 * exists only while the function is present (emu_fn_present). */
+	void (*presence)(void *ctrl, bool present);
 };
 
 /* --- the device plane --- */
@@ -103,6 +107,9 @@ int emu_fn_pf_index(const struct emu_function *fn);
 int emu_fn_vf_index(const struct emu_function *fn);	/* -1 for a PF */
 bool emu_fn_is_vf(const struct emu_function *fn);
 bool emu_fn_hotplugged(const struct emu_function *fn);
+/* Shown to the host: every static function; a hot-plugged PF from its
+ * hotplug to its hotunplug (emu_hotplug.h). Its endpoint exists only then. */
+bool emu_fn_present(const struct emu_function *fn);
 /* A VF is active while its PF has VF Enable set and NumVFs > vf_index. */
 bool emu_fn_active(const struct emu_function *fn);
 uint16_t emu_fn_num_msix(const struct emu_function *fn);
@@ -174,9 +181,17 @@ void emu_mem_remove(struct emu_function *fn, uint64_t gpa, uint64_t size,
 /* Remove every region (client gone). */
 void emu_mem_remove_all(struct emu_function *fn, void (*done)(void *arg, int rc), void *arg);
 
+/* A memfd of size bytes for memory shared with a client, sealed against
+ * shrinking and growing (a client that truncated it would make us fault).
+ * The fd, or -errno. */
+int emu_shm_create(const char *name, size_t size);
+
 /* --- resources (emulation_resource_list) --- */
 uint32_t emu_msix_available(void);
 uint32_t emu_queues_available(void);
+/* Take/give back MSI-X vectors of EMU_MSIX_POOL (-ENOSPC: not enough). */
+int emu_msix_reserve(uint32_t n);
+void emu_msix_release(uint32_t n);
 /* Take/give back queue resources for a controller. */
 int emu_queues_reserve(uint32_t n);
 void emu_queues_release(uint32_t n);

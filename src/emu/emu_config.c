@@ -42,6 +42,8 @@ static const struct key keys[] = {
 	{ "EMU_VIRTIO_BLK_TRANSPORT", K_TRANSPORT, F(vblk_transport), 0, 0, 0 },
 	{ "EMU_NVME_DOORBELLS", K_DOORBELLS, F(nvme_doorbells), 0, 0, 0 },
 	{ "EMU_NVME_DOZE_MAX_US", K_U32, F(nvme_doze_max_us), 16, 1000000, 0 },
+	{ "EMU_HOTPLUG_QMP_SOCKET", K_STR, F(hotplug_qmp), 0, 0, sizeof(((struct emu_config *)0)->hotplug_qmp) },
+	{ "EMU_HOTPLUG_TIMEOUT_MS", K_U32, F(hotplug_timeout_ms), 100, 600000, 0 },
 };
 #undef F
 
@@ -85,6 +87,7 @@ void emu_config_defaults(struct emu_config *cfg)
 	cfg->vblk_transport = EMU_VBLK_VHOST_USER;
 	cfg->nvme_doorbells = EMU_DB_ADAPTIVE;
 	cfg->nvme_doze_max_us = 4000;
+	cfg->hotplug_timeout_ms = 30000;
 }
 
 static char *trim(char *s)

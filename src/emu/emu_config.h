@@ -47,6 +47,12 @@ struct emu_config {
 	enum emu_doorbells nvme_doorbells;	/* EMU_NVME_DOORBELLS */
 	uint32_t nvme_doze_max_us;	/* EMU_NVME_DOZE_MAX_US: adaptive doorbells,
 					 * longest timer of an idle reactor (4000) */
+	/* PCIe hot-plug (emu_hotplug.h): the VMM's QMP socket for the functions
+	 * created without --qmp ("" = none: the VMM is not told), and the
+	 * deadline of one QMP conversation (a hotplug, or a hotunplug with the
+	 * guest's DEVICE_DELETED) */
+	char hotplug_qmp[108];		/* EMU_HOTPLUG_QMP_SOCKET */
+	uint32_t hotplug_timeout_ms;	/* EMU_HOTPLUG_TIMEOUT_MS (30000) */
 
 	bool no_endpoints;		/* tests and fuzzing: functions without sockets */
 };

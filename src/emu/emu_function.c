@@ -1,6 +1,7 @@
 /* Emulated PCI functions: creation from the emulation config, identities,
  * register files in shared memory, config space, SR-IOV, binding. */
 #include "emu_internal.h"
+#include "emu_msix_pool.h"
 #include "core/guest_fault.h"
 #include "core/log.h"
 #include "core/unix_socket.h"
@@ -27,10 +28,9 @@ static bool g_ready;
 
 /* --- shared memory --- */
 
-/* A memfd of size bytes, sealed against shrinking and growing: the doorbell
- * page is handed to clients (EMU_NVME_DOORBELLS=mmap), and a client that
- * could truncate it would make the service fault. */
-static int shm_create(const char *name, size_t size)
+/* emu.h. The doorbell page is handed to clients (EMU_NVME_DOORBELLS=mmap),
+ * the vhost-user in-flight region too (vhu_inflight.c). */
+int emu_shm_create(const char *name, size_t size)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -46,7 +46,7 @@ static int shm_create(const char *name, size_t size)
 
 static int shm_alloc(const char *name, size_t size, int *fd, void **mem)
 {
-	*fd = shm_create(name, size);
+	*fd = emu_shm_create(name, size);
 	if (*fd < 0)
 		return *fd;
 	*mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
@@ -131,6 +131,8 @@ static void build_desc(struct emu_function *fn, struct pci_cfg_desc *d)
 		d->bar_size[EMU_VBLK_MSIX_BAR] = p2;
 		d->msix_table_bar = d->msix_pba_bar = EMU_VBLK_MSIX_BAR;
 	}
+	if (fn->hp)
+		emu_hp_describe(fn->hp, d);	/* a hot-plugged PF's own PCI identity */
 	d->msix_vectors = fn->num_msix;
 	d->msix_table_offset = 0;
 	d->msix_pba_offset = pba_off;
@@ -146,7 +148,10 @@ static void build_desc(struct emu_function *fn, struct pci_cfg_desc *d)
 		 * which is the function number pf_rid() gave the static PF */
 		d->vf_offset = (uint16_t)(vf_base_rid(fn->rid & 0xff) - fn->rid);
 		d->vf_stride = 1;
-		uint32_t vf_msix_bytes = emu_config_vf_msix(&g_cfg, fn->type) * 16;
+		/* a VF's MSI-X BAR as large as the largest table dynamic MSI-X
+		 * can give it: its PF's whole pool, at most 2048 vectors */
+		uint32_t vf_max = (uint32_t)fn->total_vfs * emu_config_vf_msix(&g_cfg, fn->type);
+		uint32_t vf_msix_bytes = (vf_max < EMU_MSIX_MAX_VECTORS ? vf_max : EMU_MSIX_MAX_VECTORS) * 16;
 		uint64_t vf_msix_bar = ((vf_msix_bytes + 0xfff) & ~0xfffu) + 0x1000;
 		uint64_t q = 0x1000;
 		while (q < vf_msix_bar)
@@ -162,6 +167,16 @@ static void build_desc(struct emu_function *fn, struct pci_cfg_desc *d)
 	fn->msix_bar = d->msix_table_bar;
 	fn->msix_table_off = d->msix_table_offset;
 	fn->msix_pba_off = d->msix_pba_offset;
+}
+
+void emu_fn_describe(struct emu_function *fn, struct pci_cfg_desc *d)
+{
+	build_desc(fn, d);
+}
+
+int emu_fn_shm_alloc(const char *name, size_t size, int *fd, void **mem)
+{
+	return shm_alloc(name, size, fd, mem);
 }
 
 /* --- config-space side effects --- */
@@ -228,6 +243,7 @@ static void fn_free(struct emu_function *fn)
 	for (int i = 0; i < fn->total_vfs; i++)
 		fn_free(fn->vfs ? fn->vfs[i] : NULL);
 	free(fn->vfs);
+	free(fn->hp);
 	free(fn);
 }
 
@@ -262,7 +278,7 @@ static int fn_setup(struct emu_function *fn, char *err, size_t errlen)
 		 * doorbells: never the registers. It holds a spare page first so
 		 * that the page sits at its BAR offset in the file too, where a
 		 * VFIO client maps it (region offset 0 + area offset). */
-		fn->db_fd = shm_create("doorbells", EMU_NVME_DOORBELL_OFF + EMU_NVME_DOORBELL_SIZE);
+		fn->db_fd = emu_shm_create("doorbells", EMU_NVME_DOORBELL_OFF + EMU_NVME_DOORBELL_SIZE);
 		if (fn->db_fd < 0) {
 			rc = fn->db_fd;
 			goto fail;
@@ -291,22 +307,25 @@ static bool has_endpoint(const struct emu_function *fn)
 	return fn->type == EMU_TYPE_NVME || g_cfg.vblk_transport == EMU_VBLK_VFIO_USER;
 }
 
-static struct emu_function *pf_create(enum emu_type t, int pf_index, int ordinal, bool hotplug,
+static struct emu_function *pf_create(enum emu_type t, int pf_index, int ordinal, struct emu_hp *hp,
 				      char *err, size_t errlen)
 {
 	struct emu_function *fn = calloc(1, sizeof(*fn));
 	if (!fn) {
+		free(hp);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	fn->type = t;
 	fn->pf_index = pf_index;
 	fn->vf_index = -1;
-	fn->hotplugged = hotplug;
-	fn->rid = pf_rid(ordinal, hotplug);
-	fn->num_msix = (uint16_t)emu_config_pf_msix(&g_cfg, t);
+	fn->hotplugged = hp != NULL;
+	fn->hp = hp;
+	fn->rid = pf_rid(ordinal, hp != NULL);
+	fn->num_msix = (uint16_t)(hp && emu_hp_num_msix(hp) ? emu_hp_num_msix(hp) : emu_config_pf_msix(&g_cfg, t));
 	fn->active = true;
-	if (!hotplug && g_cfg.sriov_en)
+	/* hot-plugged PFs do not support SR-IOV (the seed) */
+	if (!hp && g_cfg.sriov_en)
 		fn->total_vfs = (int)(t == EMU_TYPE_NVME ? g_cfg.nvme_num_vf : g_cfg.vblk_num_vf);
 	if (fn_setup(fn, err, errlen)) {
 		fn_free(fn);
@@ -331,7 +350,8 @@ static int vfs_create(struct emu_function *pf, int ordinal, char *err, size_t er
 		vf->pf_index = pf->pf_index;
 		vf->vf_index = i;
 		vf->rid = (uint16_t)(vf_base_rid(ordinal) + i);
-		vf->num_msix = (uint16_t)emu_config_vf_msix(&g_cfg, pf->type);
+		/* dynamic MSI-X: what the VF held before a restart */
+		vf->num_msix = emu_msix_state_vf(pf, i, (uint16_t)emu_config_vf_msix(&g_cfg, pf->type));
 		pf->vfs[i] = vf;
 		int rc = fn_setup(vf, err, errlen);
 		if (rc)
@@ -352,7 +372,7 @@ static int reserve_msix(struct emu_function *fn, char *err, size_t errlen)
 {
 	uint32_t need = fn->num_msix;
 	for (int i = 0; i < fn->total_vfs; i++)
-		need += emu_config_vf_msix(&g_cfg, fn->type);
+		need += emu_msix_state_vf(fn, i, (uint16_t)emu_config_vf_msix(&g_cfg, fn->type));
 	if (g_msix_used + need > g_cfg.msix_pool) {
 		snprintf(err, errlen, "%s needs %u MSI-X vectors but EMU_MSIX_POOL has %u left",
 			 fn->vuid, need, g_cfg.msix_pool - g_msix_used);
@@ -378,6 +398,7 @@ int emu_init(const struct emu_config *cfg, char *err, size_t errlen)
 			return -EACCES;
 		}
 	}
+	emu_msix_state_load();
 	struct { enum emu_type t; uint32_t n; bool en; } kinds[2] = {
 		{ EMU_TYPE_NVME, cfg->nvme_num_pf, cfg->nvme_enable },
 		{ EMU_TYPE_VBLK, cfg->vblk_num_pf, cfg->vblk_enable },
@@ -386,7 +407,7 @@ int emu_init(const struct emu_config *cfg, char *err, size_t errlen)
 		if (!kinds[k].en)
 			continue;
 		for (uint32_t i = 0; i < kinds[k].n; i++) {
-			struct emu_function *pf = pf_create(kinds[k].t, (int)i, ordinal, false, err, errlen);
+			struct emu_function *pf = pf_create(kinds[k].t, (int)i, ordinal, NULL, err, errlen);
 			if (!pf) {
 				rc = -ENOMEM;
 				goto fail;
@@ -409,15 +430,21 @@ int emu_init(const struct emu_config *cfg, char *err, size_t errlen)
 			 pf->type == EMU_TYPE_NVME ? "NVMe" : "virtio-blk", pf->pf_index, pf->bdf,
 			 pf->vhca_id, pf->num_msix, pf->total_vfs);
 	}
+	emu_msix_state_drop();
+	rc = emu_hotplug_restore(err, errlen);
+	if (rc)
+		goto fail;
 	g_ready = true;
 	return 0;
 fail:
+	emu_msix_state_drop();
 	emu_fini();
 	return rc ? rc : -EINVAL;
 }
 
 void emu_fini(void)
 {
+	emu_hotplug_fini();
 	while (g_pfs) {
 		struct emu_function *pf = g_pfs;
 		g_pfs = pf->next;
@@ -571,6 +598,7 @@ void emu_fn_unbind(struct emu_function *fn)
 	fn->ops = NULL;
 	fn->ctrl = NULL;
 	fn->ctrl_id[0] = '\0';
+	fn->msix_dynamic = false;	/* a property of the PF's controller */
 }
 
 const char *emu_fn_ctrl_id(const struct emu_function *fn)
@@ -667,6 +695,31 @@ uint32_t emu_msix_available(void)
 	return g_cfg.msix_pool - g_msix_used;
 }
 
+/* Take n of a pool of cap of which *used are taken (-ENOSPC: fewer left),
+ * or give n back. */
+static int pool_take(uint32_t *used, uint32_t cap, uint32_t n)
+{
+	if (n > cap - *used)
+		return -ENOSPC;
+	*used += n;
+	return 0;
+}
+
+static void pool_give(uint32_t *used, uint32_t n)
+{
+	*used -= n < *used ? n : *used;
+}
+
+int emu_msix_reserve(uint32_t n)
+{
+	return pool_take(&g_msix_used, g_cfg.msix_pool, n);
+}
+
+void emu_msix_release(uint32_t n)
+{
+	pool_give(&g_msix_used, n);
+}
+
 uint32_t emu_queues_available(void)
 {
 	return g_cfg.queue_pool - g_queues_used;
@@ -674,13 +727,45 @@ uint32_t emu_queues_available(void)
 
 int emu_queues_reserve(uint32_t n)
 {
-	if (n > g_cfg.queue_pool - g_queues_used)
-		return -ENOSPC;
-	g_queues_used += n;
-	return 0;
+	return pool_take(&g_queues_used, g_cfg.queue_pool, n);
 }
 
 void emu_queues_release(uint32_t n)
 {
-	g_queues_used -= n < g_queues_used ? n : g_queues_used;
+	pool_give(&g_queues_used, n);
+}
+
+/* --- hot-plugged PFs (the rest is emu_hotplug.c) --- */
+
+struct emu_function *emu_pf_create_hotplugged(enum emu_type t, int pf_index, int port, struct emu_hp *hp,
+					      char *err, size_t errlen)
+{
+	return pf_create(t, pf_index, port, hp, err, errlen);
+}
+
+int emu_pf_add(struct emu_function *fn, char *err, size_t errlen)
+{
+	int rc = reserve_msix(fn, err, errlen);
+	if (rc)
+		fn_free(fn);
+	else
+		append_pf(fn);
+	return rc;
+}
+
+void emu_pf_remove(struct emu_function *fn)
+{
+	for (struct emu_function **pp = &g_pfs; *pp; pp = &(*pp)->next) {
+		if (*pp == fn) {
+			*pp = fn->next;
+			break;
+		}
+	}
+	pool_give(&g_msix_used, fn->num_msix);	/* no VFs: the PF's vectors are all it reserved */
+	fn_free(fn);
+}
+
+bool emu_fn_vfu_served(const struct emu_function *fn)
+{
+	return has_endpoint(fn);
 }

@@ -43,13 +43,15 @@ struct emu_function {
 	enum emu_type type;
 	int pf_index, vf_index;
 	bool hotplugged;
-	const char *hotplug_state;
+	struct emu_hp *hp;		/* hot-plugged PFs: emu_hotplug.c's state (owned) */
 	char vuid[48];
 	char bdf[16];
 	uint16_t rid;
 	uint32_t vhca_id;
 	uint16_t num_msix;
 	bool active;
+	bool msix_dynamic;	/* PFs: their controller was created with
+				 * dynamic_msix (emu_msix_pool.h) */
 
 	struct emu_function *pf;	/* VFs: their PF */
 	struct emu_function **vfs;	/* PFs: total_vfs entries */
@@ -91,6 +93,8 @@ int emu_mem_count(struct emu_function *fn);
 /* MSI-X (emu_msix.c). */
 int emu_msix_init(struct emu_function *fn);
 void emu_msix_fini(struct emu_function *fn);
+/* Close the eventfds of vectors [0, n) of efd and free both arrays. */
+void emu_msix_free_vectors(_Atomic int *efd, atomic_uchar *mask, uint16_t n);
 /* Is [off, off+len) of bar inside the MSI-X table or PBA? */
 bool emu_msix_owns(struct emu_function *fn, int bar, uint64_t off, uint64_t len);
 int emu_msix_read(struct emu_function *fn, int bar, uint64_t off, void *buf, size_t len);
@@ -105,6 +109,16 @@ int emu_msix_vfio_mask(struct emu_function *fn, uint32_t start, uint32_t count,
 void emu_msix_control_changed(struct emu_function *fn);
 void emu_msix_reset(struct emu_function *fn);
 
+/* The PCI description of fn as it is now (emu_function.c), and a sealed
+ * shared-memory block as a BAR's register file. */
+void emu_fn_describe(struct emu_function *fn, struct pci_cfg_desc *d);
+int emu_fn_shm_alloc(const char *name, size_t size, int *fd, void **mem);
+/* Give fn an MSI-X table of n vectors (emu_msix_resize.c): its MSI-X BAR,
+ * vectors and config space are rebuilt (0: no MSI-X capability). Only
+ * while no client is connected (the caller checks). 0 or -ENOMEM /
+ * -EINVAL (nothing changed). */
+int emu_fn_msix_resize(struct emu_function *fn, uint16_t n);
+
 /* Function reset (FLR, client reset, disconnect) */
 void emu_fn_reset(struct emu_function *fn, enum emu_reset_reason why);
 /* Region access from a provider (config space or BARs). */
@@ -114,6 +128,28 @@ int emu_region_write(struct emu_function *fn, uint32_t region, uint64_t off, con
 uint64_t emu_region_size(struct emu_function *fn, uint32_t region);
 /* Client connect/disconnect notifications from a provider. */
 void emu_fn_client_event(struct emu_function *fn, bool connected);
+
+/* Hot-plugged PFs (emu_hotplug.c, with their part in emu_function.c). */
+struct emu_hp;
+/* Make the PF on switch port `port` (not listed yet); hp is owned by it. */
+struct emu_function *emu_pf_create_hotplugged(enum emu_type t, int pf_index, int port, struct emu_hp *hp,
+					      char *err, size_t errlen);
+/* List fn (its MSI-X reserved from the pool; -ENOSPC: fn is freed), or
+ * unlist and free it. */
+int emu_pf_add(struct emu_function *fn, char *err, size_t errlen);
+void emu_pf_remove(struct emu_function *fn);
+/* Is fn served by the device plane's vfio-user endpoint (else a virtio
+ * transport's, e.g. vhost-user, made with its controller)? */
+bool emu_fn_vfu_served(const struct emu_function *fn);
+/* The MSI-X table size a hot-plugged PF asked for (0: the config's) and
+ * its PCI identity over the type's own. */
+uint16_t emu_hp_num_msix(const struct emu_hp *hp);
+struct pci_cfg_desc;
+void emu_hp_describe(const struct emu_hp *hp, struct pci_cfg_desc *d);
+/* emu_init: bring back the PFs of the state file; emu_fini: end what is
+ * under way (answers -ECANCELED). */
+int emu_hotplug_restore(char *err, size_t errlen);
+void emu_hotplug_fini(void);
 
 /* vfio-user provider (vfio_user/). */
 int vfu_endpoint_create(struct emu_function *fn, char *err, size_t errlen);

@@ -45,17 +45,20 @@ int emu_msix_init(struct emu_function *fn)
 	return 0;
 }
 
+void emu_msix_free_vectors(_Atomic int *efd, atomic_uchar *mask, uint16_t n)
+{
+	for (uint16_t i = 0; efd && i < n; i++) {
+		int fd = atomic_load(&efd[i]);
+		if (fd >= 0)
+			close(fd);
+	}
+	free(efd);
+	free((void *)mask);
+}
+
 void emu_msix_fini(struct emu_function *fn)
 {
-	if (fn->msix_efd) {
-		for (uint16_t i = 0; i < fn->num_msix; i++) {
-			int fd = atomic_load(&fn->msix_efd[i]);
-			if (fd >= 0)
-				close(fd);
-		}
-	}
-	free(fn->msix_efd);
-	free((void *)fn->msix_vfio_mask);
+	emu_msix_free_vectors(fn->msix_efd, fn->msix_vfio_mask, fn->num_msix);
 	fn->msix_efd = NULL;
 	fn->msix_vfio_mask = NULL;
 }

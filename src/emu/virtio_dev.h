@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "virtio_inflight.h"
 #include "virtio_spec.h"
 
 struct emu_function;
@@ -36,6 +37,11 @@ struct virtio_vq_params {
 	int kick_fd;			/* eventfd the driver kicks; -1: kicks come by queue_kick */
 	int call_fd;			/* eventfd to interrupt the driver; -1: MSI-X vector */
 	uint16_t vector;		/* MSI-X vector when call_fd < 0 */
+	/* The queue's slice of the transport's in-flight region
+	 * (virtio_inflight.h; NULL: none), of inflight_num descriptors. It
+	 * stays mapped until the queue has stopped. */
+	struct vinfl_split *inflight;
+	uint16_t inflight_num;
 };
 
 /* What a device implements for its transport. Every member is required. */

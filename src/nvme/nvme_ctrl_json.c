@@ -1,6 +1,7 @@
 /* NVMe controllers as JSON: listings, statistics and save_config. */
 #include "nvme_internal.h"
 #include "nvme_json.h"
+#include "emu/emu_msix_pool.h"
 #include "core/log.h"
 #include "core/thread.h"
 
@@ -39,8 +40,10 @@ json_t *nvme_ctrl_json(struct nvme_ctrl *c)
 		"admin_only", c->admin_only);
 	json_object_set_new(o, "pf_index", json_integer(emu_fn_pf_index(c->fn)));
 	/* SNAP's free pool of a PF's dynamic MSI-X (seed: 'num_free_msix'):
-	 * without dynamic MSI-X there is no pool */
-	json_object_set_new(o, "num_free_msix", json_integer(0));
+	 * what a VF can take now; a VF has none */
+	json_object_set_new(o, "num_free_msix", json_integer(emu_pf_msix_free(c->fn)));
+	if (!emu_fn_is_vf(c->fn))
+		json_object_set_new(o, "dynamic_msix", json_boolean(emu_pf_msix_dynamic(c->fn)));
 	if (emu_fn_is_vf(c->fn))
 		json_object_set_new(o, "vf_index", json_integer(emu_fn_vf_index(c->fn)));
 	json_object_set_new(o, "namespaces", nss);
@@ -117,6 +120,7 @@ void nvme_write_config(json_t *cfg)
 			json_object_set_new(p, "dsm", json_integer(c->opt_dsm));
 		if (c->opt_write_zeroes >= 0)
 			json_object_set_new(p, "write_zeroes", json_integer(c->opt_write_zeroes));
+		emu_msix_write_config(c->fn, p);
 		json_array_append_new(cfg, json_pack("{s:s, s:o}", "method", "nvme_controller_create",
 						     "params", p));
 		for (struct nvme_namespace *ns = c->ss->ns; ns; ns = ns->next)

@@ -1,5 +1,6 @@
 /* The common shape of the controller RPC families. See ctrl_rpc.h. */
 #include "ctrl_rpc.h"
+#include "ctrl_msix.h"
 
 #include <errno.h>
 #include <string.h>
@@ -46,36 +47,6 @@ void *ctrl_rpc_decode_find(struct rpc_request *req, json_t *params, const struct
 		return NULL;
 	}
 	return ctrl_rpc_find(req, f, *ctrl_id);
-}
-
-bool ctrl_rpc_check_msix(struct rpc_request *req, struct emu_function *fn, bool dynamic_msix,
-			 bool has_vf_num_msix, uint32_t vf_num_msix)
-{
-	uint16_t nmsix = emu_fn_num_msix(fn);
-	if (dynamic_msix && emu_fn_is_vf(fn)) {
-		rpc_send_invalid_params(req, "invalid parameter 'dynamic_msix': applies only to PFs");
-		return false;
-	}
-	if (dynamic_msix) {
-		rpc_send_errno(req, -EOPNOTSUPP, "dynamic_msix: dynamic MSI-X management is not implemented yet "
-			       "(each function keeps the MSI-X table of the emulation config)");
-		return false;
-	}
-	if (!has_vf_num_msix)
-		return true;
-	if (vf_num_msix < 2 || vf_num_msix > nmsix) {
-		rpc_send_invalid_params(req, "invalid parameter 'vf_num_msix': %s has %u MSI-X vectors (needs 2..%u)",
-					emu_fn_vuid(fn), nmsix, nmsix);
-		return false;
-	}
-	/* without dynamic MSI-X a function has its fixed table: asking for
-	 * exactly that is what the controller gets; anything else is refused */
-	if (vf_num_msix != nmsix) {
-		rpc_send_errno(req, -EOPNOTSUPP, "vf_num_msix: dynamic MSI-X is not implemented yet; %s has a fixed "
-			       "table of %u vectors (give %u or leave vf_num_msix out)", emu_fn_vuid(fn), nmsix, nmsix);
-		return false;
-	}
-	return true;
 }
 
 void ctrl_rpc_too_few_vectors(struct rpc_request *req, struct emu_function *fn, uint32_t num_queues)
@@ -127,8 +98,7 @@ void ctrl_rpc_modify(struct rpc_request *req, json_t *params, const struct ctrl_
 	if (!c)
 		return;
 	if (p.has_num_msix) {
-		rpc_send_errno(req, -EOPNOTSUPP, "num_msix: dynamic MSI-X management is not implemented yet (%s)",
-			       p.ctrl_id);
+		ctrl_msix_modify(req, f, c, p.has_num_queues, p.num_queues, p.num_msix);
 		return;
 	}
 	int rc = f->modify(c, p.has_num_queues, p.num_queues, err, sizeof(err));
@@ -161,7 +131,7 @@ void ctrl_rpc_debug_stats(struct rpc_request *req, json_t *params, const struct 
 void ctrl_rpc_msix_reclaim(struct rpc_request *req, json_t *params, const struct ctrl_family *f)
 {
 	struct ctrl_p p = { 0 };
-	if (ctrl_rpc_decode_find(req, params, f, RPC_PARAMS(ctrl_only_dec), &p, &p.ctrl_id))
-		rpc_send_errno(req, -EOPNOTSUPP, "%s: dynamic MSI-X management is not implemented yet; "
-			       "nothing to reclaim", p.ctrl_id);
+	void *c = ctrl_rpc_decode_find(req, params, f, RPC_PARAMS(ctrl_only_dec), &p, &p.ctrl_id);
+	if (c)
+		ctrl_msix_reclaim(req, f->ctrl_name(c));
 }

@@ -22,6 +22,7 @@
 
 struct ctrl_family {
 	const char *what;	/* "NVMe controller": "<what> <ctrl_id> does not exist" */
+	const char *(*ctrl_name)(void *c);	/* its name as created */
 	void *(*find)(const char *ctrl_id);
 	void *(*first)(void);
 	void *(*next)(void *c);
@@ -66,14 +67,9 @@ void *ctrl_rpc_find(struct rpc_request *req, const struct ctrl_family *f, const 
 void *ctrl_rpc_decode_find(struct rpc_request *req, json_t *params, const struct ctrl_family *f,
 			   const struct rpc_param *table, size_t n, void *p, const char *const *ctrl_id);
 
-/* --- creating: the checks of the chosen function both families make --- */
+/* --- creating: the checks of the chosen function both families make
+ * (its MSI-X parameters: ctrl_msix.h) --- */
 
-/* The MSI-X parameters of a create: dynamic_msix (PFs only: -32602 on a VF;
- * not implemented: -95) and vf_num_msix (2..the function's table: -32602;
- * anything but the function's fixed count needs dynamic MSI-X: -95).
- * false after answering. */
-bool ctrl_rpc_check_msix(struct rpc_request *req, struct emu_function *fn, bool dynamic_msix,
-			 bool has_vf_num_msix, uint32_t vf_num_msix);
 /* Answer -32602: num_queues I/O queues need num_queues + 1 MSI-X vectors,
  * more than fn has. */
 void ctrl_rpc_too_few_vectors(struct rpc_request *req, struct emu_function *fn, uint32_t num_queues);
@@ -88,23 +84,25 @@ void ctrl_rpc_list(struct rpc_request *req, const struct ctrl_family *f, const c
 
 /* --- the handlers both families share (params as the rpc_handler's) --- */
 
-/* ctrl_id, num_queues, num_msix (dynamic MSI-X: not implemented, -95) */
+/* ctrl_id, num_queues, num_msix (dynamic MSI-X: ctrl_msix_modify) */
 void ctrl_rpc_modify(struct rpc_request *req, json_t *params, const struct ctrl_family *f);
 /* ctrl_id */
 void ctrl_rpc_io_stats(struct rpc_request *req, json_t *params, const struct ctrl_family *f);
 void ctrl_rpc_debug_stats(struct rpc_request *req, json_t *params, const struct ctrl_family *f);
+/* ctrl_id (ctrl_msix_reclaim) */
 void ctrl_rpc_msix_reclaim(struct rpc_request *req, json_t *params, const struct ctrl_family *f);
 
 /* --- a family --- */
 
 /* In a family's .c: define the struct ctrl_family `name` for the controllers
- * that P_find, P_first, P_next, P_json, P_io_stats_json, P_debug_stats_json
- * and P_modify serve (P: e.g. nvme_ctrl; typed adapters to the void * ops),
+ * that P_find, P_name, P_first, P_next, P_json, P_io_stats_json,
+ * P_debug_stats_json and P_modify serve (P: e.g. nvme_ctrl; typed adapters to the void * ops),
  * and the shared handlers bound to it, for the family's method table:
  * name_rpc_modify, name_rpc_io_stats, name_rpc_debug_stats and
  * name_rpc_msix_reclaim. */
 #define CTRL_RPC_FAMILY(name, what_, P) \
 	static void *name##_find(const char *ctrl_id) { return P##_find(ctrl_id); } \
+	static const char *name##_ctrl_name(void *c) { return P##_name(c); } \
 	static void *name##_first(void) { return P##_first(); } \
 	static void *name##_next(void *c) { return P##_next(c); } \
 	static json_t *name##_json(void *c) { return P##_json(c); } \
@@ -115,7 +113,8 @@ void ctrl_rpc_msix_reclaim(struct rpc_request *req, json_t *params, const struct
 		return P##_modify(c, has_num_queues, num_queues, err, errlen); \
 	} \
 	static const struct ctrl_family name = { \
-		.what = (what_), .find = name##_find, .first = name##_first, .next = name##_next, \
+		.what = (what_), .ctrl_name = name##_ctrl_name, .find = name##_find, \
+		.first = name##_first, .next = name##_next, \
 		.json = name##_json, .io_stats_json = name##_io_stats_json, \
 		.debug_stats_json = name##_debug_stats_json, .modify = name##_modify, \
 	}; \

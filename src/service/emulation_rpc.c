@@ -19,7 +19,7 @@ static json_t *fn_json(struct emu_function *fn)
 	json_t *o = json_object();
 	json_object_set_new(o, "hotplugged", json_boolean(emu_fn_hotplugged(fn)));
 	if (emu_fn_hotplugged(fn))
-		json_object_set_new(o, "hotplug state", json_string("POWER_ON"));
+		emulation_hotplug_json(o, fn);
 	json_object_set_new(o, "emulation_type",
 			    json_string(emu_fn_type(fn) == EMU_TYPE_NVME ? "NVME" : "VBLK"));
 	json_object_set_new(o, "pf_index", json_integer(emu_fn_pf_index(fn)));
@@ -32,6 +32,14 @@ static json_t *fn_json(struct emu_function *fn)
 	json_object_set_new(o, "socket", json_string(emu_fn_socket_path(fn)));
 	if (emu_fn_ctrl_id(fn))
 		json_object_set_new(o, "ctrl_id", json_string(emu_fn_ctrl_id(fn)));
+	return o;
+}
+
+json_t *emulation_fn_entry(struct emu_function *fn)
+{
+	json_t *o = fn_json(fn);
+	json_object_set_new(o, "num_vfs", json_integer(0));
+	json_object_set_new(o, "vfs", json_array());
 	return o;
 }
 

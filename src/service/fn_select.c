@@ -39,7 +39,11 @@ struct emu_function *fn_select(const struct fn_selector *s, enum emu_type t, int
 			snprintf(err, errlen, "no function with vhca_id %u", s->vhca_id);
 	} else {
 		fn = emu_find_by_index(t, (int)s->pf_id, s->has_vf_id ? (int)s->vf_id : -1);
-		if (!fn) {
+		struct emu_function *pf = fn || !s->has_vf_id ? NULL : emu_find_by_index(t, (int)s->pf_id, -1);
+		if (pf && emu_fn_hotplugged(pf))
+			snprintf(err, errlen, "no VF %u: %s PF %u (%s) is hot-plugged, and hot-plugged PFs do not "
+				 "support SR-IOV", s->vf_id, tname, s->pf_id, emu_fn_vuid(pf));
+		else if (!fn) {
 			if (s->has_vf_id)
 				snprintf(err, errlen, "no VF %u on %s PF %u", s->vf_id, tname, s->pf_id);
 			else

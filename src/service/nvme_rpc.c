@@ -2,6 +2,7 @@
  * nvme_controller_*). */
 #include "service.h"
 #include "ctrl_rpc.h"
+#include "ctrl_msix.h"
 #include "fn_select.h"
 #include "nvme/nvme_json.h"
 #include "rpc/rpc.h"
@@ -287,10 +288,12 @@ static void rpc_controller_create(struct rpc_request *req, json_t *params)
 		return;
 	}
 	struct emu_function *fn = fn_select_or_reply(req, &p.sel, EMU_TYPE_NVME);
-	if (!fn || !ctrl_rpc_check_msix(req, fn, p.dynamic_msix, p.has_num_msix, p.num_msix))
+	struct ctrl_msix m;	/* a VF's vectors (vf_num_msix), given back if the create fails */
+	if (!fn || !ctrl_msix_prepare(req, fn, p.dynamic_msix, p.has_num_msix, p.num_msix, &m))
 		return;
 	uint16_t nmsix = emu_fn_num_msix(fn);
 	if (p.num_queues && p.num_queues > (uint32_t)(nmsix > 1 ? nmsix - 1 : 1)) {
+		ctrl_msix_undo(&m);
 		ctrl_rpc_too_few_vectors(req, fn, p.num_queues);
 		return;
 	}
@@ -302,11 +305,14 @@ static void rpc_controller_create(struct rpc_request *req, json_t *params)
 	};
 	struct nvme_ctrl *c;
 	int rc = nvme_ctrl_create(&cp, &c, err, sizeof(err));
-	if (rc)
+	if (rc) {
+		ctrl_msix_undo(&m);
 		ctrl_rpc_fail(req, rc, err);
-	else
-		rpc_send_result(req, json_pack("{s:s, s:i, s:s}", "ctrl_id", nvme_ctrl_name(c),
-					       "cntlid", nvme_ctrl_cntlid(c), "vuid", emu_fn_vuid(fn)));
+		return;
+	}
+	ctrl_msix_created(fn, p.dynamic_msix);
+	rpc_send_result(req, json_pack("{s:s, s:i, s:s}", "ctrl_id", nvme_ctrl_name(c),
+				       "cntlid", nvme_ctrl_cntlid(c), "vuid", emu_fn_vuid(fn)));
 }
 
 struct ctrl_ref {
@@ -330,12 +336,10 @@ static void rpc_controller_destroy(struct rpc_request *req, json_t *params)
 	struct nvme_ctrl *c = DECODE_FIND(ctrl_destroy_dec, p);
 	if (!c)
 		return;
-	if (p.release_msix) {
-		rpc_send_errno(req, -EOPNOTSUPP, "release_msix: dynamic MSI-X management is not implemented yet; "
-			       "%s keeps its function's MSI-X table (destroy it without release_msix)", p.ctrl_id);
-		return;
-	}
-	nvme_ctrl_destroy(c, p.force, ctrl_rpc_done, req);
+	/* force: a VF the host enabled; release_msix: its vectors go back */
+	void *d = ctrl_msix_destroy_begin(req, nvme_ctrl_name(c), p.force, p.release_msix);
+	if (d)
+		nvme_ctrl_destroy(c, p.force, ctrl_msix_destroyed, d);
 }
 
 static const struct rpc_param ctrl_suspend_dec[] = {

@@ -21,7 +21,9 @@ void rpc_tables_register(void)
 	bdev_rbd_rpc_register();
 #endif
 	emulation_rpc_register();
+	sriov_rpc_register();
 	nvme_rpc_register();
 	virtio_blk_rpc_register();
+	hotplug_rpc_register();
 	unknown_rpc_register();
 }

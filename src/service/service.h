@@ -15,13 +15,23 @@ void rpc_tables_register(void);
 void framework_rpc_register(void);
 void log_rpc_register(void);
 void emulation_rpc_register(void);
+void sriov_rpc_register(void);
 void nvme_rpc_register(void);
 void virtio_blk_rpc_register(void);
 void sock_rpc_register(void);
 void spdk_log_rpc_register(void);
 void reactor_rpc_register(void);
+void hotplug_rpc_register(void);
 /* the answer to methods no table has (-95 for planned ones, suggestions) */
 void unknown_rpc_register(void);
+
+/* --- emulated functions --- */
+
+struct emu_function;
+/* fn's entry in emulation_function_list (a PF without its VFs). */
+json_t *emulation_fn_entry(struct emu_function *fn);
+/* The hot-plug members of a hot-plugged PF's entry o (hotplug_json.c). */
+void emulation_hotplug_json(json_t *o, struct emu_function *fn);
 
 /* --- start-up (framework_start_init) --- */
 

@@ -1,6 +1,7 @@
 /* virtio-blk emulation RPCs (SNAP's virtio_blk_controller_*). */
 #include "service.h"
 #include "ctrl_rpc.h"
+#include "ctrl_msix.h"
 #include "fn_select.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_decode.h"
@@ -78,10 +79,12 @@ static void rpc_create(struct rpc_request *req, json_t *params)
 		return;
 	}
 	struct emu_function *fn = fn_select_or_reply(req, &p.sel, EMU_TYPE_VBLK);
-	if (!fn || !ctrl_rpc_check_msix(req, fn, p.dynamic_msix, p.has_num_msix, p.num_msix))
+	struct ctrl_msix m;	/* a VF's vectors (vf_num_msix), given back if the create fails */
+	if (!fn || !ctrl_msix_prepare(req, fn, p.dynamic_msix, p.has_num_msix, p.num_msix, &m))
 		return;
 	uint16_t nmsix = emu_fn_num_msix(fn);
 	if (emu_get_config()->vblk_transport == EMU_VBLK_VFIO_USER && p.num_queues + 1 > nmsix) {
+		ctrl_msix_undo(&m);
 		ctrl_rpc_too_few_vectors(req, fn, p.num_queues);
 		return;
 	}
@@ -94,15 +97,18 @@ static void rpc_create(struct rpc_request *req, json_t *params)
 	};
 	struct vblk_ctrl *c;
 	int rc = vblk_ctrl_create(&vp, &c, err, sizeof(err));
-	if (rc)
+	if (rc) {
+		ctrl_msix_undo(&m);
 		ctrl_rpc_fail(req, rc, err);
-	else
-		rpc_send_result(req, json_string(vblk_ctrl_name(c)));	/* the seed's response */
+		return;
+	}
+	ctrl_msix_created(fn, p.dynamic_msix);
+	rpc_send_result(req, json_string(vblk_ctrl_name(c)));	/* the seed's response */
 }
 
 struct ref_p {
 	const char *ctrl_id, *bdev, *vblk_id, *dbg_bdev_type;
-	bool force, events_only, live_update_notifier, has_timeout_ms;
+	bool force, release_msix, events_only, live_update_notifier, has_timeout_ms;
 	uint32_t timeout_ms;
 };
 
@@ -111,14 +117,17 @@ struct ref_p {
 static const struct rpc_param destroy_dec[] = {
 	CTRL_RPC_ID_REQ(struct ref_p, ctrl_id),
 	RPC_OPT("force", RPC_T_BOOL, struct ref_p, force),
+	RPC_OPT("release_msix", RPC_T_BOOL, struct ref_p, release_msix),	/* as NVMe's (seed 000) */
 };
 
 static void rpc_destroy(struct rpc_request *req, json_t *params)
 {
 	struct ref_p p = { 0 };
 	struct vblk_ctrl *c = DECODE_FIND(destroy_dec, p);
-	if (c)
-		vblk_ctrl_destroy(c, p.force, ctrl_rpc_done, req);
+	/* force: a VF the host enabled; release_msix: its vectors go back */
+	void *d = c ? ctrl_msix_destroy_begin(req, vblk_ctrl_name(c), p.force, p.release_msix) : NULL;
+	if (d)
+		vblk_ctrl_destroy(c, p.force, ctrl_msix_destroyed, d);
 }
 
 static const struct rpc_param suspend_dec[] = {

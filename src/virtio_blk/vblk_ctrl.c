@@ -2,6 +2,7 @@
  * suspend/resume, bdev attach/detach, destroy, lists. */
 #include "vblk_internal.h"
 #include "vblk_json.h"
+#include "emu/emu_msix_pool.h"
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/thread.h"
@@ -492,9 +493,14 @@ json_t *vblk_ctrl_json(struct vblk_ctrl *c)
 	json_object_set_new(o, "read_only", json_boolean(c->read_only));
 	json_object_set_new(o, "num_msix", json_integer(nmsix));
 	json_object_set_new(o, "min configurable num_msix", json_integer(2));
-	json_object_set_new(o, "max configurable num_msix", json_integer(nmsix));
+	json_object_set_new(o, "max configurable num_msix", json_integer(emu_vf_msix_max(c->fn)));
 	json_object_set_new(o, "free_queues", json_integer(0));
-	json_object_set_new(o, "free_msix", json_integer(0));
+	/* the PF's dynamic MSI-X pool (the docs' free_msix, the seed's
+	 * num_free_msix): what a VF can take now; a VF has none */
+	json_object_set_new(o, "free_msix", json_integer(emu_pf_msix_free(c->fn)));
+	json_object_set_new(o, "num_free_msix", json_integer(emu_pf_msix_free(c->fn)));
+	if (!emu_fn_is_vf(c->fn))
+		json_object_set_new(o, "dynamic_msix", json_boolean(emu_pf_msix_dynamic(c->fn)));
 	json_object_set_new(o, "pf_index", json_integer(emu_fn_pf_index(c->fn)));
 	if (emu_fn_is_vf(c->fn))
 		json_object_set_new(o, "vf_index", json_integer(emu_fn_vf_index(c->fn)));
@@ -568,6 +574,7 @@ void vblk_write_config(json_t *cfg)
 			json_object_set_new(p, "suspended", json_true());
 		if (c->null_media)
 			json_object_set_new(p, "dbg_bdev_type", json_string("null"));
+		emu_msix_write_config(c->fn, p);
 		json_array_append_new(cfg, json_pack("{s:s, s:o}", "method", "virtio_blk_controller_create",
 						     "params", p));
 	}

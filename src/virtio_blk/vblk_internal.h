@@ -37,6 +37,9 @@ struct vblk_req {
 
 struct vblk_queue {
 	struct vblk_ctrl *c;
+	/* the function's memory-map generation, read on every poll without a
+	 * call (emu_mem_generation_load) */
+	const _Atomic uint64_t *mem_gen;
 	uint16_t idx;
 	int reactor;
 	struct vq vq;
@@ -63,6 +66,7 @@ struct vblk_queue {
 	bool broken;			/* the ring is corrupt: stopped for good */
 	bool unmapped;			/* rings not (fully) in the client's memory map;
 					 * re-checked when the map changes */
+	bool infl_noted;		/* the in-flight recovery was logged */
 	/* stats, written by the reactor */
 	uint64_t reads, writes, flushes, received, completed;
 };

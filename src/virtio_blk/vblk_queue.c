@@ -38,6 +38,14 @@ static void flush_and_signal(struct vblk_queue *q)
 		signal_driver(q);
 }
 
+/* Used elements go back in the order the chains were made available: when
+ * the driver took IN_ORDER, and with --force_in_order whatever it took (the
+ * seed's crash recovery: a successor resumes from used->idx, vq_split.h). */
+static bool q_in_order(const struct vblk_queue *q)
+{
+	return (q->c->driver_features & BIT(VIRTIO_F_IN_ORDER)) || q->c->force_in_order;
+}
+
 static void req_free(struct vblk_queue *q, struct vblk_req *r)
 {
 	r->next = q->free_list;
@@ -77,7 +85,7 @@ void vblk_req_finish(struct vblk_req *r, uint8_t status)
 	/* the status byte goes last, once the data is in place */
 	*r->status = status;
 	r->result = status;
-	if (q->c->driver_features & BIT(VIRTIO_F_IN_ORDER)) {
+	if (q_in_order(q)) {
 		r->done = true;
 		order_drain(q);
 	} else {
@@ -103,6 +111,36 @@ static bool can_serve(struct vblk_queue *q)
 	return __atomic_load_n(&q->c->null_media, __ATOMIC_RELAXED);
 }
 
+static void q_kick_self(struct vblk_queue *q);
+
+/* Reactor: once the rings were first mapped (vq_map recovers the
+ * in-flight slice then), look at the ring and say what was recovered. */
+static void q_inflight_note(struct vblk_queue *q)
+{
+	const struct vinfl_queue *iq = &q->vq.infl;
+	if (q->infl_noted || !q->vq.mapped_once)
+		return;
+	q->infl_noted = true;
+	/* what waits in the ring (or to resubmit) may have been kicked for
+	 * at a predecessor: look at once */
+	q_kick_self(q);
+	if (q->vq.corrected_from >= 0)
+		log_info("%s: queue %u resumes from the used index %u (in order; the front end said %d)", q->c->name,
+			 q->idx, q->vq.last_avail, (int)q->vq.corrected_from);
+	if (!iq->recovered)
+		return;
+	if (iq->outcome == VINFL_RECOVERED && iq->nresubmit) {
+		log_info("%s: queue %u: %u requests in flight when the service stopped are submitted again",
+			 q->c->name, q->idx, iq->nresubmit);
+	} else if (iq->outcome == VINFL_GARBAGE) {
+		log_warn("%s: queue %u: the in-flight region holds no valid state: started afresh", q->c->name,
+			 q->idx);
+	} else if (iq->outcome == VINFL_NONE) {
+		log_warn("%s: queue %u: ring of %u entries is larger than its in-flight region: not tracked",
+			 q->c->name, q->idx, q->vq.size);
+	}
+}
+
 static int q_poll(void *arg)
 {
 	struct vblk_queue *q = arg;
@@ -110,7 +148,7 @@ static int q_poll(void *arg)
 
 	if (q->broken)
 		return 0;
-	if (q->vq.gen != emu_mem_generation(q->c->fn)) {
+	if (q->vq.gen != emu_mem_generation_load(q->mem_gen)) {
 		/* the map changed (maybe only for a moment: a memory table being
 		 * replaced is first emptied): translate again; while the rings
 		 * are outside it nothing is fetched and the ring is not touched */
@@ -118,6 +156,8 @@ static int q_poll(void *arg)
 		q->unmapped = vq_map(&q->vq) != 0;
 		if (q->unmapped && !was && qlife_fetching(&q->life))
 			log_warn("%s: queue %u rings are not in the client's memory; waiting", q->c->name, q->idx);
+		if (!q->unmapped)
+			q_inflight_note(q);
 	}
 	if (q->unmapped)
 		return 0;
@@ -139,7 +179,7 @@ static int q_poll(void *arg)
 			log_debug("%s: queue %u: malformed request (%d) returned unused", q->c->name, q->idx, rc);
 			if (ch.head >= q->vq.size)
 				continue;	/* names no chain: nothing to give back */
-			if ((q->c->driver_features & BIT(VIRTIO_F_IN_ORDER)) && q->order_head) {
+			if (q_in_order(q) && q->order_head) {
 				/* IN_ORDER: it goes back after the chains made
 				 * available before it, still in flight */
 				q->free_list = r->next;
@@ -160,7 +200,7 @@ static int q_poll(void *arg)
 		r->head = ch.head;
 		r->done = false;
 		r->unused = false;
-		if (q->c->driver_features & BIT(VIRTIO_F_IN_ORDER))
+		if (q_in_order(q))
 			order_append(q, r);
 		vblk_io_execute(q, r, &ch);
 	}
@@ -206,6 +246,8 @@ static void q_start_on_reactor(void *p)
 	q->poller = poller_register(q_poll, q, "vblk_queue");
 	if (q->poller)
 		poller_set_wake_fd(q->poller, q->kick_fd, q_arm);
+	if (!q->unmapped)
+		q_inflight_note(q);
 }
 
 /* --- lifecycle (src/core/queue_life.h) --- */
@@ -270,6 +312,8 @@ static void q_life_stopped(void *arg)
 	q->reqs = NULL;
 	q->bio_mem = NULL;
 	q->iov_pool = NULL;
+	/* the transport unmaps the slice once the queue has stopped */
+	vinfl_queue_fini(&q->vq.infl);
 	q->running = false;
 	reactor_unplace(q->reactor, q->vq.size);
 }
@@ -295,6 +339,7 @@ int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct virtio
 		max_iov = 2048;
 	memset(&q->vq, 0, sizeof(q->vq));
 	q->c = c;
+	q->mem_gen = emu_mem_generation_ptr(c->fn);
 	q->idx = idx;
 	q->vq.fn = c->fn;
 	q->vq.size = p->size;
@@ -302,8 +347,10 @@ int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct virtio
 	q->vq.avail_gpa = p->avail;
 	q->vq.used_gpa = p->used;
 	q->vq.last_avail = p->last_avail;
+	q->vq.avail_shadow = p->last_avail;
 	q->vq.used_idx = p->last_avail;
 	q->vq.event_idx = c->driver_features & BIT(VIRTIO_F_RING_EVENT_IDX);
+	q->vq.resume_from_used = c->force_in_order;
 	q->vq.indirect = c->driver_features & BIT(VIRTIO_F_RING_INDIRECT_DESC);
 	/* The ring lives in the client's memory and is as big as the client
 	 * says (a vhost-user front end picks its own ring size: QEMU's
@@ -313,10 +360,13 @@ int vblk_ctrl_queue_start(struct vblk_ctrl *c, uint16_t idx, const struct virtio
 	 * (q_poll fetches only while a request context is free). */
 	q->nreqs = c->queue_size && c->queue_size < p->size ? c->queue_size : p->size;
 	q->max_iov = max_iov;
+	q->infl_noted = false;
 	q->reqs = calloc(q->nreqs, sizeof(*q->reqs));
 	q->bio_mem = calloc(q->nreqs, BDEV_IO_MAX_SIZE);
 	q->iov_pool = calloc((size_t)q->nreqs * max_iov * 2, sizeof(struct iovec));
-	if (!q->reqs || !q->bio_mem || !q->iov_pool) {
+	if (!q->reqs || !q->bio_mem || !q->iov_pool ||
+	    vinfl_queue_init(&q->vq.infl, p->inflight, p->inflight_num)) {
+		vinfl_queue_fini(&q->vq.infl);
 		free(q->reqs);
 		free(q->bio_mem);
 		free(q->iov_pool);

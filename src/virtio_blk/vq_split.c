@@ -14,6 +14,28 @@ static void *map_one(struct emu_function *fn, uint64_t gpa, uint64_t len, int pr
 	return iov.iov_base;
 }
 
+static uint16_t avail_idx(struct vq *q);
+
+/* The rings are mapped for the first time: recover the in-flight slice
+ * (vinfl_recover; a valid one says where the rings stand), else with
+ * resume_from_used start from used->idx when the avail ring agrees. */
+static void first_map(struct vq *q)
+{
+	q->mapped_once = true;
+	q->corrected_from = -1;
+	uint16_t used = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
+	uint16_t last = q->last_avail;
+	if (q->infl.r && vinfl_recover(&q->infl, (uint16_t)q->size, used, &last) == VINFL_RECOVERED) {
+		q->last_avail = last;
+		q->used_idx = used;
+	} else if (q->resume_from_used && used != q->last_avail &&
+		   (uint16_t)(avail_idx(q) - used) <= q->size) {
+		q->corrected_from = q->last_avail;
+		q->last_avail = q->used_idx = used;
+	}
+	q->avail_shadow = q->last_avail;	/* nothing known past it yet */
+}
+
 int vq_map(struct vq *q)
 {
 	q->gen = emu_mem_generation(q->fn);
@@ -25,6 +47,8 @@ int vq_map(struct vq *q)
 	q->desc = desc;
 	q->avail = avail;
 	q->used = used;
+	if (!q->mapped_once)
+		first_map(q);
 	return 0;
 }
 
@@ -37,7 +61,7 @@ static uint16_t avail_idx(struct vq *q)
 
 bool vq_has_work(struct vq *q)
 {
-	return avail_idx(q) != q->last_avail;
+	return vinfl_resubmit_pending(&q->infl) || avail_idx(q) != q->last_avail;
 }
 
 /* Append the translation of one descriptor's buffer. */
@@ -96,13 +120,35 @@ static int walk_indirect(struct vq *q, struct vq_chain *c, const struct vring_de
 
 int vq_pop(struct vq *q, struct vq_chain *c)
 {
-	uint16_t avail = avail_idx(q);
-	if (avail == q->last_avail)
-		return 0;
-	if ((uint16_t)(avail - q->last_avail) > q->size)
-		return -EPROTO;	/* the driver claims more than the ring holds */
-	uint16_t head = __atomic_load_n(&q->avail->ring[q->last_avail % q->size], __ATOMIC_RELAXED);
-	q->last_avail++;
+	uint16_t head;
+	if (!vinfl_resubmit_next(&q->infl, &head)) {
+		/* the driver's index is read again only when what it said last
+		 * time has been taken (or when last_avail was set from outside) */
+		if ((uint16_t)(q->avail_shadow - q->last_avail) == 0 ||
+		    (uint16_t)(q->avail_shadow - q->last_avail) > q->size) {
+			uint16_t avail = avail_idx(q);
+			if (avail == q->last_avail)
+				return 0;
+			if ((uint16_t)(avail - q->last_avail) > q->size)
+				return -EPROTO;	/* the driver claims more than the ring holds */
+			q->avail_shadow = avail;
+		}
+		head = __atomic_load_n(&q->avail->ring[q->last_avail % q->size], __ATOMIC_RELAXED);
+		q->last_avail++;
+		/* marked before anything of the request is done; a head in
+		 * flight since the last start keeps its mark and counter */
+		if (head < q->size)
+			vinfl_fetch(&q->infl, head);
+		if (q->avail_shadow != q->last_avail) {
+			/* start fetching the next request's first descriptor
+			 * (written by the driver's core: a cache miss) while this
+			 * one is served */
+			uint16_t next = __atomic_load_n(&q->avail->ring[q->last_avail % q->size],
+							__ATOMIC_RELAXED);
+			if (next < q->size)
+				__builtin_prefetch(&q->desc[next]);
+		}
+	}
 	c->head = head;
 	c->nout = c->nin = 0;
 	c->out_len = c->in_len = 0;
@@ -149,6 +195,7 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len)
 	e->id = head;
 	e->len = len;
 	q->used_idx++;
+	vinfl_push(&q->infl, head);
 }
 
 void vq_flush(struct vq *q)
@@ -156,6 +203,9 @@ void vq_flush(struct vq *q)
 	/* release: the used elements (and the data written into the buffers)
 	 * are visible before the driver sees the new index */
 	__atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);
+	/* then the in-flight marks of what was published (the spec's order:
+	 * used ring, used->idx, marks cleared, the slice's used_idx) */
+	vinfl_published(&q->infl, q->used_idx);
 }
 
 bool vq_need_signal(struct vq *q)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "emu/virtio_inflight.h"
 #include "virtio_blk_spec.h"
 
 struct emu_function;
@@ -32,9 +33,26 @@ struct vq {
 	struct vring_used *used;
 
 	uint16_t last_avail;	/* next avail entry to take */
+	/* avail->idx as last read: entries up to it are taken without reading
+	 * the driver's index again (its cache line moves between the cores at
+	 * every submission); equal to last_avail when none is known */
+	uint16_t avail_shadow;
 	uint16_t used_idx;	/* next used entry to fill */
 	uint16_t signalled_used;
 	bool signalled_valid;
+
+	/* in-flight tracking in shared memory (virtio_inflight.h): heads are
+	 * marked when fetched and cleared once their used element is
+	 * published; on the first mapping of the rings the slice is
+	 * recovered: last_avail and used_idx come from it, and its heads in
+	 * flight are fetched again (in counter order) before the avail ring */
+	struct vinfl_queue infl;
+	/* --force_in_order: everything before used->idx is complete and
+	 * nothing after it is, so a ring (re)started after a crash resumes
+	 * from used->idx, whatever base the front end gives */
+	bool resume_from_used;
+	bool mapped_once;		/* the first mapping's checks ran */
+	int32_t corrected_from;		/* the base given, when used->idx replaced it; -1 */
 };
 
 /* A request taken off the ring. */
@@ -53,14 +71,16 @@ struct vq_chain {
  * controller to let go). */
 int vq_map(struct vq *q);
 
-/* Take the next available chain. Returns 1 with *c filled, 0 when the ring
+/* Take the next available chain (a head to resubmit from the in-flight
+ * slice first). Returns 1 with *c filled, 0 when the ring
  * is empty, or a negative errno for a malformed chain (the head is still
  * consumed and returned in c->head, so the caller can hand it back with
  * vq_push(q, head, 0)); -ENOSPC when the chain needs more than max_iov;
  * -EPROTO when the ring itself is corrupt (nothing consumed: stop the queue). */
 int vq_pop(struct vq *q, struct vq_chain *c);
 
-/* True when the driver has made entries available that we have not taken. */
+/* True when the driver has made entries available that we have not taken
+ * (or heads to resubmit wait). */
 bool vq_has_work(struct vq *q);
 
 /* Hand a chain back with len bytes written into its writable buffers.

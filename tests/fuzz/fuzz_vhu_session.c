@@ -40,6 +40,7 @@
 #include "fuzz_session.h"
 #include "virtio_blk/vblk_internal.h"
 #include "emu/vhost_user/vhu_conn.h"
+#include "emu/virtio_inflight.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -265,6 +266,39 @@ static void op_config(struct fz_input *in)
 	send_msg((sel & 1) ? VHU_SET_CONFIG : VHU_GET_CONFIG, g_need_reply, p, sizeof(c) + size, NULL, 0);
 }
 
+/* A region as a killed predecessor left it (SET_INFLIGHT_FD of a restarted
+ * back end): nq queues of qs descriptors, each slice's header and some
+ * marks, counters and batch links from the input. Its description in *f. */
+static int predecessor_region(struct fz_input *in, struct vhu_inflight *f)
+{
+	uint16_t nq = (uint16_t)(1 + fz_u8(in) % NQ), qs = (uint16_t)(1u << (fz_u8(in) % 9));
+	uint64_t per = vinfl_queue_bytes(qs);
+	uint64_t size = (nq * per + FZ_PAGE - 1) & ~(uint64_t)(FZ_PAGE - 1);
+	int fd = memfd_create("fuzz-inflight", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)size))
+		fz_fail("inflight memfd: %s", strerror(errno));
+	uint8_t *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		fz_fail("inflight mmap: %s", strerror(errno));
+	for (uint16_t q = 0; q < nq; q++) {
+		struct vinfl_split *s = (struct vinfl_split *)(m + q * per);
+		uint8_t hs = fz_u8(in);
+		s->version = (hs & 1) ? VINFL_VERSION : fz_u16(in);
+		s->desc_num = (hs & 2) ? qs : fz_u16(in);
+		s->last_batch_head = fz_u16(in);
+		s->used_idx = fz_u16(in);
+		for (uint8_t k = 0, n = fz_u8(in) % 8; k < n; k++) {
+			struct vinfl_desc *d = &s->desc[fz_u16(in) % qs];
+			d->inflight = fz_u8(in) % 3;
+			d->next = fz_u16(in);
+			d->counter = fz_u8(in);
+		}
+	}
+	munmap(m, size);
+	*f = (struct vhu_inflight){ .mmap_size = size, .num_queues = nq, .queue_size = qs };
+	return fd;
+}
+
 static void op_inflight(struct fz_input *in)
 {
 	uint8_t sel = fz_u8(in), nq = fz_u8(in);
@@ -274,7 +308,7 @@ static void op_inflight(struct fz_input *in)
 		send_msg(VHU_GET_INFLIGHT_FD, false, &f, sizeof(f), NULL, 0);
 		return;
 	}
-	int fd = make_fd((uint8_t)(sel >> 1) % 8, NULL);
+	int fd = (sel & 0x80) ? predecessor_region(in, &f) : make_fd((uint8_t)(sel >> 1) % 8, NULL);
 	send_msg(VHU_SET_INFLIGHT_FD, g_need_reply, &f, sizeof(f), &fd, fd >= 0);
 	if (fd >= 0)
 		close(fd);

@@ -215,6 +215,15 @@ def vhu_seeds():
     # end that was gone (fixed in vhu_handlers.c)
     s["fault_during_mem_table"] = (h_bringup(4) + bytes([H_TRUNCATE | NOSETTLE, 6]) +
                                    bytes([H_MEM_TABLE | NOSETTLE, 0x01, H_STEP, 3]) + h_bringup(0, flags=0))
+    # a restarted back end handed its predecessor's region (SET_INFLIGHT_FD
+    # before the rings, as QEMU does): one slice of 256, a batch of heads 3
+    # and 9 (9 linked to 3) published but not cleared, head 9 counter 2, head
+    # 3 counter 7
+    pred = (bytes([H_INFLIGHT, 0x81, 0]) + struct.pack("<H", 0) + bytes([0, 8, 3]) +
+            struct.pack("<HH", 9, 0) + bytes([2]) +
+            struct.pack("<H", 3) + bytes([1]) + struct.pack("<H", 0) + bytes([7]) +
+            struct.pack("<H", 9) + bytes([1]) + struct.pack("<H", 3) + bytes([2]))
+    s["inflight_predecessor"] = pred + h_bringup(1) + h_req(0, 1, 0, 1, 512) + h_reap()
     cfg = {"discard_zeroes": 0x00, "bringup_io": 0x01, "config_inflight": 0x0a, "fault_during_mem_table": 0x01}
     return {k: bytes([cfg.get(k, 0)]) + v for k, v in s.items()}
 

@@ -32,6 +32,7 @@ import functools
 import hashlib
 import json
 import os
+import random
 import re
 import selectors
 import shutil
@@ -286,7 +287,7 @@ class Guest:
     """
 
     def __init__(self, env, test, disks, params=None, steps=None, timeout=BOOT_TIMEOUT,
-                 smp=2, mem=512, qmp=False, workdir=None, label=None, qemu=None, bios=None):
+                 smp=2, mem=512, qmp=False, workdir=None, label=None, qemu=None, bios=None, extra_args=()):
         self.env = env
         self.qemu = qemu or [QEMU]     # argv prefix: QEMU, or the vfio-user wrapper
         self.bios = bios               # None: QEMU's default firmware (SeaBIOS)
@@ -300,6 +301,7 @@ class Guest:
         self.mem = mem
         self.workdir = workdir or tempfile.mkdtemp(prefix="osnap-guest-")
         self.qmp_path = os.path.join(self.workdir, "qmp.sock") if qmp else None
+        self.extra_args = list(extra_args)     # e.g. a second QMP monitor, for the back end
         self.qmp = None
         self.proc = None
         self.result = GuestResult()
@@ -320,7 +322,7 @@ class Guest:
             cmd += d.args(i)
         if self.qmp_path:
             cmd += ["-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
-        return cmd
+        return cmd + self.extra_args
 
     def send(self, line):
         try:
@@ -648,7 +650,7 @@ class OsnapBackend(Backend):
     """
 
     name = "osnap"
-    FEATURES = {"pattern", "read_only", "hotplug", "restart", "suspend", "swap", "rbd"}
+    FEATURES = {"pattern", "read_only", "hotplug", "restart", "suspend", "swap", "rbd", "snap_hotplug", "crash"}
     NUM_PF = 2
 
     def __init__(self):
@@ -705,9 +707,13 @@ class OsnapBackend(Backend):
         with open(os.path.join(work, "emu.conf"), "w") as f:
             f.write("EMU_DIR=%s\n" % os.path.join(work, "emu"))
             f.write("VIRTIO_BLK_EMULATION_NUM_PF=%d\n" % self.NUM_PF)
+            # hot-plugged PFs (snap_hotplug): ports of an emulated switch; a
+            # guest's ACPI unplug under TCG takes seconds
+            f.write("PCI_SWITCH_EMULATION_ENABLE=1\nPCI_SWITCH_EMULATION_NUM_PORT=4\n")
+            f.write("EMU_HOTPLUG_TIMEOUT_MS=90000\n")
 
     def rpc(self, *args, sock=None, timeout=60):
-        cmd = [self.rpc_bin, "-s", sock or self.rpc_sock] + [str(a) for a in args]
+        cmd = [self.rpc_bin, "-s", sock or self.rpc_sock, "-t", str(timeout)] + [str(a) for a in args]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if p.returncode != 0:
             raise Failure("%s failed (%d): %s%s" % (" ".join(cmd[3:]), p.returncode,
@@ -814,6 +820,14 @@ class OsnapBackend(Backend):
         for name, pf in self.pf.items():
             self._endpoint(pf)
 
+    def crash_restart(self):
+        """kill -9 osnapd, then start it again on the same configuration
+        (the same --init-rpc lines: same controllers on the same endpoint
+        sockets)."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = self._launch(self.work, self.rpc_sock, self.init_rpc, self.log_path)
+
     def suspend(self, name):
         self.rpc("virtio_blk_controller_suspend", "-c", self.ctrl(self.pf[name]))
 
@@ -909,6 +923,8 @@ class VfuBackend(OsnapBackend):
             f.write("VIRTIO_BLK_EMULATION_NUM_PF=%d\n" % self.NUM_PF)
             f.write("EMU_VIRTIO_BLK_TRANSPORT=vfio-user\n")
             f.write("EMU_NVME_DOORBELLS=%s\n" % self.doorbells)
+            f.write("PCI_SWITCH_EMULATION_ENABLE=1\nPCI_SWITCH_EMULATION_NUM_PORT=4\n")   # nvme_hotplug
+            f.write("EMU_HOTPLUG_TIMEOUT_MS=90000\n")
 
     def guest_disk(self, spec):
         return VfuDevice(spec.sock)
@@ -1227,6 +1243,69 @@ def case_hotplug(ctx):
     return "unplug took %.1fs; %.1fs" % (times.get("unplug", -1), r.elapsed)
 
 
+def _snap_hotplug_step(be, prefix, ctrl, plug, times):
+    """PREFIX_controller_hotplug (or _hotunplug) -c CTRL --wait_for_done:
+    the VMM told through QMP, the state reached; its time in times."""
+    t0 = time.time()
+    r = be.rpc("%s_controller_%s" % (prefix, "hotplug" if plug else "hotunplug"), "-c", ctrl, "--wait_for_done",
+               timeout=120)
+    want = "POWER_ON" if plug else "POWER_OFF"
+    check(r["hotplug state"] == want and "note" not in r, "%s: %r" % ("hotplug" if plug else "hotunplug", r))
+    times["plug" if plug else "unplug"] = time.time() - t0
+
+
+def _snap_hotplug_boot(ctx, disk, img0, hpdev, hp_img, vmm, hotadd, hotdel):
+    """The guest case hotplug with disk as vda (on img0): osnapd adds hpdev
+    (on hp_img) at the step hotadd through the VM's second QMP monitor vmm,
+    removes it at hotdel; both disks' files equal what the guest wrote and
+    the guest's log has no error."""
+    r = ctx.boot("hotplug", [disk], params={"mb": 4, "hpdev": hpdev}, steps={"hotadd": hotadd, "hotdel": hotdel},
+                 timeout=STEP_TIMEOUT, extra_args=["-qmp", "unix:%s,server=on,wait=off" % vmm])
+    check(r.sums.get(hpdev) == sha256_file(hp_img, 4 * MiB),
+          "the hot-added disk's file differs from what the guest wrote")
+    check(r.sums.get("vda") == sha256_file(img0, 4 * MiB),
+          "the first disk's file differs from what the guest wrote")
+    bad = [ln for ln in r.console_text().splitlines()
+           if any(w in ln for w in ("I/O error", "Call Trace", "BUG:", "WARNING: CPU", "probe of"))]
+    check(not bad, "errors in the guest's log:\n" + "\n".join(bad[:20]))
+    return r
+
+
+def case_snap_hotplug(ctx):
+    """osnapd hot-plugs a virtio-blk PF itself, through the VM's QMP: the
+    two-step API (virtio_blk_function_create --qmp, a controller,
+    virtio_blk_controller_hotplug --wait_for_done: chardev-add + device_add
+    vhost-user-blk-pci); the guest sees vdb, writes and reads back a
+    pattern; virtio_blk_controller_hotunplug --wait_for_done (device_del,
+    the guest's ACPI eject, DEVICE_DELETED, chardev-remove): vdb goes, vda
+    still fine, no error in the guest's log."""
+    img0, img1 = ctx.path("disk0.img"), ctx.path("disk1.img")
+    make_image(img0, 8 * MiB)
+    make_image(img1, 8 * MiB)
+    be = ctx.backend
+    spec0 = DiskSpec("disk0", img0, num_queues=1)
+    be.start(ctx.work, [spec0])
+    vmm = ctx.path("vmm-qmp.sock")     # a second monitor of the VM, osnapd's
+    fn, times = {}, {}
+
+    def hotadd(_g):
+        be.rpc("bdev_uring_create", img1, "hp1")
+        fn.update(be.rpc("virtio_blk_function_create", "--qmp", vmm))
+        check(fn["hotplug state"] == "POWER_OFF", "a new function is POWER_OFF: %r" % fn)
+        be.rpc("virtio_blk_controller_create", "--vuid", fn["vuid"], "--bdev", "hp1", "--num_queues", 1,
+               "-c", "VblkHp1")
+        _snap_hotplug_step(be, "virtio_blk", "VblkHp1", True, times)
+
+    def hotdel(_g):
+        _snap_hotplug_step(be, "virtio_blk", "VblkHp1", False, times)
+        be.rpc("virtio_blk_controller_destroy", "-c", "VblkHp1")
+        be.rpc("virtio_blk_function_destroy", "--vuid", fn["vuid"])
+        be.rpc("bdev_uring_delete", "hp1")
+
+    r = _snap_hotplug_boot(ctx, Disk(spec0.sock, num_queues=1), img0, "vdb", img1, vmm, hotadd, hotdel)
+    return "hotplug %.1fs, hotunplug %.1fs; %.1fs" % (times.get("plug", -1), times.get("unplug", -1), r.elapsed)
+
+
 def case_restart(ctx):
     """The back end is stopped (SIGTERM) and started again on the same
     configuration while the guest writes; the chardev has reconnect=1: the
@@ -1242,6 +1321,74 @@ def case_restart(ctx):
     _io_step_check(ctx, r, img, "the restart")
     return "longest guest write round %s ms, %s rounds; %.1fs" % (
         r.infos.get("max_round_ms"), r.infos.get("rounds"), r.elapsed)
+
+
+CRASHES = 3                 # kill -9 per crash_recovery run
+SERVE_DEADLINE = 120        # s, for a restarted osnapd to serve the guest again
+
+
+def case_crash(ctx):
+    """osnapd is killed with SIGKILL at random moments while the guest writes
+    (CRASHES times, each when the debug stats show requests in flight if
+    that comes within a few tries; 1 MiB writes keep them there longer) and
+    started again on the same configuration each time;
+    QEMU 7.2's chardev reconnects (reconnect=1) and hands the in-flight region
+    back (SET_INFLIGHT_FD): what was in flight is submitted again. The guest
+    sees no I/O error and its data is intact. Prints the pause per kill (kill
+    to the first I/O the new osnapd serves) and the requests resubmitted."""
+    img = ctx.path("disk0.img")
+    make_image(img, 16 * MiB)
+    spec = DiskSpec("disk0", img, num_queues=2)
+    be = ctx.backend
+    be.start(ctx.work, [spec])
+    seed = int(os.environ.get("OSNAP_CRASH_SEED", str(os.getpid())))
+    rng = random.Random(seed)
+    pauses = []
+
+    caught = []
+
+    def in_flight():
+        """Requests fetched and not completed right now (debug stats)."""
+        st = be.rpc("virtio_blk_controller_dbg_debug_stats_get", "-c", be.ctrl(be.pf["disk0"])) or {}
+        return sum(q.get("hw_received_descs", 0) - q.get("hw_completed_descs", 0)
+                   for q in st.get("queues", []))
+
+    def crash(_g):
+        for k in range(CRASHES):
+            time.sleep(rng.uniform(0.2, 1.0))
+            # aim at a moment with requests in flight (a few tries; the kill
+            # comes either way)
+            n = 0
+            for _ in range(50):
+                n = in_flight()
+                if n:
+                    break
+            caught.append(n)
+            t0 = time.time()
+            be.crash_restart()
+            end = t0 + SERVE_DEADLINE
+            while True:
+                try:
+                    if be.io_ops("disk0"):
+                        break
+                except Failure:
+                    pass        # still replaying its --init-rpc lines
+                if time.time() > end:
+                    raise Failure("the guest's I/O was not served within %d s of kill %d"
+                                  % (SERVE_DEADLINE, k + 1))
+                time.sleep(0.1)
+            pauses.append(time.time() - t0)
+
+    r = ctx.boot("io_step", [Disk(spec.sock, num_queues=2, reconnect=True)],
+                 params={"mode": "write", "mb": 4, "step": "crash", "bs": "1M"},
+                 steps={"crash": crash}, timeout=STEP_TIMEOUT)
+    _io_step_check(ctx, r, img, "%d kill -9 and restarts" % CRASHES)
+    resub = sum(int(m.group(1)) for m in
+                re.finditer(r"(\d+) requests in flight when the service stopped", be.log_text()))
+    return ("seed %d, pause per kill %s s, in flight at the kills %s, %d requests resubmitted, "
+            "longest guest write round %s ms; %.1fs" % (
+                seed, "/".join("%.1f" % p for p in pauses), "/".join(str(n) for n in caught), resub,
+                r.infos.get("max_round_ms"), r.elapsed))
 
 
 # --------------------------------------------------------------------------
@@ -1286,6 +1433,44 @@ def case_nvme_pattern(ctx, doorbells="adaptive"):
             "file equal; %.1fs" % (doorbells, r.infos.get("nvme0n1_hw_queues"),
                                    r.infos.get("nvme0n1_write_ms"),
                                    r.infos.get("nvme0n1_read_ms"), mb, r.elapsed))
+
+
+def case_nvme_hotplug(ctx):
+    """osnapd hot-plugs an NVMe PF through the VM's QMP (QEMU 11's
+    vfio-user-pci): nvme_function_create --qmp, a subsystem, namespace and
+    controller on it, nvme_controller_hotplug --wait_for_done (device_add
+    vfio-user-pci): the guest sees nvme0n1 appear beside vda, writes and
+    reads back a pattern; nvme_controller_hotunplug --wait_for_done
+    (device_del, the guest's eject, DEVICE_DELETED): nvme0n1 goes, vda still
+    fine, no error in the guest's log."""
+    be = ctx.backend
+    img0, img1 = ctx.path("disk0.img"), ctx.path("hpns1.img")
+    make_image(img0, 8 * MiB)
+    make_image(img1, 64 * MiB)
+    spec0 = DiskSpec("disk0", img0, num_queues=1)
+    be.start_vfu(ctx.work, vblk=spec0)
+    vmm = ctx.path("vmm-qmp.sock")
+    nqn = be.NQN + "-hp"
+    fn, times = {}, {}
+
+    def hotadd(_g):
+        be.rpc("bdev_uring_create", img1, "hpns1")
+        be.rpc("nvme_subsystem_create", "--nqn", nqn, "-nn", 32)
+        be.rpc("nvme_namespace_create", "--nqn", nqn, "-n", 1, "-b", "hpns1")
+        fn.update(be.rpc("nvme_function_create", "--qmp", vmm))
+        be.rpc("nvme_controller_create", "--nqn", nqn, "--vuid", fn["vuid"], "--num_queues", 2, "--suspended",
+               "-c", "NVMeHp1")
+        be.rpc("nvme_controller_attach_ns", "-c", "NVMeHp1", "-n", 1)
+        be.rpc("nvme_controller_resume", "-c", "NVMeHp1")
+        _snap_hotplug_step(be, "nvme", "NVMeHp1", True, times)
+
+    def hotdel(_g):
+        _snap_hotplug_step(be, "nvme", "NVMeHp1", False, times)
+        be.rpc("nvme_controller_destroy", "-c", "NVMeHp1")
+        be.rpc("nvme_function_destroy", "--vuid", fn["vuid"])
+
+    r = _snap_hotplug_boot(ctx, VfuDevice(spec0.sock), img0, "nvme0n1", img1, vmm, hotadd, hotdel)
+    return "hotplug %.1fs, hotunplug %.1fs; %.1fs" % (times.get("plug", -1), times.get("unplug", -1), r.elapsed)
 
 
 def case_nvme_ns(ctx, doorbells="adaptive"):
@@ -1449,7 +1634,9 @@ CASES = [
     ("suspend_resume", case_suspend, "suspend", {}),
     ("bdev_swap", case_swap, "swap", {}),
     ("hotplug", case_hotplug, "hotplug", {}),
+    ("snap_hotplug", case_snap_hotplug, "snap_hotplug", {}),
     ("restart_reconnect", case_restart, "restart", {}),
+    ("crash_recovery", case_crash, "crash", {}),
     ("rbd_pattern", case_rbd_pattern, "rbd", {}),
 ]
 
@@ -1469,10 +1656,20 @@ VFU_CASES = [
     ("vblk_suspend_resume", case_suspend, {}, ("qboot",)),
     ("vblk_bdev_swap", case_swap, {}, ()),
     ("nvme_and_vblk", case_nvme_vblk, {}, ()),
+    ("nvme_hotplug", case_nvme_hotplug, {}, ()),
 ]
 # Cases that fail because of a known server bug, reported as SKIP (with the
 # reason) while it lasts, and as a note when they pass: temporary only.
-XFAIL = {}
+XFAIL = {
+    # the hot-add, the guest's driver and I/O pass; QEMU 11.1 then aborts in
+    # memory_region_del_subregion (container assertion) when the guest
+    # releases the vfio-user-pci device: also for an osnap NVMe function
+    # that was cold-plugged (-device) and device_del'ed, so not the
+    # hot-plug path's; whose bug it is (QEMU's unrealize or osnap's region
+    # layout) is not known yet
+    "nvme_hotplug": "QEMU 11.1 aborts (memory_region_del_subregion assertion) at device_del of an osnap "
+                    "vfio-user-pci NVMe function, cold- or hot-plugged",
+}
 for _name, _fn, _kw, _san in VFU_CASES:
     for _fw, _bios in FIRMWARES:
         CASES.append(("%s/%s" % (_name, _fw), functools.partial(_fn, **_kw), "vfu",
@@ -1621,7 +1818,7 @@ def main():
                 log("  " + line)
             log("work directory kept: %s" % work)
             if opts.get("xfail"):
-                report(True, label, skip="expected failure (known server bug): %s" %
+                report(True, label, skip="expected failure (known bug): %s" %
                        opts["xfail"])
                 continue
         elif not OPTS.keep:

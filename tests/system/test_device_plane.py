@@ -16,11 +16,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import osnaptest  # noqa: E402
-from osnaptest import Daemon, check, eq, main, test  # noqa: E402
+from osnaptest import Daemon, check, eq, main, test, wait_for  # noqa: E402
 
 CONFORMANCE = os.path.join(osnaptest.BUILD, "tests", "system", "vfu_conformance")
 SERIAL = "MT2328XZ17DF"
@@ -98,15 +97,6 @@ def tool_ok(*args):
     rc, out = run_tool(list(args))
     if rc != 0:
         raise AssertionError("vfu_conformance %s: exit %d\n%s" % (" ".join(map(str, args)), rc, quoted(out)))
-
-
-def wait_for(cond, what, timeout=30.0):     # generous: a loaded 2-core machine
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def check_mode(path, mode):

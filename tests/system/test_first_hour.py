@@ -326,7 +326,7 @@ def readme_bdev_table_agrees_with_help():
     readme = open(os.path.join(TOP, "README.md")).read()
     rows = re.findall(r"^\| (\w+) \| `(bdev_\w+_create[^`]*)` \| `(bdev_\w+_delete[^`]*)` \| ([^|]*) \|$",
                       readme, re.M)
-    eq(sorted(r[0] for r in rows), ["aio", "malloc", "null", "uring"], "modules in the README's table")
+    eq(sorted(r[0] for r in rows), ["aio", "malloc", "null", "rbd", "uring"], "modules in the README's table")
     for module, create, delete, notes in rows:
         words = create.split()
         method = words[0]

@@ -22,6 +22,7 @@ from osnaptest import test, eq, check, main, Daemon, RpcError  # noqa: E402
 NQN = "nqn.2022-10.io.nvda.nvme:0"
 EOPNOTSUPP = -95
 INVALID = -32602
+EPERM = -1
 
 
 def sriov_daemon(extra=()):
@@ -87,22 +88,21 @@ def nvme_msix_and_live_update_act_or_are_refused():
     with sriov_daemon() as d:
         d.cli("bdev_null_create", "null1", "64", "512")
         d.cli("nvme_subsystem_create", "--nqn", NQN)
-        # dynamic MSI-X: not implemented, refused on a PF; a VF: not for VFs
-        expect_refused(d, ["nvme_controller_create", "--nqn", NQN, "--pf_id", "0", "--dynamic_msix"],
-                       EOPNOTSUPP, ["dynamic_msix"])
+        # dynamic MSI-X: for PFs (what it does: test_sriov_msix), not for VFs
         expect_refused(d, ["nvme_controller_create", "--nqn", NQN, "--pf_id", "0", "--vf_id", "0",
                            "--dynamic_msix"], INVALID, ["dynamic_msix"])
         eq(d.rpc("nvme_controller_list"), [], "nothing created by the refusals")
         d.cli("nvme_controller_create", "--nqn", NQN, "--ctrl", "NVMeCtrl1", "--pf_id", "0", "--admin_only")
         pf = d.rpc("nvme_controller_list", {"ctrl_id": "NVMeCtrl1"})[0]
-        eq(pf["num_free_msix"], 0, "num_free_msix of the PF (no dynamic pool)")
-        expect_refused(d, ["nvme_controller_vfs_msix_reclaim", "NVMeCtrl1"], EOPNOTSUPP, ["dynamic MSI-X"])
-        # --vf_num_msix: the VF's own table size is what it gets; others refused
+        eq((pf["num_free_msix"], pf["dynamic_msix"]), (0, False), "the PF: every vector with its VFs")
+        expect_refused(d, ["nvme_controller_vfs_msix_reclaim", "NVMeCtrl1"], EPERM, ["dynamic_msix"])
+        # --vf_num_msix: the VF's own table size always; another count needs
+        # the PF's controller with dynamic_msix
         vf = [f for f in d.rpc("emulation_function_list", {"all": True}) if f["emulation_type"] == "NVME"][0]
         expect_refused(d, ["nvme_controller_create", "--nqn", NQN, "--pf_id", "0", "--vf_id", "0",
-                           "--vf_num_msix", "3"], EOPNOTSUPP, ["vf_num_msix", "4"])
+                           "--vf_num_msix", "3"], EPERM, ["vf_num_msix", "dynamic_msix"])
         expect_refused(d, ["nvme_controller_create", "--nqn", NQN, "--pf_id", "0", "--vf_id", "0",
-                           "--vf_num_msix", "99"], INVALID, ["vf_num_msix"])
+                           "--vf_num_msix", "4096"], INVALID, ["vf_num_msix"])
         expect_refused(d, ["nvme_controller_create", "--nqn", NQN, "--pf_id", "0", "--vf_id", "0",
                            "--num_msix", "1"], INVALID, ["vf_num_msix"])
         eq(len(d.rpc("nvme_controller_list")), 1, "nothing created by the refusals")
@@ -122,8 +122,8 @@ def nvme_msix_and_live_update_act_or_are_refused():
                        ["live_update_notifier"])
         eq(d.rpc("nvme_controller_list", {"ctrl_id": "NVMeCtrl2"})[0]["state"] != "SUSPENDED", True,
            "not suspended by the refused --live_update_notifier")
-        expect_refused(d, ["nvme_controller_destroy", "-c", "NVMeCtrl2", "--release_msix"], EOPNOTSUPP,
-                       ["release_msix"])
+        expect_refused(d, ["nvme_controller_destroy", "-c", "NVMeCtrl2", "--release_msix"], EPERM,
+                       ["release_msix", "dynamic_msix"])
         eq(len(d.rpc("nvme_controller_list")), 2, "NVMeCtrl2 still there after --release_msix")
         d.cli("nvme_controller_destroy", "-c", "NVMeCtrl2")
         eq([c["ctrl_id"] for c in d.rpc("nvme_controller_list")], ["NVMeCtrl1"], "after destroy")
@@ -137,23 +137,23 @@ def virtio_blk_params_act_or_are_refused():
         for words, code, names in [
                 (["--pf_id", "0", "--dbg_admin_q"], EOPNOTSUPP, ["dbg_admin_q"]),
                 (["--pf_id", "0", "--admin_q", "1"], EOPNOTSUPP, ["dbg_admin_q"]),
-                (["--pf_id", "0", "--dynamic_msix"], EOPNOTSUPP, ["dynamic_msix"]),
-                (["--pf_id", "0", "--vf_id", "1", "--vf_num_msix", "2"], EOPNOTSUPP, ["vf_num_msix"]),
+                (["--pf_id", "0", "--vf_id", "0", "--dynamic_msix"], INVALID, ["dynamic_msix"]),
+                (["--pf_id", "0", "--vf_id", "1", "--vf_num_msix", "2"], EPERM, ["vf_num_msix", "dynamic_msix"]),
                 (["--pf_id", "0", "--vf_id", "1", "--vf_num_msix", "0"], INVALID, ["vf_num_msix"]),
                 (["--pf_id", "0", "--live_update_listener"], EOPNOTSUPP, ["live_update_listener"])]:
             expect_refused(d, ["virtio_blk_controller_create", "--bdev", "M0"] + words, code, names)
         eq(d.rpc("virtio_blk_controller_list"), [], "nothing created by the refusals")
         eq(d.cli_json("virtio_blk_controller_create", "--pf_id", "0", "--vf_id", "1", "--bdev", "M0",
                       "--vf_num_msix", "4", "--dbg_admin_q", "0"), "VblkCtrl1", "VF with its own MSI-X count")
-        expect_refused(d, ["virtio_blk_controller_vfs_msix_reclaim", "VblkCtrl1"], EOPNOTSUPP, ["dynamic MSI-X"])
+        expect_refused(d, ["virtio_blk_controller_vfs_msix_reclaim", "VblkCtrl1"], INVALID, ["ctrl_id", "VF controller"])
         expect_refused(d, ["virtio_blk_controller_suspend", "-c", "VblkCtrl1", "-t", "100"], EOPNOTSUPP,
                        ["timeout_ms"])
         expect_refused(d, ["virtio_blk_controller_suspend", "-c", "VblkCtrl1", "-lu"], EOPNOTSUPP,
                        ["live_update_notifier"])
         c = d.rpc("virtio_blk_controller_list")[0]
         eq(c["state"] if "state" in c else "RUNNING", "RUNNING", "not suspended by the refusals")
-        expect_refused(d, ["virtio_blk_controller_modify", "-c", "VblkCtrl1", "--num_msix", "4"], EOPNOTSUPP,
-                       ["num_msix"])
+        expect_refused(d, ["virtio_blk_controller_modify", "-c", "VblkCtrl1", "--num_msix", "5"], EPERM,
+                       ["num_msix", "dynamic_msix"])
         eq(d.stop(), 0, "exit code")
 
 
@@ -244,9 +244,6 @@ def each_virtio_blk_vf_its_own_serial():
 # ---- (b) methods: served, not served yet, mistyped ---------------------------------
 
 NOT_SERVED = {
-    "nvme_function_create": "hot-plug",
-    "virtio_blk_controller_hotplug": "hot-plug",
-    "emulation_device_detach": "hot-plug",
     "construct_ext_passthru_bdev": "plugins",
 }
 
@@ -276,8 +273,8 @@ def cli_lists_only_what_the_daemon_serves():
         for name, what in NOT_SERVED.items():
             check(what in listed[name], "%s: -h line %r does not name %r" % (name, listed[name], what))
         # the method's own help says it too
-        p = d.cli("nvme_function_create", "-h")
-        check("Not served by osnapd yet" in p.stdout, "nvme_function_create -h: %r" % p.stdout)
+        p = d.cli("construct_ext_passthru_bdev", "-h")
+        check("Not served by osnapd yet" in p.stdout, "construct_ext_passthru_bdev -h: %r" % p.stdout)
         eq(d.stop(), 0, "exit code")
 
 

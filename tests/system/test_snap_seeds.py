@@ -16,8 +16,13 @@ controllers is checked to reach the target (and to come from it).
 The seeds' VUIDs are reproduced with EMU_SERIAL. The links reach the test's
 osnapd through OSNAP_RPC_SOCKET, so no line carries -s.
 
-The hot-plug examples need PCIe hot-plug functions (another issue): their
-hot-plug lines must answer -95 naming what is missing.
+The hot-plug examples (two-step virtio-blk, legacy virtio-blk and NVMe) run
+on an emulated PCIe switch without a VMM to tell (no QMP socket).
+
+The seeds' host lines ("[host] echo 125 > .../sriov_numvfs") are what the
+host's driver does: for NVMe a vfio-user client writes NumVFs and VF Enable
+into the PF's SR-IOV capability, for virtio-blk over vhost-user (no config
+space reaches osnap) emulation_function_set_num_vfs does the same.
 
 Where a seed line cannot work as printed in any implementation, the test
 says so and runs the evident intent: the 125-VF NVMe loop's last command
@@ -36,6 +41,7 @@ from osnaptest import test, eq, check, main, Daemon  # noqa: E402
 from nvme_remote import perf  # noqa: E402
 
 TOOLS = os.path.join(osnaptest.BUILD, "tools", "osnap-rpc")
+CONFORMANCE = os.path.join(osnaptest.BUILD, "tests", "system", "vfu_conformance")
 E2E = os.path.join(osnaptest.BUILD, "tests", "system", "vblk_e2e")
 NQN = "nqn.2022-10.io.nvda.nvme:0"
 UUID = "263826ad-19a3-4feb-bc25-4bc81ee7749e"
@@ -228,6 +234,15 @@ def seed_nvme_125_vfs():
             check(c["state"] != "SUSPENDED", "NVMeCtrl%d still suspended" % (i + 2))
         vfs = d.rpc("emulation_function_list", {"all": True})[0]["vfs"]
         eq([v.get("ctrl_id") for v in vfs], ["NVMeCtrl%d" % (i + 2) for i in range(125)], "VFs' controllers")
+        # [host] echo 125 > sriov_numvfs: the host's config-space writes
+        host = subprocess.run([CONFORMANCE, os.path.join(d.emu_dir, vfs[0]["vuid"][:-3] + ".sock"),
+                               "--set-numvfs", "125"], capture_output=True, text=True, timeout=300)
+        eq(host.returncode, 0, "sriov_numvfs 125: %s%s" % (host.stdout, host.stderr))
+        pf = d.rpc("emulation_function_list")[0]
+        eq((pf["num_vfs"], [v["ctrl_id"] for v in pf["vfs"]]), (125, ["NVMeCtrl%d" % (i + 2) for i in range(125)]),
+           "125 VFs enabled, each with its controller")
+        for v in pf["vfs"]:
+            check(os.path.exists(v["socket"]), "no endpoint for enabled VF %s" % v["vuid"])
         eq(d.stop(), 0, "exit code")
 
 
@@ -273,10 +288,17 @@ def seed_virtio_blk_125_vfs_on_one_bdev():
         eq([c["bdev"] for c in ctrls[1:]], ["nvme0n1"] * 125, "every VF on nvme0n1")
         eq(len({c["vblk_id"] for c in ctrls}), 126, "126 different serials")
         pf = [f for f in d.rpc("emulation_function_list", {"all": True}) if f["emulation_type"] == "VBLK"][0]
+        # [host] echo 125 > sriov_numvfs (virtio-blk over vhost-user: the service-side RPC)
+        seed(d, "snap_rpc.py emulation_function_set_num_vfs --vuid %s --num_vfs 125" % pf["vuid"])
+        eq(d.rpc("emulation_function_list")[1]["num_vfs"], 125, "125 VFs enabled")
         # data through VF 0 reaches the target and reads back through VF 124
         check_on_target(t, os.path.join(d.emu_dir, pf["vfs"][0]["vuid"] + ".sock"),
                         os.path.join(d.emu_dir, pf["vfs"][124]["vuid"] + ".sock"), 9)
-        # "To destroy a single virtio-blk controller, run:" (a typographic dash, from ./ in the tool's directory)
+        # "To destroy a single virtio-blk controller, run:" (a typographic dash, from ./ in the tool's directory);
+        # without it, refused while SR-IOV is on
+        p = sh(d, "snap_rpc.py virtio_blk_controller_destroy -c VblkCtrl5")
+        check(p.returncode == 1 and "error: -16:" in p.stderr and "force" in p.stderr,
+              "VblkCtrl5 destroyed without -f while its VF is enabled: %r" % p.stderr)
         seed(d, "./snap_rpc.py -t 1000 virtio_blk_controller_destroy -c VblkCtrl5 \u2013f", cwd=TOOLS)
         names = [c["ctrl_id"] for c in d.rpc("virtio_blk_controller_list")]
         eq((len(names), "VblkCtrl5" in names), (125, False), "VblkCtrl5 destroyed")
@@ -335,28 +357,108 @@ snap_rpc.py snap_global_param_list
         eq(d.stop(), 0, "exit code")
 
 
-HOTPLUG_LINES = [
-    "snap_rpc.py virtio_blk_function_create",
-    "snap_rpc.py virtio_blk_controller_hotplug -c VblkCtrl1 --wait_for_done",
-    "snap_rpc.py virtio_blk_controller_hotunplug -c VblkCtrl1 --wait_for_done",
-    "snap_rpc.py virtio_blk_function_destroy --vuid MT2114X12200VBLKS1D0F0",
-    "snap_rpc.py virtio_blk_emulation_device_attach",
-    "snap_rpc.py emulation_device_detach_prepare --vuid MT2114X12200VBLKS1D0F0",
-    "snap_rpc.py emulation_device_detach --vuid MT2114X12200VBLKS1D0F0",
-    "snap_rpc.py nvme_emulation_device_attach",
-    "snap_rpc.py emulation_device_detach_prepare --vuid MT240830045RNVMES1D0F0",
-    "snap_rpc.py emulation_device_detach --vuid MT240830045RNVMES1D0F0",
-]
+# The hot-plug examples (seed 003, "Hotplug"), on an emulated PCIe switch and
+# no static function of the example's type, so that the first hot-plugged PF
+# is the example's S1D0F0. No VMM is given (no QMP socket): the function's
+# endpoint appears at the hotplug and goes at the hotunplug.
+HOTPLUG_SWITCH = ["PCI_SWITCH_EMULATION_ENABLE=1", "PCI_SWITCH_EMULATION_NUM_PORT=4"]
+
+VBLK_TWO_STEP = """
+spdk_rpc.py bdev_nvme_attach_controller -b nvme0 -t rdma -a 1.1.1.1 -f ipv4 -s 4420 -n nqn.2022-10.io.nvda.nvme:swx-storage
+snap_rpc.py virtio_blk_function_create
+snap_rpc.py virtio_blk_controller_create --vuid MT2114X12200VBLKS1D0F0 --bdev nvme0n1
+snap_rpc.py virtio_blk_controller_hotplug -c VblkCtrl1 --wait_for_done
+"""
+
+VBLK_TWO_STEP_CLEANUP = """
+snap_rpc.py virtio_blk_controller_hotunplug -c VblkCtrl1 --wait_for_done
+snap_rpc.py virtio_blk_controller_destroy -c VblkCtrl1
+snap_rpc.py virtio_blk_function_destroy --vuid MT2114X12200VBLKS1D0F0
+spdk_rpc.py bdev_nvme_detach_controller nvme0
+"""
+
+VBLK_LEGACY = """
+spdk_rpc.py bdev_nvme_attach_controller -b nvme0 -t rdma -a 1.1.1.1 -f ipv4 -s 4420 -n nqn.2022-10.io.nvda.nvme:swx-storage
+snap_rpc.py virtio_blk_emulation_device_attach
+snap_rpc.py virtio_blk_controller_create --vuid MT2114X12200VBLKS1D0F0 --bdev nvme0n1
+"""
+
+VBLK_LEGACY_CLEANUP = """
+snap_rpc.py emulation_device_detach_prepare --vuid MT2114X12200VBLKS1D0F0
+snap_rpc.py virtio_blk_controller_destroy -c VblkCtrl1
+snap_rpc.py emulation_device_detach --vuid MT2114X12200VBLKS1D0F0
+spdk_rpc.py bdev_nvme_detach_controller nvme0
+"""
+
+NVME_LEGACY = """
+spdk_rpc.py bdev_nvme_attach_controller -b nvme0 -t rdma -a 1.1.1.1 -f ipv4 -s 4420 -n nqn.2022-10.io.nvda.nvme:swx-storage
+snap_rpc.py nvme_subsystem_create --nqn nqn.2022-10.io.nvda.nvme:0
+snap_rpc.py nvme_namespace_create -b nvme0n1 -n 1 --nqn nqn.2022-10.io.nvda.nvme:0 --uuid 263826ad-19a3-4feb-bc25-4bc81ee7749e
+snap_rpc.py nvme_emulation_device_attach
+snap_rpc.py nvme_controller_create --vuid MT240830045RNVMES1D0F0 --nqn nqn.2022-10.io.nvda.nvme:0 --suspended
+snap_rpc.py nvme_controller_attach_ns -c NVMeCtrl1 -n 1
+snap_rpc.py nvme_controller_resume -c NVMeCtrl1
+"""
+
+NVME_LEGACY_CLEANUP = """
+snap_rpc.py nvme_controller_detach_ns -c NVMeCtrl1 -n 1
+snap_rpc.py emulation_device_detach_prepare --vuid MT240830045RNVMES1D0F0
+snap_rpc.py nvme_controller_destroy -c NVMeCtrl1
+snap_rpc.py emulation_device_detach --vuid MT240830045RNVMES1D0F0
+snap_rpc.py nvme_namespace_destroy -n 1 --nqn nqn.2022-10.io.nvda.nvme:0
+snap_rpc.py nvme_subsystem_destroy --nqn nqn.2022-10.io.nvda.nvme:0
+spdk_rpc.py bdev_nvme_detach_controller nvme0
+"""
+
+
+def hotplugged(d, vuid):
+    """The hot-plugged PF vuid's entry in emulation_function_list, or None."""
+    fns = [f for f in d.rpc("emulation_function_list") if f["vuid"] == vuid]
+    return fns[0] if fns else None
+
+
+def seed_hotplug_virtio_blk(setup, cleanup, state_line):
+    """Run a virtio-blk hot-plug example: setup (the function plugged, line
+    state_line answering its state), a pattern through its endpoint, then
+    cleanup: the function and its endpoint gone."""
+    with daemon(["EMU_SERIAL=MT2114X12200", "VIRTIO_BLK_EMULATION_NUM_PF=0"] + HOTPLUG_SWITCH) as d:
+        vuid = "MT2114X12200VBLKS1D0F0"
+        sock = os.path.join(d.emu_dir, vuid + ".sock")
+        outs = seed(d, setup)
+        eq((outs[1]["vuid"], outs[state_line]["hotplug state"]), (vuid, "POWER_ON"), "the answers")
+        f = hotplugged(d, vuid)
+        eq((f["hotplugged"], f["hotplug state"], f["ctrl_id"]), (True, "POWER_ON", "VblkCtrl1"), "listed")
+        # the function serves I/O: a pattern written, then read back
+        e2e(sock, "--case", "file_pattern", "--seed", 3)
+        e2e(sock, "--case", "pattern_check", "--seed", 3)
+        seed(d, cleanup)
+        eq((hotplugged(d, vuid), os.path.exists(sock)), (None, False), "function and endpoint gone")
+        eq(d.rpc("virtio_blk_controller_list"), [], "no controller left")
+        eq(d.stop(), 0, "exit code")
 
 
 @test
-def seed_hotplug_lines_say_what_is_missing():
-    with daemon([]) as d:
-        for line in HOTPLUG_LINES:
-            p = sh(d, line)
-            eq(p.returncode, 1, "%s: exit (%s)" % (line, p.stdout))
-            check("error: -95:" in p.stderr and "hot-plug" in p.stderr, "%s: %r" % (line, p.stderr))
-        eq(d.rpc("virtio_blk_controller_list"), [], "nothing created")
+def seed_hotplug_virtio_blk_two_step():
+    seed_hotplug_virtio_blk(VBLK_TWO_STEP, VBLK_TWO_STEP_CLEANUP, 3)
+
+
+@test
+def seed_hotplug_virtio_blk_legacy():
+    seed_hotplug_virtio_blk(VBLK_LEGACY, VBLK_LEGACY_CLEANUP, 1)
+
+
+@test
+def seed_hotplug_nvme_legacy():
+    with daemon(["EMU_SERIAL=MT240830045R", "NVME_EMULATION_NUM_PF=0"] + HOTPLUG_SWITCH) as d:
+        vuid = "MT240830045RNVMES1D0F0"
+        outs = seed(d, NVME_LEGACY)
+        eq((outs[3]["vuid"], outs[3]["hotplug state"]), (vuid, "POWER_ON"), "the attach's answer")
+        eq(outs[4]["ctrl_id"], "NVMeCtrl1", "nvme_controller_create's answer")
+        check(os.path.exists(os.path.join(d.emu_dir, vuid + ".sock")), "the vfio-user endpoint is up")
+        seed(d, NVME_LEGACY_CLEANUP)
+        eq(hotplugged(d, vuid), None, "function gone")
+        eq((d.rpc("nvme_controller_list"), d.rpc("nvme_subsystem_list"), d.rpc("bdev_get_bdevs")), ([], [], []),
+           "everything gone after the cleanup")
         eq(d.stop(), 0, "exit code")
 
 

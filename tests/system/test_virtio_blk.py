@@ -867,6 +867,22 @@ def rpc_errors():
 
 
 @test
+def inflight_region():
+    """The vhost-user in-flight region as a reconnecting front end uses it
+    (vblk_e2e inflight_*): descriptions that do not fit their file refused
+    with a non-zero REPLY_ACK; a predecessor's state (heads in flight with
+    their counters, a published batch not yet cleared, a wrong ring base)
+    resubmitted in counter order before the avail ring, nothing run twice;
+    a garbage region started afresh. --force_in_order makes the order
+    visible in the used ring."""
+    with start("vhost-user") as d:
+        d.rpc("bdev_malloc_create", {"name": "M0", "num_blocks": 2048, "block_size": 512})
+        cli_line(d, "snap_rpc.py virtio_blk_controller_create --pf_id 0 --bdev M0 --force_in_order")
+        run_e2e(d, cases(["inflight_bad_region", "inflight_resubmit", "inflight_garbage"]))
+        eq(d.stop(), 0, "exit code")
+
+
+@test
 def save_config_restart():
     td = osnaptest.tmpdir()
     img = os.path.join(td, "disk.img")

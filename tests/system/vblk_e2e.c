@@ -21,6 +21,8 @@
  * suspend_probe, attach_probe, swap_probe, nomedia, none_media,
  * unmap_rings, hold, destroyed. file_pattern prints the extents it wrote
  * ("# extent SECTOR COUNT") for the Python side to check the backing file.
+ * inflight_* speak vhost-user themselves (vblk_e2e_inflight.c): a
+ * controller with --force_in_order over a zeroed bdev.
  * mem_table and unmap_rings use the driver's internals (its regions' memfds,
  * VBLK_HOST_INTERNAL) to send memory-table messages of their own.
  *
@@ -65,6 +67,9 @@ static const struct tap_case cases[] = {
 	{ "destroyed", case_destroyed, false },
 	{ "file_pattern", case_file_pattern, false },
 	{ "pattern_check", case_pattern_check, false },
+	{ "inflight_bad_region", case_inflight_bad_region, false },
+	{ "inflight_resubmit", case_inflight_resubmit, false },
+	{ "inflight_garbage", case_inflight_garbage, false },
 };
 
 static const struct tap_suite suite = {

@@ -170,6 +170,11 @@ void case_in_order(void);
 void case_mem_table(void);
 void case_reconnect(void);
 
+/* vblk_e2e_inflight.c */
+void case_inflight_bad_region(void);
+void case_inflight_resubmit(void);
+void case_inflight_garbage(void);
+
 /* vblk_e2e_suspend.c */
 void case_suspend_probe(void);
 void case_attach_probe(void);

@@ -5,7 +5,7 @@
  * Usage:
  *   vfu_conformance SOCKET [--nvme|--virtio] [--trap-doorbells]
  *                   [--expect-vuid VUID] [--vf] [--msix N] [--total-vfs N]
- *                   [--bdf BDF --first-vf-bdf BDF]
+ *                   [--bdf BDF --first-vf-bdf BDF] [--ids VID:DID]
  *   vfu_conformance SOCKET --set-numvfs N
  *   vfu_conformance PF_SOCKET --race-vf-unmap VF_SOCKET
  *
@@ -39,7 +39,7 @@
 /* ---- options -------------------------------------------------------------- */
 
 struct vfu_conformance_opts opt = { .msix = -1, .pf_rid = -1, .first_vf_rid = -1, .set_numvfs = -1,
-				     .mmap_db = true };
+				     .mmap_db = true, .want_vid = -1, .want_did = -1 };
 
 /* ---- the case table ------------------------------------------------------------ */
 
@@ -189,7 +189,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: vfu_conformance SOCKET [--nvme|--virtio] [--trap-doorbells] [--expect-vuid VUID]\n"
-		"                       [--vf] [--msix N] [--total-vfs N] [--bdf BDF --first-vf-bdf BDF]\n"
+		"                       [--vf] [--msix N] [--total-vfs N] [--bdf BDF --first-vf-bdf BDF] [--ids VID:DID]\n"
 		"                       [--case NAME]... [--list]\n"
 		"       vfu_conformance SOCKET --set-numvfs N\n"
 		"       vfu_conformance PF_SOCKET --race-vf-unmap VF_SOCKET\n");
@@ -244,6 +244,15 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--first-vf-bdf") && val &&
 			   (opt.first_vf_rid = (int)parse_bdf(val)) != (int)UINT32_MAX) {
 			i++;
+		} else if (!strcmp(a, "--ids") && val && strchr(val, ':') && strchr(val, ':') - val < 16) {
+			/* a hot-plugged PF's own PCI identity, VID:DID */
+			char vid[16];
+			size_t n = (size_t)(strchr(val, ':') - val);
+			memcpy(vid, val, n);
+			vid[n] = '\0';
+			opt.want_vid = parse_int(vid, 0xffff);
+			opt.want_did = parse_int(val + n + 1, 0xffff);
+			i++;
 		} else if (!strcmp(a, "--race-vf-unmap") && val) {
 			opt.race_vf = val;
 			i++;
@@ -256,7 +265,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((!opt.sock && !T.list) || opt.msix < -1 || opt.total_vfs < 0) {
+	if ((!opt.sock && !T.list) || opt.msix < -1 || opt.total_vfs < 0 || (opt.want_vid < 0) != (opt.want_did < 0)) {
 		usage();
 		return 2;
 	}

@@ -119,6 +119,7 @@ struct vfu_conformance_opts {
 	int pf_rid, first_vf_rid;	/* -1: not given */
 	int set_numvfs;		/* -1: run the cases */
 	const char *race_vf;	/* --race-vf-unmap VF_SOCKET */
+	int want_vid, want_did;	/* --ids VID:DID (-1: the type's own) */
 };
 
 extern struct vfu_conformance_opts opt;

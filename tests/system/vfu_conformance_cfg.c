@@ -15,7 +15,10 @@ void t_cfg_ids(void)
 	REQUIRE_MSG(vendor != 0 && vendor != 0xffff, "vendor id 0x%04x", vendor);
 	REQUIRE_MSG((htype & 0x7f) == 0, "header type 0x%02x, want type 0", htype);
 	REQUIRE_MSG(pin == 0, "interrupt pin %u, but the function has no INTx", pin);
-	if (opt.virtio) {
+	if (opt.want_vid >= 0 || opt.want_did >= 0) {
+		REQUIRE_MSG(vendor == opt.want_vid && device == opt.want_did, "ids %04x:%04x, want %04x:%04x", vendor,
+			    device, opt.want_vid, opt.want_did);
+	} else if (opt.virtio) {
 		REQUIRE_MSG(vendor == VIRTIO_VENDOR && device == VIRTIO_BLK_MODERN, "ids %04x:%04x, want 1af4:1042",
 		            vendor, device);
 	} else {

@@ -392,7 +392,8 @@ static void test_edit_distance(void **state)
 	assert_false(cli_name_close("ab", "xyzw", &d));
 	assert_string_equal(cli_method_suggest("virtio_blk_controller_craete"), "virtio_blk_controller_create");
 	assert_null(cli_method_suggest("completely_unrelated_thing"));
-	assert_non_null(cli_method_missing("nvme_function_create"));
+	assert_non_null(cli_method_missing("construct_ext_passthru_bdev"));
+	assert_null(cli_method_missing("nvme_function_create"));	/* hot-plug is served */
 	assert_null(cli_method_missing("nvme_controller_create"));
 	assert_null(cli_method_missing("no_such_method"));
 }

@@ -260,6 +260,186 @@ static void test_event_idx(void **state)
 	assert_int_equal(g_used->flags, 0);
 }
 
+/* ---- in-flight tracking (src/emu/virtio_inflight.h) ---- */
+
+static _Alignas(64) uint8_t g_slice[4096];
+
+static struct vinfl_split *slice(void)
+{
+	return (struct vinfl_split *)g_slice;
+}
+
+/* A one-descriptor request at head i (the data buffer writable). */
+static void one_desc(uint16_t i)
+{
+	set_desc(g_desc, i, 0x8000 + 0x100u * i, 64, VRING_DESC_F_WRITE, 0);
+}
+
+/* vq_init with the slice attached (recovered at the map) */
+static void vq_init_tracked(struct vq *q, uint16_t base)
+{
+	memset(q, 0, sizeof(*q));
+	q->fn = g_fn;
+	q->size = QSZ;
+	q->desc_gpa = GPA;
+	q->avail_gpa = GPA + 0x1000;
+	q->used_gpa = GPA + 0x2000;
+	q->last_avail = q->used_idx = base;
+	assert_int_equal(vinfl_queue_init(&q->infl, slice(), QSZ), 0);
+	assert_int_equal(vq_map(q), 0);
+}
+
+/* A ring of QSZ tracked in a zeroed slice, its memory zeroed. */
+static void fresh_tracked(struct vq *q)
+{
+	memset(g_slice, 0, sizeof(g_slice));
+	memset(g_mem, 0, 0x10000);
+	vq_init_tracked(q, 0);
+}
+
+/* fetched heads are marked with increasing counters; a published batch is
+ * cleared and the slice's used_idx follows used->idx */
+static void test_inflight_marks(void **state)
+{
+	(void)state;
+	struct vq q;
+	struct vq_chain c;
+	fresh_tracked(&q);
+	assert_int_equal(q.infl.outcome, VINFL_FRESH);
+	assert_int_equal(slice()->version, VINFL_VERSION);
+	assert_int_equal(slice()->desc_num, QSZ);
+	for (uint16_t i = 0; i < 3; i++) {
+		one_desc((uint16_t)(5 - i));
+		make_avail((uint16_t)(5 - i));
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pop(&q, &c), 1);
+	assert_int_equal(slice()->desc[5].inflight, 1);
+	assert_int_equal(slice()->desc[4].inflight, 1);
+	assert_int_equal(slice()->desc[3].inflight, 1);
+	assert_true(slice()->desc[5].counter < slice()->desc[4].counter);
+	assert_true(slice()->desc[4].counter < slice()->desc[3].counter);
+	/* 4 then 3 used: the batch list runs 3 -> 4 */
+	vq_push(&q, 4, 1);
+	vq_push(&q, 3, 1);
+	assert_int_equal(slice()->last_batch_head, 3);
+	assert_int_equal(slice()->desc[3].next, 4);
+	assert_int_equal(slice()->desc[4].inflight, 1);	/* not published yet */
+	vq_flush(&q);
+	assert_int_equal(g_used->idx, 2);
+	assert_int_equal(slice()->used_idx, 2);
+	assert_int_equal(slice()->desc[4].inflight, 0);
+	assert_int_equal(slice()->desc[3].inflight, 0);
+	assert_int_equal(slice()->desc[5].inflight, 1);
+	vinfl_queue_fini(&q.infl);
+}
+
+/* A successor resubmits the heads in flight in counter order before the
+ * avail ring, settles a batch published but not cleared, and reads the
+ * avail ring from used->idx + in flight (not from the front end's base). */
+static void test_inflight_resubmit(void **state)
+{
+	(void)state;
+	struct vq q;
+	struct vq_chain c;
+	fresh_tracked(&q);
+	for (uint16_t i = 0; i < QSZ; i++)
+		one_desc(i);
+	/* 6 requests fetched: heads 0..5 */
+	for (uint16_t i = 0; i < 6; i++)
+		make_avail(i);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(pop(&q, &c), 1);
+	/* 1 used and settled; 2 used and published, then the service died
+	 * before clearing their marks */
+	vq_push(&q, 1, 1);
+	vq_flush(&q);
+	vq_push(&q, 2, 1);
+	vq_push(&q, 0, 1);
+	__atomic_store_n(&g_used->idx, q.used_idx, __ATOMIC_RELEASE);
+	/* reorder the counters of those in flight: 5 first, then 3, then 4 */
+	slice()->desc[5].counter = 1;
+	slice()->desc[3].counter = 7;
+	slice()->desc[4].counter = 9;
+	/* a new request waits in the avail ring */
+	make_avail(6);
+	vinfl_queue_fini(&q.infl);
+
+	/* the successor, told base 1 by the front end (stale) */
+	vq_init_tracked(&q, 1);
+	assert_int_equal(q.infl.outcome, VINFL_RECOVERED);
+	assert_int_equal(q.infl.nresubmit, 3);
+	assert_int_equal(q.last_avail, 6);	/* used 3 + 3 in flight */
+	assert_int_equal(q.used_idx, 3);
+	assert_int_equal(slice()->used_idx, 3);
+	assert_int_equal(slice()->desc[0].inflight, 0);
+	assert_int_equal(slice()->desc[2].inflight, 0);
+	assert_true(vq_has_work(&q));
+	const uint16_t want[] = { 5, 3, 4, 6 };
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pop(&q, &c), 1);
+		assert_int_equal(c.head, want[i]);
+	}
+	assert_int_equal(pop(&q, &c), 0);
+	/* resubmitted heads keep their counters; the new one comes after */
+	assert_true(slice()->desc[6].counter > 9);
+	assert_int_equal(slice()->desc[6].inflight, 1);
+	vinfl_queue_fini(&q.infl);
+}
+
+/* Slices that cannot be ours start afresh: the front end's base stands */
+static void test_inflight_garbage(void **state)
+{
+	(void)state;
+	struct vq q;
+	memset(g_mem, 0, 0x10000);
+	memset(g_slice, 0xa5, sizeof(g_slice));
+	vq_init_tracked(&q, 4);
+	assert_int_equal(q.infl.outcome, VINFL_GARBAGE);
+	assert_int_equal(q.last_avail, 4);
+	assert_int_equal(slice()->version, VINFL_VERSION);
+	for (int i = 0; i < QSZ; i++)
+		assert_int_equal(slice()->desc[i].inflight, 0);
+	vinfl_queue_fini(&q.infl);
+
+	/* a valid header for another ring size */
+	slice()->desc_num = QSZ * 2;
+	vq_init_tracked(&q, 2);
+	assert_int_equal(q.infl.outcome, VINFL_GARBAGE);
+	assert_int_equal(q.last_avail, 2);
+	vinfl_queue_fini(&q.infl);
+
+	/* marks that are neither 0 nor 1, a batch list out of range and a
+	 * batch larger than the ring: cleared or skipped, nothing resubmitted
+	 * beyond the valid marks */
+	memset(g_slice, 0, sizeof(g_slice));
+	slice()->version = VINFL_VERSION;
+	slice()->desc_num = QSZ;
+	slice()->desc[1].inflight = 7;
+	slice()->desc[2].inflight = 1;
+	slice()->last_batch_head = 0xffff;
+	slice()->used_idx = 100;	/* used->idx is 0: 65436 "used" */
+	vq_init_tracked(&q, 0);
+	assert_int_equal(q.infl.outcome, VINFL_RECOVERED);
+	assert_int_equal(q.infl.nresubmit, 1);
+	assert_int_equal(q.infl.resubmit[0], 2);
+	assert_int_equal(slice()->desc[1].inflight, 0);
+	assert_int_equal(slice()->used_idx, 0);
+	vinfl_queue_fini(&q.infl);
+
+	/* a ring larger than the slice is not tracked */
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(vinfl_queue_init(&q.infl, slice(), QSZ / 2), 0);
+	uint16_t last = 3;
+	assert_int_equal(vinfl_recover(&q.infl, QSZ, 0, &last), VINFL_NONE);
+	assert_int_equal(last, 3);
+	assert_null(q.infl.r);
+	vinfl_fetch(&q.infl, 7);	/* no effect, no access */
+	vinfl_push(&q.infl, 7);
+	vinfl_published(&q.infl, 1);
+	vinfl_queue_fini(&q.infl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +447,9 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_indirect),
 		cmocka_unit_test(test_event_idx),
+		cmocka_unit_test(test_inflight_marks),
+		cmocka_unit_test(test_inflight_resubmit),
+		cmocka_unit_test(test_inflight_garbage),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,11 +6,13 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -134,6 +136,16 @@ static int check_block_size(struct file_dev *f, uint32_t block_size, const char 
 	return 0;
 }
 
+/* Is fd's file system one that keeps files in memory only (tmpfs, ramfs)? */
+static bool in_memory_fs(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return false;
+	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
+}
+
 /* Open the O_DIRECT fd when the file system allows it. Not an error when
  * it does not: the bdev then works through the buffered fd only. */
 static int open_direct(struct file_dev *f, int flags, const struct stat *st, const char *who,
@@ -205,6 +217,7 @@ int file_dev_open(struct file_dev *f, const char *who, const char *filename,
 	rc = open_direct(f, flags, &st, who, err, errlen);
 	if (rc)
 		goto fail;
+	f->memory_backed = S_ISREG(st.st_mode) && in_memory_fs(f->fd_buffered);
 	return 0;
 fail:
 	file_dev_close(f);

@@ -46,6 +46,9 @@ struct file_dev {
 	uint32_t block_size;		/* the bdev's block size */
 	uint64_t num_blocks;
 	bool block_size_override;	/* block_size was given by the caller */
+	/* the file lives in memory (tmpfs, ramfs): a read or write is a copy
+	 * to or from the page cache that never waits for a device */
+	bool memory_backed;
 	/* set (once, by any channel) at the first I/O O_DIRECT cannot take: from
 	 * then on every channel uses the page cache, never both on one file */
 	bool buffered_only;
@@ -119,6 +122,7 @@ struct file_req {
 	bool fua;
 	bool direct;			/* the op in flight used the O_DIRECT fd */
 	int8_t nbounce;			/* staging chunks held (file_bounce.h) */
+	long res;			/* result of an operation done inline */
 	struct iovec bounce[FILE_BOUNCE_MAX_CHUNKS];
 };
 

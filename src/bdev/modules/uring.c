@@ -45,6 +45,7 @@ struct uring_chan {
 	unsigned max_inflight;		/* CQ size: the CQ never overflows */
 	bool submit_error_logged;
 	struct file_req_list pending;	/* waiting for an SQE */
+	struct file_req_list done;	/* done inline, to be finished by the poller */
 };
 
 /* Largest driver context of the two engines. */
@@ -72,7 +73,33 @@ void bdev_uring_set_probe(int (*probe)(void))
 
 /* --- the io_uring engine --- */
 
-/* Prepare an SQE for r's next operation; false when there is no room. */
+/* A read or write of a file in memory (tmpfs, ramfs), done at once on the
+ * reactor: io_uring cannot do it without blocking on Debian 12's kernel
+ * (tmpfs has no RWF_NOWAIT before Linux 6.6) and hands every one to a
+ * kernel worker, which costs two context switches and a wake-up per I/O
+ * for what is a copy of a few KiB to or from the page cache. Returns true
+ * when op was done (its result in r->res). */
+static bool uring_inline(struct uring_chan *ch, struct file_req *r, const struct file_op *op)
+{
+	ssize_t n;
+
+	if (!ch->fc.dev->memory_backed)
+		return false;
+	if (op->code == FILE_OP_READV)
+		n = preadv2(op->fd, op->iov, op->iovcnt, (off_t)op->offset, 0);
+	else if (op->code == FILE_OP_WRITEV)
+		n = pwritev2(op->fd, op->iov, op->iovcnt, (off_t)op->offset, op->rw_flags);
+	else
+		return false;
+	r->res = n < 0 ? -errno : (long)n;
+	/* finished by the poller (uring_finish_inline): never from inside a
+	 * submission, whose caller may be a completion callback */
+	file_req_list_push(&ch->done, r);
+	return true;
+}
+
+/* Prepare an SQE for r's next operation (or do it inline); false when there
+ * is no room. */
 static bool uring_issue(struct uring_chan *ch, struct file_req *r)
 {
 	struct io_uring_sqe *sqe;
@@ -82,6 +109,8 @@ static bool uring_issue(struct uring_chan *ch, struct file_req *r)
 		return false;
 	if (file_req_op(&ch->fc, r, &op))
 		return false;	/* waits for a staging buffer */
+	if (uring_inline(ch, r, &op))
+		return true;
 	sqe = io_uring_get_sqe(&ch->ring);
 	if (!sqe)
 		return false;	/* not after the space check; r keeps its plan */
@@ -171,13 +200,38 @@ static int uring_reap(struct uring_chan *ch)
 	return (int)n;
 }
 
+/* Finish the operations done inline: as uring_reap does for CQEs. */
+static int uring_finish_inline(struct uring_chan *ch)
+{
+	struct file_req_list l = ch->done;
+	struct file_req *r;
+	int n = 0;
+
+	ch->done = (struct file_req_list){ 0 };
+	while ((r = file_req_list_pop(&l))) {
+		int rc = file_req_advance(&ch->fc, r, r->res);
+		if (rc == 1)
+			uring_queue(ch, r);
+		else
+			bdev_io_complete(r->io, rc);
+		n++;
+	}
+	return n;
+}
+
 static int uring_poll(void *arg)
 {
 	struct uring_chan *ch = arg;
 	int work = uring_flush_pending(ch);
+	/* requests done inline are in flight until finished: while there are
+	 * some, completions of CQEs cannot release the channel */
+	bool inline_done = ch->done.head != NULL;
 
 	work += uring_submit_sqes(ch);
-	return work + uring_reap(ch);
+	work += uring_reap(ch);
+	if (inline_done)
+		work += uring_finish_inline(ch);
+	return work;
 }
 
 /* Before the reactor sleeps: submit what is prepared, and stay awake if
@@ -193,7 +247,7 @@ static bool uring_arm(void *arg)
 	 * liburing): it orders that load before the poller's reads of the
 	 * CQEs it announces. */
 	return io_uring_cq_ready(&ch->ring) || io_uring_sq_ready(&ch->ring) ||
-	       ch->pending.head;
+	       ch->pending.head || ch->done.head;
 }
 
 /* io_uring hands I/O it cannot do without blocking (buffered I/O on files
@@ -273,7 +327,7 @@ fail_free:
 
 static void uring_chan_destroy(struct uring_chan *ch)
 {
-	if (ch->inflight || ch->pending.head)
+	if (ch->inflight || ch->pending.head || ch->done.head)
 		log_err("bdev %s: io_uring channel destroyed with I/O outstanding", ch->name);
 	poller_unregister(ch->poller);
 	io_uring_queue_exit(&ch->ring);
@@ -415,6 +469,9 @@ int bdev_uring_create(const char *name, const char *filename, uint32_t block_siz
 		 u->use_aio ? "libaio" : "io_uring", u->f.filename,
 		 (unsigned long long)u->f.num_blocks, u->f.block_size,
 		 u->f.fd_direct >= 0 ? "" : ", buffered I/O only");
+	if (u->f.memory_backed && !u->use_aio)
+		log_info("bdev %s: the file is in memory (tmpfs): reads and writes are copies done "
+			 "on the reactor, not through io_uring's kernel workers", name);
 	return 0;
 fail:
 	file_dev_close(&u->f);

@@ -16,7 +16,7 @@ void vhu_conn_init(struct vhu_conn *c, struct virtio_dev *dev, const struct vhu_
 	c->dev = dev;
 	c->ops = ops;
 	c->user = user;
-	c->inflight_fd = -1;
+	vhu_inflight_map_init(&c->inflight);
 	for (int i = 0; i < VHU_MAX_QUEUES; i++)
 		c->vrings[i].kick_fd = c->vrings[i].call_fd = -1;
 }
@@ -216,9 +216,8 @@ static void gone_stopped(void *arg)
 			close(v->call_fd);
 		v->kick_fd = v->call_fd = -1;
 	}
-	if (c->inflight_fd >= 0)
-		close(c->inflight_fd);
-	c->inflight_fd = -1;
+	/* the queues have stopped: nothing writes the region any more */
+	vhu_inflight_detach(&c->inflight);
 	c->nregions = 0;
 	vhu_dev_reset(c);
 	emu_mem_remove_all(c->dev->fn, gone_mem, g);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "emu/virtio_dev.h"
+#include "vhu_inflight.h"
 #include "vhu_proto.h"
 
 #define VHU_MAX_QUEUES VIRTIO_DEV_MAX_QUEUES
@@ -25,6 +26,9 @@ struct vhu_conn_ops {
 	int (*send)(struct vhu_conn *c, const void *msg, size_t len, const int *fds, int nfds);
 	/* An asynchronous request finished: read messages again. */
 	void (*resume)(struct vhu_conn *c);
+	/* The front end's shared memory faulted (a file truncated under us):
+	 * drop it. Main thread. */
+	void (*fault)(struct vhu_conn *c);
 };
 
 struct vhu_vring {
@@ -59,8 +63,8 @@ struct vhu_conn {
 	struct vhu_vring vrings[VHU_MAX_QUEUES];
 	struct vhu_user_region regions[VHU_MAX_SLOTS];
 	int nregions;
-	int inflight_fd;
-	uint64_t inflight_size;
+	struct vhu_inflight_map inflight;	/* SET_INFLIGHT_FD's region */
+	bool inflight_warned;		/* a ring it cannot track was logged */
 };
 
 void vhu_conn_init(struct vhu_conn *c, struct virtio_dev *dev, const struct vhu_conn_ops *ops, void *user);

@@ -39,7 +39,15 @@ static void ep_resume(struct vhu_conn *c)
 	client_conn_resume(&ep->cc);
 }
 
-static const struct vhu_conn_ops ep_ops = { .send = ep_send, .resume = ep_resume };
+static void ep_fault(struct vhu_conn *c)
+{
+	struct vhu_endpoint *ep = c->user;
+	log_err("%s: the front end's in-flight region faulted (truncated under us): dropping it",
+		ep->tr.dev ? ep->tr.dev->name : "?");
+	client_conn_close(&ep->cc);
+}
+
+static const struct vhu_conn_ops ep_ops = { .send = ep_send, .resume = ep_resume, .fault = ep_fault };
 
 static size_t cc_frame(struct client_conn *cc, const void *hdr)
 {
@@ -162,8 +170,7 @@ static void t_destroy(struct virtio_transport *t)
 			if (ep->conn.vrings[i].call_fd >= 0)
 				close(ep->conn.vrings[i].call_fd);
 		}
-		if (ep->conn.inflight_fd >= 0)
-			close(ep->conn.inflight_fd);
+		vhu_inflight_detach(&ep->conn.inflight);
 		emu_mem_remove_all(fn, nothing, NULL);
 	}
 	if (!ep->closing)
@@ -195,15 +202,47 @@ static void fn_client_fault(void *ctx)
 	client_conn_close(&ep_of(ctx)->cc);
 }
 
+static int ep_listen(struct vhu_endpoint *ep, char *err, size_t errlen)
+{
+	const struct emu_config *cfg = emu_get_config();
+	ep->lfd = client_listen(ep->path, cfg->socket_mode, cfg->socket_group, accept_event, ep, &ep->llf, err, errlen);
+	if (ep->lfd < 0)
+		return ep->lfd;
+	/* the last front end's teardown still runs: the next waits in the
+	 * backlog until it ends (client_gone_done) */
+	if (ep->closing)
+		loop_mod_fd(ep->llf, 0);
+	log_info("%s: vhost-user endpoint %s", ep->tr.dev->name, ep->path);
+	return 0;
+}
+
+/* A hot-plugged function powered on or off: the endpoint appears, or goes
+ * with its front end (torn down as if it had left). */
+static void fn_presence(void *ctx, bool present)
+{
+	struct vhu_endpoint *ep = ep_of(ctx);
+	char err[256];
+	if (present && ep->lfd < 0) {
+		if (ep_listen(ep, err, sizeof(err)))
+			log_err("%s: %s", ep->tr.dev->name, err);
+	} else if (!present && ep->lfd >= 0) {
+		client_unlisten(ep->lfd, ep->llf, ep->path);
+		ep->lfd = -1;
+		log_info("%s: vhost-user endpoint %s removed (powered off)", ep->tr.dev->name, ep->path);
+		if (client_conn_is_open(&ep->cc))
+			client_conn_close(&ep->cc);
+	}
+}
+
 /* removals pause the queues (virtio_transport_mem_unmap) */
 static const struct emu_ctrl_ops vhu_fn_ops = { .mem_unmap = virtio_transport_mem_unmap,
 						.mem_resume = virtio_transport_mem_resume,
-						.client_fault = fn_client_fault };
+						.client_fault = fn_client_fault,
+						.presence = fn_presence };
 
 int vhu_endpoint_create(struct virtio_dev *d, struct virtio_transport **out, char *err, size_t errlen)
 {
 	const char *path = emu_fn_socket_path(d->fn);
-	const struct emu_config *cfg = emu_get_config();
 
 	struct vhu_endpoint *ep = calloc(1, sizeof(*ep));
 	if (!ep)
@@ -217,14 +256,14 @@ int vhu_endpoint_create(struct virtio_dev *d, struct virtio_transport **out, cha
 	}
 	client_conn_init(&ep->cc, &cc_ops, ep, d->name, "vhost-user front end", sizeof(struct vhu_hdr));
 	snprintf(ep->path, sizeof(ep->path), "%s", path);
-	ep->lfd = client_listen(path, cfg->socket_mode, cfg->socket_group, accept_event, ep, &ep->llf, err, errlen);
-	if (ep->lfd < 0) {
-		int rc = ep->lfd;
+	ep->lfd = -1;
+	/* a hot-plugged function powered off listens from its power-on */
+	int rc = emu_fn_present(d->fn) ? ep_listen(ep, err, errlen) : 0;
+	if (rc) {
 		free(ep);
 		emu_fn_unbind(d->fn);
 		return rc;
 	}
 	*out = &ep->tr;
-	log_info("%s: vhost-user endpoint %s", d->name, path);
 	return 0;
 }

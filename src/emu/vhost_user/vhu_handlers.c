@@ -77,6 +77,12 @@ static int start_if_ready(struct vhu_conn *c, uint32_t idx)
 		.last_avail = v->base, .kick_fd = v->kick_fd, .call_fd = v->call_fd,
 		.vector = VIRTIO_MSI_NO_VECTOR,
 	};
+	p.inflight = vhu_inflight_queue(&c->inflight, idx, v->num, &p.inflight_num);
+	if (!p.inflight && c->inflight.base && !c->inflight_warned) {
+		c->inflight_warned = true;
+		log_warn("%s: ring %u (%u entries) is outside the in-flight region (%u queues of %u): not tracked",
+			 c->dev->name, idx, v->num, c->inflight.num_queues, c->inflight.queue_size);
+	}
 	int rc = c->dev->ops->queue_start(c->dev, (uint16_t)idx, &p);
 	if (rc) {
 		log_err("%s: cannot start queue %u: %s", c->dev->name, idx, strerror(-rc));
@@ -180,6 +186,8 @@ static void reset_then(struct vhu_async *op)
 	}
 	vhu_dev_reset(c);
 	c->features_set = false;
+	/* the rings stopped: a new start comes with its own region */
+	vhu_inflight_detach(&c->inflight);
 	vhu_ack(c, &op->h, 0);
 	vhu_async_finish(op);
 }
@@ -515,46 +523,66 @@ static int h_set_config(struct vhu_conn *c, const struct vhu_hdr *h, const uint8
 	return vhu_ack(c, h, -ENOTSUP);
 }
 
-/* --- inflight region --- */
+/* --- inflight region (vhu_inflight.c) --- */
 
+/* GET_INFLIGHT_FD: a new region; it is used once the front end hands it
+ * back with SET_INFLIGHT_FD (QEMU does so at every start, and again after
+ * reconnecting to a restarted back end). */
 static int h_get_inflight_fd(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p, size_t plen,
 			     int *fds, int nfds)
 {
 	(void)plen, (void)fds, (void)nfds;
-	struct vhu_inflight in;
+	struct vhu_inflight in, out;
+	int fd = -1;
 	memcpy(&in, p, sizeof(in));
-	if (!in.num_queues || in.num_queues > VHU_MAX_QUEUES || !in.queue_size ||
-	    in.queue_size > VIRTIO_QUEUE_MAX_SIZE)
-		return -EINVAL;
-	uint64_t per = 16 + 16ull * in.queue_size;
-	uint64_t size = ((per * in.num_queues) + 4095) & ~4095ull;
-	int fd = memfd_create("osnap-inflight", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -errno;
+	int rc = vhu_inflight_create(&in, vhu_nq(c), &out, &fd);
+	if (rc) {
+		log_warn("%s: GET_INFLIGHT_FD for %u queues of %u: %s", c->dev->name, in.num_queues, in.queue_size,
+			 strerror(-rc));
+		return rc;
 	}
-	/* every request fetched is finished before a ring stops (and at
-	 * shutdown), so the region never lists requests to resubmit */
-	if (c->inflight_fd >= 0)
-		close(c->inflight_fd);
-	c->inflight_fd = fd;
-	c->inflight_size = size;
-	struct vhu_inflight out = { size, 0, in.num_queues, in.queue_size, 0 };
-	return vhu_reply(c, h, &out, sizeof(out), &fd, 1);
+	rc = vhu_reply(c, h, &out, sizeof(out), &fd, 1);
+	close(fd);	/* the front end has its copy */
+	return rc;
 }
 
+static void inflight_fault(void *arg)
+{
+	struct vhu_conn *c = arg;
+	if (c->ops->fault)
+		c->ops->fault(c);
+}
+
+/* SET_INFLIGHT_FD: the region to track in (a restarted back end finds in
+ * it what its predecessor had in flight). Only while no ring runs: the
+ * running queues write the region they started with. */
 static int h_set_inflight_fd(struct vhu_conn *c, const struct vhu_hdr *h, const uint8_t *p, size_t plen,
 			     int *fds, int nfds)
 {
-	(void)p, (void)plen;
+	(void)plen;
+	struct vhu_inflight in;
+	memcpy(&in, p, sizeof(in));
 	if (nfds != 1)
 		return -EINVAL;
-	if (c->inflight_fd >= 0)
-		close(c->inflight_fd);
-	c->inflight_fd = fds[0];
-	fds[0] = -1;
-	return vhu_ack(c, h, 0);
+	if (any_ring_running(c)) {
+		log_warn("%s: SET_INFLIGHT_FD while rings run: refused", c->dev->name);
+		return vhu_ack(c, h, -EBUSY);
+	}
+	/* a region refused leaves the one in place as it was */
+	struct vhu_inflight_map m;
+	vhu_inflight_map_init(&m);
+	int rc = vhu_inflight_attach(&m, &in, fds[0], vhu_nq(c), inflight_fault, c);
+	if (!rc) {
+		vhu_inflight_detach(&c->inflight);
+		c->inflight = m;
+		c->inflight_warned = false;
+	} else {
+		log_warn("%s: in-flight region refused (%llu bytes at %llu, %u queues of %u): %s", c->dev->name,
+			 (unsigned long long)in.mmap_size, (unsigned long long)in.mmap_offset, in.num_queues,
+			 in.queue_size, strerror(-rc));
+	}
+	vhu_close_fds(fds, nfds);
+	return vhu_ack(c, h, rc);
 }
 
 /* --- the table --- */

@@ -8,12 +8,14 @@
 # osnap.action (host: the host acts in step osnap.step, the default; reset:
 # the guest itself resets its NVMe controller osnap.ctrl (nvme0) with
 # `echo 1 > /sys/class/nvme/CTRL/reset_controller`, osnap.resets times
-# (default 1), then tells the host in step osnap.step).
+# (default 1), then tells the host in step osnap.step), osnap.bs (the block
+# size of the writes; default 64k).
 dev=${OSNAP_DEV:-vda}
 mode=${OSNAP_MODE:-write}
 stepname=${OSNAP_STEP:-act}
 action=${OSNAP_ACTION:-host}
 rounds=${OSNAP_RESUME_ROUNDS:-2}
+bs=${OSNAP_BS:-64k}
 wait_disk $dev 30 || fail "/dev/$dev did not appear"
 mb=$(disk_mb $dev ${OSNAP_MB:-4})
 
@@ -32,7 +34,7 @@ io_loop() {
   while [ ! -f /tmp/stop ]; do
     t0=$(now)
     if [ "$mode" = write ]; then
-      dd if=/tmp/pat of=/dev/$dev bs=64k oflag=direct conv=notrunc,fsync 2>/tmp/io.err \
+      dd if=/tmp/pat of=/dev/$dev bs=$bs oflag=direct conv=notrunc,fsync 2>/tmp/io.err \
         || echo "round $i: write: $(head -1 /tmp/io.err)" >> /tmp/io.fail
     else
       s=$(read_sum $dev $mb) || echo "round $i: $s" >> /tmp/io.fail

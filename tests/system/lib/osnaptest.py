@@ -52,6 +52,17 @@ def check(cond, what):
         raise AssertionError(what)
 
 
+def wait_for(cond, what, timeout=60.0):
+    """Poll cond() until it is true; the deadline is generous (a loaded
+    2-core machine), the failure says what was awaited."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
 def tmpdir():
     d = tempfile.mkdtemp(prefix="osnap-test-")
     return d
