@@ -421,7 +421,8 @@ def seed_hotplug_virtio_blk(setup, cleanup, state_line):
     """Run a virtio-blk hot-plug example: setup (the function plugged, line
     state_line answering its state), a pattern through its endpoint, then
     cleanup: the function and its endpoint gone."""
-    with daemon(["EMU_SERIAL=MT2114X12200", "VIRTIO_BLK_EMULATION_NUM_PF=0"] + HOTPLUG_SWITCH) as d:
+    with Remote() as t, daemon(["EMU_SERIAL=MT2114X12200", "VIRTIO_BLK_EMULATION_NUM_PF=0"] + HOTPLUG_SWITCH,
+                               t) as d:
         vuid = "MT2114X12200VBLKS1D0F0"
         sock = os.path.join(d.emu_dir, vuid + ".sock")
         outs = seed(d, setup)
@@ -449,7 +450,7 @@ def seed_hotplug_virtio_blk_legacy():
 
 @test
 def seed_hotplug_nvme_legacy():
-    with daemon(["EMU_SERIAL=MT240830045R", "NVME_EMULATION_NUM_PF=0"] + HOTPLUG_SWITCH) as d:
+    with Remote() as t, daemon(["EMU_SERIAL=MT240830045R", "NVME_EMULATION_NUM_PF=0"] + HOTPLUG_SWITCH, t) as d:
         vuid = "MT240830045RNVMES1D0F0"
         outs = seed(d, NVME_LEGACY)
         eq((outs[3]["vuid"], outs[3]["hotplug state"]), (vuid, "POWER_ON"), "the attach's answer")
